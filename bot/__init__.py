@@ -1,0 +1,80 @@
+"""PeerLine: the Flask application factory (`gunicorn 'bot:create_app()'`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from bot.clock import Clock
+from bot.config import Config, ConfigError, load_config
+from bot.logs import setup_logging
+from bot.services import Services, build_services
+from bot.sms import SmsSender
+
+
+def _secret_key(config: Config) -> str:
+    if config.web.secret_key:
+        return str(config.web.secret_key)
+    if not config.uses_demo_database:
+        raise ConfigError(
+            "[web] secret_key is empty; set it (or PEERLINE_WEB_SECRET_KEY) to a long random string"
+        )
+    path = Path("var/secret_key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def create_app(
+    config_path: str | None = None,
+    test_config: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    clock: Clock | None = None,
+    sender: SmsSender | None = None,
+    services: Services | None = None,
+) -> Flask:
+    """Build the web app: config, database, clock, sender, blueprints. Nothing is sent here."""
+    if services is None:
+        overrides = {
+            f"{section}__{key}": value
+            for section, table in (test_config or {}).items()
+            for key, value in table.items()
+        }
+        config = load_config(config_path, overrides=overrides)
+        setup_logging(config.logging.level, config.logging.json)
+        services = build_services(config, clock=clock, sender=sender)
+    config = services.config
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(config),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # The demo runs on plain http://127.0.0.1, where a Secure cookie would be dropped.
+        SESSION_COOKIE_SECURE=bool(config.web.secure_cookies) and not config.uses_demo_database,
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
+    app.extensions["peerline"] = services
+
+    from bot import health, webhook
+
+    webhook.init_app(app)
+    health.init_app(app)
+    try:
+        from bot import dashboard
+    except ImportError:
+        dashboard = None  # type: ignore[assignment]
+    if dashboard is not None:
+        dashboard.init_app(app)
+    return app
+
+
+def get_services(app: Flask) -> Services:
+    """Return the Services that create_app() attached to `app`."""
+    return app.extensions["peerline"]  # type: ignore[no-any-return]

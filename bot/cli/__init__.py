@@ -1,0 +1,20 @@
+"""The `peerline` command line: one click group, one module per area."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import db as db_commands
+from bot.cli import export as export_commands
+from bot.cli import flows as flows_commands
+from bot.cli import people as people_commands
+from bot.cli import serve as serve_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """PeerLine: peer-coached pain self-management by SMS."""
+
+
+for module in (db_commands, people_commands, export_commands, serve_commands, flows_commands):
+    module.register(main)

@@ -1,0 +1,29 @@
+"""`peerline export KIND`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.cli.common import with_services
+from bot.export import KINDS, write_csv
+from bot.models import AuditLog
+from bot.services import Services
+
+
+@click.command("export")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@with_services
+def export_command(services: Services, kind: str, fmt: str) -> None:
+    """Write a research export (participant ids, no phone numbers) to stdout."""
+    with services.db.session() as session:
+        count = write_csv(session, kind, sys.stdout)
+        session.add(AuditLog(actor="cli", action="export", target_type=kind,
+                             detail={"rows": count}, created_at=services.clock.now()))
+
+
+def register(main: click.Group) -> None:
+    """Add the export command to `main`."""
+    main.add_command(export_command)

@@ -1,0 +1,106 @@
+"""`peerline coach add`, `staff add`, `participant add`, `demo seed`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.cli.common import fail, with_services
+from bot.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
+from bot.services import Services
+
+
+def _read_password(password_stdin: bool) -> str | None:
+    if not password_stdin:
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@click.group("coach")
+def coach_group() -> None:
+    """Manage peer coaches."""
+
+
+@coach_group.command("add")
+@click.option("--name", required=True)
+@click.option("--phone", required=True, help="The coach's own mobile number.")
+@click.option("--username", default=None, help="Dashboard login name.")
+@click.option("--password-stdin", is_flag=True, help="Read the dashboard password from stdin.")
+@click.option("--timezone", default=None, help="IANA zone (default: program.timezone).")
+@with_services
+def coach_add(services: Services, name: str, phone: str, username: str | None,
+              password_stdin: bool, timezone: str | None) -> None:
+    """Add a peer coach."""
+    password = _read_password(password_stdin)
+    try:
+        with services.db.session() as session:
+            coach = add_coach(session, name=name, phone=phone, username=username,
+                              password=password, now=services.clock.now(),
+                              timezone=timezone or services.config.program.timezone)
+    except EnrolmentError as exc:
+        fail(str(exc))
+    click.echo(f"added coach #{coach.id} {coach.name}")
+
+
+@click.group("staff")
+def staff_group() -> None:
+    """Manage program staff accounts."""
+
+
+@staff_group.command("add")
+@click.option("--name", required=True)
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--phone", default=None, help="Optional mobile number.")
+@with_services
+def staff_add(services: Services, name: str, username: str, password_stdin: bool,
+              phone: str | None) -> None:
+    """Add a staff member who sees every coach and veteran."""
+    password = _read_password(password_stdin)
+    try:
+        with services.db.session() as session:
+            staff = add_coach(session, name=name, phone=phone, username=username,
+                              password=password, role="staff", now=services.clock.now(),
+                              timezone=services.config.program.timezone)
+    except EnrolmentError as exc:
+        fail(str(exc))
+    click.echo(f"added staff #{staff.id} {staff.name}")
+
+
+@click.group("participant")
+def participant_group() -> None:
+    """Manage enrolled veterans."""
+
+
+@participant_group.command("add")
+@click.option("--phone", required=True)
+@click.option("--name", required=True)
+@click.option("--coach", "coach_phone", required=True, help="The coach's phone number.")
+@click.option("--timezone", default=None, help="IANA zone (default: program.timezone).")
+@with_services
+def participant_add(services: Services, phone: str, name: str, coach_phone: str,
+                    timezone: str | None) -> None:
+    """Enrol a veteran with their peer coach."""
+    now = services.clock.now()
+    try:
+        with services.db.session() as session:
+            coach = find_coach_by_phone(session, coach_phone)
+            participant = add_participant(
+                session, phone=phone, name=name, coach=coach, now=now,
+                timezone=timezone or services.config.program.timezone,
+            )
+            from bot.runtime import on_enrolled
+
+            on_enrolled(session, services, participant, now)
+    except EnrolmentError as exc:
+        fail(str(exc))
+    click.echo(f"added participant #{participant.id} {participant.name}")
+
+
+def register(main: click.Group) -> None:
+    """Add the people commands to `main`."""
+    from bot.cli.demo import demo_group
+
+    for group in (coach_group, staff_group, participant_group, demo_group):
+        main.add_command(group)

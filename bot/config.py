@@ -1,0 +1,276 @@
+"""Declare, load and validate PeerLine's settings.
+
+Rules:
+- Every setting is declared exactly once, in SETTINGS, with its type, default
+  and help. `config.example.toml` must list the same keys with the same
+  defaults (tests/test_config.py checks this).
+- Sources, later wins: built-in defaults, the TOML file, then environment
+  variables `PEERLINE_<SECTION>_<KEY>`.
+- An unknown key or a bad value raises ConfigError naming the key and source;
+  start-up stops there.
+- A config file that holds a secret must not be readable by other users.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from bot.durations import parse_duration, parse_quiet_hours
+
+
+class ConfigError(Exception):
+    """A setting is unknown or has a bad value."""
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string in quotes")
+    return value
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    number = float(value)
+    if number <= 0:
+        raise ValueError("expected a number above 0")
+    return number
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a whole number of 0 or more")
+    return number
+
+
+def _to_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected a list of strings, e.g. ["+15550100"]')
+    return list(value)
+
+
+def _to_timezone(value: Any) -> str:
+    text = _to_str(value)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; use an IANA name like America/New_York")
+    return text
+
+
+def _to_quiet_hours(value: Any) -> str:
+    parse_quiet_hours(_to_str(value))
+    return str(value)
+
+
+def _to_duration(value: Any) -> str:
+    parse_duration(_to_str(value))
+    return str(value)
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = _to_str(value)
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return text
+
+    return convert
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: where it lives, how to read it, what it does."""
+
+    section: str
+    key: str
+    default: Any
+    convert: Callable[[Any], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def env_name(self) -> str:
+        return f"PEERLINE_{self.section}_{self.key}".upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database", "url", "sqlite:///var/peerline.db", _to_str,
+            "SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user:pw@host/db", secret=True),
+    Setting("sms", "transport", "console", _choice("console", "twilio"),
+            '"console" prints and stores texts; "twilio" sends them'),
+    Setting("twilio", "account_sid", "", _to_str, "Twilio Account SID (AC...)"),
+    Setting("twilio", "auth_token", "", _to_str,
+            "Twilio auth token; also signs and validates webhooks", secret=True),
+    Setting("twilio", "from_number", "", _to_str, "E.164 sender number; or messaging_service_sid"),
+    Setting("twilio", "messaging_service_sid", "", _to_str, "Messaging Service SID (MG...)"),
+    Setting("twilio", "api_base_url", "", _to_str,
+            "empty = Twilio; else e.g. http://127.0.0.1:4010 (a mock)"),
+    Setting("twilio", "validate_signatures", True, _to_bool,
+            "refuse webhooks without a valid X-Twilio-Signature"),
+    Setting("twilio", "public_url", "", _to_str,
+            "base URL Twilio calls (for signatures behind a proxy)"),
+    Setting("twilio", "max_messages_per_second", 1.0, _to_float, "sender-side rate limit"),
+    Setting("twilio", "max_in_flight", 8, _to_int, "sends the sender keeps in flight at once"),
+    Setting("twilio", "max_attempts", 8, _to_int, "tries before a send is marked failed"),
+    Setting("flows", "dir", "flows", _to_str, "folder of flow YAML files"),
+    Setting("program", "name", "PeerLine", _to_str, "program name used in texts"),
+    Setting("program", "contact", "", _to_str,
+            "how to reach program staff, said in HELP and unknown-number replies"),
+    Setting("program", "timezone", "America/New_York", _to_timezone,
+            "default time zone for participants without one"),
+    Setting("program", "quiet_hours", "20:00-09:00", _to_quiet_hours,
+            "participant local time; only replies and crisis alerts go out then"),
+    Setting("program", "nudge_max_lateness", "12h", _to_duration,
+            "an approved nudge later than this is expired, not sent (flows may override)"),
+    Setting("safety", "staff_phones", [], _to_list,
+            "E.164 numbers texted with every crisis alert, beside the coach"),
+    Setting("safety", "staff_after", "2h", _to_duration,
+            "escalations no coach acknowledged by then are texted to staff_phones"),
+    Setting("web", "secret_key", "", _to_str,
+            "signs sessions; required unless the demo database is in use", secret=True),
+    Setting("web", "secure_cookies", True, _to_bool,
+            "send session cookies only over HTTPS (set false for plain-HTTP local use)"),
+    Setting("scheduler", "interval_seconds", 30, _to_int, "how often each periodic job runs"),
+    Setting("scheduler", "lease_seconds", 120, _to_int,
+            "a claimed outbox row whose sender went silent this long is reclaimed"),
+    Setting("scheduler", "digest_hour", 8, _to_int, "coach's local hour for the daily digest"),
+    Setting("logging", "level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+            "log level"),
+    Setting("logging", "json", False, _to_bool, "write one JSON object per log line"),
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///var/peerline.db"
+_BY_NAME = {(s.section, s.key): s for s in SETTINGS}
+_SECTIONS = sorted({s.section for s in SETTINGS})
+
+
+class Config:
+    """Validated settings; read them as `config.section.key`."""
+
+    def __init__(self, values: Mapping[tuple[str, str], Any], source: str = "defaults"):
+        self._values = dict(values)
+        self.source = source
+        for section in _SECTIONS:
+            items = {key: val for (sec, key), val in self._values.items() if sec == section}
+            setattr(self, section, SimpleNamespace(**items))
+
+    def __getattr__(self, name: str) -> Any:  # for mypy: sections are dynamic
+        raise AttributeError(name)
+
+    def get(self, section: str, key: str) -> Any:
+        return self._values[(section, key)]
+
+    def replace(self, **overrides: Any) -> Config:
+        """Return a copy with `section__key=value` overrides applied and validated."""
+        values = dict(self._values)
+        for name, raw in overrides.items():
+            section, _, key = name.partition("__")
+            values[(section, key)] = _convert(section, key, raw, "override")
+        return Config(values, self.source)
+
+    @property
+    def uses_demo_database(self) -> bool:
+        return bool(self.database.url == DEFAULT_DATABASE_URL)
+
+
+def _convert(section: str, key: str, raw: Any, where: str) -> Any:
+    setting = _BY_NAME.get((section, key))
+    if setting is None:
+        known = ", ".join(s.key for s in SETTINGS if s.section == section)
+        hint = f" (known keys in [{section}]: {known})" if known else ""
+        raise ConfigError(f"{where}: unknown setting [{section}] {key}{hint}")
+    try:
+        return setting.convert(raw)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: bad value for [{section}] {key}: {exc}") from None
+
+
+def _check_permissions(path: Path, data: Mapping[str, Any]) -> None:
+    holds_secret = any(
+        isinstance(data.get(s.section), dict) and data[s.section].get(s.key)
+        for s in SETTINGS
+        if s.secret and s.key != "url"
+    )
+    if holds_secret and path.stat().st_mode & stat.S_IROTH:
+        raise ConfigError(
+            f"{path}: holds a secret but is readable by every user; run: chmod o-r {path}"
+        )
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the config file to read: --config, $PEERLINE_CONFIG, ./config.toml, or none."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PEERLINE_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load defaults, then the TOML file, then env overrides; raise ConfigError on problems."""
+    environ = os.environ if environ is None else environ
+    values = {(s.section, s.key): s.default for s in SETTINGS}
+    found = find_config_path(path)
+    source = "defaults"
+    if found is not None:
+        if not found.exists():
+            raise ConfigError(f"{found}: config file not found")
+        try:
+            data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{found}: not valid TOML: {exc}") from None
+        for section, table in data.items():
+            if section not in _SECTIONS:
+                raise ConfigError(
+                    f"{found}: unknown section [{section}] (known: {', '.join(_SECTIONS)})"
+                )
+            if not isinstance(table, dict):
+                raise ConfigError(f"{found}: [{section}] must be a table")
+            for key, raw in table.items():
+                values[(section, key)] = _convert(section, key, raw, str(found))
+        _check_permissions(found, data)
+        source = str(found)
+    for name, raw in environ.items():
+        if not name.startswith("PEERLINE_") or name == "PEERLINE_CONFIG":
+            continue
+        rest = name[len("PEERLINE_"):].lower()
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # e.g. PEERLINE_TEST_POSTGRES_URL belongs to the test suite
+        key = rest[len(section) + 1:]
+        values[(section, key)] = _convert(section, key, raw, f"environment {name}")
+    for name, raw in (overrides or {}).items():
+        section, _, key = name.partition("__")
+        values[(section, key)] = _convert(section, key, raw, "override")
+    return Config(values, source)

@@ -1,0 +1,66 @@
+"""Opt participants out and back in, recording how and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.models import ConsentEvent, Message, Outbox, Participant
+
+
+def opt_out(
+    session: Session, participant_id: int, *, method: str, now: datetime,
+    message_id: int | None = None,
+) -> bool:
+    """Mark the participant opted out and cancel their unsent texts; return False if already."""
+    participant = session.get(Participant, participant_id, with_for_update=True)
+    if participant is None or participant.status == "opted_out":
+        return False
+    participant.status_before_opt_out = participant.status
+    participant.status = "opted_out"
+    session.add(ConsentEvent(participant_id=participant_id, kind="opt_out", method=method,
+                             message_id=message_id, created_at=now))
+    cancel_unsent(session, participant_id, now)
+    return True
+
+
+def opt_in(
+    session: Session, participant_id: int, *, method: str, now: datetime,
+    message_id: int | None = None,
+) -> bool:
+    """Opt an opted-out participant back in; return False if they were not opted out."""
+    participant = session.get(Participant, participant_id, with_for_update=True)
+    if participant is None or participant.status != "opted_out":
+        return False
+    participant.status = participant.status_before_opt_out or "active"
+    if participant.status == "opted_out":
+        participant.status = "active"
+    participant.status_before_opt_out = None
+    session.add(ConsentEvent(participant_id=participant_id, kind="opt_in", method=method,
+                             message_id=message_id, created_at=now))
+    return True
+
+
+def cancel_unsent(session: Session, participant_id: int, now: datetime) -> None:
+    """Cancel every pending outbox row addressed to the participant."""
+    ids = (
+        session.query(Outbox.id)
+        .join(Message, Message.id == Outbox.message_id)
+        .filter(Message.participant_id == participant_id, Outbox.to_participant.is_(True),
+                Outbox.state.in_(("pending", "held")))
+        .all()
+    )
+    row_ids = [row.id for row in ids]
+    if not row_ids:
+        return
+    session.execute(
+        update(Outbox).where(Outbox.id.in_(row_ids))
+        .values(state="cancelled", last_error="opted out", finished_at=now)
+    )
+    session.execute(
+        update(Message).where(Message.id.in_(
+            session.query(Outbox.message_id).filter(Outbox.id.in_(row_ids)).scalar_subquery()
+        )).values(status="canceled", updated_at=now)
+    )

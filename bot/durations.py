@@ -1,0 +1,54 @@
+"""Parse durations ("30m", "24h", "3d") and quiet-hour windows ("20:00-09:00")."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return the timedelta for text like 30m, 24h, 3d; raise ValueError otherwise."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"bad duration {text!r}; write a number and a unit: 30m, 24h, 3d, 1w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """Return (start, end) local times for text like 20:00-09:00; raise ValueError otherwise."""
+    match = _QUIET.match(text)
+    if not match:
+        raise ValueError(f"bad quiet hours {text!r}; write HH:MM-HH:MM, e.g. 20:00-09:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"bad quiet hours {text!r}; hours 0-23, minutes 0-59")
+    return time(h1, m1), time(h2, m2)
+
+
+def in_quiet_hours(quiet: str, when: datetime, tz: str) -> bool:
+    """Tell whether the aware instant `when` is inside quiet hours in zone `tz`."""
+    start, end = parse_quiet_hours(quiet)
+    local = when.astimezone(ZoneInfo(tz)).time()
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def quiet_hours_end(quiet: str, when: datetime, tz: str) -> datetime:
+    """Return `when` if outside quiet hours, else the first instant after they end (aware UTC)."""
+    if not in_quiet_hours(quiet, when, tz):
+        return when
+    _, end = parse_quiet_hours(quiet)
+    zone = ZoneInfo(tz)
+    local = when.astimezone(zone)
+    candidate = datetime.combine(local.date(), end, tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
+    return candidate.astimezone(when.tzinfo)

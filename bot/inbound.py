@@ -1,0 +1,160 @@
+"""Handle one inbound SMS: store it, dedupe it, then route it.
+
+Rules (SPEC §6):
+- The message is committed before any processing (a crash loses nothing).
+- A MessageSid is processed once: the row is locked while it is processed and
+  a repeat gets the stored TwiML back, also when two copies race.
+- Order for an enrolled participant: crisis phrases, consent keywords
+  (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
+  Unknown numbers get one short note a day and no flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import texts
+from bot.consent import opt_in, opt_out
+from bot.keywords import consent_keyword
+from bot.models import Coach, Message, OnceMark, Participant
+from bot.outbox import record_reply
+from bot.phones import mask, try_e164
+
+log = logging.getLogger(__name__)
+MAX_BODY = 4000
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """The parts of Twilio's webhook form PeerLine uses, cleaned."""
+
+    sid: str
+    phone: str
+    body: str
+    num_media: int
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> InboundSms | None:
+        """Return the cleaned message, or None when From or MessageSid is missing."""
+        sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+        raw_from = (form.get("From") or "").strip()
+        if not sid or not raw_from or len(sid) > 64:
+            return None
+        phone = try_e164(raw_from) or raw_from[:32]
+        body = (form.get("Body") or "").replace("\x00", "")[:MAX_BODY]
+        try:
+            num_media = int(form.get("NumMedia") or 0)
+        except ValueError:
+            num_media = 0
+        return cls(sid=sid, phone=phone, body=body, num_media=num_media)
+
+
+def _render(replies: list[str]) -> str:
+    response = MessagingResponse()
+    for text in replies:
+        response.message(text)
+    return str(response)
+
+
+def _store(services: Any, sms: InboundSms, now: datetime) -> None:
+    """Commit the raw message; a duplicate sid is left as it is."""
+    try:
+        with services.db.session() as session:
+            session.add(Message(direction="in", sid=sms.sid, phone=sms.phone, body=sms.body,
+                                num_media=sms.num_media, kind="unknown", status="received",
+                                created_at=now))
+    except IntegrityError:
+        log.info("duplicate MessageSid %s", sms.sid[-8:])
+
+
+def handle_inbound(services: Any, sms: InboundSms) -> str:
+    """Store and process one inbound SMS; return the TwiML reply (stored for repeats)."""
+    now = services.clock.now()
+    _store(services, sms, now)
+    with services.db.session() as session:
+        message = session.scalar(select(Message).where(Message.sid == sms.sid).with_for_update())
+        assert message is not None
+        if message.processed_at is not None:
+            return message.reply_twiml or _render([])
+        replies = route_message(session, services, message, now)
+        message.reply_twiml = _render(replies)
+        message.processed_at = now
+        return message.reply_twiml
+
+
+def route_message(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
+    """Decide who sent `message` and answer it; return the reply texts."""
+    coach = session.scalar(select(Coach).where(Coach.phone == message.phone, Coach.active))
+    if coach is not None:
+        message.kind = "coach"
+        message.coach_id = coach.id
+        from bot.coach_sms import handle_coach_message
+
+        replies = handle_coach_message(session, services, coach, message.body, now)
+        for text in replies:
+            record_reply(session, participant=None, phone=coach.phone or "", body=text,
+                         kind="coach_reply", now=now, coach_id=coach.id)
+        return replies
+    participant = session.scalar(select(Participant).where(Participant.phone == message.phone))
+    if participant is None:
+        return _answer_unknown(session, services, message, now)
+    message.kind = "participant"
+    message.participant_id = participant.id
+    message.coach_id = participant.coach_id
+    participant.last_inbound_at = now
+    log.info("inbound %s from participant %s", message.id, participant.id)
+    replies = _route_participant(session, services, participant, message, now)
+    for text in replies:
+        record_reply(session, participant=participant, phone=participant.phone, body=text,
+                     kind="reply", now=now, coach_id=participant.coach_id)
+    if replies:
+        participant.last_outbound_at = now
+    return replies
+
+
+def _route_participant(
+    session: Session, services: Any, participant: Participant, message: Message, now: datetime
+) -> list[str]:
+    from bot.crisis import handle_if_crisis
+
+    crisis_replies = handle_if_crisis(session, services, participant, message, now)
+    if crisis_replies is not None:
+        return crisis_replies
+    config = services.config
+    keyword = consent_keyword(message.body)
+    if keyword == "stop":
+        changed = opt_out(session, participant.id, method=f"sms:{message.body.strip()[:20]}",
+                          now=now, message_id=message.id)
+        return [texts.opted_out(config)] if changed else []
+    if participant.status == "opted_out":
+        if keyword == "start":
+            opt_in(session, participant.id, method="sms:START", now=now, message_id=message.id)
+            return [texts.opted_in(config, participant)]
+        if keyword == "help":
+            return [texts.help_text(config, participant)]
+        return []  # nothing more to an opted-out number
+    if keyword == "help":
+        return [texts.help_text(config, participant)]
+    from bot.runtime import handle_participant_message
+
+    return handle_participant_message(session, services, participant, message, now)
+
+
+def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
+    log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
+    key = f"unknown:{message.phone}:{now.date().isoformat()}"
+    if session.get(OnceMark, key) is not None:
+        return []
+    session.add(OnceMark(key=key, created_at=now))
+    text = texts.unknown_number(services.config)
+    record_reply(session, participant=None, phone=message.phone, body=text, kind="reply", now=now)
+    return [text]

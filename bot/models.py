@@ -1,0 +1,321 @@
+"""Typed SQLAlchemy 2 models: the whole schema, for every part of PeerLine.
+
+Rules:
+- Every time is stored as UTC (`UTCDateTime` returns aware datetimes on every
+  backend).
+- Phone numbers are E.164; they live only in `coaches.phone`,
+  `participants.phone` and the `phone` of a message (the other party, needed
+  for unknown numbers and staff alerts). Exports use ids.
+- Uniqueness does the idempotency work: `messages.sid`, `escalations.event_key`,
+  `nudges.event_key`, `once_marks.key`, `outbox.message_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC; always hand back aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Coach(Base):
+    """A peer coach or a staff member (role), who may log in to the dashboard."""
+
+    __tablename__ = "coaches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    role: Mapped[str] = mapped_column(String(10), default="coach")  # coach | staff
+    username: Mapped[str | None] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    participants: Mapped[list[Participant]] = relationship(back_populates="coach")
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
+class Participant(Base):
+    """A veteran enrolled in the program."""
+
+    __tablename__ = "participants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="active", index=True)
+    # active | paused | opted_out | completed
+    status_before_opt_out: Mapped[str | None] = mapped_column(String(12))
+    nudges_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    strategies: Mapped[list[Any]] = mapped_column(default=list)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enrolled_at: Mapped[datetime]
+    last_inbound_at: Mapped[datetime | None]
+    last_outbound_at: Mapped[datetime | None]
+
+    coach: Mapped[Coach] = relationship(back_populates="participants")
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    @property
+    def opted_out(self) -> bool:
+        return self.status == "opted_out"
+
+
+class ConsentEvent(Base):
+    """An enrolment, opt-out or opt-in, with when and how it happened."""
+
+    __tablename__ = "consent_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # enrolled | opt_out | opt_in
+    method: Mapped[str] = mapped_column(String(40))  # e.g. sms:STOP, twilio:21610, cli
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """One SMS in or out; inbound rows also keep the TwiML reply they got."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_participant_created", "participant_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    coach_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))  # the other party
+    body: Mapped[str] = mapped_column(Text, default="")
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(24), default="reply")
+    # in: participant | coach | unknown; out: reply | flow | crisis | alert | notify | nudge
+    #     | compose | digest | coach_reply | system
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    error_code: Mapped[int | None]
+    flow_id: Mapped[str | None] = mapped_column(String(80))
+    step_id: Mapped[str | None] = mapped_column(String(80))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    reply_twiml: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+
+class Run(Base):
+    """One participant's progress through one flow (the engine's RunState, stored)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_participant_status", "participant_id", "status"),
+        Index("ix_runs_status_timeout", "status", "timeout_at"),
+        Index("ix_runs_status_expires", "status", "expires_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    flow_id: Mapped[str] = mapped_column(String(80))
+    flow_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | ended | expired
+    step: Mapped[str | None] = mapped_column(String(80))
+    waiting: Mapped[bool] = mapped_column(Boolean, default=False)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    wait_token: Mapped[str | None] = mapped_column(String(40))
+    asked_at: Mapped[datetime | None]
+    timeout_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    trigger: Mapped[str] = mapped_column(String(20), default="keyword")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class CheckinAnswer(Base):
+    """A saved flow answer, for the research export."""
+
+    __tablename__ = "checkin_answers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    flow_id: Mapped[str] = mapped_column(String(80))
+    variable: Mapped[str] = mapped_column(String(80))
+    value: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """A durable send order for one outbound message."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    to_phone: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # 0 = crisis, first
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    # pending | claimed | sent | failed | cancelled | expired | held
+    respect_quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True)
+    to_participant: Mapped[bool] = mapped_column(Boolean, default=True)
+    due_at: Mapped[datetime]
+    not_after: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    message: Mapped[Message] = relationship()
+
+
+class Escalation(Base):
+    """Something a human must look at: a crisis, silence, a flow's `escalate`."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # crisis | flow | coach_request
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    event_key: Mapped[str] = mapped_column(String(120), unique=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime]
+    coach_notified_at: Mapped[datetime | None]
+    staff_notified_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"))
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"))
+
+    participant: Mapped[Participant] = relationship()
+
+
+class EscalationNote(Base):
+    """A coach's or staff member's note on an escalation."""
+
+    __tablename__ = "escalation_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Nudge(Base):
+    """A drafted message waiting for its coach's approval."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (Index("ix_nudges_status_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    original_body: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(120))  # flow:step or schedule name
+    event_key: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # pending | approved | rejected | expired | sent | cancelled
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime]
+    max_lateness_seconds: Mapped[int] = mapped_column(Integer, default=12 * 3600)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"))
+    decided_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime]
+
+    participant: Mapped[Participant] = relationship()
+
+
+class OnceMark(Base):
+    """A key recorded once, so a periodic job never does the same thing twice."""
+
+    __tablename__ = "once_marks"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class SchedulerState(Base):
+    """Liveness of the scheduler (and of each of its jobs) for /healthz and /metrics."""
+
+    __tablename__ = "scheduler_state"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120))
+    last_pass_at: Mapped[datetime | None]
+    last_duration_ms: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AuditLog(Base):
+    """Who did what, when: logins, approvals, edits, acknowledgements, exports."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # e.g. coach:3, sms:coach:3, cli, system
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,162 @@
+"""Draft, approve, edit, reject, pause and resume coach-approved nudges.
+
+Rules (SPEC §6.7):
+- A draft is *pending* until its participant's own coach (or staff) decides.
+- Approving queues one outbox row due at the draft's time, with
+  `not_after = due_at + max lateness`; the sender holds it through quiet
+  hours, re-checks opt-out, and expires it when it is too late.
+- A paused participant's (crisis) approved rows are *held* in the outbox and
+  drafts cannot be approved until a coach or staff member resumes them.
+- Errors are NudgeError with a sentence a coach can read on a phone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.models import AuditLog, Coach, Message, Nudge, Outbox, Participant
+from bot.outbox import queue_message
+
+
+class NudgeError(ValueError):
+    """A coach's decision on a draft was refused; str() is the plain reason."""
+
+
+def draft_nudge(
+    session: Session,
+    participant: Participant,
+    *,
+    body: str,
+    reason: str,
+    source: str,
+    event_key: str,
+    due_at: datetime,
+    now: datetime,
+    max_lateness: timedelta = timedelta(hours=12),
+) -> Nudge | None:
+    """Add a pending draft to the coach's queue; None if `event_key` was drafted before."""
+    if session.scalar(select(Nudge.id).where(Nudge.event_key == event_key)):
+        return None
+    nudge = Nudge(
+        participant_id=participant.id, coach_id=participant.coach_id, body=body,
+        original_body=body, reason=reason[:200], source=source[:120], event_key=event_key,
+        status="pending", paused=participant.nudges_paused, due_at=due_at,
+        max_lateness_seconds=int(max_lateness.total_seconds()), created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(nudge)
+            session.flush()
+    except IntegrityError:
+        return None
+    return nudge
+
+
+def can_act(coach: Coach, nudge: Nudge) -> bool:
+    """Tell whether `coach` may decide on `nudge`."""
+    return coach.role == "staff" or nudge.coach_id == coach.id
+
+
+def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
+    """Return draft `nudge_id` if `coach` may act on it, else raise NudgeError."""
+    nudge = session.get(Nudge, nudge_id, with_for_update=True)
+    if nudge is None:
+        raise NudgeError(f"There is no draft #{nudge_id}.")
+    if not can_act(coach, nudge):
+        raise NudgeError(f"#{nudge_id} is not one of yours.")
+    return nudge
+
+
+def _check_pending(nudge: Nudge) -> None:
+    if nudge.status == "pending":
+        if nudge.paused:
+            raise NudgeError(f"#{nudge.id} is paused after a crisis; resume it first.")
+        return
+    words = {"approved": "was already approved", "sent": "was already sent",
+             "rejected": "was already rejected", "expired": "expired (too late to send)",
+             "cancelled": "was cancelled"}
+    raise NudgeError(f"#{nudge.id} {words.get(nudge.status, 'is ' + nudge.status)}.")
+
+
+def _audit(session: Session, coach: Coach, action: str, nudge: Nudge, now: datetime,
+           via: str) -> None:
+    session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}", action=action,
+                         target_type="nudge", target_id=nudge.id, created_at=now))
+
+
+def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
+            body: str | None = None, via: str = "web") -> Message:
+    """Approve (optionally with new text) and queue the nudge; return its outbound message."""
+    _check_pending(nudge)
+    if body is not None:
+        body = body.strip()
+        if not body:
+            raise NudgeError("The new text is empty.")
+        nudge.body = body[:1600]
+    participant = session.get(Participant, nudge.participant_id)
+    assert participant is not None
+    if participant.status == "opted_out":
+        raise NudgeError(f"#{nudge.id} can't be sent: {participant.first_name} has opted out.")
+    due = max(nudge.due_at, now)
+    message = queue_message(
+        session, phone=participant.phone, body=nudge.body, kind="nudge", now=now,
+        participant=participant, coach_id=nudge.coach_id, due_at=due,
+        not_after=nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds),
+    )
+    nudge.status = "approved"
+    nudge.decided_by_id = coach.id
+    nudge.decided_at = now
+    nudge.message_id = message.id
+    _audit(session, coach, "nudge.edit" if body is not None else "nudge.approve", nudge, now, via)
+    return message
+
+
+def reject(session: Session, nudge: Nudge, coach: Coach, now: datetime, via: str = "web") -> None:
+    """Reject a pending draft."""
+    _check_pending(nudge)
+    nudge.status = "rejected"
+    nudge.decided_by_id = coach.id
+    nudge.decided_at = now
+    _audit(session, coach, "nudge.reject", nudge, now, via)
+
+
+def pause_for_participant(session: Session, participant_id: int, now: datetime) -> None:
+    """Pause the participant's pending drafts and hold their approved, unsent nudges."""
+    session.execute(update(Participant).where(Participant.id == participant_id)
+                    .values(nudges_paused=True))
+    session.execute(update(Nudge).where(Nudge.participant_id == participant_id,
+                                        Nudge.status.in_(("pending", "approved")))
+                    .values(paused=True))
+    held = select(Nudge.message_id).where(Nudge.participant_id == participant_id,
+                                          Nudge.status == "approved",
+                                          Nudge.message_id.is_not(None))
+    session.execute(update(Outbox).where(Outbox.message_id.in_(held), Outbox.state == "pending")
+                    .values(state="held"))
+
+
+def resume_for_participant(session: Session, participant_id: int, coach: Coach,
+                           now: datetime, via: str = "web") -> None:
+    """Lift a crisis pause: drafts can be approved again and held nudges go out."""
+    session.execute(update(Participant).where(Participant.id == participant_id)
+                    .values(nudges_paused=False))
+    session.execute(update(Nudge).where(Nudge.participant_id == participant_id)
+                    .values(paused=False))
+    held = select(Nudge.message_id).where(Nudge.participant_id == participant_id,
+                                          Nudge.message_id.is_not(None))
+    session.execute(update(Outbox).where(Outbox.message_id.in_(held), Outbox.state == "held")
+                    .values(state="pending"))
+    session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}",
+                         action="nudges.resume", target_type="participant",
+                         target_id=participant_id, created_at=now))
+
+
+def pending_for(session: Session, coach: Coach) -> list[Nudge]:
+    """Return the coach's pending drafts (all of them for staff), oldest first."""
+    query = select(Nudge).where(Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id)
+    if coach.role != "staff":
+        query = query.where(Nudge.coach_id == coach.id)
+    return list(session.scalars(query))

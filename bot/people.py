@@ -1,0 +1,101 @@
+"""Enrol coaches, staff and participants (used by the CLI and the dashboard)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from bot.models import AuditLog, Coach, ConsentEvent, Participant
+from bot.phones import PhoneError, to_e164
+
+
+class EnrolmentError(ValueError):
+    """An enrolment was refused; the message says why in one line."""
+
+
+def _phone(raw: str) -> str:
+    try:
+        return to_e164(raw)
+    except PhoneError as exc:
+        raise EnrolmentError(str(exc)) from None
+
+
+def check_timezone(name: str) -> str:
+    """Return `name` if it is an IANA zone, else raise EnrolmentError."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise EnrolmentError(f"unknown time zone {name!r}; use a name like America/Chicago") from None
+    return name
+
+
+def _phone_taken(session: Session, phone: str) -> bool:
+    return bool(
+        session.scalar(select(Coach.id).where(Coach.phone == phone))
+        or session.scalar(select(Participant.id).where(Participant.phone == phone))
+    )
+
+
+def add_coach(
+    session: Session, *, name: str, phone: str | None, now: datetime, role: str = "coach",
+    username: str | None = None, password: str | None = None, timezone: str = "America/New_York",
+    actor: str = "cli",
+) -> Coach:
+    """Create a coach (or staff member); raise EnrolmentError on a bad or duplicate field."""
+    if not name.strip():
+        raise EnrolmentError("a name is required")
+    e164 = _phone(phone) if phone else None
+    if role == "coach" and e164 is None:
+        raise EnrolmentError("a coach needs a phone number")
+    if e164 and _phone_taken(session, e164):
+        raise EnrolmentError(f"phone number {e164} is already enrolled")
+    if username and session.scalar(select(Coach.id).where(Coach.username == username)):
+        raise EnrolmentError(f"username {username!r} is taken")
+    if password is not None and len(password) < 8:
+        raise EnrolmentError("the password must have at least 8 characters")
+    coach = Coach(
+        name=name.strip(), phone=e164, role=role, username=username,
+        password_hash=generate_password_hash(password) if password else None,
+        timezone=check_timezone(timezone), created_at=now,
+    )
+    session.add(coach)
+    session.flush()
+    session.add(AuditLog(actor=actor, action=f"{role}.add", target_type="coach",
+                         target_id=coach.id, created_at=now))
+    return coach
+
+
+def find_coach_by_phone(session: Session, raw: str) -> Coach:
+    """Return the coach with phone `raw`, or raise EnrolmentError."""
+    phone = _phone(raw)
+    coach = session.scalar(select(Coach).where(Coach.phone == phone, Coach.role == "coach"))
+    if coach is None:
+        raise EnrolmentError(f"no coach has phone number {phone}")
+    return coach
+
+
+def add_participant(
+    session: Session, *, phone: str, name: str, coach: Coach, timezone: str, now: datetime,
+    actor: str = "cli",
+) -> Participant:
+    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field."""
+    if not name.strip():
+        raise EnrolmentError("a name is required")
+    e164 = _phone(phone)
+    if _phone_taken(session, e164):
+        raise EnrolmentError(f"phone number {e164} is already enrolled")
+    participant = Participant(
+        phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
+        status="active", strategies=[], fields={}, enrolled_at=now,
+    )
+    session.add(participant)
+    session.flush()
+    session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,
+                             created_at=now))
+    session.add(AuditLog(actor=actor, action="participant.add", target_type="participant",
+                         target_id=participant.id, created_at=now))
+    return participant

@@ -1,0 +1,42 @@
+"""The program's fixed texts: consent confirmations, HELP, unknown numbers.
+
+Kept short (one SMS segment where possible) and plain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CRISIS_LINE = "Veterans Crisis Line: dial 988 then press 1, or text 838255"
+
+
+def _contact(config: Any) -> str:
+    return f" {config.program.contact}." if config.program.contact else ""
+
+
+def opted_out(config: Any) -> str:
+    """Confirm an opt-out (the last text the number gets)."""
+    return (f"{config.program.name}: you're unsubscribed and will get no more texts. "
+            "Reply START to rejoin.")
+
+
+def opted_in(config: Any, participant: Any) -> str:
+    """Confirm an opt-in."""
+    return (f"Welcome back, {participant.first_name}. {config.program.name} texts are on again. "
+            "Reply STOP to stop, HELP for help.")
+
+
+def help_text(config: Any, participant: Any | None = None) -> str:
+    """Say what the program is, how to reach people, and how to stop."""
+    coach = ""
+    if participant is not None and getattr(participant, "coach", None) is not None:
+        coach = f" Your coach is {participant.coach.first_name}; reply COACH to ask them to reach out."
+    return (f"{config.program.name}: peer coaching texts for Veterans with pain.{coach}"
+            f"{_contact(config)} Not monitored 24/7. In crisis: {CRISIS_LINE}. "
+            "Reply STOP to stop. Msg & data rates may apply.")
+
+
+def unknown_number(config: Any) -> str:
+    """Answer a number that is not enrolled."""
+    return (f"This is the {config.program.name} program line for enrolled Veterans.{_contact(config)}"
+            f" In crisis: {CRISIS_LINE}.")

@@ -1,0 +1,89 @@
+"""Twilio webhooks: POST /sms/inbound and POST /sms/status.
+
+Rules:
+- A request whose X-Twilio-Signature does not validate gets 403 and nothing
+  is stored (unless `twilio.validate_signatures = false`).
+- The signed URL is `twilio.public_url` + path when set (TLS proxies), else
+  the URL Flask saw.
+- No request body, however odd, produces a 5xx: bad input is a 400 or an
+  empty TwiML answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.inbound import InboundSms, handle_inbound
+from bot.status import apply_status
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+
+
+def _signed_url() -> str:
+    public = current_app.extensions["peerline"].config.twilio.public_url
+    if public:
+        query = request.query_string.decode("latin-1")
+        return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+    return request.url
+
+
+def _check_signature() -> None:
+    twilio = current_app.extensions["peerline"].config.twilio
+    if not twilio.validate_signatures:
+        return
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not twilio.auth_token:
+        log.warning("refused %s: no signature or no auth token configured", request.path)
+        abort(403)
+    params: dict[str, Any] = request.form.to_dict(flat=False)
+    flat = {k: v[0] if len(v) == 1 else v for k, v in params.items()}
+    if not RequestValidator(twilio.auth_token).validate(_signed_url(), flat, signature):
+        log.warning("refused %s: bad signature", request.path)
+        abort(403)
+
+
+def twiml(replies: list[str]) -> Response:
+    """Return a TwiML response carrying `replies` as <Message> elements."""
+    response = MessagingResponse()
+    for text in replies:
+        response.message(text)
+    return Response(str(response), mimetype="application/xml")
+
+
+@bp.post("/inbound")
+def inbound() -> Response:
+    """Store, dedupe and answer one inbound SMS."""
+    _check_signature()
+    form = request.form
+    sms = InboundSms.from_form(form)
+    if sms is None:
+        log.warning("inbound without From or MessageSid refused")
+        abort(400)
+    services = current_app.extensions["peerline"]
+    xml = handle_inbound(services, sms)
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.post("/status")
+def status() -> Response:
+    """Record a delivery status callback; never move a status backwards."""
+    _check_signature()
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid")
+    new_status = request.form.get("MessageStatus") or request.form.get("SmsStatus")
+    if not sid or not new_status:
+        abort(400)
+    code = request.form.get("ErrorCode")
+    services = current_app.extensions["peerline"]
+    apply_status(services, sid, new_status.strip().lower(), code)
+    return Response("", status=204)
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhook blueprint."""
+    app.register_blueprint(bp)

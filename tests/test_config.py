@@ -1,0 +1,97 @@
+"""Settings: declared once, documented in config.example.toml, errors name the key."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import SETTINGS, ConfigError, load_config
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_example_lists_every_setting_with_its_default():
+    data = tomllib.loads(EXAMPLE.read_text())
+    example = {(section, key): value for section, table in data.items()
+               for key, value in table.items()}
+    declared = {(s.section, s.key): s.default for s in SETTINGS}
+    assert example == declared
+
+
+def test_example_documents_every_key_with_a_comment():
+    for line in EXAMPLE.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            assert "#" in line, f"undocumented key: {line}"
+
+
+def test_example_loads_as_a_config_file():
+    config = load_config(EXAMPLE, environ={})
+    assert config.program.quiet_hours == "20:00-09:00"
+
+
+def test_defaults_without_any_file():
+    config = load_config(None, environ={})
+    assert config.database.url == "sqlite:///var/peerline.db"
+    assert config.sms.transport == "console"
+    assert config.twilio.validate_signatures is True
+
+
+def test_environment_overrides_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[program]\nname = "From file"\n')
+    env = {"PEERLINE_PROGRAM_NAME": "From env", "PEERLINE_TWILIO_VALIDATE_SIGNATURES": "false",
+           "PEERLINE_TWILIO_MAX_MESSAGES_PER_SECOND": "10",
+           "PEERLINE_SAFETY_STAFF_PHONES": "+12025550111,+12025550112"}
+    config = load_config(path, environ=env)
+    assert config.program.name == "From env"
+    assert config.twilio.validate_signatures is False
+    assert config.twilio.max_messages_per_second == 10.0
+    assert config.safety.staff_phones == ["+12025550111", "+12025550112"]
+
+
+def test_config_path_from_environment(tmp_path, monkeypatch):
+    path = tmp_path / "env.toml"
+    path.write_text('[program]\nname = "Env file"\n')
+    monkeypatch.setenv("PEERLINE_CONFIG", str(path))
+    assert load_config(None).program.name == "Env file"
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "needle"),
+    [
+        ('[program]\nnmae = "x"\n', {}, "unknown setting [program] nmae"),
+        ('[programme]\nname = "x"\n', {}, "unknown section [programme]"),
+        ('[program]\ntimezone = "Mars/Olympus"\n', {}, "[program] timezone"),
+        ('[program]\nquiet_hours = "8pm to 9am"\n', {}, "[program] quiet_hours"),
+        ('[sms]\ntransport = "pigeon"\n', {}, "[sms] transport"),
+        ('[twilio]\nmax_messages_per_second = -1\n', {}, "[twilio] max_messages_per_second"),
+        ('[twilio]\nvalidate_signatures = "maybe"\n', {}, "[twilio] validate_signatures"),
+        ("[program\n", {}, "not valid TOML"),
+        ("", {"PEERLINE_TWILIO_VALIDATE_SIGNATURES": "perhaps"}, "PEERLINE_TWILIO_VALIDATE"),
+        ("", {"PEERLINE_TWILIO_AUTHTOKEN": "x"}, "unknown setting [twilio] authtoken"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path, content, env, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=env)
+    assert needle in str(info.value)
+
+
+def test_world_readable_file_with_secret_is_refused(tmp_path):
+    path = tmp_path / "secret.toml"
+    path.write_text('[twilio]\nauth_token = "abc"\n')
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="chmod o-r"):
+        load_config(path, environ={})
+    os.chmod(path, 0o600)
+    assert load_config(path, environ={}).twilio.auth_token == "abc"
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", environ={})
