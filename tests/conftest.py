@@ -26,6 +26,8 @@ from bot.db import Database, upgrade
 from bot.services import Services, build_services
 from bot.sms import SendResult
 
+pytest_plugins = ["tests.fake_twilio"]
+
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://peerline.example.org"
 START = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
