@@ -94,6 +94,18 @@ class Recorded:
         return self.form.get("Body", "")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server that does not print clients hanging up (timeouts, drops)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeTwilio:
     """A threaded HTTP server on 127.0.0.1 emulating Twilio's Messages create."""
 
@@ -108,8 +120,7 @@ class FakeTwilio:
         self._script: deque[Outcome] = deque()
         self._per_phone: dict[str, Outcome] = {}
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property
