@@ -265,11 +265,11 @@ def load_config(
         if not name.startswith("PEERLINE_") or name == "PEERLINE_CONFIG":
             continue
         rest = name[len("PEERLINE_"):].lower()
-        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
-        if section is None:
+        env_section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if env_section is None:
             continue  # e.g. PEERLINE_TEST_POSTGRES_URL belongs to the test suite
-        key = rest[len(section) + 1:]
-        values[(section, key)] = _convert(section, key, raw, f"environment {name}")
+        key = rest[len(env_section) + 1:]
+        values[(env_section, key)] = _convert(env_section, key, raw, f"environment {name}")
     for name, raw in (overrides or {}).items():
         section, _, key = name.partition("__")
         values[(section, key)] = _convert(section, key, raw, "override")
