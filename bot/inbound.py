@@ -12,6 +12,7 @@ Rules (SPEC §6):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,9 @@ from bot.phones import mask, try_e164
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
+MAX_MEDIA = 10  # Twilio delivers at most 10 media per message
+_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,23 @@ class InboundSms:
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> InboundSms | None:
         """Return the cleaned message, or None when From or MessageSid is missing."""
-        sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-        raw_from = (form.get("From") or "").strip()
-        if not sid or not raw_from or len(sid) > 64:
+        sid = clean_sid(form.get("MessageSid") or form.get("SmsSid"))
+        raw_from = _CONTROL.sub("", form.get("From") or "").strip()
+        if sid is None or not raw_from:
             return None
         phone = try_e164(raw_from) or raw_from[:32]
         body = (form.get("Body") or "").replace("\x00", "")[:MAX_BODY]
         try:
-            num_media = int(form.get("NumMedia") or 0)
+            num_media = min(max(int(form.get("NumMedia") or 0), 0), MAX_MEDIA)
         except ValueError:
             num_media = 0
         return cls(sid=sid, phone=phone, body=body, num_media=num_media)
+
+
+def clean_sid(raw: str | None) -> str | None:
+    """Return a Twilio sid if `raw` looks like one (letters, digits, - and _), else None."""
+    sid = (raw or "").strip()
+    return sid if _SID.fullmatch(sid) else None
 
 
 def _render(replies: list[str]) -> str:

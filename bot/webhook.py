@@ -12,13 +12,12 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.inbound import InboundSms, handle_inbound
+from bot.inbound import InboundSms, clean_sid, handle_inbound
 from bot.status import apply_status
 
 log = logging.getLogger(__name__)
@@ -41,9 +40,8 @@ def _check_signature() -> None:
     if not signature or not twilio.auth_token:
         log.warning("refused %s: no signature or no auth token configured", request.path)
         abort(403)
-    params: dict[str, Any] = request.form.to_dict(flat=False)
-    flat = {k: v[0] if len(v) == 1 else v for k, v in params.items()}
-    if not RequestValidator(twilio.auth_token).validate(_signed_url(), flat, signature):
+    # The MultiDict itself: RequestValidator reads repeated parameters with getlist().
+    if not RequestValidator(twilio.auth_token).validate(_signed_url(), request.form, signature):
         log.warning("refused %s: bad signature", request.path)
         abort(403)
 
@@ -74,7 +72,7 @@ def inbound() -> Response:
 def status() -> Response:
     """Record a delivery status callback; never move a status backwards."""
     _check_signature()
-    sid = request.form.get("MessageSid") or request.form.get("SmsSid")
+    sid = clean_sid(request.form.get("MessageSid") or request.form.get("SmsSid"))
     new_status = request.form.get("MessageStatus") or request.form.get("SmsStatus")
     if not sid or not new_status:
         abort(400)
