@@ -62,10 +62,11 @@ def create_app(
     )
     app.extensions["peerline"] = services
 
-    from bot import health, webhook
+    from bot import health, metrics, webhook
 
     webhook.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     try:
         from bot import dashboard
     except ImportError:

@@ -1,40 +1,66 @@
-"""GET /healthz: database and scheduler state as JSON."""
+"""GET /healthz: database and scheduler state as JSON.
+
+Rules:
+- 200 whenever the database answers (a load balancer must not take web nodes
+  out because the scheduler is late); 503 when it does not.
+- The scheduler writes SchedulerState rows: `scheduler` for the process as a
+  whole and one row per job. A row older than three intervals (at least two
+  minutes) is `stale`, and the top-level status becomes `degraded`.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import select, text
 
 from bot.models import SchedulerState
 
 bp = Blueprint("health", __name__)
+OVERALL = "scheduler"
+
+
+def _describe(state: SchedulerState, now: datetime, stale_after: float) -> dict[str, Any]:
+    if state.last_pass_at is None:
+        return {"state": "never-ran"}
+    age = (now - state.last_pass_at).total_seconds()
+    return {
+        "state": "ok" if age <= stale_after else "stale",
+        "last_pass_at": state.last_pass_at.isoformat(),
+        "age_seconds": round(age, 1),
+        "duration_ms": state.last_duration_ms,
+        "holder": state.holder,
+    }
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
-    """Report whether the database answers and when the scheduler last ran."""
+def healthz() -> tuple[Response, int]:
+    """Report whether the database answers and when the scheduler and each job last ran."""
     services = current_app.extensions["peerline"]
     now = services.clock.now()
     body: dict[str, object] = {"status": "ok"}
     try:
         with services.db.session() as session:
             session.execute(text("SELECT 1"))
-            state = session.scalar(select(SchedulerState).where(SchedulerState.name == "scheduler"))
+            states = list(session.scalars(select(SchedulerState).order_by(SchedulerState.name)))
         body["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - report any database failure, never crash
         body.update(status="error", database=f"error: {type(exc).__name__}")
         return jsonify(body), 503
-    if state is None or state.last_pass_at is None:
-        body["scheduler"] = {"state": "never-ran"}
-    else:
-        age = (now - state.last_pass_at).total_seconds()
-        interval = services.config.scheduler.interval_seconds
-        body["scheduler"] = {
-            "state": "ok" if age <= max(3 * interval, 120) else "stale",
-            "last_pass_at": state.last_pass_at.isoformat(),
-            "age_seconds": round(age, 1),
-            "holder": state.holder,
-        }
+    stale_after = max(3 * services.config.scheduler.interval_seconds, 120)
+    described = {s.name: _describe(s, now, stale_after) for s in states}
+    overall = described.pop(OVERALL, None)
+    if overall is None and described:
+        newest = max((s for s in states if s.last_pass_at), key=lambda s: s.last_pass_at,
+                     default=None)
+        overall = _describe(newest, now, stale_after) if newest else {"state": "never-ran"}
+    scheduler: dict[str, Any] = dict(overall or {"state": "never-ran"})
+    scheduler["jobs"] = described
+    body["scheduler"] = scheduler
+    if scheduler["state"] == "stale" or any(j["state"] == "stale" for j in described.values()):
+        body["status"] = "degraded"
     return jsonify(body), 200
 
 

@@ -1,0 +1,122 @@
+"""GET /metrics (Prometheus text) and GET /healthz (database and scheduler liveness)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot.models import Escalation, Outbox, SchedulerState
+from bot.outbox import queue_message
+from tests.conftest import PARTICIPANT_PHONE, START
+
+SAMPLE = re.compile(r'^([a-z_]+)(\{([a-z_]+="[^"\\]*(?:\\.[^"\\]*)*",?)*\})? (-?[0-9.e+]+)$')
+
+
+def parse(text: str) -> dict[str, float]:
+    """Return {'name{labels}': value}, checking every line is valid exposition syntax."""
+    samples: dict[str, float] = {}
+    typed: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("# HELP "):
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a valid sample line: {line!r}"
+        assert match.group(1) in typed, f"sample before its TYPE line: {line!r}"
+        samples[line.rsplit(" ", 1)[0]] = float(match.group(4))
+    return samples
+
+
+def test_metrics_counts_messages_outbox_escalations_and_passes(client, sms, services, people,
+                                                                clock):
+    sms.send(PARTICIPANT_PHONE, "hello")
+    sms.send("+12025550177", "who is this?")
+    with services.db.session() as session:
+        queue_message(session, phone=PARTICIPANT_PHONE, body="nudge", kind="nudge",
+                             now=START - timedelta(minutes=10))
+        queue_message(session, phone=PARTICIPANT_PHONE, body="later", kind="nudge", now=START,
+                      due_at=START + timedelta(hours=2))
+        failed = queue_message(session, phone=PARTICIPANT_PHONE, body="x", kind="nudge",
+                               now=START)
+        session.flush()
+        session.scalars(select(Outbox).where(Outbox.message_id == failed.id)).one().state = "failed"
+        session.add(Escalation(participant_id=people["participant"], coach_id=people["coach"],
+                               kind="crisis", urgent=True, reason="r", event_key="e1",
+                               created_at=START))
+        session.add(Escalation(participant_id=people["participant"], coach_id=people["coach"],
+                               kind="flow", urgent=False, reason="r", event_key="e2",
+                               created_at=START, acknowledged_at=START))
+        session.add(SchedulerState(name="outbox", last_pass_at=START - timedelta(seconds=4),
+                                   last_duration_ms=250, holder="host:1"))
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    metrics = parse(response.get_data(as_text=True))
+    assert metrics["peerline_database_up"] == 1
+    assert metrics['peerline_messages_in_total{kind="participant"}'] == 1
+    assert metrics['peerline_messages_in_total{kind="unknown"}'] == 1
+    assert metrics['peerline_messages_out_total{status="twiml"}'] == 2
+    assert metrics['peerline_messages_out_total{status="queued"}'] == 3
+    assert metrics['peerline_outbox_depth{state="pending"}'] == 2
+    assert metrics['peerline_send_failures_total{state="failed"}'] == 1
+    assert metrics["peerline_outbox_oldest_due_age_seconds"] == 600
+    assert metrics['peerline_escalations_open{urgent="true"}'] == 1
+    assert metrics['peerline_escalations_open{urgent="false"}'] == 0
+    assert metrics['peerline_scheduler_pass_duration_seconds{job="outbox"}'] == 0.25
+    assert metrics['peerline_scheduler_last_pass_age_seconds{job="outbox"}'] == 4
+    assert metrics['peerline_participants{status="active"}'] == 1
+    body = response.get_data(as_text=True)
+    assert PARTICIPANT_PHONE not in body and "hello" not in body
+
+
+def test_metrics_on_an_empty_database_reports_zeroes(client):
+    metrics = parse(client.get("/metrics").get_data(as_text=True))
+    assert metrics["peerline_outbox_oldest_due_age_seconds"] == 0
+    assert metrics['peerline_outbox_depth{state="pending"}'] == 0
+
+
+def _broken_session(*_args, **_kwargs):
+    raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def test_database_down_gives_503_not_a_traceback(client, services, monkeypatch):
+    monkeypatch.setattr(services.db, "session", contextlib.contextmanager(_broken_session))
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 503
+    assert parse(metrics.get_data(as_text=True)) == {"peerline_database_up": 0}
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json["database"] == "error: OperationalError"
+
+
+def test_healthz_before_the_scheduler_ever_ran(client):
+    body = client.get("/healthz").json
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["scheduler"] == {"state": "never-ran", "jobs": {}}
+
+
+def test_healthz_reports_each_job_and_marks_stale_ones(client, services, clock):
+    with services.db.session() as session:
+        session.add(SchedulerState(name="scheduler", holder="host-a:42",
+                                   last_pass_at=START - timedelta(seconds=10),
+                                   last_duration_ms=40))
+        session.add(SchedulerState(name="checkins", last_pass_at=START - timedelta(seconds=20),
+                                   last_duration_ms=120))
+        session.add(SchedulerState(name="digests", last_pass_at=START - timedelta(minutes=30),
+                                   last_duration_ms=5))
+    body = client.get("/healthz").json
+    assert body["scheduler"]["state"] == "ok"
+    assert body["scheduler"]["holder"] == "host-a:42"
+    jobs = body["scheduler"]["jobs"]
+    assert jobs["checkins"]["state"] == "ok"
+    assert jobs["checkins"]["age_seconds"] == 20
+    assert jobs["checkins"]["duration_ms"] == 120
+    assert jobs["digests"]["state"] == "stale"
+    assert body["status"] == "degraded"
