@@ -1,0 +1,520 @@
+"""Load and check the program files in flows/ that are not flows: strategies and nudge schedules.
+
+`flows/strategies.yaml` — the strategy library::
+
+    strategies:
+      - id: pacing                 # lower case, digits, _; unique
+        name: Pacing               # what the veteran sees
+        description: Break tasks into chunks and rest before pain stops you.   # one line
+        reminders: ["...", "...", "...", "..."]    # at least 4 texts
+
+`flows/nudges.yaml` — nudge schedules drafted into the coach's approval queue::
+
+    schedules:
+      - id: encouragement
+        cron: "0 11 * * TUE,FRI"   # participant local time, five fields
+        reason: Twice-weekly encouragement     # shown to the coach
+        texts: ["...", "..."]      # at least 2; or instead: from_strategies: true
+        max_late: 6h               # optional, default 12h (SPEC §6.7)
+        enabled: true              # optional
+
+Texts are Jinja2 templates with only `participant`, `coach` and `program` in scope;
+render them with `render()`. A file that is absent means no strategies / no schedules.
+
+Accessors (for the scheduler):
+- `load_strategies(flows_dir) -> dict[str, Strategy]` (file order);
+  `Strategy(id, name, description, reminders: tuple[str, ...], line)`.
+- `load_nudge_schedules(flows_dir) -> tuple[NudgeSchedule, ...]` (enabled ones only);
+  `NudgeSchedule(id, cron, reason, texts, from_strategies, max_late: timedelta, enabled, line)`.
+- `pick_text(texts, last_text, seed)` / `pick_reminder(strategies, chosen_ids, last_text, seed)`
+  / `pick_for(schedule, strategies, chosen_ids, last_text, seed)`: a deterministic choice for a
+  seed (use e.g. f"{schedule.id}:{participant.id}:{occurrence.isoformat()}" so a repeated tick
+  drafts the same text) that never equals `last_text`, raw or rendered; None when nothing fits
+  (no strategies chosen, or the only candidate was sent last time).
+- `ProgramCache(flows_dir)`: reloads edited files, keeps the last valid version on a bad edit.
+Both loaders raise `ProgramFileError` (its `.problems` are `FILE:LINE: message`) on invalid files.
+`check(flows_dir) -> list[str]` is what `peerline flows check` adds to its own problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta
+from jinja2.sandbox import SandboxedEnvironment
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from bot.durations import parse_duration
+
+log = logging.getLogger(__name__)
+
+STRATEGIES_FILE = "strategies.yaml"
+NUDGES_FILE = "nudges.yaml"
+NOT_FLOWS = frozenset({"safety.yaml", STRATEGIES_FILE, NUDGES_FILE})
+MAX_TEXT = 320
+MIN_REMINDERS = 4
+MIN_TEXTS = 2
+DEFAULT_MAX_LATE = timedelta(hours=12)
+SCOPE = frozenset({"participant", "coach", "program"})
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
+                        ("str", "int", "float", "bool", "null", "map", "seq"))
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_SAMPLE = {"participant": {"first_name": "Christopher"}, "coach": {"first_name": "Alexander"},
+           "program": {"name": "PeerLine"}}
+FAILED = object()  # what _load_yaml returns for a file it could not read
+_STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One pain self-management strategy and its reminder texts."""
+
+    id: str
+    name: str
+    description: str
+    reminders: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class NudgeSchedule:
+    """A staff-configured schedule that drafts nudges for coach approval."""
+
+    id: str
+    cron: str
+    reason: str
+    texts: tuple[str, ...] = ()
+    from_strategies: bool = False
+    max_late: timedelta = DEFAULT_MAX_LATE
+    enabled: bool = True
+    line: int = 0
+
+
+class ProgramFileError(ValueError):
+    """A program file is invalid; `.problems` lists `FILE:LINE: message` strings."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Report:
+    """Collect `FILE:LINE: message` problems for one file."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path, self.problems = path, problems
+
+    def add(self, line: int, message: str) -> None:
+        self.problems.append(f"{self.path}:{max(line, 1)}: {message}")
+
+
+def _key_line(node: Any, key: Any) -> int:
+    try:
+        return int(node.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return _line(node)
+
+
+def _item_line(node: Any, index: int) -> int:
+    try:
+        return int(node.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return _line(node)
+
+
+def _line(node: Any) -> int:
+    return int(node.lc.line) + 1 if hasattr(node, "lc") and node.lc.line is not None else 1
+
+
+def _hint(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _load_yaml(path: Path, report: _Report) -> Any:
+    """Parse `path` safely (no tags), keeping line numbers; FAILED after reporting a problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        report.add(1, f"cannot read the file: {exc}")
+        return FAILED
+    last_line = max(text.count("\n"), 1)
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        bad = [n for n in _nodes(yaml.compose(text)) if str(n.tag) not in _PLAIN_TAGS]
+        for node in bad:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            report.add(node.start_mark.line + 1, f"YAML tags like {tag} are not allowed")
+        return yaml.load(text) if not bad else FAILED
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = min(mark.line + 1, last_line) if mark else 1
+        report.add(line, f"YAML syntax: {exc.problem or exc.context}")
+    except YAMLError as exc:
+        report.add(1, f"YAML syntax: {exc}")
+    return FAILED
+
+
+def _nodes(node: Any) -> Iterable[Any]:
+    if node is None:
+        return
+    yield node
+    if isinstance(node.value, list):
+        for item in node.value:
+            for part in item if isinstance(item, tuple) else (item,):
+                yield from _nodes(part)
+
+
+def _mapping(data: Any, report: _Report, line: int, what: str, keys: Sequence[str]) -> bool:
+    """Report a non-mapping or unknown keys (with a hint); return whether `data` is a mapping."""
+    if not isinstance(data, CommentedMap):
+        report.add(line, f"{what} must be a set of `key: value` lines")
+        return False
+    for key in data:
+        if key not in keys:
+            report.add(_key_line(data, key),
+                       f"unknown key {key!r} in {what}{_hint(str(key), keys)}; "
+                       f"allowed: {', '.join(keys)}")
+    return True
+
+
+def _text(data: CommentedMap, key: str, report: _Report, what: str, *, required: bool = True,
+          one_line: bool = False, max_len: int = MAX_TEXT) -> str:
+    value = data.get(key)
+    line = _key_line(data, key) if key in data else _line(data)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            report.add(line, f"{what} needs a `{key}`")
+        return ""
+    if not isinstance(value, str):
+        report.add(line, f"`{key}` of {what} must be text, not {type(value).__name__}")
+        return ""
+    if one_line and "\n" in value.strip():
+        report.add(line, f"`{key}` of {what} must be one line")
+    if len(value) > max_len:
+        report.add(line, f"`{key}` of {what} is {len(value)} characters; keep it to {max_len}")
+    return value.strip()
+
+
+def _template(text: str, line: int, report: _Report, what: str) -> None:
+    """Report a template that does not compile, uses unknown names, or renders too long."""
+    try:
+        ast = _STRICT.parse(text)
+    except TemplateSyntaxError as exc:
+        report.add(line, f"{what}: template error: {exc.message}")
+        return
+    unknown = sorted(meta.find_undeclared_variables(ast) - SCOPE)
+    if unknown:
+        report.add(line, f"{what}: unknown variable {unknown[0]!r}; only "
+                         f"{', '.join(sorted(SCOPE))} can be used here")
+        return
+    try:
+        length = len(_LENIENT.from_string(text).render(**_SAMPLE))
+    except Exception as exc:  # any render failure is a problem staff must see
+        report.add(line, f"{what}: template error: {exc}")
+        return
+    if length > MAX_TEXT:
+        report.add(line, f"{what} is about {length} characters once names are filled in; "
+                         f"keep texts to {MAX_TEXT} (most under 160)")
+
+
+def _texts(data: CommentedMap, key: str, report: _Report, what: str, minimum: int) -> list[str]:
+    value = data.get(key)
+    line = _key_line(data, key)
+    if not isinstance(value, CommentedSeq) or not value:
+        report.add(line, f"`{key}` of {what} must be a list of at least {minimum} texts")
+        return []
+    out: list[str] = []
+    for i, item in enumerate(value):
+        at = _item_line(value, i)
+        if not isinstance(item, str) or not item.strip():
+            report.add(at, f"{what}: text {i + 1} must be non-empty text")
+            continue
+        if item.strip() in out:
+            report.add(at, f"{what}: text {i + 1} repeats an earlier text")
+            continue
+        _template(item, at, report, f"{what}: text {i + 1}")
+        out.append(item.strip())
+    if len(value) < minimum:
+        report.add(line, f"{what} has {len(value)} texts in `{key}`; it needs at least {minimum} "
+                         "so the same text is never sent twice in a row")
+    return out
+
+
+def _list(data: Any, key: str, path: Path, report: _Report) -> CommentedSeq | None:
+    """Return the top-level list under `key`, reporting a wrong shape."""
+    if data is FAILED:
+        return None
+    if data is None:
+        report.add(1, f"the file is empty; it needs a `{key}:` list")
+        return None
+    if not _mapping(data, report, 1, path.name, [key]):
+        return None
+    items = data.get(key)
+    if not isinstance(items, CommentedSeq):
+        report.add(_key_line(data, key) if key in data else 1, f"`{key}:` must be a list of items "
+                   "each starting with `- id:`")
+        return None
+    return items
+
+
+def _parse_strategies(path: Path, problems: list[str]) -> dict[str, Strategy]:
+    report = _Report(path, problems)
+    items = _list(_load_yaml(path, report), "strategies", path, report)
+    library: dict[str, Strategy] = {}
+    for i, item in enumerate(items or []):
+        line = _item_line(items, i)
+        if not _mapping(item, report, line, f"strategy {i + 1}",
+                        ["id", "name", "description", "reminders"]):
+            continue
+        sid = item.get("id")
+        if not isinstance(sid, str) or not _ID.match(sid):
+            report.add(_key_line(item, "id"), f"strategy {i + 1} needs an `id` in lower case "
+                       f"letters, digits and _ (got {sid!r})")
+            continue
+        what = f"strategy {sid!r}"
+        if sid in library:
+            report.add(_key_line(item, "id"), f"duplicate strategy id {sid!r} (first on line "
+                       f"{library[sid].line})")
+            continue
+        name = _text(item, "name", report, what, one_line=True, max_len=40)
+        description = _text(item, "description", report, what, one_line=True, max_len=160)
+        reminders = _texts(item, "reminders", report, what, MIN_REMINDERS)
+        library[sid] = Strategy(sid, name, description, tuple(reminders), line)
+    return library
+
+
+def _parse_schedules(path: Path, problems: list[str],
+                     library: Mapping[str, Strategy] | None) -> tuple[NudgeSchedule, ...]:
+    report = _Report(path, problems)
+    items = _list(_load_yaml(path, report), "schedules", path, report)
+    seen: dict[str, int] = {}
+    out: list[NudgeSchedule] = []
+    keys = ["id", "cron", "reason", "texts", "from_strategies", "max_late", "enabled"]
+    for i, item in enumerate(items or []):
+        line = _item_line(items, i)
+        if not _mapping(item, report, line, f"schedule {i + 1}", keys):
+            continue
+        sid = item.get("id")
+        if not isinstance(sid, str) or not _ID.match(sid):
+            report.add(_key_line(item, "id"), f"schedule {i + 1} needs an `id` in lower case "
+                       f"letters, digits and _ (got {sid!r})")
+            continue
+        what = f"schedule {sid!r}"
+        if sid in seen:
+            report.add(_key_line(item, "id"), f"duplicate schedule id {sid!r} (first on line "
+                       f"{seen[sid]})")
+            continue
+        seen[sid] = line
+        cron = _text(item, "cron", report, what, one_line=True, max_len=100)
+        if cron and (len(cron.split()) != 5 or not croniter.is_valid(cron)):
+            report.add(_key_line(item, "cron"), f"{what}: bad cron {cron!r}; write five fields: "
+                       "minute hour day-of-month month day-of-week, e.g. \"0 11 * * TUE,FRI\"")
+        reason = _text(item, "reason", report, what, one_line=True, max_len=200)
+        max_late = DEFAULT_MAX_LATE
+        if "max_late" in item:
+            try:
+                max_late = parse_duration(str(item["max_late"]))
+            except ValueError as exc:
+                report.add(_key_line(item, "max_late"), f"{what}: `max_late`: {exc}")
+        flags = {}
+        for flag in ("from_strategies", "enabled"):
+            value = item.get(flag, flag == "enabled")
+            if not isinstance(value, bool):
+                report.add(_key_line(item, flag), f"{what}: `{flag}` must be true or false")
+                value = flag == "enabled"
+            flags[flag] = value
+        texts: list[str] = []
+        if flags["from_strategies"] and "texts" in item:
+            report.add(_key_line(item, "texts"), f"{what} has both `texts` and "
+                       "`from_strategies: true`; keep one")
+        elif flags["from_strategies"]:
+            if library is not None and not library:
+                report.add(_key_line(item, "from_strategies"), f"{what} draws from strategies "
+                           f"but there is no valid {STRATEGIES_FILE} with strategies in it")
+        elif "texts" in item:
+            texts = _texts(item, "texts", report, what, MIN_TEXTS)
+        else:
+            report.add(line, f"{what} needs `texts:` (a list) or `from_strategies: true`")
+        out.append(NudgeSchedule(sid, cron, reason, tuple(texts), flags["from_strategies"],
+                                 max_late, flags["enabled"], line))
+    return tuple(out)
+
+
+def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
+                      problems: list[str]) -> None:
+    """Check that flow steps saving `participant.strategies` offer exactly the library's ids."""
+    for path in sorted(flows_dir.glob("*.yaml")):
+        if path.name in NOT_FLOWS:
+            continue
+        report = _Report(path, [])
+        data = _load_yaml(path, report)
+        steps = data.get("steps") if isinstance(data, CommentedMap) else None
+        if not isinstance(steps, CommentedMap):
+            continue
+        for step_id, step in steps.items():
+            if not isinstance(step, CommentedMap) or step.get("save") != "participant.strategies":
+                continue
+            expect = step.get("expect")
+            options = expect.get("options") if isinstance(expect, CommentedMap) else None
+            if not isinstance(options, CommentedMap):
+                continue  # the flow validator reports a malformed `expect`
+            for key in options:
+                if key not in library:
+                    problems.append(f"{path}:{_key_line(options, key)}: option {key!r} of step "
+                                    f"{step_id!r} is not a strategy id in {STRATEGIES_FILE}"
+                                    f"{_hint(str(key), library)}")
+            for sid, strategy in library.items():
+                if sid not in options:
+                    problems.append(f"{flows_dir / STRATEGIES_FILE}:{strategy.line}: strategy "
+                                    f"{sid!r} is not offered by step {step_id!r} of {path.name}")
+
+
+def check(flows_dir: str | Path) -> list[str]:
+    """Return every problem in the strategy library and nudge schedules as `FILE:LINE: message`."""
+    folder = Path(flows_dir)
+    problems: list[str] = []
+    library: dict[str, Strategy] | None = None
+    if (folder / STRATEGIES_FILE).exists():
+        before = len(problems)
+        library = _parse_strategies(folder / STRATEGIES_FILE, problems)
+        if len(problems) == before and library:
+            _check_pick_flows(folder, library, problems)
+    if (folder / NUDGES_FILE).exists():
+        _parse_schedules(folder / NUDGES_FILE, problems, library if library is not None else {})
+    return sorted(problems, key=_problem_order)
+
+
+def _problem_order(problem: str) -> tuple[str, int]:
+    file, line, _ = problem.split(":", 2)
+    return file, int(line)
+
+
+def load_strategies(flows_dir: str | Path) -> dict[str, Strategy]:
+    """Return the strategy library by id; {} when there is no file; ProgramFileError if invalid."""
+    path = Path(flows_dir) / STRATEGIES_FILE
+    if not path.exists():
+        return {}
+    problems: list[str] = []
+    library = _parse_strategies(path, problems)
+    if problems:
+        raise ProgramFileError(problems)
+    return library
+
+
+def load_nudge_schedules(flows_dir: str | Path) -> tuple[NudgeSchedule, ...]:
+    """Return the enabled nudge schedules; () when there is no file; ProgramFileError if invalid."""
+    folder = Path(flows_dir)
+    path = folder / NUDGES_FILE
+    if not path.exists():
+        return ()
+    problems: list[str] = []
+    library = _parse_strategies(folder / STRATEGIES_FILE, []) \
+        if (folder / STRATEGIES_FILE).exists() else {}
+    schedules = _parse_schedules(path, problems, library)
+    if problems:
+        raise ProgramFileError(problems)
+    return tuple(s for s in schedules if s.enabled)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def same_text(template: str, text: str | None) -> bool:
+    """Tell whether `text` is `template` itself or a rendering of it (whitespace-insensitive)."""
+    if text is None:
+        return False
+    template, text = _squash(template), _squash(text)
+    if template == text:
+        return True
+    literal = _TEMPLATE_PART.split(template)
+    pattern = ".*?".join(re.escape(part) for part in literal)
+    return re.fullmatch(pattern, text, re.DOTALL) is not None
+
+
+def pick_text(texts: Sequence[str], last_text: str | None, seed: int | str) -> str | None:
+    """Choose one of `texts` for `seed`, never the one sent last; None when none is left."""
+    candidates = [t for t in dict.fromkeys(texts) if not same_text(t, last_text)]
+    return random.Random(seed).choice(candidates) if candidates else None
+
+
+def pick_reminder(strategies: Mapping[str, Strategy], chosen_ids: Iterable[str],
+                  last_text: str | None, seed: int | str) -> str | None:
+    """Choose a reminder from the chosen strategies, never `last_text`; None if nothing fits."""
+    chosen = [strategies[sid] for sid in dict.fromkeys(chosen_ids) if sid in strategies]
+    if not chosen:
+        return None
+    rng = random.Random(seed)
+    rng.shuffle(chosen)
+    for strategy in chosen:  # spread reminders across strategies, not by their text count
+        text = pick_text(strategy.reminders, last_text, f"{seed}:{strategy.id}")
+        if text is not None:
+            return text
+    return None
+
+
+def pick_for(schedule: NudgeSchedule, strategies: Mapping[str, Strategy],
+             chosen_ids: Iterable[str], last_text: str | None, seed: int | str) -> str | None:
+    """Choose the text a schedule drafts for one participant (None: draft nothing)."""
+    if schedule.from_strategies:
+        return pick_reminder(strategies, chosen_ids, last_text, seed)
+    return pick_text(schedule.texts, last_text, seed)
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """Render a program text in the sandbox; an undefined name raises jinja2.UndefinedError."""
+    return _STRICT.from_string(template).render(**context).strip()
+
+
+class ProgramCache:
+    """Hold the last valid strategies and schedules, reloading files when they change."""
+
+    def __init__(self, flows_dir: str | Path) -> None:
+        self.flows_dir = Path(flows_dir)
+        self._stamp: tuple[float | None, ...] | None = None
+        self._strategies: dict[str, Strategy] = {}
+        self._schedules: tuple[NudgeSchedule, ...] = ()
+
+    def _refresh(self) -> None:
+        stamp = tuple(self._mtime(name) for name in (STRATEGIES_FILE, NUDGES_FILE))
+        if stamp == self._stamp:
+            return
+        try:
+            strategies = load_strategies(self.flows_dir)
+            schedules = load_nudge_schedules(self.flows_dir)
+        except ProgramFileError as exc:
+            log.error("program files invalid; keeping the last valid version: %s",
+                      "; ".join(exc.problems))
+        else:
+            self._strategies, self._schedules = strategies, schedules
+        self._stamp = stamp
+
+    def _mtime(self, name: str) -> float | None:
+        try:
+            return (self.flows_dir / name).stat().st_mtime
+        except OSError:
+            return None
+
+    def strategies(self) -> dict[str, Strategy]:
+        """Return the current strategy library."""
+        self._refresh()
+        return self._strategies
+
+    def schedules(self) -> tuple[NudgeSchedule, ...]:
+        """Return the current enabled nudge schedules."""
+        self._refresh()
+        return self._schedules
