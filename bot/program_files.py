@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 
 STRATEGIES_FILE = "strategies.yaml"
 NUDGES_FILE = "nudges.yaml"
-NOT_FLOWS = frozenset({"safety.yaml", STRATEGIES_FILE, NUDGES_FILE})
+PROGRAM_FILES = (STRATEGIES_FILE, NUDGES_FILE)  # the flow loader skips these
+NOT_FLOWS = frozenset({"safety.yaml", *PROGRAM_FILES})
 MAX_TEXT = 320
 MIN_REMINDERS = 4
 MIN_TEXTS = 2
