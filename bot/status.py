@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.models import Message
 
 log = logging.getLogger(__name__)
+OPTED_OUT = 21610  # Twilio: the recipient has opted out
 
 # Later states win; failed/undelivered are final like delivered.
 STATUS_RANK = {
@@ -35,22 +36,39 @@ def advances(old: str | None, new: str) -> bool:
     return STATUS_RANK.get(old or "", 0) < STATUS_RANK[new]
 
 
+def _error_code(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def apply_status(services: Any, sid: str, status: str, error_code: str | None) -> bool:
-    """Update the message with Twilio sid `sid`; return whether anything changed."""
+    """Update the message with Twilio sid `sid`; return whether anything changed.
+
+    A failed or undelivered status with error 21610 (the number has opted out
+    with the carrier) opts the participant out, even when the status itself
+    does not move (callbacks can repeat or come out of order).
+    """
     now = services.clock.now()
+    code = _error_code(error_code)
     with services.db.session() as session:
         message = session.scalar(select(Message).where(Message.sid == sid).with_for_update())
         if message is None:
             log.info("status %s for unknown message sid", status)
             return False
-        if not advances(message.status, status):
-            return False
-        message.status = status
-        message.updated_at = now
-        if error_code and error_code.isdigit():
-            message.error_code = int(error_code)
-        if status == "failed" and message.error_code == 21610 and message.participant_id:
+        changed = False
+        if advances(message.status, status):
+            message.status = status
+            message.updated_at = now
+            if code is not None:
+                message.error_code = code
+            changed = True
+        if (code == OPTED_OUT and status in ("failed", "undelivered")
+                and message.direction == "out" and message.participant_id):
             from bot.consent import opt_out
 
-            opt_out(session, message.participant_id, method="twilio:21610", now=now)
-        return True
+            if opt_out(session, message.participant_id, method="twilio:21610", now=now,
+                       message_id=message.id):
+                log.info("participant %s opted out by the carrier (21610)",
+                         message.participant_id)
+                changed = True
+        return changed
