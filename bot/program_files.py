@@ -38,24 +38,31 @@ Both loaders raise `ProgramFileError` (its `.problems` are `FILE:LINE: message`)
 
 from __future__ import annotations
 
-import difflib
 import logging
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from croniter import croniter
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta
-from jinja2.sandbox import SandboxedEnvironment
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.durations import parse_duration
+from bot.program_yaml import (
+    STRICT,
+    Report,
+    check_mapping,
+    hint,
+    item_line,
+    key_line,
+    load_yaml,
+    text_field,
+    texts_field,
+    top_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +70,11 @@ STRATEGIES_FILE = "strategies.yaml"
 NUDGES_FILE = "nudges.yaml"
 PROGRAM_FILES = (STRATEGIES_FILE, NUDGES_FILE)  # the flow loader skips these
 NOT_FLOWS = frozenset({"safety.yaml", *PROGRAM_FILES})
-MAX_TEXT = 320
 MIN_REMINDERS = 4
 MIN_TEXTS = 2
 DEFAULT_MAX_LATE = timedelta(hours=12)
-SCOPE = frozenset({"participant", "coach", "program"})
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
-                        ("str", "int", "float", "bool", "null", "map", "seq"))
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_SAMPLE = {"participant": {"first_name": "Christopher"}, "coach": {"first_name": "Alexander"},
-           "program": {"name": "PeerLine"}}
-FAILED = object()  # what _load_yaml returns for a file it could not read
-_STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
 
 
 @dataclass(frozen=True)
@@ -112,242 +110,76 @@ class ProgramFileError(ValueError):
         self.problems = problems
 
 
-class _Report:
-    """Collect `FILE:LINE: message` problems for one file."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path, self.problems = path, problems
-
-    def add(self, line: int, message: str) -> None:
-        self.problems.append(f"{self.path}:{max(line, 1)}: {message}")
-
-
-def _key_line(node: Any, key: Any) -> int:
-    try:
-        return int(node.lc.key(key)[0]) + 1
-    except (AttributeError, KeyError, TypeError):
-        return _line(node)
-
-
-def _item_line(node: Any, index: int) -> int:
-    try:
-        return int(node.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return _line(node)
-
-
-def _line(node: Any) -> int:
-    return int(node.lc.line) + 1 if hasattr(node, "lc") and node.lc.line is not None else 1
-
-
-def _hint(word: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _load_yaml(path: Path, report: _Report) -> Any:
-    """Parse `path` safely (no tags), keeping line numbers; FAILED after reporting a problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        report.add(1, f"cannot read the file: {exc}")
-        return FAILED
-    last_line = max(text.count("\n"), 1)
-    yaml = YAML(typ="rt", pure=True)
-    try:
-        bad = [n for n in _nodes(yaml.compose(text)) if str(n.tag) not in _PLAIN_TAGS]
-        for node in bad:
-            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            report.add(node.start_mark.line + 1, f"YAML tags like {tag} are not allowed")
-        return yaml.load(text) if not bad else FAILED
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = min(mark.line + 1, last_line) if mark else 1
-        report.add(line, f"YAML syntax: {exc.problem or exc.context}")
-    except YAMLError as exc:
-        report.add(1, f"YAML syntax: {exc}")
-    return FAILED
-
-
-def _nodes(node: Any) -> Iterable[Any]:
-    if node is None:
-        return
-    yield node
-    if isinstance(node.value, list):
-        for item in node.value:
-            for part in item if isinstance(item, tuple) else (item,):
-                yield from _nodes(part)
-
-
-def _mapping(data: Any, report: _Report, line: int, what: str, keys: Sequence[str]) -> bool:
-    """Report a non-mapping or unknown keys (with a hint); return whether `data` is a mapping."""
-    if not isinstance(data, CommentedMap):
-        report.add(line, f"{what} must be a set of `key: value` lines")
-        return False
-    for key in data:
-        if key not in keys:
-            report.add(_key_line(data, key),
-                       f"unknown key {key!r} in {what}{_hint(str(key), keys)}; "
-                       f"allowed: {', '.join(keys)}")
-    return True
-
-
-def _text(data: CommentedMap, key: str, report: _Report, what: str, *, required: bool = True,
-          one_line: bool = False, max_len: int = MAX_TEXT) -> str:
-    value = data.get(key)
-    line = _key_line(data, key) if key in data else _line(data)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            report.add(line, f"{what} needs a `{key}`")
-        return ""
-    if not isinstance(value, str):
-        report.add(line, f"`{key}` of {what} must be text, not {type(value).__name__}")
-        return ""
-    if one_line and "\n" in value.strip():
-        report.add(line, f"`{key}` of {what} must be one line")
-    if len(value) > max_len:
-        report.add(line, f"`{key}` of {what} is {len(value)} characters; keep it to {max_len}")
-    return value.strip()
-
-
-def _template(text: str, line: int, report: _Report, what: str) -> None:
-    """Report a template that does not compile, uses unknown names, or renders too long."""
-    try:
-        ast = _STRICT.parse(text)
-    except TemplateSyntaxError as exc:
-        report.add(line, f"{what}: template error: {exc.message}")
-        return
-    unknown = sorted(meta.find_undeclared_variables(ast) - SCOPE)
-    if unknown:
-        report.add(line, f"{what}: unknown variable {unknown[0]!r}; only "
-                         f"{', '.join(sorted(SCOPE))} can be used here")
-        return
-    try:
-        length = len(_LENIENT.from_string(text).render(**_SAMPLE))
-    except Exception as exc:  # any render failure is a problem staff must see
-        report.add(line, f"{what}: template error: {exc}")
-        return
-    if length > MAX_TEXT:
-        report.add(line, f"{what} is about {length} characters once names are filled in; "
-                         f"keep texts to {MAX_TEXT} (most under 160)")
-
-
-def _texts(data: CommentedMap, key: str, report: _Report, what: str, minimum: int) -> list[str]:
-    value = data.get(key)
-    line = _key_line(data, key)
-    if not isinstance(value, CommentedSeq) or not value:
-        report.add(line, f"`{key}` of {what} must be a list of at least {minimum} texts")
-        return []
-    out: list[str] = []
-    for i, item in enumerate(value):
-        at = _item_line(value, i)
-        if not isinstance(item, str) or not item.strip():
-            report.add(at, f"{what}: text {i + 1} must be non-empty text")
-            continue
-        if item.strip() in out:
-            report.add(at, f"{what}: text {i + 1} repeats an earlier text")
-            continue
-        _template(item, at, report, f"{what}: text {i + 1}")
-        out.append(item.strip())
-    if len(value) < minimum:
-        report.add(line, f"{what} has {len(value)} texts in `{key}`; it needs at least {minimum} "
-                         "so the same text is never sent twice in a row")
-    return out
-
-
-def _list(data: Any, key: str, path: Path, report: _Report) -> CommentedSeq | None:
-    """Return the top-level list under `key`, reporting a wrong shape."""
-    if data is FAILED:
-        return None
-    if data is None:
-        report.add(1, f"the file is empty; it needs a `{key}:` list")
-        return None
-    if not _mapping(data, report, 1, path.name, [key]):
-        return None
-    items = data.get(key)
-    if not isinstance(items, CommentedSeq):
-        report.add(_key_line(data, key) if key in data else 1, f"`{key}:` must be a list of items "
-                   "each starting with `- id:`")
-        return None
-    return items
-
-
-def _parse_strategies(path: Path, problems: list[str]) -> dict[str, Strategy]:
-    report = _Report(path, problems)
-    items = _list(_load_yaml(path, report), "strategies", path, report)
-    library: dict[str, Strategy] = {}
+def _items(items: CommentedSeq | None, report: Report, kind: str,
+           keys: Sequence[str]) -> Iterator[tuple[CommentedMap, str, int]]:
+    """Yield (item, id, line) for each well-formed, uniquely named item of a top-level list."""
+    seen: dict[str, int] = {}
     for i, item in enumerate(items or []):
-        line = _item_line(items, i)
-        if not _mapping(item, report, line, f"strategy {i + 1}",
-                        ["id", "name", "description", "reminders"]):
+        line = item_line(items, i)
+        if not check_mapping(item, report, line, f"{kind} {i + 1}", keys):
             continue
         sid = item.get("id")
         if not isinstance(sid, str) or not _ID.match(sid):
-            report.add(_key_line(item, "id"), f"strategy {i + 1} needs an `id` in lower case "
+            report.add(key_line(item, "id"), f"{kind} {i + 1} needs an `id` in lower case "
                        f"letters, digits and _ (got {sid!r})")
-            continue
+        elif sid in seen:
+            report.add(key_line(item, "id"), f"duplicate {kind} id {sid!r} (first on line "
+                       f"{seen[sid]})")
+        else:
+            seen[sid] = line
+            yield item, sid, line
+
+
+def _parse_strategies(path: Path, problems: list[str]) -> dict[str, Strategy]:
+    report = Report(path, problems)
+    items = top_list(load_yaml(path, report), "strategies", path, report)
+    library: dict[str, Strategy] = {}
+    for item, sid, line in _items(items, report, "strategy",
+                                  ["id", "name", "description", "reminders"]):
         what = f"strategy {sid!r}"
-        if sid in library:
-            report.add(_key_line(item, "id"), f"duplicate strategy id {sid!r} (first on line "
-                       f"{library[sid].line})")
-            continue
-        name = _text(item, "name", report, what, one_line=True, max_len=40)
-        description = _text(item, "description", report, what, one_line=True, max_len=160)
-        reminders = _texts(item, "reminders", report, what, MIN_REMINDERS)
+        name = text_field(item, "name", report, what, one_line=True, max_len=40)
+        description = text_field(item, "description", report, what, one_line=True, max_len=160)
+        reminders = texts_field(item, "reminders", report, what, MIN_REMINDERS)
         library[sid] = Strategy(sid, name, description, tuple(reminders), line)
     return library
 
 
 def _parse_schedules(path: Path, problems: list[str],
                      library: Mapping[str, Strategy] | None) -> tuple[NudgeSchedule, ...]:
-    report = _Report(path, problems)
-    items = _list(_load_yaml(path, report), "schedules", path, report)
-    seen: dict[str, int] = {}
+    report = Report(path, problems)
+    items = top_list(load_yaml(path, report), "schedules", path, report)
     out: list[NudgeSchedule] = []
     keys = ["id", "cron", "reason", "texts", "from_strategies", "max_late", "enabled"]
-    for i, item in enumerate(items or []):
-        line = _item_line(items, i)
-        if not _mapping(item, report, line, f"schedule {i + 1}", keys):
-            continue
-        sid = item.get("id")
-        if not isinstance(sid, str) or not _ID.match(sid):
-            report.add(_key_line(item, "id"), f"schedule {i + 1} needs an `id` in lower case "
-                       f"letters, digits and _ (got {sid!r})")
-            continue
+    for item, sid, line in _items(items, report, "schedule", keys):
         what = f"schedule {sid!r}"
-        if sid in seen:
-            report.add(_key_line(item, "id"), f"duplicate schedule id {sid!r} (first on line "
-                       f"{seen[sid]})")
-            continue
-        seen[sid] = line
-        cron = _text(item, "cron", report, what, one_line=True, max_len=100)
+        cron = text_field(item, "cron", report, what, one_line=True, max_len=100)
         if cron and (len(cron.split()) != 5 or not croniter.is_valid(cron)):
-            report.add(_key_line(item, "cron"), f"{what}: bad cron {cron!r}; write five fields: "
+            report.add(key_line(item, "cron"), f"{what}: bad cron {cron!r}; write five fields: "
                        "minute hour day-of-month month day-of-week, e.g. \"0 11 * * TUE,FRI\"")
-        reason = _text(item, "reason", report, what, one_line=True, max_len=200)
+        reason = text_field(item, "reason", report, what, one_line=True, max_len=200)
         max_late = DEFAULT_MAX_LATE
         if "max_late" in item:
             try:
                 max_late = parse_duration(str(item["max_late"]))
             except ValueError as exc:
-                report.add(_key_line(item, "max_late"), f"{what}: `max_late`: {exc}")
+                report.add(key_line(item, "max_late"), f"{what}: `max_late`: {exc}")
         flags = {}
         for flag in ("from_strategies", "enabled"):
             value = item.get(flag, flag == "enabled")
             if not isinstance(value, bool):
-                report.add(_key_line(item, flag), f"{what}: `{flag}` must be true or false")
+                report.add(key_line(item, flag), f"{what}: `{flag}` must be true or false")
                 value = flag == "enabled"
             flags[flag] = value
         texts: list[str] = []
         if flags["from_strategies"] and "texts" in item:
-            report.add(_key_line(item, "texts"), f"{what} has both `texts` and "
+            report.add(key_line(item, "texts"), f"{what} has both `texts` and "
                        "`from_strategies: true`; keep one")
         elif flags["from_strategies"]:
             if library is not None and not library:
-                report.add(_key_line(item, "from_strategies"), f"{what} draws from strategies "
+                report.add(key_line(item, "from_strategies"), f"{what} draws from strategies "
                            f"but there is no valid {STRATEGIES_FILE} with strategies in it")
         elif "texts" in item:
-            texts = _texts(item, "texts", report, what, MIN_TEXTS)
+            texts = texts_field(item, "texts", report, what, MIN_TEXTS)
         else:
             report.add(line, f"{what} needs `texts:` (a list) or `from_strategies: true`")
         out.append(NudgeSchedule(sid, cron, reason, tuple(texts), flags["from_strategies"],
@@ -361,8 +193,8 @@ def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
     for path in sorted(flows_dir.glob("*.yaml")):
         if path.name in NOT_FLOWS:
             continue
-        report = _Report(path, [])
-        data = _load_yaml(path, report)
+        report = Report(path, [])
+        data = load_yaml(path, report)
         steps = data.get("steps") if isinstance(data, CommentedMap) else None
         if not isinstance(steps, CommentedMap):
             continue
@@ -375,9 +207,9 @@ def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
                 continue  # the flow validator reports a malformed `expect`
             for key in options:
                 if key not in library:
-                    problems.append(f"{path}:{_key_line(options, key)}: option {key!r} of step "
+                    problems.append(f"{path}:{key_line(options, key)}: option {key!r} of step "
                                     f"{step_id!r} is not a strategy id in {STRATEGIES_FILE}"
-                                    f"{_hint(str(key), library)}")
+                                    f"{hint(str(key), library)}")
             for sid, strategy in library.items():
                 if sid not in options:
                     problems.append(f"{flows_dir / STRATEGIES_FILE}:{strategy.line}: strategy "
@@ -478,7 +310,7 @@ def pick_for(schedule: NudgeSchedule, strategies: Mapping[str, Strategy],
 
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render a program text in the sandbox; an undefined name raises jinja2.UndefinedError."""
-    return _STRICT.from_string(template).render(**context).strip()
+    return STRICT.from_string(template).render(**context).strip()
 
 
 class ProgramCache:
