@@ -135,3 +135,22 @@ def test_different_sids_in_parallel_are_all_stored(db_app):
         thread.join(timeout=60)
     assert codes == [200] * THREADS
     assert counts(db_app)["in"] == THREADS
+
+
+def test_unknown_number_racing_with_different_sids_gets_one_note(db_app):
+    barrier = threading.Barrier(THREADS)
+    responses: list[Any] = []
+
+    def worker(index: int) -> None:
+        barrier.wait(timeout=10)
+        responses.append(post(db_app, f"SMunk{index}x{uuid.uuid4().hex[:8]}", "hi?",
+                              phone="+12025550177"))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [r.status_code for r in responses] == [200] * THREADS
+    assert sum(len(replies(r)) for r in responses) == 1
+    assert counts(db_app) == {"in": THREADS, "out": 1, "opt_outs": 0}
