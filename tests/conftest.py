@@ -26,7 +26,7 @@ from bot.db import Database, upgrade
 from bot.services import Services, build_services
 from bot.sms import SendResult
 
-pytest_plugins = ["tests.fake_twilio", "tests.prism"]
+pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support"]
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://peerline.example.org"

@@ -1,0 +1,190 @@
+"""Log in, log out and change password; login rate limiting per account and per address."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bot.dashboard.common import (
+    audit,
+    auth_marker,
+    blueprint,
+    login_required,
+    now,
+    safe_next,
+    services,
+    user,
+)
+from bot.models import AuditLog, Coach
+
+bp = blueprint("auth", __name__)
+
+ACCOUNT_LIMIT = 5  # failed logins before an account is locked
+ACCOUNT_LOCK = timedelta(minutes=15)
+ADDRESS_LIMIT = 20  # failed logins from one address within ADDRESS_WINDOW
+ADDRESS_WINDOW = timedelta(minutes=15)
+# Checked when the username is unknown, so both cases take the same time.
+_DUMMY_HASH = generate_password_hash("peerline-no-such-user")
+
+
+class AddressThrottle:
+    """Remember recent failed logins per client address (in memory, per process)."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _trim(self, address: str, moment: datetime) -> deque[datetime]:
+        times = self._failures[address]
+        while times and moment - times[0] > ADDRESS_WINDOW:
+            times.popleft()
+        return times
+
+    def blocked_until(self, address: str, moment: datetime) -> datetime | None:
+        """Return when `address` may try again, or None if it may try now."""
+        with self._lock:
+            times = self._trim(address, moment)
+            if len(times) >= ADDRESS_LIMIT:
+                return times[0] + ADDRESS_WINDOW
+            return None
+
+    def failed(self, address: str, moment: datetime) -> None:
+        """Count one failed login from `address`."""
+        with self._lock:
+            self._trim(address, moment).append(moment)
+
+    def succeeded(self, address: str) -> None:
+        """Forget `address`'s failures after a good login."""
+        with self._lock:
+            self._failures.pop(address, None)
+
+
+def _throttle() -> AddressThrottle:
+    return current_app.extensions.setdefault("peerline_login_throttle", AddressThrottle())
+
+
+def _wait_text(until: datetime) -> str:
+    minutes = max(1, math.ceil((until - now()).total_seconds() / 60))
+    return f"Too many tries. Please wait {minutes} minute{'s' if minutes != 1 else ''} " \
+           "and try again, or ask program staff to help."
+
+
+def _render_login(error: str | None = None, status: int = 200) -> Response:
+    body = render_template("login.html", error=error, next=request.values.get("next", ""),
+                           username=request.form.get("username", ""))
+    return Response(body, status=status)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """Show the login form; sign in with a username and password."""
+    if request.method == "GET":
+        if g.get("user") is not None:
+            return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
+        return _render_login()
+    moment = now()
+    address = request.remote_addr or "unknown"
+    blocked = _throttle().blocked_until(address, moment)
+    if blocked is not None:
+        return _render_login(_wait_text(blocked), 429)
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    with services().db.session() as db:
+        coach = db.scalar(select(Coach).where(Coach.username == username)) if username else None
+        if coach is not None and coach.locked_until is not None and coach.locked_until > moment:
+            _throttle().failed(address, moment)
+            db.add(AuditLog(actor_id=coach.id, actor="web", action="login.locked",
+                            target_type="coach", target_id=coach.id, created_at=moment))
+            return _render_login(_wait_text(coach.locked_until), 429)
+        good = check_password_hash(coach.password_hash if coach and coach.password_hash
+                                   else _DUMMY_HASH, password)
+        if coach is None or not coach.password_hash or not coach.active or not good:
+            _throttle().failed(address, moment)
+            if coach is not None:
+                coach.failed_logins = (coach.failed_logins or 0) + 1
+                if coach.failed_logins >= ACCOUNT_LIMIT:
+                    coach.locked_until = moment + ACCOUNT_LOCK
+                    coach.failed_logins = 0
+            db.add(AuditLog(actor_id=coach.id if coach else None, actor="web",
+                            action="login.failed", target_type="coach",
+                            target_id=coach.id if coach else None,
+                            detail={"username": username[:80]}, created_at=moment))
+            return _render_login("That username and password don't match. Please try again.",
+                                 401)
+        coach.failed_logins = 0
+        coach.locked_until = None
+        coach.last_login_at = moment
+        db.add(AuditLog(actor_id=coach.id, actor=f"web:coach:{coach.id}", action="login",
+                        target_type="coach", target_id=coach.id, created_at=moment))
+        marker = auth_marker(coach)
+        coach_id = coach.id
+    _throttle().succeeded(address)
+    cookie.clear()  # a fresh session on every login (no fixation)
+    cookie.permanent = True
+    cookie["coach_id"] = coach_id
+    cookie["auth"] = marker
+    return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out and return to the login page."""
+    if g.get("user") is not None:
+        with services().db.session() as db:
+            audit(db, "logout", "coach", user().id)
+    cookie.clear()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("auth.login"))  # type: ignore[return-value]
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> Response | str:
+    """Change the signed-in user's password (other sessions end)."""
+    if request.method == "GET":
+        return render_template("password.html", error=None)
+    current = request.form.get("current", "")
+    new = request.form.get("new", "")
+    again = request.form.get("again", "")
+    error = None
+    if not check_password_hash(user().password_hash or _DUMMY_HASH, current):
+        error = "Your current password is not right."
+    elif len(new) < 8:
+        error = "Choose a new password of at least 8 characters."
+    elif new != again:
+        error = "The two new passwords are not the same."
+    elif new == current:
+        error = "The new password is the same as the current one."
+    if error:
+        return Response(render_template("password.html", error=error), status=400)
+    with services().db.session() as db:
+        coach = db.get(Coach, user().id)
+        assert coach is not None
+        coach.password_hash = generate_password_hash(new)
+        audit(db, "password.change", "coach", coach.id)
+        marker = auth_marker(coach)
+    cookie["auth"] = marker
+    flash("Your password is changed. Other devices are signed out.", "ok")
+    return redirect(url_for("home.index"))  # type: ignore[return-value]
+
+
+def init_app(app: Flask) -> None:
+    """Register the login pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,124 @@
+"""The coach home page and the approval queue's actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Flask, Response, flash, render_template, request
+
+from bot import nudges as nudge_rules
+from bot.dashboard.charts import fmt, sparkline_svg
+from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
+from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
+from bot.durations import quiet_hours_end
+from bot.models import Nudge
+
+bp = blueprint("home", __name__)
+assets = Blueprint("dashboard", __name__, static_folder="static",
+                   static_url_path="/dashboard-static", template_folder="templates")
+
+
+def send_time(nudge: Nudge, moment: datetime) -> datetime:
+    """Return when an approved draft would actually leave (its time, after quiet hours)."""
+    quiet = services().config.program.quiet_hours
+    return quiet_hours_end(quiet, max(nudge.due_at, moment), nudge.participant.timezone)
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """Show open escalations, then drafts to approve, then the coach's veterans."""
+    coach = user()
+    moment = now()
+    with services().db.session() as db:
+        escalations = open_escalations(db, coach)
+        drafts = [(n, send_time(n, moment)) for n in nudge_rules.pending_for(db, coach)]
+        rows = veteran_rows(db, coach)
+        people = names(db, {e.acknowledged_by_id for e in escalations})
+        return render_template(
+            "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
+            sparkline=sparkline_svg, fmt=fmt,
+        )
+
+
+def _approve(nudge_id: int, body: str | None) -> None:
+    coach = user()
+    moment = now()
+    try:
+        with services().db.session() as db:
+            nudge = nudge_or_404(db, nudge_id, coach)
+            nudge_rules.approve(db, nudge, coach, moment, body=body)
+            first = nudge.participant.first_name
+            leaves = when(send_time(nudge, moment), nudge.participant.timezone)
+    except nudge_rules.NudgeError as exc:
+        flash(str(exc), "error")
+        return
+    word = "Edited and approved" if body is not None else "Approved"
+    flash(f"{word}: the message to {first} goes out {leaves} ({first}'s time).", "ok")
+
+
+@bp.post("/drafts/<int:nudge_id>/approve")
+@login_required
+def approve(nudge_id: int) -> Response:
+    """Approve one draft as written."""
+    _approve(nudge_id, None)
+    return back()
+
+
+@bp.post("/drafts/<int:nudge_id>/edit")
+@login_required
+def edit(nudge_id: int) -> Response:
+    """Replace a draft's text and approve it."""
+    _approve(nudge_id, request.form.get("body", ""))
+    return back()
+
+
+@bp.post("/drafts/<int:nudge_id>/reject")
+@login_required
+def reject(nudge_id: int) -> Response:
+    """Reject one draft; nothing is sent."""
+    coach = user()
+    try:
+        with services().db.session() as db:
+            nudge = nudge_or_404(db, nudge_id, coach)
+            nudge_rules.reject(db, nudge, coach, now())
+            first = nudge.participant.first_name
+    except nudge_rules.NudgeError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Rejected: nothing will be sent to {first} for that draft.", "ok")
+    return back()
+
+
+@bp.post("/drafts/approve-all")
+@login_required
+def approve_all() -> Response:
+    """Approve the drafts that were on the page (not ones that arrived since)."""
+    coach = user()
+    moment = now()
+    approved, problems = 0, []
+    for raw in request.form.getlist("ids"):
+        if not raw.isdigit():
+            continue
+        try:
+            with services().db.session() as db:
+                nudge = db.get(Nudge, int(raw))
+                if nudge is None or not nudge_rules.can_act(coach, nudge):
+                    continue  # never say whether someone else's draft exists
+                nudge_rules.approve(db, nudge_rules.get_for(db, nudge.id, coach), coach, moment)
+                approved += 1
+        except nudge_rules.NudgeError as exc:
+            problems.append(str(exc))
+    if approved:
+        flash(f"Approved {approved} draft{'s' if approved != 1 else ''}.", "ok")
+    for problem in problems:
+        flash(problem, "error")
+    if not approved and not problems:
+        flash("There was nothing to approve.", "ok")
+    return back()
+
+
+def init_app(app: Flask) -> None:
+    """Register the home page, the queue actions and the dashboard's static files."""
+    app.register_blueprint(assets)
+    app.register_blueprint(bp)

@@ -1,0 +1,222 @@
+"""Staff pages: everyone, enrolment, pause/resume/reassign, flows, exports, audit, failed sends."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
+from bot.dashboard.queries import names
+from bot.export import KINDS, write_csv
+from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
+from bot.people import EnrolmentError, add_participant
+
+log = logging.getLogger(__name__)
+bp = blueprint("staff", __name__, url_prefix="/staff")
+ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+         "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico",
+         "Pacific/Guam")
+
+
+def _coaches(db: Session) -> list[Coach]:
+    return list(db.scalars(select(Coach).where(Coach.role == "coach", Coach.active)
+                           .order_by(Coach.name)))
+
+
+@bp.get("/")
+@staff_required
+def overview() -> str:
+    """List every coach and every veteran, with pause, resume and reassign."""
+    with services().db.session() as db:
+        staff = list(db.scalars(select(Coach).order_by(Coach.role, Coach.name)))
+        counts = dict(db.execute(select(Participant.coach_id, func.count(Participant.id))
+                                 .group_by(Participant.coach_id)).all())
+        veterans = list(db.scalars(select(Participant).order_by(Participant.name)))
+        coach_names = {c.id: c.name for c in staff}
+        return render_template("staff/overview.html", people=staff, counts=counts,
+                               veterans=veterans, coach_names=coach_names,
+                               coaches=[c for c in staff if c.role == "coach" and c.active],
+                               now_time=now())
+
+
+@bp.route("/veterans/new", methods=["GET", "POST"])
+@staff_required
+def add_veteran() -> Response | str:
+    """Enrol a veteran with a coach."""
+    form = {k: request.form.get(k, "").strip() for k in ("name", "phone", "coach", "timezone")}
+    error = None
+    if request.method == "POST":
+        moment = now()
+        try:
+            with services().db.session() as db:
+                coach = db.get(Coach, int(form["coach"])) if form["coach"].isdigit() else None
+                if coach is None or coach.role != "coach":
+                    raise EnrolmentError("choose the veteran's coach")
+                participant = add_participant(
+                    db, phone=form["phone"], name=form["name"], coach=coach,
+                    timezone=form["timezone"] or services().config.program.timezone,
+                    now=moment, actor=f"web:coach:{user().id}")
+                audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
+                from bot.runtime import on_enrolled
+
+                on_enrolled(db, services(), participant, moment)
+                pid, first = participant.id, participant.first_name
+        except EnrolmentError as exc:
+            error = str(exc)
+        else:
+            flash(f"Enrolled {first} (P{pid}).", "ok")
+            return redirect(url_for("veterans.show", participant_id=pid))  # type: ignore[return-value]
+    with services().db.session() as db:
+        body = render_template("staff/add_veteran.html", form=form, error=error,
+                               coaches=_coaches(db), zones=ZONES,
+                               default_zone=services().config.program.timezone)
+    return Response(body, status=400 if error else 200)
+
+
+def _participant(db: Session, participant_id: int) -> Participant:
+    participant = db.get(Participant, participant_id, with_for_update=True)
+    if participant is None:
+        abort(404)
+    return participant
+
+
+@bp.post("/veterans/<int:participant_id>/pause")
+@staff_required
+def pause(participant_id: int) -> Response:
+    """Pause a veteran's program (no check-ins or drafts) until resumed."""
+    with services().db.session() as db:
+        participant = _participant(db, participant_id)
+        if participant.status != "active":
+            flash(f"{participant.first_name} is not active, so there is nothing to pause.",
+                  "error")
+        else:
+            participant.status = "paused"
+            audit(db, "participant.pause", "participant", participant.id)
+            flash(f"Paused {participant.first_name}'s program.", "ok")
+    return back("staff.overview")
+
+
+@bp.post("/veterans/<int:participant_id>/resume")
+@staff_required
+def resume(participant_id: int) -> Response:
+    """Resume a paused veteran's program."""
+    with services().db.session() as db:
+        participant = _participant(db, participant_id)
+        if participant.status != "paused":
+            flash(f"{participant.first_name} is not paused.", "error")
+        else:
+            participant.status = "active"
+            audit(db, "participant.resume", "participant", participant.id)
+            flash(f"Resumed {participant.first_name}'s program.", "ok")
+    return back("staff.overview")
+
+
+@bp.post("/veterans/<int:participant_id>/reassign")
+@staff_required
+def reassign(participant_id: int) -> Response:
+    """Give a veteran (with their pending drafts and open escalations) to another coach."""
+    raw = request.form.get("coach", "")
+    with services().db.session() as db:
+        participant = _participant(db, participant_id)
+        coach = db.get(Coach, int(raw)) if raw.isdigit() else None
+        if coach is None or coach.role != "coach" or not coach.active:
+            flash("Choose an active coach.", "error")
+        elif coach.id == participant.coach_id:
+            flash(f"{participant.first_name} is already with {coach.name}.", "ok")
+        else:
+            before = participant.coach_id
+            participant.coach_id = coach.id
+            db.execute(update(Nudge).where(Nudge.participant_id == participant.id,
+                                           Nudge.status == "pending").values(coach_id=coach.id))
+            db.execute(update(Escalation).where(Escalation.participant_id == participant.id,
+                                                Escalation.resolved_at.is_(None))
+                       .values(coach_id=coach.id))
+            audit(db, "participant.reassign", "participant", participant.id,
+                  from_coach=before, to_coach=coach.id)
+            flash(f"{participant.first_name} is now with {coach.name}.", "ok")
+    return back("staff.overview")
+
+
+def flow_report() -> dict[str, Any]:
+    """Describe the loaded flow files: each with its version and problems (FILE:LINE)."""
+    store = services().flows
+    if store is None:
+        return {"loaded": False, "files": []}
+    files = []
+    try:
+        report = store.report() if hasattr(store, "report") else None
+    except Exception:  # noqa: BLE001 - show the page even if the store misbehaves
+        log.warning("flow store report failed", exc_info=True)
+        report = None
+    for entry in report or []:
+        files.append({
+            "name": str(getattr(entry, "path", getattr(entry, "name", entry))),
+            "version": str(getattr(entry, "version", "") or ""),
+            "valid": not getattr(entry, "errors", []),
+            "errors": [str(e) for e in getattr(entry, "errors", [])],
+        })
+    return {"loaded": True, "files": files}
+
+
+@bp.get("/flows")
+@staff_required
+def flows() -> str:
+    """Show flow files with their validation state and version (read-only)."""
+    return render_template("staff/flows.html", report=flow_report(),
+                           flows_dir=services().config.flows.dir)
+
+
+@bp.get("/exports")
+@staff_required
+def exports() -> str:
+    """Offer the research exports (participant ids, never phone numbers)."""
+    return render_template("staff/exports.html", kinds=KINDS)
+
+
+@bp.post("/exports/<kind>")
+@staff_required
+def export(kind: str) -> Response:
+    """Download one research export as CSV (audit-logged)."""
+    if kind not in KINDS:
+        abort(404)
+    out = io.StringIO()
+    with services().db.session() as db:
+        rows = write_csv(db, kind, out)
+        audit(db, "export", "export", None, kind=kind, rows=rows)
+    stamp = now().strftime("%Y%m%d-%H%M")
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="peerline-{kind}-{stamp}.csv"'})
+
+
+@bp.get("/audit")
+@staff_required
+def audit_log() -> str:
+    """Show the latest audit-log entries, newest first."""
+    with services().db.session() as db:
+        entries = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(300)))
+        people = names(db, {e.actor_id for e in entries})
+        return render_template("staff/audit.html", entries=entries, people=people)
+
+
+@bp.get("/failed")
+@staff_required
+def failed() -> str:
+    """Show sends that failed for good, with the last error."""
+    with services().db.session() as db:
+        rows = db.execute(
+            select(Outbox, Message).join(Message, Message.id == Outbox.message_id)
+            .where(Outbox.state == "failed").order_by(Outbox.id.desc()).limit(300)
+        ).all()
+        people = {p.id: p for p in db.scalars(select(Participant).where(
+            Participant.id.in_({m.participant_id for _, m in rows if m.participant_id})))}
+        return render_template("staff/failed.html", rows=rows, people=people)
+
+
+def init_app(app: Flask) -> None:
+    """Register the staff pages."""
+    app.register_blueprint(bp)

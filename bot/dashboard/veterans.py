@@ -1,0 +1,131 @@
+"""A veteran's page: conversation, PEG chart, strategies, compose box, resume nudges."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, flash, render_template, request
+from sqlalchemy import select
+
+from bot import nudges as nudge_rules
+from bot.dashboard.charts import ITEMS, LABELS, STYLE, fmt, legend_svg, peg_chart_svg, weekly_peg
+from bot.dashboard.coach import send_time
+from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
+from bot.dashboard.queries import (
+    answers_for,
+    names,
+    open_escalations,
+    participant_or_404,
+    thread,
+)
+from bot.durations import in_quiet_hours, quiet_hours_end
+from bot.models import Nudge
+from bot.outbox import queue_message
+
+log = logging.getLogger(__name__)
+bp = blueprint("veterans", __name__, url_prefix="/veterans")
+MAX_COMPOSE = 1000
+
+
+def strategy_names() -> dict[str, str]:
+    """Return strategy names by id from the program's library (empty until it exists)."""
+    try:
+        from bot.program_files import load_strategies
+    except ImportError:
+        return {}
+    try:
+        library: Any = load_strategies(services().config.flows.dir)
+    except Exception:  # noqa: BLE001 - a broken library must not break the page
+        log.warning("could not load the strategy library", exc_info=True)
+        return {}
+    found: dict[str, str] = {}
+    items = library.values() if isinstance(library, dict) else library
+    for item in items:
+        ident = getattr(item, "id", None) or (item.get("id") if isinstance(item, dict) else None)
+        name = getattr(item, "name", None) or (item.get("name") if isinstance(item, dict)
+                                               else None)
+        if ident:
+            found[str(ident)] = str(name or ident)
+    return found
+
+
+@bp.get("/<int:participant_id>")
+@login_required
+def show(participant_id: int) -> str:
+    """Show one veteran: chat thread, PEG answers, strategies, drafts, compose box."""
+    coach = user()
+    moment = now()
+    with services().db.session() as db:
+        participant = participant_or_404(db, participant_id, coach)
+        messages = thread(db, participant.id)
+        weeks = weekly_peg(answers_for(db, participant.id), participant.timezone)
+        escalations = open_escalations(db, coach, participant.id)
+        drafts = [(n, send_time(n, moment)) for n in db.scalars(
+            select(Nudge).where(Nudge.participant_id == participant.id,
+                                Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id))]
+        people = names(db, {participant.coach_id} | {m.coach_id for m, _ in messages}
+                       | {e.acknowledged_by_id for e in escalations})
+        library = strategy_names()
+        strategies = [(s, library.get(str(s), str(s))) for s in participant.strategies or []]
+        quiet = services().config.program.quiet_hours
+        quiet_now = in_quiet_hours(quiet, moment, participant.timezone)
+        return render_template(
+            "veteran.html", p=participant, messages=messages, weeks=weeks,
+            chart=peg_chart_svg(weeks, participant.first_name), items=ITEMS, labels=LABELS,
+            styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
+            drafts=drafts, people=people, strategies=strategies,
+            quiet_now=quiet_now, quiet_end=quiet_hours_end(quiet, moment, participant.timezone),
+            max_compose=MAX_COMPOSE, now_time=moment,
+        )
+
+
+@bp.post("/<int:participant_id>/compose")
+@login_required
+def compose(participant_id: int) -> Response:
+    """Queue the coach's own message through the outbox (quiet hours and opt-out apply)."""
+    coach = user()
+    moment = now()
+    body = request.form.get("body", "").strip()
+    with services().db.session() as db:
+        participant = participant_or_404(db, participant_id, coach)
+        first = participant.first_name
+        if participant.opted_out:
+            flash(f"{first} has opted out of texts, so PeerLine can't send this. "
+                  f"If {first} texts START, you can write again.", "error")
+            return back("veterans.show", participant_id=participant_id)
+        if not body:
+            flash("Write a message first.", "error")
+            return back("veterans.show", participant_id=participant_id)
+        if len(body) > MAX_COMPOSE:
+            flash(f"That message is too long; keep it under {MAX_COMPOSE} characters.", "error")
+            return back("veterans.show", participant_id=participant_id)
+        message = queue_message(db, phone=participant.phone, body=body, kind="compose",
+                                now=moment, participant=participant, coach_id=coach.id)
+        audit(db, "message.compose", "participant", participant.id, message_id=message.id)
+        leaves = quiet_hours_end(services().config.program.quiet_hours, moment,
+                                 participant.timezone)
+    if leaves > moment:
+        flash(f"Queued. It's quiet hours for {first}, so it goes out "
+              f"{when(leaves, participant.timezone)} ({first}'s time).", "ok")
+    else:
+        flash(f"Queued: your message to {first} goes out in a moment.", "ok")
+    return back("veterans.show", participant_id=participant_id)
+
+
+@bp.post("/<int:participant_id>/resume-nudges")
+@login_required
+def resume(participant_id: int) -> Response:
+    """Lift the crisis pause on a veteran's drafts and held nudges."""
+    coach = user()
+    with services().db.session() as db:
+        participant = participant_or_404(db, participant_id, coach)
+        nudge_rules.resume_for_participant(db, participant.id, coach, now())
+        first = participant.first_name
+    flash(f"Nudges for {first} are back on. Held messages will go out as planned.", "ok")
+    return back("veterans.show", participant_id=participant_id)
+
+
+def init_app(app: Flask) -> None:
+    """Register the veteran pages."""
+    app.register_blueprint(bp)
