@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
@@ -142,24 +143,38 @@ def reassign(participant_id: int) -> Response:
     return back("staff.overview")
 
 
+def _file_of(problem: str) -> str:
+    return Path(problem.split(":", 1)[0]).name
+
+
 def flow_report() -> dict[str, Any]:
-    """Describe the loaded flow files: each with its version and problems (FILE:LINE)."""
+    """Describe each flows/*.yaml: what runs (id, version) and its FILE:LINE problems."""
     store = services().flows
     if store is None:
         return {"loaded": False, "files": []}
-    files = []
+    folder = Path(store.folder)
+    problems = [str(p) for p in store.errors]
     try:
-        report = store.report() if hasattr(store, "report") else None
-    except Exception:  # noqa: BLE001 - show the page even if the store misbehaves
-        log.warning("flow store report failed", exc_info=True)
-        report = None
-    for entry in report or []:
-        files.append({
-            "name": str(getattr(entry, "path", getattr(entry, "name", entry))),
-            "version": str(getattr(entry, "version", "") or ""),
-            "valid": not getattr(entry, "errors", []),
-            "errors": [str(e) for e in getattr(entry, "errors", [])],
-        })
+        from bot.program_files import check as check_program_files
+
+        problems += check_program_files(folder)
+    except Exception:  # noqa: BLE001 - the page must show even if a checker breaks
+        log.warning("program file check failed", exc_info=True)
+    running = {Path(flow.path).name: flow for flow in store.flows()}
+    names = sorted({p.name for p in folder.glob("*.yaml")} | {_file_of(p) for p in problems})
+    files = []
+    for name in names:
+        errors = [p for p in problems if _file_of(p) == name]
+        flow = running.get(name)
+        note = ""
+        if flow is not None:
+            note = f"Running: {flow.name or flow.id} ({flow.id}), version {flow.version[:12]}"
+            if errors:
+                note += ". The last edit was refused; this earlier valid version keeps running."
+        elif errors:
+            note = "Not running: no valid version has been loaded."
+        files.append({"name": name, "version": flow.version[:12] if flow else "",
+                      "valid": not errors, "errors": errors, "running": note})
     return {"loaded": True, "files": files}
 
 
