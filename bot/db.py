@@ -15,6 +15,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Return an Engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    kwargs.setdefault("hide_parameters", True)  # errors and logs must not quote bodies/phones
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):

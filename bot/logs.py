@@ -12,8 +12,9 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
-_PHONE = re.compile(r"\+?\d[\d\-\s().]{7,}\d")
+_PHONE = re.compile(r"\+?\(?\d[\d\-\s().]{7,}\d")
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -36,6 +37,24 @@ class RedactingFilter(logging.Filter):
         record.msg = redact(message)
         record.args = None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format records as text, masking phone numbers in tracebacks too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached = record.exc_text  # another handler may have cached an unmasked traceback
+        record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatStack(stack_info))
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,7 +82,8 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     handler._peerline = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter() if json_lines
+        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root.addHandler(handler)
     root.setLevel(level)
