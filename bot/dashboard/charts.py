@@ -140,7 +140,7 @@ def peg_chart_svg(weeks: list[Week], first_name: str) -> Markup:
     every = max(1, (len(weeks) + 3) // 4)
     for index, week in enumerate(weeks):
         last = index == len(weeks) - 1
-        if (index % every == 0 and len(weeks) - 1 - index >= every / 2) or last:
+        if (index % every == 0 and len(weeks) - 1 - index >= every) or last:
             x, _ = xy(index, 0)
             anchor = "end" if last and len(weeks) > 1 else "middle"
             parts.append(f'<text x="{x + (6 if anchor == "end" else 0):.1f}" y="{height - 10}" '

@@ -34,10 +34,11 @@ def test_pages_fit_and_screenshots(services: Services, live: Any, page_for: Any,
                                    size: str) -> None:
     ids = seed_showcase(services)
     page = page_for(PHONE if size == "phone" else DESKTOP,
-                    device_scale_factor=2 if size == "phone" else 1)
+                    device_scale_factor=1.5 if size == "phone" else 1)
     log_in(page, live.url, "coach", "peerline-demo")
     out = _out_dir()
-    for name, path in (("home", "/"), ("veteran", f"/veterans/{ids['sam']}")):
+    for name, path in (("home", "/"), ("veteran", f"/veterans/{ids['sam']}"),
+                       ("escalation", f"/escalations/{ids['crisis']}")):
         page.goto(live.url + path)
         # Nothing may force sideways scrolling on a phone.
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
