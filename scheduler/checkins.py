@@ -1,0 +1,144 @@
+"""Start scheduled check-ins (SPEC §6.5): each flow's cron, in each participant's local time.
+
+How it stays cheap and exact:
+- The cron math runs once per (flow, time zone), on naive local wall-clock
+  times, so daylight-saving changes never shift or repeat an occurrence. A
+  local time that does not exist (spring forward) runs at the same offset it
+  had before the change (02:30 → 03:30); an ambiguous one (fall back) runs
+  once, at its first instant.
+- An occurrence inside quiet hours is due when they end.
+- Who is due is one indexed query per due occurrence: active participants of
+  that zone, enrolled by the occurrence, without the occurrence's once-mark
+  (`checkin:FLOW:LOCAL-TIME:PID`), which is written in the same transaction
+  as the run, so an occurrence never starts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.durations import quiet_hours_end
+from bot.models import OnceMark, Participant
+
+log = logging.getLogger(__name__)
+CATCH_UP = timedelta(hours=12)  # an occurrence missed for longer (scheduler down) is skipped
+LOOKBACK = CATCH_UP + timedelta(hours=25)  # covers the longest quiet-hours wait
+CHUNK = 200
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One firing of a flow's cron in one zone."""
+
+    flow_id: str
+    zone: str
+    local: datetime  # naive local wall-clock time
+    at: datetime  # the aware UTC instant of `local`
+    due: datetime  # `at`, or the end of quiet hours
+
+    @property
+    def key_prefix(self) -> str:
+        return f"checkin:{self.flow_id}:{self.local:%Y-%m-%dT%H:%M}:"
+
+
+def scheduled_flows(services: Any) -> list[tuple[str, str]]:
+    """Return (flow id, cron) for every loaded flow with `trigger.schedule`."""
+    store = services.flows
+    if store is None:
+        return []
+    if hasattr(store, "scheduled"):
+        return [(str(f), str(c)) for f, c in store.scheduled()]
+    found = []
+    for flow in store.all() if hasattr(store, "all") else []:
+        trigger = getattr(flow, "trigger", None)
+        cron = getattr(trigger, "schedule", None) if trigger is not None else None
+        if cron:
+            found.append((str(flow.id), str(cron)))
+    return found
+
+
+def occurrences(flow_id: str, cron: str, zone: str, now: datetime, quiet: str,
+                lookback: timedelta = LOOKBACK) -> Iterator[Occurrence]:
+    """Yield the occurrences of `cron` in `zone` that are due at `now` (within CATCH_UP)."""
+    tz = ZoneInfo(zone)
+    start = (now - lookback).astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    end = now.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
+    seen: set[datetime] = set()
+    it = croniter(cron, start)
+    while True:
+        local = it.get_next(datetime)
+        if local > end:
+            return
+        if local in seen:
+            continue
+        seen.add(local)
+        at = local.replace(tzinfo=tz).astimezone(now.tzinfo)
+        due = quiet_hours_end(quiet, at, zone)
+        if due <= now and now - due <= CATCH_UP:
+            yield Occurrence(flow_id, zone, local, at, due)
+
+
+def _zones(services: Any) -> list[str]:
+    with services.db.session() as session:
+        return sorted(z for z in session.scalars(
+            select(Participant.timezone).where(Participant.status == "active").distinct()) if z)
+
+
+def _due_ids(services: Any, occ: Occurrence) -> list[int]:
+    key = literal(occ.key_prefix, String) + cast(Participant.id, String)
+    with services.db.session() as session:
+        return list(session.scalars(
+            select(Participant.id).where(
+                Participant.status == "active", Participant.timezone == occ.zone,
+                Participant.enrolled_at <= occ.at,
+                ~exists().where(OnceMark.key == key))
+            .order_by(Participant.id)))
+
+
+def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+    from bot import runtime
+
+    started = 0
+    with services.db.session() as session:
+        for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))):
+            if participant.status != "active":
+                continue
+            try:
+                with session.begin_nested():
+                    session.add(OnceMark(key=f"{occ.key_prefix}{participant.id}", created_at=now))
+                    session.flush()
+                    runtime.start_flow(session, services, participant, occ.flow_id, now,
+                                       trigger="schedule")
+                started += 1
+            except IntegrityError:
+                continue  # another pass started this occurrence first
+            except Exception:  # noqa: BLE001 - one broken participant must not stop the rest
+                log.exception("check-in %s for participant %s failed", occ.flow_id,
+                              participant.id)
+    return started
+
+
+def due_checkins(services: Any, now: datetime) -> str:
+    """Start every scheduled flow whose occurrence is due for its active participants."""
+    flows = scheduled_flows(services)
+    if not flows:
+        return "no scheduled flows"
+    quiet = str(services.config.program.quiet_hours)
+    started = 0
+    zones = _zones(services)
+    for flow_id, cron in flows:
+        for zone in zones:
+            for occ in occurrences(flow_id, cron, zone, now, quiet):
+                ids = _due_ids(services, occ)
+                for i in range(0, len(ids), CHUNK):
+                    started += _start(services, occ, ids[i:i + CHUNK], now)
+    return f"{started} check-ins started"

@@ -1,0 +1,184 @@
+"""The scheduler's periodic jobs: top-level functions of (services, now) that act on what is due.
+
+Every job:
+- finds its work with an indexed query of what is due now, never a loop over
+  every participant;
+- is idempotent: unique keys (once-marks, event keys, wait tokens) make a
+  second run at the same instant, or a concurrent `tick`, do nothing;
+- returns a one-line summary, printed by `peerline tick`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.durations import parse_duration
+from bot.escalations import notify_staff
+from bot.models import Coach, Escalation, Nudge, OnceMark, Run
+from bot.outbox import PRIORITY_ALERT, queue_message
+from scheduler.checkins import due_checkins
+from scheduler.nudge_schedules import draft_scheduled_nudges
+
+log = logging.getLogger(__name__)
+BATCH = 5000  # most rows one job handles in one pass; the rest wait for the next pass
+DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still goes this late
+
+Job = Callable[[Any, datetime], str]
+
+
+def _runtime(name: str) -> Callable[..., Any] | None:
+    from bot import runtime
+
+    return getattr(runtime, name, None)
+
+
+def due_timeouts(services: Any, now: datetime) -> str:
+    """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
+    fire = _runtime("fire_timeout")
+    if fire is None:
+        return "flow runtime not available"
+    with services.db.session() as session:
+        due = session.execute(
+            select(Run.id, Run.wait_token).where(Run.status == "active", Run.timeout_at <= now,
+                                                 Run.waiting.is_(True))
+            .order_by(Run.timeout_at).limit(BATCH)).all()
+    fired = 0
+    for run_id, token in due:
+        try:
+            with services.db.session() as session:
+                fired += bool(fire(session, services, run_id, token, now))
+        except Exception:  # noqa: BLE001 - one broken run must not stop the others
+            log.exception("timeout of run %s failed", run_id)
+    return f"{fired} timeouts fired"
+
+
+def due_expiries(services: Any, now: datetime) -> str:
+    """End every unfinished run whose `expire_after` has passed."""
+    expire = _runtime("expire_run")
+    if expire is None:
+        return "flow runtime not available"
+    with services.db.session() as session:
+        due = session.scalars(
+            select(Run.id).where(Run.status == "active", Run.expires_at <= now)
+            .order_by(Run.expires_at).limit(BATCH)).all()
+    expired = 0
+    for run_id in due:
+        try:
+            with services.db.session() as session:
+                expired += bool(expire(session, services, run_id, now))
+        except Exception:  # noqa: BLE001 - one broken run must not stop the others
+            log.exception("expiry of run %s failed", run_id)
+    return f"{expired} runs expired"
+
+
+def escalate_to_staff(services: Any, now: datetime) -> str:
+    """Text staff about escalations no coach acknowledged within `safety.staff_after` (once)."""
+    cutoff = now - parse_duration(services.config.safety.staff_after)
+    with services.db.session() as session:
+        due = session.scalars(
+            select(Escalation.id).where(Escalation.acknowledged_at.is_(None),
+                                        Escalation.resolved_at.is_(None),
+                                        Escalation.staff_notified_at.is_(None),
+                                        Escalation.created_at <= cutoff)
+            .order_by(Escalation.id).limit(BATCH)).all()
+    texts = 0
+    for escalation_id in due:
+        with services.db.session() as session:
+            escalation = session.get(Escalation, escalation_id, with_for_update=True)
+            if escalation is None or escalation.acknowledged_at or escalation.staff_notified_at:
+                continue
+            texts += notify_staff(session, services, escalation, escalation.participant, now)
+    return f"{len(due)} escalations sent to staff ({texts} texts)"
+
+
+def digest_text(count: int) -> str:
+    """Return the daily digest a coach gets when drafts wait for them."""
+    drafts = "1 draft waits" if count == 1 else f"{count} drafts wait"
+    return (f"PeerLine: {drafts} for your OK. Reply QUEUE to see them, "
+            "OK ID to send one, NO ID to drop it, EDIT ID text to change it.")
+
+
+def coach_digests(services: Any, now: datetime) -> str:
+    """Text each coach with pending drafts once a day, at `scheduler.digest_hour` local time."""
+    hour = int(services.config.scheduler.digest_hour)
+    pending = (Nudge.coach_id == Coach.id) & (Nudge.status == "pending") & Nudge.paused.is_(False)
+    with services.db.session() as session:
+        zones = session.scalars(select(Coach.timezone).where(
+            Coach.active, Coach.role == "coach", Coach.phone.is_not(None),
+            exists().where(pending)).distinct()).all()
+    sent = 0
+    for zone in zones:
+        local = now.astimezone(ZoneInfo(zone))
+        if not hour <= local.hour < hour + DIGEST_WINDOW_HOURS:
+            continue
+        prefix = f"digest:{local.date().isoformat()}:"
+        key = literal(prefix, String) + cast(Coach.id, String)
+        with services.db.session() as session:
+            rows = session.execute(
+                select(Coach.id, Coach.phone, func.count(Nudge.id))
+                .join(Nudge, pending)
+                .where(Coach.timezone == zone, Coach.active, Coach.role == "coach",
+                       Coach.phone.is_not(None), ~exists().where(OnceMark.key == key))
+                .group_by(Coach.id, Coach.phone)).all()
+        for coach_id, phone, count in rows:
+            try:
+                with services.db.session() as session:
+                    session.add(OnceMark(key=f"{prefix}{coach_id}", created_at=now))
+                    session.flush()
+                    queue_message(session, phone=phone, body=digest_text(count), kind="digest",
+                                  now=now, coach_id=coach_id, to_participant=False,
+                                  respect_quiet_hours=False, priority=PRIORITY_ALERT,
+                                  not_after=now + timedelta(hours=DIGEST_WINDOW_HOURS))
+                sent += 1
+            except IntegrityError:
+                continue  # a concurrent pass sent it
+    return f"{sent} coach digests queued"
+
+
+def send_outbox(services: Any, now: datetime) -> str:
+    """Send the due outbox rows (the runner's sender thread, else a one-pass sender)."""
+    sender = services.extras.get("outbox_sender")
+    if sender is not None and getattr(sender, "_thread", None) is not None:
+        sender.wake()
+        return "sender woken"
+    from scheduler.sender import OutboxSender
+
+    own = sender or OutboxSender(services)
+    try:
+        return f"outbox: {own.drain()}"
+    finally:
+        if sender is None:
+            own.stop()
+
+
+# Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).
+JOBS: dict[str, Job] = {
+    "checkins": due_checkins,
+    "timeouts": due_timeouts,
+    "expiries": due_expiries,
+    "staff_escalations": escalate_to_staff,
+    "nudge_drafts": draft_scheduled_nudges,
+    "coach_digests": coach_digests,
+    "outbox": send_outbox,
+}
+
+
+def run_job(services: Any, job_id: str, now: datetime) -> str:
+    """Run one job by id; return its summary (an error is logged and summarised)."""
+    try:
+        return JOBS[job_id](services, now)
+    except Exception as exc:  # noqa: BLE001 - a failing job must not stop the scheduler
+        log.exception("job %s failed", job_id)
+        return f"failed: {type(exc).__name__}"
+
+
+def run_all(services: Any, now: datetime) -> list[tuple[str, str]]:
+    """Run every job once as of `now` (what `peerline tick` does); return (id, summary) pairs."""
+    return [(job_id, run_job(services, job_id, now)) for job_id in JOBS]

@@ -1,0 +1,43 @@
+"""A token bucket with an injected time source and sleep, so tests run it in virtual time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """Grant at most `rate` tokens per second, with at most `burst` saved up.
+
+    With the default burst of 1 the grants are evenly spaced, so no window of
+    one second ever holds more than `rate` grants (plus the one at its edge).
+    """
+
+    def __init__(self, rate: float, *, burst: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be above 0")
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._tokens = 1.0
+        self._last = monotonic()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is there; return the time it was granted."""
+        with self._lock:
+            while True:
+                self._refill()
+                if self._tokens >= 1.0 - 1e-6:  # float and microsecond clocks
+                    self._tokens -= 1.0
+                    return self._last
+                self._sleep((1.0 - self._tokens) / self.rate)

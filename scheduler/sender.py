@@ -1,0 +1,344 @@
+"""Drain the outbox: claim due rows, re-check them, send them within the rate, record what happened.
+
+Invariants (what the rest of PeerLine may rely on):
+
+1. A row is sent only by the sender that claimed it. Claiming is one
+   transaction that moves due `pending` rows to `claimed` (claimed_by,
+   claimed_at, attempts + 1) under `FOR UPDATE SKIP LOCKED` on PostgreSQL
+   (`BEGIN IMMEDIATE` serialises it on SQLite), so two senders never hold
+   the same row. Rows are taken by priority (0 = crisis), then due time.
+2. A claimed row ends in one state: sent, failed, cancelled, expired, or
+   pending again (quiet hours, retry). The outcome is written after the API
+   answers. A sender killed between the API call and that write leaves the
+   row claimed; once `scheduler.lease_seconds` have passed any sender puts it
+   back to pending and it is sent again. So only the sends in flight at a
+   crash (at most `twilio.max_in_flight`) can go twice; nothing is lost.
+3. Re-checked when claimed and again just before the API call: an opted-out
+   participant's row is cancelled; a row past `not_after` is expired (its
+   nudge too); a row for a participant in quiet hours (when it respects
+   them) waits for their end. Held rows (crisis pause) are never claimed.
+4. At most `twilio.max_messages_per_second` API calls start per second (a
+   token bucket in the one dispatching thread) and at most
+   `twilio.max_in_flight` are in flight at once (a small thread pool).
+5. A retryable failure (429, 5xx, network) goes back to pending with
+   exponential back-off and jitter; a final error, or `twilio.max_attempts`
+   tries, marks the row and its message failed with the error kept. Error
+   21610 (recipient opted out at the carrier) opts the participant out.
+6. The sender never reads the wall clock for domain times (services.clock)
+   and never sleeps except through its injected `sleep`, so tests run it in
+   virtual time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.durations import in_quiet_hours, quiet_hours_end
+from bot.models import Message, Nudge, Outbox, Participant
+from bot.sms import SendError
+from bot.status import advances
+from scheduler.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+BACKOFF_BASE = 2.0  # seconds before the second try
+BACKOFF_CAP = 600.0
+
+
+@dataclass
+class PassReport:
+    """What one drain did, by outcome."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    expired: int = 0
+    deferred: int = 0
+    reclaimed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, count: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + count)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    def __str__(self) -> str:
+        parts = [f"{count} {name}" for name, count in self.as_dict().items() if count]
+        return ", ".join(parts) or "nothing due"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed row, detached from its session."""
+
+    outbox_id: int
+    message_id: int
+    to: str
+    body: str
+    participant_id: int | None
+    attempts: int
+
+
+def backoff(attempts: int, rng: random.Random) -> float:
+    """Return seconds to wait after the `attempts`-th failed try (exponential, jittered)."""
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)) * (0.5 + rng.random())
+
+
+class OutboxSender:
+    """Claim and send due outbox rows; `drain()` once, or `start()` a background loop."""
+
+    def __init__(self, services: Any, *, name: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None, rate: float | None = None,
+                 max_in_flight: int | None = None, max_attempts: int | None = None,
+                 poll_seconds: float = 1.0):
+        config = services.config
+        self.services = services
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
+        self.rate = float(rate or config.twilio.max_messages_per_second)
+        self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
+        self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
+        self.lease = timedelta(seconds=int(config.scheduler.lease_seconds))
+        self.quiet = str(config.program.quiet_hours)
+        self.default_tz = str(config.program.timezone)
+        self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
+        self.rng = rng or random.Random()
+        self.poll_seconds = poll_seconds
+        self.batch_size = min(500, max(self.max_in_flight * 2, int(self.rate * 2)))
+        self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="peerline-send")
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def claim(self, report: PassReport) -> list[Claim]:
+        """Claim up to one batch of due rows; settle the ones that must not be sent."""
+        now = self.services.clock.now()
+        with self.services.db.session() as session:
+            stale = session.execute(
+                update(Outbox).where(Outbox.state == "claimed",
+                                     Outbox.claimed_at <= now - self.lease)
+                .values(state="pending", claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False))
+            if stale.rowcount:
+                log.warning("reclaimed %d outbox rows whose sender went silent", stale.rowcount)
+                report.add("reclaimed", stale.rowcount)
+            rows = list(session.scalars(
+                select(Outbox).where(Outbox.state == "pending", Outbox.due_at <= now)
+                .order_by(Outbox.priority, Outbox.due_at, Outbox.id)
+                .limit(self.batch_size).with_for_update(skip_locked=True)))
+            if not rows:
+                return []
+            messages = {m.id: m for m in session.scalars(
+                select(Message).where(Message.id.in_([r.message_id for r in rows])))}
+            pids = {m.participant_id for m in messages.values() if m.participant_id}
+            people = {p.id: p for p in session.scalars(
+                select(Participant).where(Participant.id.in_(pids)))} if pids else {}
+            claims = []
+            for row in rows:
+                message = messages[row.message_id]
+                participant = people.get(message.participant_id or 0)
+                if self._settle_unsendable(session, row, message, participant, now, report):
+                    continue
+                row.state, row.claimed_by, row.claimed_at = "claimed", self.name, now
+                row.attempts += 1
+                claims.append(Claim(row.id, message.id, row.to_phone, message.body,
+                                    message.participant_id, row.attempts))
+            return claims
+
+    def _settle_unsendable(self, session: Session, row: Outbox, message: Message,
+                           participant: Participant | None, now: datetime,
+                           report: PassReport) -> bool:
+        """Cancel, expire or defer `row` if it must not go now; return whether it did."""
+        if row.to_participant and participant is not None and participant.opted_out:
+            self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+            report.add("cancelled")
+            return True
+        if row.not_after is not None and now > row.not_after:
+            self._finish(session, row.id, message, now, "expired", "expired", "too late to send")
+            session.execute(update(Nudge).where(Nudge.message_id == message.id,
+                                                Nudge.status == "approved")
+                            .values(status="expired"))
+            report.add("expired")
+            return True
+        if row.respect_quiet_hours and row.to_participant:
+            zone = participant.timezone if participant is not None else self.default_tz
+            if in_quiet_hours(self.quiet, now, zone):
+                row.due_at = quiet_hours_end(self.quiet, now, zone)
+                report.add("deferred")
+                return True
+        return False
+
+    @staticmethod
+    def _finish(session: Session, outbox_id: int, message: Message, now: datetime,
+                state: str, status: str, error: str | None, code: int | None = None) -> None:
+        session.execute(update(Outbox).where(Outbox.id == outbox_id).values(
+            state=state, last_error=error, finished_at=now, claimed_by=None))
+        message.status = status
+        message.updated_at = now
+        if code is not None:
+            message.error_code = code
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _still_ours(self, claim: Claim, now: datetime, report: PassReport) -> bool:
+        """Re-check just before the API call: still claimed by us, recipient not opted out."""
+        with self.services.db.session() as session:
+            row = session.get(Outbox, claim.outbox_id, with_for_update=True)
+            if row is None or row.state != "claimed" or row.claimed_by != self.name:
+                return False
+            if claim.participant_id and row.to_participant and session.scalar(
+                    select(Participant.status).where(Participant.id == claim.participant_id)
+            ) == "opted_out":
+                message = session.get(Message, claim.message_id)
+                assert message is not None
+                self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+                report.add("cancelled")
+                return False
+        return True
+
+    def _send_one(self, claim: Claim, report: PassReport) -> None:
+        try:
+            if not self._still_ours(claim, self.services.clock.now(), report):
+                return
+            try:
+                result = self.services.sender.send(claim.to, claim.body)
+            except SendError as exc:
+                self._record_failure(claim, exc, report)
+                return
+            except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, not lost
+                self._record_failure(claim, SendError(f"{type(exc).__name__}: {exc}"), report)
+                return
+            self._record_success(claim, result, report)
+        except Exception:  # noqa: BLE001 - the row stays claimed and is reclaimed after the lease
+            log.exception("outbox row %s: could not record the outcome", claim.outbox_id)
+
+    def _record_success(self, claim: Claim, result: Any, report: PassReport) -> None:
+        now = self.services.clock.now()
+        with self.services.db.session() as session:
+            message = session.get(Message, claim.message_id)
+            assert message is not None
+            message.sid = result.sid
+            if advances(message.status, result.status) or message.status == "queued":
+                message.status = result.status
+            if result.segments:
+                message.segments = result.segments
+            message.sent_at = message.updated_at = now
+            session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
+                state="sent", finished_at=now, last_error=None))
+            session.execute(update(Nudge).where(Nudge.message_id == claim.message_id)
+                            .values(status="sent"))
+            if claim.participant_id:
+                session.execute(update(Participant).where(Participant.id == claim.participant_id)
+                                .values(last_outbound_at=now))
+        report.add("sent")
+
+    def _record_failure(self, claim: Claim, error: SendError, report: PassReport) -> None:
+        now = self.services.clock.now()
+        text = str(error)[:500]
+        with self.services.db.session() as session:
+            message = session.get(Message, claim.message_id)
+            assert message is not None
+            if error.opted_out:
+                self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
+                             error.code)
+                if claim.participant_id:
+                    from bot.consent import opt_out
+
+                    opt_out(session, claim.participant_id, method="twilio:21610", now=now,
+                            message_id=claim.message_id)
+                report.add("failed")
+            elif error.retryable and claim.attempts < self.max_attempts:
+                session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
+                    state="pending", claimed_by=None, claimed_at=None, last_error=text,
+                    due_at=now + timedelta(seconds=backoff(claim.attempts, self.rng))))
+                report.add("retried")
+            else:
+                self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
+                             error.code)
+                report.add("failed")
+        log.warning("outbox row %s try %d failed: %s", claim.outbox_id, claim.attempts, text)
+
+    # -- passes -----------------------------------------------------------------------------
+
+    def drain(self) -> PassReport:
+        """Send everything due now, batch by batch, within the rate; return what happened."""
+        report = PassReport()
+        with self._drain_lock:
+            while not self._stop.is_set():
+                claims = self.claim(report)
+                if not claims:
+                    break
+                for index, claim in enumerate(claims):
+                    if self._stop.is_set():
+                        self._unclaim(claims[index:])
+                        break
+                    self._slots.acquire()
+                    self.bucket.acquire()
+                    future = self._pool.submit(self._send_one, claim, report)
+                    future.add_done_callback(lambda _f: self._slots.release())
+            for _ in range(self.max_in_flight):  # wait for the sends in flight
+                self._slots.acquire()
+            for _ in range(self.max_in_flight):
+                self._slots.release()
+        return report
+
+    def _unclaim(self, claims: list[Claim]) -> None:
+        with self.services.db.session() as session:
+            session.execute(update(Outbox).where(
+                Outbox.id.in_([c.outbox_id for c in claims]), Outbox.claimed_by == self.name)
+                .values(state="pending", claimed_by=None, claimed_at=None,
+                        attempts=Outbox.attempts - 1))
+
+    def wake(self) -> None:
+        """Ask the background loop for a pass now (registered on services.db.wakers)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run passes in a background thread: when woken, else every `poll_seconds`."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="peerline-sender", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                report = self.drain()
+                if report.as_dict() != PassReport().as_dict():
+                    log.info("outbox pass: %s", report)
+            except Exception:  # noqa: BLE001 - e.g. the database restarting; try again later
+                log.exception("outbox pass failed; retrying")
+                self._stop.wait(self.poll_seconds)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the loop, finish the sends in flight and give back unsent claims."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,93 @@
+"""Helpers for the scheduler and sender tests: scripted SMS senders and virtual time."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.clock import FrozenClock
+from bot.models import Message, Outbox, Participant
+from bot.outbox import queue_message
+from bot.sms import SendError, SendResult
+
+
+class ScriptedSender:
+    """An SmsSender that answers from a script (SendError or None for success), recording times."""
+
+    def __init__(self, clock: FrozenClock | None = None, script: Iterable[Any] = (),
+                 latency: float = 0.0):
+        self.clock = clock
+        self.script = list(script)
+        self.latency = latency
+        self.sent: list[tuple[str, str]] = []
+        self.times: list[float] = []
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+
+    def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
+        with self._lock:
+            self.calls += 1
+            outcome = self.script.pop(0) if self.script else None
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.times.append(self.clock.now().timestamp() if self.clock else time.monotonic())
+        try:
+            if self.latency:
+                time.sleep(self.latency)  # the fake API's latency, not a wait for the scheduler
+            if isinstance(outcome, Exception):
+                raise outcome
+            with self._lock:
+                self.sent.append((to, body))
+            self.event.set()
+            return SendResult(sid=f"SM{uuid.uuid4().hex}", status="queued")
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+SERVER_ERROR = SendError("500: server error", code=20500, http_status=500, retryable=True)
+OPTED_OUT = SendError("21610: unsubscribed", code=21610, http_status=400, retryable=False)
+BAD_NUMBER = SendError("21211: bad To", code=21211, http_status=400, retryable=False)
+
+
+def virtual_time(clock: FrozenClock) -> dict[str, Any]:
+    """Return OutboxSender keyword arguments that run its rate limiter on `clock`."""
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(microseconds=math.ceil(seconds * 1e6)))
+
+    return {"monotonic": lambda: clock.now().timestamp(), "sleep": sleep}
+
+
+def queue(services: Any, participant_id: int | None, body: str, *, phone: str | None = None,
+          due_at: datetime | None = None, not_after: datetime | None = None, priority: int = 5,
+          respect_quiet_hours: bool = True, urgent: bool = False) -> int:
+    """Queue one outbound text (to the participant, or to `phone`); return the message id."""
+    now = services.clock.now()
+    with services.db.session() as session:
+        participant = session.get(Participant, participant_id) if participant_id else None
+        message = queue_message(
+            session, phone=phone or (participant.phone if participant else "+12025550199"),
+            body=body, kind="flow" if participant else "alert", now=now, participant=participant,
+            due_at=due_at, not_after=not_after, priority=priority,
+            respect_quiet_hours=respect_quiet_hours, to_participant=participant is not None,
+            urgent=urgent)
+        return message.id
+
+
+def outbox_row(services: Any, message_id: int) -> tuple[Outbox, Message]:
+    """Return the (outbox row, message) for `message_id`, freshly read."""
+    with services.db.session() as session:
+        row = session.scalar(select(Outbox).where(Outbox.message_id == message_id))
+        message = session.get(Message, message_id)
+        assert row is not None and message is not None
+        return row, message

@@ -1,0 +1,232 @@
+"""The outbox sender: claims, send-time re-checks, retries, failures, leases, wake-ups."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import Nudge, Outbox, Participant
+from bot.nudges import approve, draft_nudge, pause_for_participant
+from bot.outbox import PRIORITY_ALERT, PRIORITY_CRISIS
+from scheduler.sender import OutboxSender, backoff
+from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
+from tests.sched_support import (
+    BAD_NUMBER,
+    OPTED_OUT,
+    SERVER_ERROR,
+    ScriptedSender,
+    outbox_row,
+    queue,
+    virtual_time,
+)
+
+
+@pytest.fixture
+def fake(services, clock):
+    services.sender = ScriptedSender(clock)
+    return services.sender
+
+
+@pytest.fixture
+def make_sender(services, clock):
+    made: list[OutboxSender] = []
+
+    def build(**kwargs):
+        kwargs.setdefault("rate", 100)
+        kwargs.setdefault("max_in_flight", 1)
+        sender = OutboxSender(services, rng=random.Random(7), **virtual_time(clock), **kwargs)
+        made.append(sender)
+        return sender
+
+    yield build
+    for sender in made:
+        sender.stop()
+
+
+def test_sends_by_priority_and_records_the_sid(services, people, fake, make_sender):
+    normal = queue(services, people["participant"], "normal")
+    alert = queue(services, None, "alert", phone=COACH_PHONE, priority=PRIORITY_ALERT)
+    crisis = queue(services, None, "crisis", phone=COACH_PHONE, priority=PRIORITY_CRISIS)
+    report = make_sender().drain()
+    assert report.sent == 3
+    assert [body for _, body in fake.sent] == ["crisis", "alert", "normal"]
+    for message_id in (normal, alert, crisis):
+        row, message = outbox_row(services, message_id)
+        assert row.state == "sent" and row.attempts == 1
+        assert message.sid and message.sid.startswith("SM")
+        assert message.status == "queued" and message.sent_at is not None
+    with services.db.session() as session:
+        assert session.get(Participant, people["participant"]).last_outbound_at is not None
+    assert make_sender().drain().sent == 0  # a second pass sends nothing twice
+
+
+def test_rows_not_yet_due_wait(services, people, fake, clock, make_sender):
+    later = queue(services, people["participant"], "later",
+                  due_at=clock.now() + timedelta(minutes=5))
+    assert make_sender().drain().sent == 0
+    clock.advance(timedelta(minutes=5))
+    assert make_sender().drain().sent == 1
+    assert outbox_row(services, later)[0].state == "sent"
+
+
+def test_opt_out_is_rechecked_at_send_time(services, people, fake, make_sender):
+    message_id = queue(services, people["participant"], "hello")
+    with services.db.session() as session:  # opted out behind the outbox's back
+        session.get(Participant, people["participant"]).status = "opted_out"
+    assert make_sender().drain().cancelled == 1
+    row, message = outbox_row(services, message_id)
+    assert (row.state, message.status, fake.sent) == ("cancelled", "canceled", [])
+
+
+def test_quiet_hours_move_the_row_to_their_end(services, people, fake, clock, make_sender):
+    clock.set(datetime(2026, 12, 8, 4, 0, tzinfo=UTC))  # 23:00 in New York
+    flow_text = queue(services, people["participant"], "flow text")
+    alert = queue(services, None, "coach alert", phone=COACH_PHONE, respect_quiet_hours=False)
+    report = make_sender().drain()
+    assert (report.sent, report.deferred) == (1, 1)
+    assert fake.sent == [(COACH_PHONE, "coach alert")]
+    row, _ = outbox_row(services, flow_text)
+    assert row.state == "pending"
+    assert row.due_at == datetime(2026, 12, 8, 14, 0, tzinfo=UTC)  # 09:00 New York
+    assert outbox_row(services, alert)[0].state == "sent"
+    clock.set(datetime(2026, 12, 8, 14, 0, tzinfo=UTC))
+    assert make_sender().drain().sent == 1
+    assert fake.sent[-1] == (PARTICIPANT_PHONE, "flow text")
+
+
+def _approved_nudge(services, people, due_at):
+    from bot.models import Coach
+
+    now = services.clock.now()
+    with services.db.session() as session:
+        participant = session.get(Participant, people["participant"])
+        nudge = draft_nudge(session, participant, body="Keep going", reason="test",
+                            source="test", event_key=f"test:{due_at.isoformat()}",
+                            due_at=due_at, now=now)
+        message = approve(session, nudge, session.get(Coach, people["coach"]), now)
+        return nudge.id, message.id
+
+
+def test_a_nudge_past_its_lateness_expires(services, people, fake, clock, make_sender):
+    nudge_id, message_id = _approved_nudge(services, people, clock.now())
+    clock.advance(timedelta(hours=12, minutes=1))  # 22:01 New York: too late anyway
+    assert make_sender().drain().expired == 1
+    row, message = outbox_row(services, message_id)
+    assert (row.state, message.status, fake.sent) == ("expired", "expired", [])
+    with services.db.session() as session:
+        assert session.get(Nudge, nudge_id).status == "expired"
+
+
+def test_a_sent_nudge_is_marked_sent(services, people, fake, make_sender):
+    nudge_id, _ = _approved_nudge(services, people, services.clock.now())
+    assert make_sender().drain().sent == 1
+    with services.db.session() as session:
+        assert session.get(Nudge, nudge_id).status == "sent"
+
+
+def test_held_rows_stay_held(services, people, fake, make_sender):
+    _, message_id = _approved_nudge(services, people, services.clock.now())
+    with services.db.session() as session:
+        pause_for_participant(session, people["participant"], services.clock.now())
+    assert make_sender().drain().sent == 0
+    assert outbox_row(services, message_id)[0].state == "held"
+
+
+def test_retryable_error_backs_off_then_sends(services, people, fake, clock, make_sender):
+    fake.script = [SERVER_ERROR]
+    message_id = queue(services, people["participant"], "hello")
+    assert make_sender().drain().retried == 1
+    row, _ = outbox_row(services, message_id)
+    assert row.state == "pending" and row.attempts == 1 and "500" in (row.last_error or "")
+    wait = (row.due_at - clock.now()).total_seconds()
+    assert 1.0 <= wait <= 3.0  # 2 s, jittered by ±50 %
+    assert make_sender().drain().sent == 0  # not before the back-off
+    clock.set(row.due_at)
+    assert make_sender().drain().sent == 1
+    assert outbox_row(services, message_id)[0].state == "sent"
+
+
+def test_backoff_grows_exponentially_with_jitter():
+    rng = random.Random(3)
+    waits = [backoff(n, rng) for n in range(1, 8)]
+    for n, wait in enumerate(waits, start=1):
+        assert 0.5 * 2 * 2 ** (n - 1) <= wait <= 1.5 * 2 * 2 ** (n - 1)
+    assert backoff(30, rng) <= 900
+
+
+def test_final_failure_is_kept_with_its_error(services, people, fake, clock, make_sender):
+    fake.script = [SERVER_ERROR] * 3
+    message_id = queue(services, people["participant"], "hello")
+    sender = make_sender(max_attempts=3)
+    for _ in range(3):
+        sender.drain()
+        clock.advance(timedelta(minutes=10))
+    row, message = outbox_row(services, message_id)
+    assert (row.state, row.attempts, message.status, message.error_code) == (
+        "failed", 3, "failed", 20500)
+    assert "500" in (row.last_error or "")
+    assert fake.calls == 3 and sender.drain().sent == 0
+
+
+def test_a_final_error_is_not_retried(services, people, fake, make_sender):
+    fake.script = [BAD_NUMBER]
+    message_id = queue(services, people["participant"], "hello")
+    assert make_sender().drain().failed == 1
+    row, message = outbox_row(services, message_id)
+    assert (row.state, message.error_code, fake.calls) == ("failed", 21211, 1)
+
+
+def test_21610_opts_the_participant_out(services, people, fake, make_sender):
+    fake.script = [OPTED_OUT]
+    first = queue(services, people["participant"], "first")
+    second = queue(services, people["participant"], "second")
+    report = make_sender().drain()
+    assert report.failed == 1 and fake.calls == 1
+    with services.db.session() as session:
+        assert session.get(Participant, people["participant"]).status == "opted_out"
+    assert outbox_row(services, first)[1].error_code == 21610
+    assert outbox_row(services, second)[0].state == "cancelled"
+
+
+def test_a_dead_senders_claim_is_reclaimed_after_the_lease(services, people, fake, clock,
+                                                             make_sender):
+    from scheduler.sender import PassReport
+
+    message_id = queue(services, people["participant"], "hello")
+    dead = make_sender(name="dead")
+    assert len(dead.claim(PassReport())) == 1  # claimed, then the process "died"
+    assert make_sender().drain().sent == 0
+    clock.advance(timedelta(seconds=services.config.scheduler.lease_seconds))
+    report = make_sender(name="alive").drain()
+    assert (report.reclaimed, report.sent) == (1, 1)
+    row, _ = outbox_row(services, message_id)
+    assert row.state == "sent" and row.attempts == 2
+    assert fake.sent == [(PARTICIPANT_PHONE, "hello")]
+
+
+def test_an_urgent_row_wakes_the_background_sender(services, people, fake, make_sender):
+    sender = make_sender(poll_seconds=3600)  # only a wake-up can make it send
+    services.db.wakers.append(sender.wake)
+    sender.start()
+    queue(services, None, "URGENT", phone=COACH_PHONE, priority=PRIORITY_CRISIS, urgent=True)
+    assert fake.event.wait(10), "the sender was not woken by the urgent row"
+    assert fake.sent == [(COACH_PHONE, "URGENT")]
+
+
+def test_status_callback_updates_the_sent_message(services, people, fake, make_sender, client):
+    from tests.conftest import sign
+
+    message_id = queue(services, people["participant"], "hello")
+    make_sender().drain()
+    sid = outbox_row(services, message_id)[1].sid
+    params = {"MessageSid": sid, "MessageStatus": "delivered"}
+    response = client.post("/sms/status", data=params,
+                           headers={"X-Twilio-Signature": sign("/sms/status", params)})
+    assert response.status_code in (200, 204)
+    assert outbox_row(services, message_id)[1].status == "delivered"
+    with services.db.session() as session:
+        assert session.scalar(select(Outbox.state).where(Outbox.message_id == message_id)) \
+            == "sent"
