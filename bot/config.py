@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 import zoneinfo
@@ -211,11 +212,14 @@ def _convert(section: str, key: str, raw: Any, where: str) -> Any:
 
 
 def _check_permissions(path: Path, data: Mapping[str, Any]) -> None:
-    holds_secret = any(
-        isinstance(data.get(s.section), dict) and data[s.section].get(s.key)
-        for s in SETTINGS
-        if s.secret and s.key != "url"
-    )
+    def holds(setting: Setting) -> bool:
+        table = data.get(setting.section)
+        value = table.get(setting.key) if isinstance(table, dict) else None
+        if setting.key == "url":  # a database URL is a secret only when it carries a password
+            return bool(value) and re.search(r"://[^/@]*:[^/@]+@", str(value)) is not None
+        return bool(value)
+
+    holds_secret = any(holds(s) for s in SETTINGS if s.secret)
     if holds_secret and path.stat().st_mode & stat.S_IROTH:
         raise ConfigError(
             f"{path}: holds a secret but is readable by every user; run: chmod o-r {path}"
