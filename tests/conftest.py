@@ -8,6 +8,8 @@ test gets a fresh database copied from a migrated template.
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -101,13 +103,28 @@ def _drop_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of one migrated SQLite file; tests get copies (a migration per test is slow)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return str(path)
+
+
+def _sqlite_copy(template: str, folder: Any) -> str:
+    target = os.path.join(str(folder), "peerline.db")
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A migrated database URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/peerline.db"
-        upgrade(url)
-        yield url
+        yield _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
     else:
         url = _postgres_database()
         yield url
@@ -123,11 +140,9 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def db_url(tmp_path: Any) -> str:
+def db_url(tmp_path: Any, sqlite_template: str) -> str:
     """A migrated SQLite database URL."""
-    url = f"sqlite:///{tmp_path}/peerline.db"
-    upgrade(url)
-    return url
+    return _sqlite_copy(sqlite_template, tmp_path)
 
 
 @pytest.fixture
