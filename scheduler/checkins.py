@@ -31,7 +31,7 @@ from bot.models import OnceMark, Participant
 
 log = logging.getLogger(__name__)
 CATCH_UP = timedelta(hours=12)  # an occurrence missed for longer (scheduler down) is skipped
-LOOKBACK = CATCH_UP + timedelta(hours=25)  # covers the longest quiet-hours wait
+QUIET_WAIT = timedelta(hours=25)  # longer than any quiet-hours wait
 CHUNK = 200
 
 
@@ -39,7 +39,7 @@ CHUNK = 200
 class Occurrence:
     """One firing of a flow's cron in one zone."""
 
-    flow_id: str
+    name: str  # the flow or schedule id
     zone: str
     local: datetime  # naive local wall-clock time
     at: datetime  # the aware UTC instant of `local`
@@ -47,7 +47,7 @@ class Occurrence:
 
     @property
     def key_prefix(self) -> str:
-        return f"checkin:{self.flow_id}:{self.local:%Y-%m-%dT%H:%M}:"
+        return f"checkin:{self.name}:{self.local:%Y-%m-%dT%H:%M}:"
 
 
 def scheduled_flows(services: Any) -> list[tuple[str, str]]:
@@ -55,23 +55,15 @@ def scheduled_flows(services: Any) -> list[tuple[str, str]]:
     store = services.flows
     if store is None:
         return []
-    if hasattr(store, "scheduled"):
-        return [(str(f), str(c)) for f, c in store.scheduled()]
-    found = []
-    for flow in store.all() if hasattr(store, "all") else []:
-        trigger = getattr(flow, "trigger", None)
-        cron = getattr(trigger, "schedule", None) if trigger is not None else None
-        if cron:
-            found.append((str(flow.id), str(cron)))
-    return found
+    return [(str(flow.id), str(flow.schedule)) for flow in store.scheduled()]
 
 
-def occurrences(flow_id: str, cron: str, zone: str, now: datetime, quiet: str,
-                lookback: timedelta = LOOKBACK) -> Iterator[Occurrence]:
-    """Yield the occurrences of `cron` in `zone` that are due at `now` (within CATCH_UP)."""
+def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
+                latest: datetime) -> Iterator[Occurrence]:
+    """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
     tz = ZoneInfo(zone)
-    start = (now - lookback).astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
-    end = now.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
+    start = (earliest - QUIET_WAIT).astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    end = latest.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
     seen: set[datetime] = set()
     it = croniter(cron, start)
     while True:
@@ -81,13 +73,14 @@ def occurrences(flow_id: str, cron: str, zone: str, now: datetime, quiet: str,
         if local in seen:
             continue
         seen.add(local)
-        at = local.replace(tzinfo=tz).astimezone(now.tzinfo)
+        at = local.replace(tzinfo=tz).astimezone(earliest.tzinfo)
         due = quiet_hours_end(quiet, at, zone)
-        if due <= now and now - due <= CATCH_UP:
-            yield Occurrence(flow_id, zone, local, at, due)
+        if earliest < due <= latest:
+            yield Occurrence(key, zone, local, at, due)
 
 
-def _zones(services: Any) -> list[str]:
+def active_zones(services: Any) -> list[str]:
+    """Return the time zones of active participants (one cron evaluation each)."""
     with services.db.session() as session:
         return sorted(z for z in session.scalars(
             select(Participant.timezone).where(Participant.status == "active").distinct()) if z)
@@ -116,13 +109,13 @@ def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int
                 with session.begin_nested():
                     session.add(OnceMark(key=f"{occ.key_prefix}{participant.id}", created_at=now))
                     session.flush()
-                    runtime.start_flow(session, services, participant, occ.flow_id, now,
+                    runtime.start_flow(session, services, participant, occ.name, now,
                                        trigger="schedule")
                 started += 1
             except IntegrityError:
                 continue  # another pass started this occurrence first
             except Exception:  # noqa: BLE001 - one broken participant must not stop the rest
-                log.exception("check-in %s for participant %s failed", occ.flow_id,
+                log.exception("check-in %s for participant %s failed", occ.name,
                               participant.id)
     return started
 
@@ -134,10 +127,10 @@ def due_checkins(services: Any, now: datetime) -> str:
         return "no scheduled flows"
     quiet = str(services.config.program.quiet_hours)
     started = 0
-    zones = _zones(services)
+    zones = active_zones(services)
     for flow_id, cron in flows:
         for zone in zones:
-            for occ in occurrences(flow_id, cron, zone, now, quiet):
+            for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
                 ids = _due_ids(services, occ)
                 for i in range(0, len(ids), CHUNK):
                     started += _start(services, occ, ids[i:i + CHUNK], now)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.durations import parse_duration
 from bot.escalations import notify_staff
-from bot.models import Coach, Escalation, Nudge, OnceMark, Run
+from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox import PRIORITY_ALERT, queue_message
 from scheduler.checkins import due_checkins
 from scheduler.nudge_schedules import draft_scheduled_nudges
@@ -33,27 +33,17 @@ DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still
 Job = Callable[[Any, datetime], str]
 
 
-def _runtime(name: str) -> Callable[..., Any] | None:
-    from bot import runtime
-
-    return getattr(runtime, name, None)
-
-
 def due_timeouts(services: Any, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
-    fire = _runtime("fire_timeout")
-    if fire is None:
-        return "flow runtime not available"
+    from bot import runtime
+
     with services.db.session() as session:
-        due = session.execute(
-            select(Run.id, Run.wait_token).where(Run.status == "active", Run.timeout_at <= now,
-                                                 Run.waiting.is_(True))
-            .order_by(Run.timeout_at).limit(BATCH)).all()
+        due = runtime.due_timeouts(session, now, limit=BATCH)
     fired = 0
     for run_id, token in due:
         try:
             with services.db.session() as session:
-                fired += bool(fire(session, services, run_id, token, now))
+                fired += bool(runtime.fire_timeout(session, services, run_id, token, now))
         except Exception:  # noqa: BLE001 - one broken run must not stop the others
             log.exception("timeout of run %s failed", run_id)
     return f"{fired} timeouts fired"
@@ -61,18 +51,15 @@ def due_timeouts(services: Any, now: datetime) -> str:
 
 def due_expiries(services: Any, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
-    expire = _runtime("expire_run")
-    if expire is None:
-        return "flow runtime not available"
+    from bot import runtime
+
     with services.db.session() as session:
-        due = session.scalars(
-            select(Run.id).where(Run.status == "active", Run.expires_at <= now)
-            .order_by(Run.expires_at).limit(BATCH)).all()
+        due = runtime.due_expiries(session, now, limit=BATCH)
     expired = 0
     for run_id in due:
         try:
             with services.db.session() as session:
-                expired += bool(expire(session, services, run_id, now))
+                expired += bool(runtime.expire_run(session, services, run_id, now))
         except Exception:  # noqa: BLE001 - one broken run must not stop the others
             log.exception("expiry of run %s failed", run_id)
     return f"{expired} runs expired"

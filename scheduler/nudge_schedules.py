@@ -1,11 +1,106 @@
-"""Draft nudges from the staff-configured schedules in flows/nudges.yaml into coaches' queues."""
+"""Draft nudges from the staff schedules in flows/nudges.yaml into each coach's approval queue.
+
+Rules:
+- A schedule's cron runs in the participant's local time; its draft is due
+  at the occurrence (or at the end of quiet hours) and is drafted up to
+  `DRAFT_LEAD` ahead, so the coach's morning digest shows the day's drafts
+  before they are due. Lateness (`max_late`) counts from the due time.
+- One draft per participant, schedule and occurrence: the nudge's unique
+  `event_key` (`schedule:ID:LOCAL-TIME:PID`); the query of who is due skips
+  keys that exist, so a pass over nothing due is one query per zone.
+- The text is picked by bot/program_files.py, never the one drafted last
+  for that participant and schedule; strategy reminders only for
+  participants who picked strategies.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import String, cast, exists, func, literal, select
+
+from bot.models import Nudge, Participant
+from bot.nudges import draft_nudge
+from scheduler.checkins import CATCH_UP, Occurrence, active_zones, occurrences
+
+log = logging.getLogger(__name__)
+DRAFT_LEAD = timedelta(hours=24)
+CHUNK = 200
+
+
+def _program(services: Any) -> Any:
+    from bot.program_files import ProgramCache
+
+    cache = services.extras.get("program_cache")
+    if cache is None:
+        cache = services.extras["program_cache"] = ProgramCache(services.config.flows.dir)
+    return cache
+
+
+def _key(schedule_id: str, occ: Occurrence) -> str:
+    return f"schedule:{schedule_id}:{occ.local:%Y-%m-%dT%H:%M}:"
+
+
+def _due_ids(services: Any, schedule: Any, occ: Occurrence) -> list[int]:
+    key = literal(_key(schedule.id, occ), String) + cast(Participant.id, String)
+    query = select(Participant.id).where(
+        Participant.status == "active", Participant.timezone == occ.zone,
+        Participant.enrolled_at <= occ.at, ~exists().where(Nudge.event_key == key))
+    if schedule.from_strategies:
+        query = query.where(func.coalesce(cast(Participant.strategies, String), "[]") != "[]")
+    with services.db.session() as session:
+        return list(session.scalars(query.order_by(Participant.id)))
+
+
+def _last_text(session: Any, participant_id: int, source: str) -> str | None:
+    return session.scalar(select(Nudge.original_body).where(
+        Nudge.participant_id == participant_id, Nudge.source == source)
+        .order_by(Nudge.created_at.desc(), Nudge.id.desc()).limit(1))
+
+
+def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+    from bot.program_files import pick_for, render
+    from bot.runtime import context_for
+
+    strategies = _program(services).strategies()
+    source = f"schedule:{schedule.id}"
+    drafted = 0
+    with services.db.session() as session:
+        for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))):
+            key = f"{_key(schedule.id, occ)}{participant.id}"
+            template = pick_for(schedule, strategies, participant.strategies or [],
+                                _last_text(session, participant.id, source), key)
+            if template is None:
+                continue
+            context = context_for(services, participant)
+            try:
+                body = render(template, {"participant": context.participant,
+                                         "coach": context.coach, "program": context.program})
+            except Exception:  # noqa: BLE001 - a bad text must not stop the other drafts
+                log.exception("schedule %s: text did not render", schedule.id)
+                continue
+            if draft_nudge(session, participant, body=body, reason=schedule.reason,
+                           source=source, event_key=key, due_at=occ.due, now=now,
+                           max_lateness=schedule.max_late) is not None:
+                drafted += 1
+    return drafted
 
 
 def draft_scheduled_nudges(services: Any, now: datetime) -> str:
-    """Draft every due scheduled nudge for each active participant (once per occurrence)."""
-    return "nudge schedules not available"
+    """Draft every scheduled nudge due within DRAFT_LEAD for each active participant (once)."""
+    schedules = _program(services).schedules()
+    if not schedules:
+        return "no nudge schedules"
+    quiet = str(services.config.program.quiet_hours)
+    drafted = 0
+    zones = active_zones(services)
+    for schedule in schedules:
+        for zone in zones:
+            for occ in occurrences(schedule.id, schedule.cron, zone, quiet,
+                                   now - min(CATCH_UP, schedule.max_late), now + DRAFT_LEAD):
+                ids = _due_ids(services, schedule, occ)
+                for i in range(0, len(ids), CHUNK):
+                    drafted += _draft(services, schedule, occ, ids[i:i + CHUNK], now)
+    return f"{drafted} nudges drafted"
