@@ -1,17 +1,141 @@
-"""Coach commands by SMS (SPEC §6.7). PLACEHOLDER until the scheduler issue lands."""
+"""Coach commands by SMS (SPEC §6.7): QUEUE, OK ID, NO ID, EDIT ID text, ACK ID, RESUME P-ID.
+
+Rules:
+- A coach acts only on drafts and escalations of their own participants
+  (staff on all); the ownership and state checks live in bot/nudges.py and
+  bot/escalations.py, which also write the audit entries.
+- Every answer is one short SMS a coach can read on a phone; mistakes get a
+  plain sentence ("#12 is not one of yours"), anything else the usage line.
+- A refused command changes nothing (it runs in a savepoint).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-USAGE = "Coach commands: QUEUE, OK ID, NO ID, EDIT ID new text, ACK ID."
+from bot.durations import quiet_hours_end
+from bot.escalations import acknowledge, can_act
+from bot.models import Coach, Escalation, Nudge, Participant
+from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume_for_participant
+
+USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
+         "EDIT ID new text (change and send), ACK ID (escalation seen).")
+_COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?[\s:.,-]*(.*)$", re.DOTALL)
+LINE_CHARS = 110  # a draft's text is trimmed to this in QUEUE
+REPLY_CHARS = 306  # two SMS segments per reply
+MAX_REPLIES = 3
+
+
+def _trim(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _queue(session: Session, coach: Coach) -> list[str]:
+    drafts = pending_for(session, coach)
+    if not drafts:
+        return ["No drafts are waiting for you."]
+    names = {p.id: p.first_name for p in session.query(Participant).filter(
+        Participant.id.in_({d.participant_id for d in drafts}))}
+    lines = [f"#{d.id} {names.get(d.participant_id, '?')}: "
+             f"{'(paused) ' if d.paused else ''}{_trim(d.body, LINE_CHARS)}" for d in drafts]
+    count = "1 draft" if len(drafts) == 1 else f"{len(drafts)} drafts"
+    replies: list[str] = []
+    current = f"{count} (reply OK ID, NO ID or EDIT ID text):"
+    shown = 0
+    for line in lines:
+        if len(current) + 1 + len(line) > REPLY_CHARS:
+            if len(replies) + 1 == MAX_REPLIES:
+                break
+            replies.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}"
+        shown += 1
+    if shown < len(lines):
+        current = f"{current}\n+{len(lines) - shown} more on the dashboard."
+    replies.append(current)
+    return replies
+
+
+def _when(nudge: Nudge, participant: Participant, services: Any, now: datetime) -> str:
+    due = quiet_hours_end(str(services.config.program.quiet_hours), max(nudge.due_at, now),
+                          participant.timezone)
+    if due <= now:
+        return "now"
+    local = due.astimezone(ZoneInfo(participant.timezone))
+    return f"{local:%a %H:%M} their time"
+
+
+def _decide(session: Session, services: Any, coach: Coach, verb: str, number: int, rest: str,
+            now: datetime) -> str:
+    nudge = get_for(session, number, coach)
+    participant = session.get(Participant, nudge.participant_id)
+    assert participant is not None
+    if verb == "NO":
+        reject(session, nudge, coach, now, via="sms")
+        return f"#{number} rejected; {participant.first_name} won't get it."
+    if verb == "EDIT":
+        if not rest.strip():
+            raise NudgeError(f"Write the new text after the number: EDIT {number} your text")
+        approve(session, nudge, coach, now, body=rest, via="sms")
+        done = "edited and approved"
+    else:
+        approve(session, nudge, coach, now, via="sms")
+        done = "approved"
+    return f"#{number} {done}; it goes to {participant.first_name} " \
+           f"{_when(nudge, participant, services, now)}."
+
+
+def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
+    escalation = session.get(Escalation, number, with_for_update=True)
+    if escalation is None:
+        return f"There is no escalation #{number}."
+    if not can_act(coach, escalation):
+        return f"#{number} is not one of yours."
+    if not acknowledge(session, escalation, coach, now, via="sms"):
+        return f"#{number} was already acknowledged."
+    return f"Escalation #{number} acknowledged. Thank you."
+
+
+def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
+    participant = session.get(Participant, number)
+    if participant is None:
+        return f"There is no participant P{number}."
+    if coach.role != "staff" and participant.coach_id != coach.id:
+        return f"P{number} is not one of yours."
+    if not participant.nudges_paused:
+        return f"Nudges for {participant.first_name} (P{number}) are not paused."
+    resume_for_participant(session, participant.id, coach, now, via="sms")
+    return f"Nudges for {participant.first_name} (P{number}) are on again."
 
 
 def handle_coach_message(
-    session: Session, services: Any, coach: Any, text: str, now: datetime
+    session: Session, services: Any, coach: Coach, text: str, now: datetime
 ) -> list[str]:
     """Answer a text from a coach's own phone; return the reply texts."""
-    return [USAGE]
+    match = _COMMAND.match(text or "")
+    verb = match.group(1).upper() if match else ""
+    if verb in {"QUEUE", "Q", "LIST"}:
+        return _queue(session, coach)
+    if verb not in {"OK", "NO", "EDIT", "ACK", "RESUME"}:
+        return [USAGE]
+    assert match is not None
+    if match.group(2) is None:
+        example = "EDIT 12 your text" if verb == "EDIT" else f"{verb} 12"
+        return [f"Which one? Write {verb} and the number, e.g. {example}."]
+    number, rest = int(match.group(2)), match.group(3)
+    if verb == "ACK":
+        return [_ack(session, coach, number, now)]
+    if verb == "RESUME":
+        return [_resume(session, coach, number, now)]
+    try:
+        with session.begin_nested():
+            return [_decide(session, services, coach, verb, number, rest, now)]
+    except NudgeError as exc:
+        return [str(exc)]

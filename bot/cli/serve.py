@@ -1,10 +1,14 @@
-"""`peerline serve` (the scheduler issue adds `scheduler` and `tick`)."""
+"""`peerline serve` (web + scheduler), `peerline scheduler` (alone) and `peerline tick --at`."""
 
 from __future__ import annotations
 
+import signal
+from datetime import datetime
+from typing import Any
+
 import click
 
-from bot.cli.common import config_option, open_services
+from bot.cli.common import config_option, fail, open_services
 
 
 @click.command("serve")
@@ -13,20 +17,95 @@ from bot.cli.common import config_option, open_services
 @click.option("--demo", is_flag=True, help="Print the demo login and how to text the bot.")
 @config_option
 def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> None:
-    """Run the web app (webhook and dashboard)."""
+    """Run the web app (webhook and dashboard) and the scheduler in one process."""
     from bot import create_app
+    from scheduler.runner import Runner
 
     services = open_services(config_path)
     app = create_app(services=services)
+    runner = Runner(services)
+    runner.start()
     url = f"http://{host}:{port}/"
     click.echo(f"PeerLine is running: {url}  (Ctrl-C to stop)")
     if demo:
         from bot.demo import demo_instructions
 
         click.echo(demo_instructions(url))
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        runner.stop()
+        services.db.dispose()
+
+
+@click.command("scheduler")
+@config_option
+def scheduler_command(config_path: str | None) -> None:
+    """Run the scheduler alone (one acts; others stand by and take over when it dies)."""
+    from scheduler.runner import Runner
+
+    services = open_services(config_path)
+    runner = Runner(services)
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        runner._stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    click.echo(f"PeerLine scheduler {runner.holder} started (Ctrl-C to stop)")
+    try:
+        runner.serve_forever()
+    except KeyboardInterrupt:
+        runner.deactivate()
+    finally:
+        services.db.dispose()
+
+
+def parse_instant(text: str) -> datetime:
+    """Return the aware instant of an ISO-8601 text ("Z" allowed); exit 1 if it is not one."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--at {text!r} is not an ISO-8601 time, e.g. 2026-12-07T16:00:00+00:00")
+        raise
+    if when.tzinfo is None:
+        fail(f"--at {text!r} needs a UTC offset, e.g. 2026-12-07T16:00:00+00:00")
+    return when
+
+
+@click.command("tick")
+@click.option("--at", "at", default=None, metavar="ISO-8601",
+              help="Run as if it were this instant (default: now).")
+@config_option
+def tick_command(at: str | None, config_path: str | None) -> None:
+    """Run every scheduler job once as of --at, print what each did, and exit."""
+    import time
+
+    from bot.clock import FrozenClock, SystemClock
+    from scheduler.jobs import run_all
+    from scheduler.runner import record_pass
+    from scheduler.sender import OutboxSender
+
+    when = parse_instant(at) if at else SystemClock().now()
+    services = open_services(config_path, clock=FrozenClock(when))
+    sender = OutboxSender(services, name=f"tick:{when.isoformat()}")
+    services.extras["outbox_sender"] = sender
+    try:
+        click.echo(f"tick at {when.isoformat()}")
+        t0 = time.perf_counter()
+        results = run_all(services, services.clock.now())
+        for job_id, summary in results:
+            click.echo(f"{job_id}: {summary}")
+        record_pass(services, "tick", sender.name, when, int((time.perf_counter() - t0) * 1000),
+                    dict(results))
+    finally:
+        sender.stop()
+        services.db.dispose()
+    if any(summary.startswith("failed") for _, summary in results):
+        raise SystemExit(1)
 
 
 def register(main: click.Group) -> None:
     """Add the serving commands to `main`."""
     main.add_command(serve_command)
+    main.add_command(scheduler_command)
+    main.add_command(tick_command)
