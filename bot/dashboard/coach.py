@@ -33,7 +33,7 @@ def index() -> str:
     with services().db.session() as db:
         escalations = open_escalations(db, coach)
         drafts = [(n, send_time(n, moment)) for n in nudge_rules.pending_for(db, coach)]
-        rows = veteran_rows(db, coach)
+        rows = veteran_rows(db, coach, moment)
         people = names(db, {e.acknowledged_by_id for e in escalations})
         return render_template(
             "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import abort
 from sqlalchemy import Select, func, select
@@ -13,6 +13,8 @@ from bot import escalations as escalation_rules
 from bot import nudges as nudge_rules
 from bot.dashboard.charts import Week, weekly_peg
 from bot.models import CheckinAnswer, Coach, Escalation, Message, Nudge, Outbox, Participant
+
+CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a quarter
 
 
 def participants_for(coach: Coach) -> Select[Participant]:
@@ -83,8 +85,8 @@ class VeteranRow:
     open_escalations: int
 
 
-def veteran_rows(db: Session, coach: Coach) -> list[VeteranRow]:
-    """Return the veterans `coach` may see with their latest activity and PEG weeks."""
+def veteran_rows(db: Session, coach: Coach, now: datetime) -> list[VeteranRow]:
+    """Return the veterans `coach` may see with their latest activity and recent PEG weeks."""
     people = list(db.scalars(participants_for(coach)))
     ids = [p.id for p in people]
     if not ids:
@@ -94,8 +96,9 @@ def veteran_rows(db: Session, coach: Coach) -> list[VeteranRow]:
         .where(CheckinAnswer.participant_id.in_(ids)).group_by(CheckinAnswer.participant_id)
     ).all())
     answers: dict[int, list[CheckinAnswer]] = {i: [] for i in ids}
-    for answer in db.scalars(select(CheckinAnswer).where(CheckinAnswer.participant_id.in_(ids))
-                             .order_by(CheckinAnswer.answered_at)):
+    recent = select(CheckinAnswer).where(CheckinAnswer.participant_id.in_(ids),
+                                         CheckinAnswer.answered_at >= now - CHART_SPAN)
+    for answer in db.scalars(recent.order_by(CheckinAnswer.answered_at)):
         answers[answer.participant_id].append(answer)
     pending = dict(db.execute(
         select(Nudge.participant_id, func.count(Nudge.id))
