@@ -139,7 +139,7 @@ def send_outbox(services: Any, now: datetime) -> str:
 
     own = sender or OutboxSender(services)
     try:
-        return f"outbox: {own.drain()}"
+        return str(own.drain())
     finally:
         if sender is None:
             own.stop()

@@ -1,0 +1,153 @@
+"""Coach SMS commands through the webhook: QUEUE, OK, NO, EDIT, ACK, RESUME, mistakes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.coach_sms import REPLY_CHARS, USAGE
+from bot.escalations import open_escalation
+from bot.models import AuditLog, Coach, Escalation, Nudge, Participant
+from bot.nudges import draft_nudge, pause_for_participant
+from bot.people import add_coach, add_participant
+from tests.conftest import COACH_PHONE, START, replies
+
+OTHER_COACH = "+12025550102"
+
+
+@pytest.fixture
+def other(services, people):
+    """A second coach, Blake, with a veteran of their own."""
+    with services.db.session() as session:
+        coach = add_coach(session, name="Blake Ode", phone=OTHER_COACH, now=START)
+        vet = add_participant(session, phone="+12025550124", name="Kim Lee", coach=coach,
+                              timezone="America/Chicago", now=START)
+        return {"coach": coach.id, "participant": vet.id}
+
+
+def _draft(services, participant_id, body="Keep going, Sam", key=None, due=START):
+    with services.db.session() as session:
+        participant = session.get(Participant, participant_id)
+        nudge = draft_nudge(session, participant, body=body, reason="test", source="test",
+                            event_key=key or f"k:{body}:{participant_id}", due_at=due, now=START)
+        return nudge.id
+
+
+def _nudge(services, nudge_id):
+    with services.db.session() as session:
+        return session.get(Nudge, nudge_id)
+
+
+def test_queue_lists_own_pending_drafts(sms, services, people, other):
+    mine = _draft(services, people["participant"], "Hi Sam, how did pacing go?")
+    _draft(services, other["participant"], "Hi Kim")
+    answer = replies(sms.send(COACH_PHONE, "queue"))
+    assert len(answer) == 1
+    assert f"#{mine} Sam: Hi Sam, how did pacing go?" in answer[0]
+    assert "Kim" not in answer[0]
+
+
+def test_queue_splits_and_trims_for_sms(sms, services, people):
+    for n in range(30):
+        _draft(services, people["participant"], f"Draft {n} " + "words " * 40)
+    answer = replies(sms.send(COACH_PHONE, "QUEUE"))
+    assert 1 < len(answer) <= 3
+    assert all(len(text) <= REPLY_CHARS + 40 for text in answer)
+    assert "more on the dashboard" in answer[-1]
+    assert "…" in answer[0]
+
+
+def test_empty_queue(sms, people):
+    assert replies(sms.send(COACH_PHONE, "QUEUE")) == ["No drafts are waiting for you."]
+
+
+def test_ok_approves_and_queues_the_nudge(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    answer = replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))
+    assert answer == [f"#{nudge_id} approved; it goes to Sam now."]
+    nudge = _nudge(services, nudge_id)
+    assert nudge.status == "approved" and nudge.message_id is not None
+    with services.db.session() as session:
+        audit = session.scalar(select(AuditLog).where(AuditLog.action == "nudge.approve"))
+        assert audit.actor == f"sms:coach:{people['coach']}" and audit.target_id == nudge_id
+    again = replies(sms.send(COACH_PHONE, f"ok #{nudge_id}"))
+    assert again == [f"#{nudge_id} was already approved."]
+
+
+def test_ok_says_when_a_later_nudge_goes(sms, services, people):
+    nudge_id = _draft(services, people["participant"], due=START + timedelta(days=1, hours=1))
+    assert replies(sms.send(COACH_PHONE, f"OK {nudge_id}")) == [
+        f"#{nudge_id} approved; it goes to Sam Tue 11:00 their time."]
+
+
+def test_edit_replaces_the_text(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    answer = replies(sms.send(COACH_PHONE, f"EDIT {nudge_id} Sam, proud of you. Alex"))
+    assert answer == [f"#{nudge_id} edited and approved; it goes to Sam now."]
+    nudge = _nudge(services, nudge_id)
+    assert (nudge.status, nudge.body, nudge.original_body) == (
+        "approved", "Sam, proud of you. Alex", "Keep going, Sam")
+
+
+def test_edit_without_text_changes_nothing(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    assert "EDIT" in replies(sms.send(COACH_PHONE, f"EDIT {nudge_id}"))[0]
+    assert _nudge(services, nudge_id).status == "pending"
+
+
+def test_no_rejects(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    assert replies(sms.send(COACH_PHONE, f"NO {nudge_id}")) == [
+        f"#{nudge_id} rejected; Sam won't get it."]
+    assert _nudge(services, nudge_id).status == "rejected"
+
+
+def test_plain_answers_to_mistakes(sms, services, people, other):
+    theirs = _draft(services, other["participant"], "Hi Kim")
+    assert replies(sms.send(COACH_PHONE, f"OK {theirs}")) == [f"#{theirs} is not one of yours."]
+    assert replies(sms.send(COACH_PHONE, f"EDIT {theirs} hijack")) == [
+        f"#{theirs} is not one of yours."]
+    untouched = _nudge(services, theirs)
+    assert (untouched.status, untouched.body) == ("pending", "Hi Kim")
+    assert replies(sms.send(COACH_PHONE, "OK 999")) == ["There is no draft #999."]
+    assert replies(sms.send(COACH_PHONE, "OK")) == [
+        "Which one? Write OK and the number, e.g. OK 12."]
+    assert replies(sms.send(COACH_PHONE, "hello there")) == [USAGE]
+
+
+def test_already_sent(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    with services.db.session() as session:
+        session.get(Nudge, nudge_id).status = "sent"
+    assert replies(sms.send(COACH_PHONE, f"OK {nudge_id}")) == [f"#{nudge_id} was already sent."]
+
+
+def test_a_paused_draft_needs_resume(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    with services.db.session() as session:
+        pause_for_participant(session, people["participant"], START)
+    assert "paused" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
+    pid = people["participant"]
+    assert replies(sms.send(COACH_PHONE, f"RESUME P{pid}")) == [
+        f"Nudges for Sam (P{pid}) are on again."]
+    assert "approved" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
+
+
+def test_ack_acknowledges_own_escalations_only(sms, services, people, other):
+    with services.db.session() as session:
+        mine = open_escalation(session, services, session.get(Participant, people["participant"]),
+                               kind="flow", reason="No answer", event_key="e1", now=START).id
+        theirs = open_escalation(session, services, session.get(Participant, other["participant"]),
+                                 kind="flow", reason="No answer", event_key="e2", now=START).id
+    assert replies(sms.send(COACH_PHONE, f"ACK {theirs}")) == [f"#{theirs} is not one of yours."]
+    assert replies(sms.send(COACH_PHONE, f"ACK {mine}")) == [
+        f"Escalation #{mine} acknowledged. Thank you."]
+    assert replies(sms.send(COACH_PHONE, f"ack {mine}")) == [f"#{mine} was already acknowledged."]
+    assert replies(sms.send(COACH_PHONE, "ACK 999")) == ["There is no escalation #999."]
+    with services.db.session() as session:
+        escalation = session.get(Escalation, mine)
+        assert escalation.acknowledged_by_id == people["coach"]
+        assert session.get(Escalation, theirs).acknowledged_at is None
+        assert session.get(Coach, people["coach"]).phone == COACH_PHONE
