@@ -58,10 +58,7 @@ def build_services(
         sender=sender or build_sender(config),
     )
     if load_flows:
-        try:
-            from bot.flows.store import FlowStore
-        except ImportError:  # the flow engine is not installed yet
-            log.warning("flow engine not available; participants get a short acknowledgement")
-        else:
-            services.flows = FlowStore(config.flows.dir)
+        from bot.flows.store import FlowStore
+
+        services.flows = FlowStore(config.flows.dir)
     return services

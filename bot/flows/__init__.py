@@ -1,0 +1,1 @@
+"""YAML conversation flows: model, loader, validator, pure engine, replies, safety, store."""

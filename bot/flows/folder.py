@@ -1,0 +1,104 @@
+"""Load a whole flows folder: every flow file, safety.yaml and the program-level files."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.flows.loader import problems_of
+from bot.flows.model import Flow, Problem
+from bot.flows.safety import SafetyMatcher, load_safety
+from bot.flows.validate import cross_check, validate_flow
+
+log = logging.getLogger(__name__)
+SAFETY_FILE = "safety.yaml"
+PROGRAM_FILES = frozenset({SAFETY_FILE, "strategies.yaml", "nudges.yaml"})
+
+
+def program_file_names() -> frozenset[str]:
+    """Return the names of files in flows/ that are not flows."""
+    try:
+        module = importlib.import_module("bot.program_files")
+    except ImportError:
+        return PROGRAM_FILES
+    extra = getattr(module, "FILES", None) or getattr(module, "PROGRAM_FILES", None) or ()
+    return PROGRAM_FILES | frozenset(str(name) for name in extra)
+
+
+def flow_files(folder: Path) -> list[Path]:
+    """Return the flow files of `folder` (top-level *.yaml that are not program files)."""
+    skip = program_file_names()
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file() and p.name not in skip)
+
+
+@dataclass
+class Folder:
+    """Every flow of a folder with its problems; `valid` are the flows with none."""
+
+    flows: list[Flow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    safety: SafetyMatcher | None = None
+    safety_problems: list[Problem] = field(default_factory=list)
+
+    def bad_paths(self) -> set[str]:
+        """Return the paths that have at least one problem."""
+        return {p.path for p in self.problems}
+
+    def valid(self) -> list[Flow]:
+        """Return the flows whose files have no problem."""
+        bad = self.bad_paths()
+        return [f for f in self.flows if f.path not in bad]
+
+
+def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
+    """Load and validate the flow files of `folder` (or just `paths`), with safety.yaml."""
+    result = Folder()
+    for path in paths if paths is not None else flow_files(folder):
+        flow, problems = problems_of(path)
+        result.problems.extend(problems)
+        if flow is not None:
+            result.flows.append(flow)
+            result.problems.extend(validate_flow(flow))
+    result.problems.extend(cross_check(result.flows))
+    safety_path = folder / SAFETY_FILE
+    if safety_path.exists():
+        matcher, report = load_safety(safety_path)
+        result.safety = matcher
+        result.safety_problems = report.problems
+    else:
+        result.safety_problems = [Problem(str(safety_path), 1,
+                                          "safety.yaml is missing; built-in crisis phrases apply")]
+    return result
+
+
+def program_problems(folder: Path) -> list[str]:
+    """Return the problems bot.program_files.check reports, if that module exists."""
+    try:
+        module = importlib.import_module("bot.program_files")
+    except ImportError:
+        return []
+    check = getattr(module, "check", None)
+    if check is None:
+        return []
+    try:
+        return [str(line) for line in check(folder)]
+    except Exception as exc:  # a broken checker must not hide the flow problems
+        log.exception("bot.program_files.check failed")
+        return [f"{folder}:1: the program files check failed: {exc}"]
+
+
+def check_path(path: Path) -> list[str]:
+    """Return every problem of a flows folder (or of one file in it), as FILE:LINE lines."""
+    if path.is_file():
+        folder = path.parent
+        loaded = load_folder(folder)
+        if path.name == SAFETY_FILE:
+            return [str(p) for p in loaded.safety_problems]
+        return [str(p) for p in loaded.problems if Path(p.path) == path]
+    if not path.is_dir():
+        return [f"{path}:1: no such file or folder"]
+    loaded = load_folder(path)
+    lines = [str(p) for p in [*loaded.problems, *loaded.safety_problems]]
+    return lines + program_problems(path)

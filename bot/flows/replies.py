@@ -1,0 +1,148 @@
+"""Read replies as people write them (SPEC §9): numbers, yes/no, choices, text.
+
+Invariants: every function accepts any string (emoji, non-Latin scripts,
+empty) without raising; a reply that could mean two things is not accepted.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from bot.flows.model import Expect
+
+WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_WORD_NUMBER = re.compile(r"\b(" + "|".join(WORDS) + r")\b")
+_FRACTION = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+YES = frozenset({"yes", "y", "yeah", "yep", "yup", "yea", "ya", "yah", "sure", "ok", "okay",
+                 "k", "absolutely", "definitely", "certainly", "affirmative", "👍"})
+NO = frozenset({"no", "n", "nope", "nah", "naw", "not", "never", "negative", "👎"})
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The outcome of reading a reply: ok with a value, or not ok."""
+
+    ok: bool
+    value: Any = None
+
+
+NOT_UNDERSTOOD = Parsed(False)
+
+
+def fold(text: str) -> str:
+    """Return `text` lower-cased and normalized, apostrophes dropped."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return text.replace("’", "").replace("'", "")
+
+
+def words(text: str) -> list[str]:
+    """Return the words of `text` (letters and digits of any script; emoji kept as words)."""
+    return [w for w in re.split(r"[^\w👍👎]+", fold(text)) if w and w != "_"]
+
+
+def _to_number(token: str) -> float:
+    return float(token.replace(",", "."))
+
+
+def parse_number(text: str, low: float | None = None, high: float | None = None) -> Parsed:
+    """Read one number: `7`, `seven`, `about a 7`, `7/10`, `7 out of 10`; else not ok."""
+    folded = _WORD_NUMBER.sub(lambda m: str(WORDS.index(m.group(1))), fold(text))
+    folded = _FRACTION.sub(lambda m: m.group(1), folded)
+    try:
+        values = {_to_number(token) for token in _NUMBER.findall(folded)}
+    except ValueError:
+        return NOT_UNDERSTOOD
+    if len(values) != 1:
+        return NOT_UNDERSTOOD
+    value = values.pop()
+    if (low is not None and value < low) or (high is not None and value > high):
+        return NOT_UNDERSTOOD
+    return Parsed(True, int(value) if value.is_integer() else value)
+
+
+def parse_yesno(text: str) -> Parsed:
+    """Read yes or no (y/yeah/yep/sure/ok, n/nope/nah); a reply with both is not ok."""
+    found = words(text)
+    said_yes = any(w in YES for w in found)
+    said_no = any(w in NO for w in found)
+    if said_yes == said_no:
+        return NOT_UNDERSTOOD
+    return Parsed(True, said_yes)
+
+
+def _terms(expect: Expect) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Return each distinct term (as words) with the options it names, longest first."""
+    terms: dict[tuple[str, ...], list[str]] = {}
+    for value, synonyms in expect.options:
+        for term in (value, *synonyms):
+            tokens = tuple(words(term))
+            if tokens and value not in terms.setdefault(tokens, []):
+                terms[tokens].append(value)
+    return sorted(terms.items(), key=lambda item: -len(item[0]))
+
+
+def _choose(matched: set[str], expect: Expect) -> Parsed:
+    ordered = [value for value, _ in expect.options if value in matched]
+    if expect.multiple:
+        return Parsed(True, ordered) if ordered else NOT_UNDERSTOOD
+    return Parsed(True, ordered[0]) if len(ordered) == 1 else NOT_UNDERSTOOD
+
+
+def parse_choice(text: str, expect: Expect) -> Parsed:
+    """Match the whole reply, else its words and phrases, against each option's synonyms."""
+    tokens = tuple(words(text))
+    if not tokens:
+        return NOT_UNDERSTOOD
+    terms = _terms(expect)
+    for term, values in terms:
+        if term == tokens:
+            return _choose(set(values), expect)
+    remaining: list[str | None] = list(tokens)
+    matched: set[str] = set()
+    for term, values in terms:
+        size = len(term)
+        for start in range(len(remaining) - size + 1):
+            if tuple(remaining[start:start + size]) == term:
+                matched.update(values)
+                remaining[start:start + size] = [None] * size
+    return _choose(matched, expect)
+
+
+def parse_text(text: str, max_length: int | None = None) -> Parsed:
+    """Accept any non-empty reply (stored as sent, trimmed), up to `max_length` characters."""
+    stripped = (text or "").strip()
+    if not stripped or (max_length is not None and len(stripped) > max_length):
+        return NOT_UNDERSTOOD
+    return Parsed(True, stripped)
+
+
+def parse_reply(expect: Expect, text: str) -> Parsed:
+    """Read `text` as `expect` asks."""
+    if expect.type == "number":
+        return parse_number(text, expect.min, expect.max)
+    if expect.type == "yesno":
+        return parse_yesno(text)
+    if expect.type == "choice":
+        return parse_choice(text, expect)
+    return parse_text(text, expect.max_length)
+
+
+def default_invalid(expect: Expect) -> str:
+    """Return the re-ask text used when a step has no `invalid`."""
+    if expect.type == "number":
+        if expect.min is not None and expect.max is not None:
+            return f"Please answer with a number from {expect.min:g} to {expect.max:g}."
+        return "Please answer with a number."
+    if expect.type == "yesno":
+        return "Please answer yes or no."
+    if expect.type == "choice":
+        names = ", ".join(value for value, _ in expect.options)
+        return f"Please answer with one of: {names}."
+    if expect.max_length:
+        return f"Please answer in {expect.max_length} characters or fewer."
+    return "Please send a short answer."

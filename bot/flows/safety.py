@@ -1,0 +1,185 @@
+"""Recognise crisis language (SPEC §6.3) from the phrases and patterns in flows/safety.yaml.
+
+Invariants: matching never raises, whatever the text; phrases forgive case,
+punctuation, spacing ("k i l l myself", "my self"), repeated letters
+("diiie") and one-letter typos in longer words ("suicidel"); an exception
+removes only the words it covers, so crisis language elsewhere still matches.
+When safety.yaml is missing or broken the built-in phrases below apply.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
+
+SAFETY_KEYS = ("reply", "phrases", "patterns", "exceptions")
+DEFAULT_REPLY = ("I'm really glad you told me. You don't have to face this alone. Please reach "
+                 "the Veterans Crisis Line now: dial 988 then press 1, or text 838255. If you "
+                 "are in danger, call 911. I've let your coach know.")
+DEFAULT_PHRASES = ("want to die", "wanna die", "kill myself", "end my life", "better off dead",
+                   "no reason to live", "suicide", "suicidal", "end it all")
+_BARRIER = "|"
+
+
+def _squash(word: str) -> str:
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def tokens(text: str) -> list[str]:
+    """Return the normalized words of `text`, joining spelled-out letters ("k i l l")."""
+    folded = unicodedata.normalize("NFKC", text or "").lower().replace("’", "'")
+    folded = folded.replace("'", "")
+    raw = [w for w in re.split(r"[\W_]+", folded) if w]
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*raw, ""]:
+        if len(word) == 1:
+            run.append(word)
+            continue
+        out.extend(["".join(run)] if len(run) >= 3 else run)
+        run = []
+        if word:
+            out.append(word)
+    return [_squash(w) for w in out]
+
+
+@lru_cache(maxsize=65536)
+def _close(a: str, b: str) -> bool:
+    """Tell whether two squashed words are equal or one typo apart (words of 5+ letters)."""
+    if a == b:
+        return True
+    if b.endswith("*"):
+        return len(b) > 1 and a.startswith(b[:-1])
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
+            and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _match_at(words: list[str], pi: int, text: list[str], ti: int) -> int | None:
+    """Return the end index in `text` if `words[pi:]` matches from `ti`, else None."""
+    if pi == len(words):
+        return ti
+    if ti >= len(text) or text[ti] == _BARRIER:
+        return None
+    if _close(text[ti], words[pi]):
+        end = _match_at(words, pi + 1, text, ti + 1)
+        if end is not None:
+            return end
+    if ti + 1 < len(text) and text[ti + 1] != _BARRIER and _close(text[ti] + text[ti + 1],
+                                                                  words[pi]):
+        end = _match_at(words, pi + 1, text, ti + 2)
+        if end is not None:
+            return end
+    if pi + 1 < len(words) and _close(text[ti], words[pi] + words[pi + 1]):
+        return _match_at(words, pi + 2, text, ti + 1)
+    return None
+
+
+def find(words: list[str], text: list[str]) -> tuple[int, int] | None:
+    """Return the (start, end) span where phrase `words` occurs in `text`, else None."""
+    for start in range(len(text)):
+        end = _match_at(words, 0, text, start)
+        if end is not None:
+            return start, end
+    return None
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    keep_star = phrase.strip().endswith("*")
+    words = tokens(phrase)
+    if keep_star and words:
+        words[-1] += "*"
+    return words
+
+
+@dataclass(frozen=True)
+class SafetyMatcher:
+    """Crisis phrases, regular-expression patterns, exceptions and the crisis reply."""
+
+    reply: str = DEFAULT_REPLY
+    phrases: tuple[str, ...] = DEFAULT_PHRASES
+    patterns: tuple[str, ...] = ()
+    exceptions: tuple[str, ...] = ()
+
+    def match(self, text: str) -> str | None:
+        """Return the phrase or pattern `text` matches (after exceptions), else None."""
+        words = tokens(text)
+        for exception in self.exceptions:
+            target = _phrase_words(exception)
+            while target and (span := find(target, words)) is not None:
+                words[span[0]:span[1]] = [_BARRIER]
+        for phrase in self.phrases:
+            target = _phrase_words(phrase)
+            if target and find(target, words) is not None:
+                return phrase
+        joined = " ".join(words)
+        for pattern in self.patterns:
+            if _compiled(pattern).search(joined):
+                return pattern
+        return None
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _strings(doc: Any, key: str, report: Report) -> tuple[str, ...]:
+    items = doc.get(key) or []
+    if not isinstance(items, list):
+        report.add(key_line(doc, key), f"{key} must be a list")
+        return ()
+    out: list[str] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            report.add(item_line(items, index), f"each of {key} must be non-empty text")
+            continue
+        if key == "patterns":
+            try:
+                re.compile(item)
+            except re.error as exc:
+                report.add(item_line(items, index), f"bad pattern {item!r}: {exc}")
+                continue
+        out.append(str(item))
+    return tuple(out)
+
+
+def load_safety(path: Path) -> tuple[SafetyMatcher | None, Report]:
+    """Load safety.yaml; None (with problems in the report) if it is not usable."""
+    report = Report(str(path))
+    doc = load_yaml(path, report)
+    if doc is None:
+        return None, report
+    if not isinstance(doc, dict):
+        report.add(1, "safety.yaml must be a mapping with reply, phrases, patterns, exceptions")
+        return None, report
+    check_keys(doc, SAFETY_KEYS, "safety.yaml", report)
+    reply = doc.get("reply")
+    if not isinstance(reply, str) or not reply.strip():
+        report.add(key_line(doc, "reply") if "reply" in doc else 1,
+                   "reply must be the crisis text")
+        reply = DEFAULT_REPLY
+    elif "988" not in reply or "838255" not in reply:
+        report.add(key_line(doc, "reply"),
+                   "reply must give the Veterans Crisis Line: dial 988 then press 1; text 838255")
+    phrases = _strings(doc, "phrases", report)
+    if not phrases:
+        report.add(key_line(doc, "phrases") if "phrases" in doc else 1,
+                   "phrases must list the crisis phrases")
+    matcher = SafetyMatcher(reply=str(reply).strip(), phrases=phrases,
+                            patterns=_strings(doc, "patterns", report),
+                            exceptions=_strings(doc, "exceptions", report))
+    return (None if report.problems else matcher), report

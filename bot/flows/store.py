@@ -1,0 +1,132 @@
+"""FlowStore: the running server's flows, hot-reloaded, with every version ever loaded.
+
+Invariants:
+- Asking the store costs a directory scan of file sizes and mtimes at most
+  once per `min_interval` seconds; files are parsed only when that changes.
+- A file that does not validate is refused: its problems are logged and kept
+  in `errors`, and the last valid version of that flow keeps running.
+- Every loaded version stays available by (flow id, content hash), so a run
+  finishes on the version it started (for the life of the process).
+- safety.yaml follows the same rule; without any valid one the built-in
+  crisis phrases apply, so crisis detection is never off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from bot.flows.folder import SAFETY_FILE, load_folder
+from bot.flows.model import Flow
+from bot.flows.safety import SafetyMatcher
+
+log = logging.getLogger(__name__)
+Signature = tuple[tuple[str, int, int, int], ...]
+
+
+class FlowStore:
+    """Hold the current and past versions of the flows in one folder."""
+
+    def __init__(self, folder: str | os.PathLike[str], min_interval: float = 1.0):
+        self.folder = Path(folder)
+        self.min_interval = min_interval
+        self.errors: list[str] = []
+        self._lock = threading.RLock()
+        self._current: dict[str, Flow] = {}
+        self._by_path: dict[str, Flow] = {}
+        self._versions: dict[tuple[str, str], Flow] = {}
+        self._safety = SafetyMatcher()
+        self._signature: Signature | None = None
+        self._checked_at = 0.0
+        self.refresh(force=True)
+
+    def _scan(self) -> Signature:
+        entries: list[tuple[str, int, int, int]] = []
+        try:
+            with os.scandir(self.folder) as found:
+                for entry in found:
+                    if entry.name.endswith(".yaml") and entry.is_file():
+                        info = entry.stat()
+                        entries.append((entry.name, info.st_mtime_ns, info.st_size, info.st_ino))
+        except OSError:
+            return ()
+        return tuple(sorted(entries))
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload changed files (cheap when nothing changed); return whether anything did."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.min_interval:
+            return False
+        with self._lock:
+            self._checked_at = now
+            signature = self._scan()
+            if signature == self._signature and not force:
+                return False
+            self._signature = signature
+            self._reload()
+            return True
+
+    def _reload(self) -> None:
+        loaded = load_folder(self.folder)
+        bad = loaded.bad_paths()
+        self.errors = [str(p) for p in loaded.problems]
+        for problem in loaded.problems:
+            log.error("flow file refused: %s", problem)
+        current: dict[str, Flow] = {}
+        by_path: dict[str, Flow] = {}
+        for flow in loaded.flows:
+            chosen = self._by_path.get(flow.path) if flow.path in bad else flow
+            if chosen is None:
+                continue
+            by_path[flow.path] = chosen
+            current[chosen.id] = chosen
+            self._versions[(chosen.id, chosen.version)] = chosen
+        for path, old in self._by_path.items():  # unparseable now, but valid before
+            if path in bad and path not in by_path and Path(path).exists():
+                by_path[path] = old
+                current.setdefault(old.id, old)
+        self._current = current
+        self._by_path = by_path
+        if loaded.safety is not None:
+            self._safety = loaded.safety
+        elif (self.folder / SAFETY_FILE).exists():
+            for problem in loaded.safety_problems:
+                log.error("safety.yaml refused: %s", problem)
+                self.errors.append(str(problem))
+        log.info("flows loaded: %s", ", ".join(sorted(current)) or "none")
+
+    def get(self, flow_id: str) -> Flow | None:
+        """Return the current version of `flow_id`."""
+        self.refresh()
+        return self._current.get(flow_id)
+
+    def version(self, flow_id: str, version: str) -> Flow | None:
+        """Return version `version` of `flow_id` if it was ever loaded by this process."""
+        self.refresh()
+        return self._versions.get((flow_id, version))
+
+    def by_keyword(self, word: str) -> Flow | None:
+        """Return the flow whose trigger keyword is `word` (already normalized)."""
+        self.refresh()
+        for flow in self._current.values():
+            if word in flow.keywords:
+                return flow
+        return None
+
+    def flows(self) -> list[Flow]:
+        """Return the current version of every flow, by id."""
+        self.refresh()
+        return [self._current[key] for key in sorted(self._current)]
+
+    def scheduled(self) -> list[Flow]:
+        """Return the flows that have a `trigger.schedule`."""
+        return [flow for flow in self.flows() if flow.schedule]
+
+    @property
+    def safety(self) -> SafetyMatcher:
+        """Return the crisis matcher in force."""
+        self.refresh()
+        return self._safety

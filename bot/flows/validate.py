@@ -1,0 +1,150 @@
+"""Check a flow's meaning: steps, reachability, templates, variables; and across files."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from bot.flows.model import PROVIDED, Flow, Problem, Step
+from bot.flows.templates import TemplateProblem, expression_names, template_names
+from bot.flows.yamlio import hint
+
+
+def _saved_name(step: Step) -> str | None:
+    """Return the flow variable a step saves (participant.* fields are not flow variables)."""
+    if step.save and not step.save.startswith("participant."):
+        return step.save
+    return None
+
+
+def reachable(flow: Flow) -> set[str]:
+    """Return the ids of the steps reachable from `start`."""
+    if flow.start not in flow.steps:
+        return set()
+    seen = {flow.start}
+    queue = deque([flow.start])
+    while queue:
+        for _kind, target, _line in flow.steps[queue.popleft()].targets():
+            if target in flow.steps and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def defined_on_entry(flow: Flow) -> dict[str, frozenset[str]]:
+    """Return, per reachable step, the variables saved on every path from `start` to it."""
+    if flow.start not in flow.steps:
+        return {}
+    entry: dict[str, frozenset[str]] = {flow.start: frozenset()}
+    queue = deque([flow.start])
+    while queue:
+        step = flow.steps[queue.popleft()]
+        before = entry[step.id]
+        saved = _saved_name(step)
+        for kind, target, _line in step.targets():
+            if target not in flow.steps:
+                continue
+            out = before | {saved} if kind == "next" and saved else before
+            old = entry.get(target)
+            new = out if old is None else old & out
+            if target == flow.start:
+                new = frozenset()
+            if new != old:
+                entry[target] = new
+                queue.append(target)
+    return entry
+
+
+def _templates(step: Step) -> Iterable[tuple[str, str, int]]:
+    """Yield (what, source, line) for each template a step renders before its reply."""
+    for text in step.say:
+        yield "say", text, step.line_of("say")
+    for key in ("invalid", "notify_coach", "escalate"):
+        value = getattr(step, key)
+        if value:
+            yield key, value, step.line_of(key)
+    if step.nudge is not None:
+        yield "nudge say", step.nudge.say, step.line_of("nudge")
+
+
+def _check_names(flow: Flow, step: Step, names: set[str], scope: frozenset[str], line: int,
+                 what: str, out: list[Problem]) -> None:
+    everywhere = {s for st in flow.steps.values() if (s := _saved_name(st))}
+    for name in sorted(names - scope - PROVIDED):
+        if name in everywhere:
+            message = (f"{what} uses '{name}', which is not saved on every path to step "
+                       f"'{step.id}'")
+        else:
+            known = everywhere | PROVIDED
+            message = f"{what} uses undefined variable '{name}'{hint(name, known)}"
+        out.append(Problem(flow.path, line, message))
+
+
+def validate_flow(flow: Flow) -> list[Problem]:
+    """Return the problems of one structurally loaded flow."""
+    out: list[Problem] = []
+    if flow.start and flow.start not in flow.steps:
+        out.append(Problem(flow.path, flow.line_of("start"), f"start step '{flow.start}' "
+                           f"does not exist{hint(flow.start, flow.steps)}"))
+    for step in flow.steps.values():
+        for kind, target, line in step.targets():
+            if target not in flow.steps:
+                out.append(Problem(flow.path, line,
+                                   f"{kind} goes to unknown step '{target}'"
+                                   f"{hint(target, flow.steps)}"))
+    live = reachable(flow)
+    if flow.start in flow.steps:
+        for step in flow.steps.values():
+            if step.id not in live:
+                out.append(Problem(flow.path, step.line,
+                                   f"step '{step.id}' is unreachable from start '{flow.start}'"))
+    entry = defined_on_entry(flow)
+    for step in flow.steps.values():
+        scope = entry.get(step.id, frozenset())
+        for what, source, line in _templates(step):
+            try:
+                names = template_names(source)
+            except TemplateProblem as exc:
+                out.append(Problem(flow.path, line, f"bad template in {what}: {exc}"))
+                continue
+            if step.id in entry:
+                _check_names(flow, step, names, scope, line, what, out)
+        after = scope | {s} if (s := _saved_name(step)) else scope
+        for branch in step.next:
+            if branch.when is None:
+                continue
+            try:
+                names = expression_names(branch.when)
+            except TemplateProblem as exc:
+                out.append(Problem(flow.path, branch.line,
+                                   f"bad expression {branch.when!r}: {exc}"))
+                continue
+            if step.id in entry:
+                _check_names(flow, step, names, after, branch.line, "when", out)
+    return out
+
+
+def cross_check(flows: list[Flow]) -> list[Problem]:
+    """Return problems between files: duplicate ids and keywords, unknown start_flow targets."""
+    out: list[Problem] = []
+    by_id: dict[str, Flow] = {}
+    by_keyword: dict[str, Flow] = {}
+    for flow in sorted(flows, key=lambda f: f.path):
+        first = by_id.setdefault(flow.id, flow)
+        if first is not flow:
+            out.append(Problem(flow.path, flow.line_of("id"),
+                               f"duplicate flow id '{flow.id}' (also in {first.path})"))
+        for word in flow.keywords:
+            owner = by_keyword.setdefault(word, flow)
+            if owner is not flow:
+                out.append(Problem(flow.path, flow.line_of(f"keyword:{word}"),
+                                   f"duplicate keyword {word} (also a keyword of flow "
+                                   f"'{owner.id}' in {owner.path})"))
+    for flow in flows:
+        for step in flow.steps.values():
+            target = step.start_flow
+            if target is not None and target not in by_id:
+                out.append(Problem(flow.path, step.line_of("start_flow"),
+                                   f"start_flow names unknown flow '{target}'"
+                                   f"{hint(target, by_id)}"))
+    return out

@@ -1,0 +1,124 @@
+"""Read YAML safely, keeping the line of every key and item.
+
+Invariants: no YAML tag ever constructs an object or runs code (the round-trip
+loader builds only maps, lists and scalars, and any explicit tag is reported
+as a problem); duplicate keys and syntax errors are problems with a line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from bot.flows.model import Problem
+
+
+class Report:
+    """Collect the problems of one file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, message: str) -> None:
+        """Record a problem at `line` (1-based)."""
+        self.problems.append(Problem(self.path, max(int(line), 1), message))
+
+
+def key_line(mapping: Any, key: Any) -> int:
+    """Return the 1-based line of `key` in a round-trip mapping (else the mapping's line)."""
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return node_line(mapping)
+
+
+def item_line(seq: Any, index: int) -> int:
+    """Return the 1-based line of item `index` in a round-trip list."""
+    try:
+        return int(seq.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return node_line(seq)
+
+
+def node_line(node: Any) -> int:
+    """Return the 1-based line where a map or list starts (1 if unknown)."""
+    try:
+        return int(node.lc.line) + 1
+    except (AttributeError, TypeError):
+        return 1
+
+
+def _tag(node: Any) -> str | None:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", tag) if tag is not None else None
+    return value if isinstance(value, str) else None
+
+
+def _check_tags(node: Any, line: int, report: Report, seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    tag = _tag(node)
+    if isinstance(node, TaggedScalar) or tag:
+        report.add(line, f"YAML tags like {tag or '!'} are not allowed; write plain values")
+        return
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            _check_tags(value, key_line(node, key), report, seen)
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            _check_tags(value, item_line(node, index), report, seen)
+
+
+def load_yaml(path: Path, report: Report) -> Any:
+    """Return the document in `path` (None on problems, which go to `report`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        report.add(1, f"cannot read the file: {exc}")
+        return None
+    return load_yaml_text(text, report)
+
+
+def load_yaml_text(text: str, report: Report) -> Any:
+    """Parse `text` safely; None (and problems) if it is not plain, valid YAML."""
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = exc.problem or "invalid YAML"
+        if "duplicate key" in what:
+            report.add(line, f"{what}; each key may appear once")
+        else:
+            report.add(line, f"invalid YAML: {what}")
+        return None
+    except YAMLError as exc:
+        report.add(1, f"invalid YAML: {exc}")
+        return None
+    before = len(report.problems)
+    _check_tags(data, 1, report, set())
+    return data if len(report.problems) == before else None
+
+
+def hint(word: str, known: Iterable[str]) -> str:
+    """Return ` (did you mean 'x'?)` for the closest known word, or ''."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_keys(mapping: Any, known: Iterable[str], where: str, report: Report) -> None:
+    """Report every key of `mapping` that is not in `known`, with a hint."""
+    known = set(known)
+    for key in mapping:
+        if key not in known:
+            report.add(key_line(mapping, key),
+                       f"unknown key '{key}' in {where}{hint(str(key), known)}")
