@@ -71,12 +71,18 @@ def load_user() -> None:
     g.user = coach
 
 
+def _to_login() -> Response:
+    # Come back to the page after logging in; a form post cannot be replayed, so go home.
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=target))  # type: ignore[return-value]
+
+
 def login_required(view: F) -> F:
     """Send visitors who are not signed in to the login page."""
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("user") is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         return view(*args, **kwargs)
     return cast(F, wrapped)
 
@@ -86,7 +92,7 @@ def staff_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("user") is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         if g.user.role != "staff":
             return error_page(403, "This page is for program staff.")
         return view(*args, **kwargs)
