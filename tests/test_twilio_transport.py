@@ -146,6 +146,15 @@ def test_twilio_errors_map_to_send_errors(fake_twilio, outcome, status, code, re
     assert error.opted_out is (code == 21610)
 
 
+def test_twilio_environment_variables_cannot_redirect_sends(fake_twilio, monkeypatch):
+    """TWILIO_REGION/TWILIO_EDGE would send to api.dublin.ie1.twilio.com, past api_base_url."""
+    monkeypatch.setenv("TWILIO_REGION", "ie1")
+    monkeypatch.setenv("TWILIO_EDGE", "dublin")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "ACwrong")
+    assert fake_sender(fake_twilio).send(TO, "hello").sid
+    assert fake_twilio.requests[0].auth == (fake_twilio.account_sid, fake_twilio.auth_token)
+
+
 def test_next_send_succeeds_after_a_scripted_failure(fake_twilio):
     fake_twilio.script(SERVER_ERROR, OK)
     sender = fake_sender(fake_twilio)

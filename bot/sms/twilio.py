@@ -105,8 +105,10 @@ class TwilioSender:
             if not getattr(twilio, key):
                 raise ConfigError(f"[twilio] {key} must be set when [sms] transport = \"twilio\"")
         http_client = BaseUrlHttpClient(twilio.api_base_url, **http_kwargs)
+        # TWILIO_EDGE/TWILIO_REGION in the environment would move requests to another host
+        # (past api_base_url); an empty `environment` falls back to os.environ, so name them.
         client = Client(twilio.account_sid, twilio.auth_token, http_client=http_client,
-                        environment={})
+                        environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""})
         public = str(twilio.public_url or "").rstrip("/")
         return cls(client, from_number=twilio.from_number,
                    messaging_service_sid=twilio.messaging_service_sid,
