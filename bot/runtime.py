@@ -187,6 +187,8 @@ class _Apply:
                         event_key=f"run:{run.id}:{action.key}", due_at=action.due_at, now=now,
                         max_lateness=action.max_late)
         elif isinstance(action, act.SaveAnswer):
+            if not action.variable.startswith("participant."):
+                run.variables = {**(run.variables or {}), action.variable: action.value}
             session.add(CheckinAnswer(participant_id=participant.id, run_id=run.id,
                                       flow_id=flow.id, variable=action.variable[:80],
                                       value=_export_value(action.value),
