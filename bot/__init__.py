@@ -78,4 +78,4 @@ def create_app(
 
 def get_services(app: Flask) -> Services:
     """Return the Services that create_app() attached to `app`."""
-    return app.extensions["peerline"]  # type: ignore[no-any-return]
+    return app.extensions["peerline"]

@@ -79,7 +79,9 @@ def _to_timezone(value: Any) -> str:
     try:
         zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r}; use an IANA name like America/New_York")
+        raise ValueError(
+            f"unknown time zone {text!r}; use an IANA name like America/New_York"
+        ) from None
     return text
 
 

@@ -50,6 +50,7 @@ def demo_instructions(url: str) -> str:
     return "\n".join([
         f"  Dashboard:  {url}   coach login: {DEMO_USERNAME} / {DEMO_PASSWORD}"
         f"   staff login: {DEMO_STAFF_USERNAME} / {DEMO_PASSWORD}",
-        f"  Be the veteran in a terminal:  .venv/bin/peerline chat --phone {DEMO_PARTICIPANT_PHONE}",
+        "  Be the veteran in a terminal:  "
+        f".venv/bin/peerline chat --phone {DEMO_PARTICIPANT_PHONE}",
         "  Texts go to the console transport: they are printed here and stored, never sent.",
     ])

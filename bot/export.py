@@ -23,29 +23,30 @@ def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
     if kind == "checkins":
         columns = ["participant_id", "flow", "variable", "value", "asked_at", "answered_at",
                    "run_id"]
-        query = select(CheckinAnswer).order_by(CheckinAnswer.id)
+        answers = select(CheckinAnswer).order_by(CheckinAnswer.id)
         return columns, (
             [a.participant_id, a.flow_id, a.variable, a.value, _iso(a.asked_at),
              _iso(a.answered_at), a.run_id or ""]
-            for a in session.scalars(query).yield_per(1000)
+            for a in session.scalars(answers).yield_per(1000)
         )
     if kind == "messages":
         columns = ["message_id", "participant_id", "direction", "kind", "body", "status",
                    "error_code", "flow", "step", "created_at", "sent_at"]
-        query = select(Message).where(Message.participant_id.is_not(None)).order_by(Message.id)
+        messages = (select(Message).where(Message.participant_id.is_not(None))
+                    .order_by(Message.id))
         return columns, (
             [m.id, m.participant_id, m.direction, m.kind, m.body, m.status, m.error_code or "",
              m.flow_id or "", m.step_id or "", _iso(m.created_at), _iso(m.sent_at)]
-            for m in session.scalars(query).yield_per(1000)
+            for m in session.scalars(messages).yield_per(1000)
         )
     if kind == "escalations":
         columns = ["escalation_id", "participant_id", "kind", "urgent", "reason", "created_at",
                    "acknowledged_at", "resolved_at"]
-        query = select(Escalation).order_by(Escalation.id)
+        escalations = select(Escalation).order_by(Escalation.id)
         return columns, (
             [e.id, e.participant_id, e.kind, int(e.urgent), e.reason, _iso(e.created_at),
              _iso(e.acknowledged_at), _iso(e.resolved_at)]
-            for e in session.scalars(query).yield_per(1000)
+            for e in session.scalars(escalations).yield_per(1000)
         )
     raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
 

@@ -29,7 +29,9 @@ def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise EnrolmentError(f"unknown time zone {name!r}; use a name like America/Chicago") from None
+        raise EnrolmentError(
+            f"unknown time zone {name!r}; use a name like America/Chicago"
+        ) from None
     return name
 
 

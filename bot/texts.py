@@ -30,7 +30,8 @@ def help_text(config: Any, participant: Any | None = None) -> str:
     """Say what the program is, how to reach people, and how to stop."""
     coach = ""
     if participant is not None and getattr(participant, "coach", None) is not None:
-        coach = f" Your coach is {participant.coach.first_name}; reply COACH to ask them to reach out."
+        coach = (f" Your coach is {participant.coach.first_name}; "
+                 "reply COACH to ask them to reach out.")
     return (f"{config.program.name}: peer coaching texts for Veterans with pain.{coach}"
             f"{_contact(config)} Not monitored 24/7. In crisis: {CRISIS_LINE}. "
             "Reply STOP to stop. Msg & data rates may apply.")
@@ -38,5 +39,6 @@ def help_text(config: Any, participant: Any | None = None) -> str:
 
 def unknown_number(config: Any) -> str:
     """Answer a number that is not enrolled."""
-    return (f"This is the {config.program.name} program line for enrolled Veterans.{_contact(config)}"
+    return (f"This is the {config.program.name} program line for enrolled Veterans."
+            f"{_contact(config)}"
             f" In crisis: {CRISIS_LINE}.")
