@@ -107,7 +107,7 @@ class OutboxSender:
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, rate: float | None = None,
                  max_in_flight: int | None = None, max_attempts: int | None = None,
-                 poll_seconds: float = 1.0):
+                 poll_seconds: float = 1.0, batch_size: int | None = None):
         config = services.config
         self.services = services
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
@@ -120,7 +120,7 @@ class OutboxSender:
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
         self.rng = rng or random.Random()
         self.poll_seconds = poll_seconds
-        self.batch_size = min(500, max(self.max_in_flight * 2, int(self.rate * 2)))
+        self.batch_size = batch_size or min(500, max(self.max_in_flight * 2, int(self.rate * 2)))
         self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="peerline-send")
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._drain_lock = threading.Lock()

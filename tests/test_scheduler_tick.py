@@ -1,0 +1,54 @@
+"""`peerline tick --at` as real subprocesses: a check-in, repeated ticks, a timeout escalation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.db import Database
+from bot.people import add_coach, add_participant
+from tests.conftest import START
+
+PEERLINE = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "peerline"
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+def _tick(config: Path, at: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERLINE_")}
+    done = subprocess.run([str(PEERLINE), "tick", "--at", at, "--config", str(config)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_tick_subprocesses_start_send_once_and_escalate(db_url, tmp_path):
+    config = tmp_path / "peerline.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n[flows]\ndir = "{FLOWS}"\n'
+                      "[twilio]\nmax_messages_per_second = 1000.0\n")
+    database = Database(db_url)
+    with database.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone="+12025550101", now=START)
+        add_participant(session, phone="+12025550123", name="Sam Carter", coach=coach,
+                        timezone="America/Chicago", now=START)
+    database.dispose()
+
+    first = _tick(config, "2026-12-07T16:00:00+00:00")  # Monday 10:00 in Chicago
+    assert "checkins: 1 check-ins started" in first
+    assert "[sms to +12025550123] Hi Sam, check-in time" in first
+    again = _tick(config, "2026-12-07T16:00:00Z")
+    assert "checkins: 0 check-ins started" in again
+    assert "[sms to" not in again and "outbox: nothing due" in again
+    later = _tick(config, "2026-12-08T16:00:00+00:00")  # 24 h of silence
+    assert "timeouts: 1 timeouts fired" in later
+    assert "[sms to +12025550101] PeerLine Escalation #1: Sam (P1)" in later
+
+
+def test_tick_refuses_a_bad_time(tmp_path):
+    result = CliRunner().invoke(main, ["tick", "--at", "next monday"])
+    assert result.exit_code == 1 and "ISO-8601" in result.output
+    result = CliRunner().invoke(main, ["tick", "--at", "2026-12-07T16:00:00"])
+    assert result.exit_code == 1 and "UTC offset" in result.output

@@ -1,0 +1,169 @@
+"""The sender's rate and concurrency: a 1,000-text burst in virtual time, 100/s against 200 ms
+latency, the real Twilio transport against the local fake, and two senders on one PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import FrozenClock
+from bot.models import Outbox, Participant
+from bot.people import add_coach, add_participant
+from bot.services import build_services
+from scheduler.sender import OutboxSender
+from tests.conftest import make_config
+from tests.fake_twilio import OK, OPTED_OUT, RATE_LIMITED, SERVER_ERROR
+from tests.sched_support import ScriptedSender, outbox_row, queue, virtual_time
+
+NOON = datetime(2026, 12, 7, 17, tzinfo=UTC)  # noon in New York: no quiet hours
+COACH = "+12025550101"
+
+
+def _burst(services, count, to=COACH):
+    """Queue `count` alerts to one phone in one transaction; return their message ids."""
+    from bot.outbox import queue_message
+
+    with services.db.session() as session:
+        return [queue_message(session, phone=to, body=f"text {n}", kind="alert",
+                              now=services.clock.now(), to_participant=False).id
+                for n in range(count)]
+
+
+def _max_in_window(times, window=1.0):
+    """Return the most sends that started within any `window` seconds."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_a_1000_text_burst_at_10_per_second_takes_100_virtual_seconds(services, clock):
+    clock.set(NOON)
+    fake = services.sender = ScriptedSender(clock)
+    _burst(services, 1000)
+    sender = OutboxSender(services, rate=10, max_in_flight=1, **virtual_time(clock))
+    try:
+        report = sender.drain()
+    finally:
+        sender.stop()
+    assert report.sent == 1000 and len(fake.sent) == 1000
+    elapsed = fake.times[-1] - fake.times[0]
+    assert 99.0 <= elapsed <= 101.0
+    assert _max_in_window(fake.times) <= 10
+    assert (clock.now() - NOON).total_seconds() == pytest.approx(100, abs=1.5)
+
+
+def test_100_per_second_against_200_ms_latency(services, clock):
+    clock.set(NOON)
+    fake = services.sender = ScriptedSender(latency=0.2)
+    _burst(services, 200)
+    sender = OutboxSender(services, rate=100, max_in_flight=32)
+    started = time.monotonic()
+    try:
+        assert sender.drain().sent == 200
+    finally:
+        sender.stop()
+    elapsed = time.monotonic() - started
+    assert 1.9 <= elapsed <= 4.0, f"200 texts at 100/s took {elapsed:.2f} s"
+    assert _max_in_window(sorted(fake.times), 0.99) <= 100  # 10 ms apart, allowing 10 ms jitter
+    assert fake.max_in_flight >= 15  # 100/s at 200 ms needs ~20 in flight
+
+
+@pytest.fixture
+def twilio_services(db_url, fake_twilio):
+    config = make_config(db_url, **fake_twilio.config_overrides(),
+                         twilio__max_messages_per_second=50.0, twilio__max_in_flight=16)
+    built = build_services(config, clock=FrozenClock(NOON))
+    with built.db.session() as session:
+        coach = add_coach(session, name="Alex", phone=COACH, now=NOON)
+        add_participant(session, phone="+12025550123", name="Sam", coach=coach,
+                        timezone="America/New_York", now=NOON)
+    yield built
+    built.db.dispose()
+
+
+def test_through_twilio_retries_500_and_429_and_stops_at_21610(twilio_services, fake_twilio):
+    services = twilio_services
+    fake_twilio.script(SERVER_ERROR, RATE_LIMITED, OK)
+    fake_twilio.fail_for("+12025550123", OPTED_OUT)
+    alert = _burst(services, 1)[0]
+    with services.db.session() as session:
+        pid = session.scalar(select(Participant.id))
+    flow_text = queue(services, pid, "hello Sam")
+    sender = OutboxSender(services, rng=random.Random(1), max_in_flight=1,
+                          **virtual_time(services.clock))
+    try:
+        for _ in range(4):
+            sender.drain()
+            services.clock.advance(timedelta(minutes=1))
+    finally:
+        sender.stop()
+    row, message = outbox_row(services, alert)
+    assert row.state == "sent" and row.attempts == 3 and message.sid.startswith("SM")
+    row, message = outbox_row(services, flow_text)
+    assert (row.state, message.error_code) == ("failed", 21610)
+    with services.db.session() as session:
+        assert session.get(Participant, pid).status == "opted_out"
+    assert [r.outcome.status for r in fake_twilio.requests if r.to == COACH] == [500, 429, 201]
+    assert len([r for r in fake_twilio.requests if r.to == "+12025550123"]) == 1
+
+
+def test_through_twilio_at_50_per_second_with_200_ms_latency(twilio_services, fake_twilio):
+    fake_twilio.latency = 0.2
+    _burst(twilio_services, 60)
+    sender = OutboxSender(twilio_services)
+    started = time.monotonic()
+    try:
+        assert sender.drain().sent == 60
+    finally:
+        sender.stop()
+    elapsed = time.monotonic() - started
+    assert 1.1 <= elapsed <= 3.5, f"60 texts at 50/s took {elapsed:.2f} s"
+    assert fake_twilio.max_concurrent >= 5
+    arrived = sorted(r.at for r in fake_twilio.requests)
+    # Calls start 20 ms apart; connection set-up on the way can bunch arrivals by a few ms.
+    assert _max_in_window(arrived, 1.0) <= 52
+    assert len({r.body for r in fake_twilio.requests}) == 60
+
+
+@pytest.mark.postgres
+def test_two_senders_on_one_postgres_never_send_a_text_twice(pg_url):
+    clock = FrozenClock(NOON)
+    fake = ScriptedSender(latency=0.002)
+    config = make_config(pg_url, twilio__max_messages_per_second=2000.0)
+    one = build_services(config, clock=clock, sender=fake)
+    two = build_services(config, clock=clock, sender=fake)
+    ids = _burst(one, 400)
+    senders = [OutboxSender(s, name=f"sender-{n}", max_in_flight=4, batch_size=10)
+               for n, s in enumerate((one, two))]
+    reports = []
+    gate = threading.Barrier(2)
+
+    def run(sender):
+        gate.wait()
+        reports.append(sender.drain())
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in senders]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        for sender in senders:
+            sender.stop()
+    bodies = [body for _, body in fake.sent]
+    assert len(bodies) == 400 and len(set(bodies)) == 400
+    assert all(r.sent > 0 for r in reports), "both senders should have claimed some rows"
+    with one.db.session() as session:
+        assert session.scalar(select(func.count()).where(Outbox.state == "sent",
+                                                         Outbox.message_id.in_(ids))) == 400
+    one.db.dispose()
+    two.db.dispose()
