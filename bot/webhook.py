@@ -4,7 +4,7 @@ Rules:
 - A request whose X-Twilio-Signature does not validate gets 403 and nothing
   is stored (unless `twilio.validate_signatures = false`).
 - The signed URL is `twilio.public_url` + path when set (TLS proxies), else
-  the URL Flask saw.
+  the URL Flask saw or the one a proxy's X-Forwarded-Proto/Host describe.
 - No request body, however odd, produces a 5xx: bad input is a 400 or an
   empty TwiML answer.
 """
@@ -24,12 +24,23 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 
 
-def _signed_url() -> str:
+def _signed_urls() -> list[str]:
+    """Return the URLs Twilio may have signed: public_url when set, else what the app saw.
+
+    Without public_url, a TLS proxy's X-Forwarded-Proto/Host give a second candidate.
+    Trusting them is safe here: a match still needs Twilio's HMAC for that exact URL.
+    """
+    query = request.query_string.decode("latin-1")
+    suffix = request.path + (f"?{query}" if query else "")
     public = current_app.extensions["peerline"].config.twilio.public_url
     if public:
-        query = request.query_string.decode("latin-1")
-        return public.rstrip("/") + request.path + (f"?{query}" if query else "")
-    return request.url
+        return [public.rstrip("/") + suffix]
+    urls = [request.url]
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
+    if proto in ("http", "https"):
+        urls.append(f"{proto}://{host}{request.root_path}{suffix}")
+    return urls
 
 
 def _check_signature() -> None:
@@ -40,8 +51,9 @@ def _check_signature() -> None:
     if not signature or not twilio.auth_token:
         log.warning("refused %s: no signature or no auth token configured", request.path)
         abort(403)
+    validator = RequestValidator(twilio.auth_token)
     # The MultiDict itself: RequestValidator reads repeated parameters with getlist().
-    if not RequestValidator(twilio.auth_token).validate(_signed_url(), request.form, signature):
+    if not any(validator.validate(url, request.form, signature) for url in _signed_urls()):
         log.warning("refused %s: bad signature", request.path)
         abort(403)
 

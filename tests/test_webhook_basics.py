@@ -25,3 +25,33 @@ def test_stop_then_start(sms, services, people):
     assert "Welcome back" in replies(sms.send(PARTICIPANT_PHONE, " start "))[0]
     with services.db.session() as session:
         assert session.get(Participant, people["participant"]).status == "active"
+
+
+def test_a_coach_is_recognised_by_phone_and_never_treated_as_a_participant(sms, services, people):
+    from tests.conftest import COACH_PHONE
+
+    answer = replies(sms.send(COACH_PHONE, "STOP"))
+    assert not any("unsubscribed" in text for text in answer)
+    with services.db.session() as session:
+        message = session.scalar(select(Message).where(Message.direction == "in"))
+        assert message is not None
+        assert (message.kind, message.coach_id, message.participant_id) == \
+            ("coach", people["coach"], None)
+        assert session.get(Participant, people["participant"]).status == "active"
+
+
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["database"] == "ok"
+
+
+def test_an_enrolled_participant_is_answered_and_the_message_linked(sms, services, people):
+    response = sms.send(PARTICIPANT_PHONE, "hello")
+    assert response.status_code == 200
+    assert replies(response)  # the flow engine (or its placeholder) answers
+    with services.db.session() as session:
+        message = session.scalar(select(Message).where(Message.direction == "in"))
+        assert message is not None
+        assert (message.kind, message.participant_id) == ("participant", people["participant"])
+        assert message.processed_at is not None

@@ -29,9 +29,10 @@ def stored(services: Any) -> int:
 
 
 def post(client: Any, params: Any, signature: str | None, path: str = "/sms/inbound",
-         **kwargs: Any) -> Any:
+         extra_headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
     headers = {} if signature is None else {"X-Twilio-Signature": signature}
-    return client.post(path, data=params, headers=headers, **kwargs)
+    return client.post(path, data=params, headers={**headers, **(extra_headers or {})},
+                       **kwargs)
 
 
 def test_valid_signature_is_accepted_and_stored(client, services):
@@ -116,6 +117,24 @@ def test_without_public_url_the_url_flask_saw_is_what_is_signed(db_url, clock, s
     assert post(client, params, sign("/sms/inbound", params), base_url=base).status_code == 403
     assert post(client, params, sign("/sms/inbound", params, base=base),
                 base_url=base).status_code == 200
+    app.extensions["peerline"].db.dispose()
+
+
+def test_without_public_url_forwarded_headers_describe_the_signed_url(db_url, clock, sender):
+    """Behind nginx/a load balancer with no public_url set: X-Forwarded-Proto/Host count."""
+    app = app_for(db_url, clock, sender, twilio__public_url="")
+    client = app.test_client()
+    params = form()
+    as_twilio = sign("/sms/inbound", params, base="https://sms.example.org")
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.org"}
+    base = "http://127.0.0.1:8000"
+    assert post(client, params, as_twilio, base_url=base).status_code == 403
+    assert post(client, params, as_twilio, base_url=base,
+                extra_headers=forwarded).status_code == 200
+    other = form()
+    elsewhere = sign("/sms/inbound", other, base="https://attacker.example")
+    assert post(client, other, elsewhere, base_url=base,
+                extra_headers=forwarded).status_code == 403
     app.extensions["peerline"].db.dispose()
 
 
