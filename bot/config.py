@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.durations import parse_duration, parse_quiet_hours
 
@@ -85,6 +86,29 @@ def _to_timezone(value: Any) -> str:
     return text
 
 
+def _to_base_url(value: Any) -> str:
+    text = _to_str(value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ValueError("expected an http(s) URL like https://sms.example.org, or empty")
+    return text.rstrip("/")
+
+
+def _to_phones(value: Any) -> list[str]:
+    from bot.phones import PhoneError, to_e164
+
+    phones = []
+    for raw in _to_list(value):
+        try:
+            phones.append(to_e164(raw))
+        except PhoneError as exc:
+            raise ValueError(f"{exc}; use E.164 like +12025550100") from None
+    return phones
+
+
 def _to_quiet_hours(value: Any) -> str:
     parse_quiet_hours(_to_str(value))
     return str(value)
@@ -131,11 +155,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Twilio auth token; also signs and validates webhooks", secret=True),
     Setting("twilio", "from_number", "", _to_str, "E.164 sender number; or messaging_service_sid"),
     Setting("twilio", "messaging_service_sid", "", _to_str, "Messaging Service SID (MG...)"),
-    Setting("twilio", "api_base_url", "", _to_str,
+    Setting("twilio", "api_base_url", "", _to_base_url,
             "empty = Twilio; else e.g. http://127.0.0.1:4010 (a mock)"),
     Setting("twilio", "validate_signatures", True, _to_bool,
             "refuse webhooks without a valid X-Twilio-Signature"),
-    Setting("twilio", "public_url", "", _to_str,
+    Setting("twilio", "public_url", "", _to_base_url,
             "base URL Twilio calls (for signatures behind a proxy)"),
     Setting("twilio", "max_messages_per_second", 1.0, _to_float, "sender-side rate limit"),
     Setting("twilio", "max_in_flight", 8, _to_int, "sends the sender keeps in flight at once"),
@@ -150,7 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
             "participant local time; only replies and crisis alerts go out then"),
     Setting("program", "nudge_max_lateness", "12h", _to_duration,
             "an approved nudge later than this is expired, not sent (flows may override)"),
-    Setting("safety", "staff_phones", [], _to_list,
+    Setting("safety", "staff_phones", [], _to_phones,
             "E.164 numbers texted with every crisis alert, beside the coach"),
     Setting("safety", "staff_after", "2h", _to_duration,
             "escalations no coach acknowledged by then are texted to staff_phones"),

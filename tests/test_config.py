@@ -72,6 +72,11 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         ("[program\n", {}, "not valid TOML"),
         ("", {"PEERLINE_TWILIO_VALIDATE_SIGNATURES": "perhaps"}, "PEERLINE_TWILIO_VALIDATE"),
         ("", {"PEERLINE_TWILIO_AUTHTOKEN": "x"}, "unknown setting [twilio] authtoken"),
+        ('[twilio]\npublic_url = "sms.example.org"\n', {}, "[twilio] public_url"),
+        ('[twilio]\npublic_url = "https://x.org/?a=1"\n', {}, "[twilio] public_url"),
+        ('[twilio]\napi_base_url = "127.0.0.1:4010"\n', {}, "[twilio] api_base_url"),
+        ('[safety]\nstaff_phones = ["+1555"]\n', {}, "[safety] staff_phones"),
+        ("", {"PEERLINE_SAFETY_STAFF_PHONES": "+12025550111,call me"}, "STAFF_PHONES"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, content, env, needle):
@@ -80,6 +85,17 @@ def test_bad_settings_name_the_key(tmp_path, content, env, needle):
     with pytest.raises(ConfigError) as info:
         load_config(path, environ=env)
     assert needle in str(info.value)
+
+
+def test_urls_and_staff_phones_are_normalised(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text('[twilio]\npublic_url = "https://sms.example.org/peerline/"\n'
+                    'api_base_url = "http://127.0.0.1:4010"\n'
+                    '[safety]\nstaff_phones = ["(202) 555-0111", "+1 202 555 0112"]\n')
+    config = load_config(path, environ={})
+    assert config.twilio.public_url == "https://sms.example.org/peerline"
+    assert config.twilio.api_base_url == "http://127.0.0.1:4010"
+    assert config.safety.staff_phones == ["+12025550111", "+12025550112"]
 
 
 def test_world_readable_file_with_secret_is_refused(tmp_path):
