@@ -42,7 +42,9 @@ def coach_phone_for(index: int) -> str:
 
 def machine_note() -> str:
     """Describe the machine, since every figure here depends on it."""
-    return f"{os.cpu_count()} CPU cores; load generator and servers share them"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} CPU cores shared by load generator and servers; "
+            f"load average before the run {load}")
 
 
 def free_port() -> int:
