@@ -263,6 +263,8 @@ def advance(flow: Flow, state: RunState | None, event: Event, now: datetime,
         return Outcome(state, handled=False)
     if isinstance(event, Expire):
         return Outcome(None, (EndRun("expired"),))
+    if not state.waiting or not isinstance(event, Message | Timeout):
+        return Outcome(state, handled=False)
     key = _digest(state.wait_token, state.step, now.isoformat(), type(event).__name__)
     turn = _Turn(flow, state, now, context, key)
     step = flow.steps.get(state.step)
@@ -270,12 +272,8 @@ def advance(flow: Flow, state: RunState | None, event: Event, now: datetime,
         turn.errors.append(f"the run's step {state.step!r} is not a waiting step in this version")
         return turn.end("error")
     if isinstance(event, Timeout):
-        if not state.waiting or event.token != state.wait_token or step.timeout is None:
+        if event.token != state.wait_token or step.timeout is None:
             return Outcome(state, handled=False)
         turn.state = replace(state, waiting=False, retries=0, timeout_at=None)
         return turn.enter(step.timeout.go)
-    if isinstance(event, Message):
-        if not state.waiting:
-            return Outcome(state, handled=False)
-        return turn.answer(step, event.text)
-    return Outcome(state, handled=False)
+    return turn.answer(step, event.text)

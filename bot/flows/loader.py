@@ -280,7 +280,7 @@ def _trigger(node: Any, line: int, report: Report) -> tuple[tuple[str, ...], str
             report.add(lines["keywords"], "keywords must be a list like [CHECKIN, PAIN]")
             items = []
         for index, word in enumerate(items):
-            at = item_line(items, index) if items is not raw else lines["keywords"]
+            at = item_line(items, index) if isinstance(raw, list) else lines["keywords"]
             normal = normalize_keyword(str(word))
             if not normal:
                 report.add(at, "a keyword must have letters or digits")

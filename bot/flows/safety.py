@@ -31,7 +31,7 @@ def _squash(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", word)
 
 
-def tokens(text: str) -> list[str]:
+def tokens(text: str, squash: bool = True) -> list[str]:
     """Return the normalized words of `text`, joining spelled-out letters ("k i l l")."""
     folded = unicodedata.normalize("NFKC", text or "").lower().replace("’", "'")
     folded = folded.replace("'", "")
@@ -46,7 +46,7 @@ def tokens(text: str) -> list[str]:
         run = []
         if word:
             out.append(word)
-    return [_squash(w) for w in out]
+    return [_squash(w) for w in out] if squash else out
 
 
 @lru_cache(maxsize=65536)
@@ -117,15 +117,17 @@ class SafetyMatcher:
     def match(self, text: str) -> str | None:
         """Return the phrase or pattern `text` matches (after exceptions), else None."""
         words = tokens(text)
+        plain = tokens(text, squash=False)
         for exception in self.exceptions:
             target = _phrase_words(exception)
             while target and (span := find(target, words)) is not None:
                 words[span[0]:span[1]] = [_BARRIER]
+                plain[span[0]:span[1]] = [_BARRIER]
         for phrase in self.phrases:
             target = _phrase_words(phrase)
             if target and find(target, words) is not None:
                 return phrase
-        joined = " ".join(words)
+        joined = " ".join(plain)
         for pattern in self.patterns:
             if _compiled(pattern).search(joined):
                 return pattern

@@ -67,7 +67,8 @@ def _check_tags(node: Any, line: int, report: Report, seen: set[int]) -> None:
     seen.add(id(node))
     tag = _tag(node)
     if isinstance(node, TaggedScalar) or tag:
-        report.add(line, f"YAML tags like {tag or '!'} are not allowed; write plain values")
+        shown = (tag or "!").replace("tag:yaml.org,2002:", "!!")
+        report.add(line, f"YAML tags like {shown} are not allowed; write plain values")
         return
     if isinstance(node, CommentedMap):
         for key, value in node.items():
@@ -94,6 +95,8 @@ def load_yaml_text(text: str, report: Report) -> Any:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "<stream end>" in str(exc.problem):
+            mark = exc.context_mark  # an unclosed bracket: point at where it opened
         line = mark.line + 1 if mark is not None else 1
         what = exc.problem or "invalid YAML"
         if "duplicate key" in what:

@@ -1,0 +1,83 @@
+"""FlowStore: hot reload of valid edits, refusal of invalid ones, every version kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot.flows import store as store_module
+from bot.flows.store import FlowStore
+
+FLOW = "id: hello\ntrigger: {keywords: [HELLO]}\nstart: a\nsteps:\n  a:\n    say: \"{text}\"\n"
+
+
+def _write(folder: Path, text: str, bump: int) -> None:
+    path = folder / "hello.yaml"
+    path.write_text(FLOW.replace("{text}", text), encoding="utf-8")
+    stamp = 1_700_000_000 + bump
+    os.utime(path, (stamp, stamp))
+
+
+def test_valid_edit_is_picked_up_and_old_version_kept(tmp_path):
+    _write(tmp_path, "one", 0)
+    store = FlowStore(tmp_path, min_interval=0)
+    first = store.get("hello")
+    assert first is not None and first.steps["a"].say == ("one",)
+    _write(tmp_path, "two", 1)
+    second = store.get("hello")
+    assert second is not None and second.steps["a"].say == ("two",)
+    assert second.version != first.version
+    assert store.version("hello", first.version) is first
+    assert store.by_keyword("HELLO") is second
+
+
+def test_invalid_edit_is_refused_and_logged(tmp_path, caplog):
+    _write(tmp_path, "one", 0)
+    store = FlowStore(tmp_path, min_interval=0)
+    good = store.get("hello")
+    (tmp_path / "hello.yaml").write_text("id: hello\nstart: a\nsteps:\n  a:\n    sya: x\n")
+    os.utime(tmp_path / "hello.yaml", (1_700_000_005, 1_700_000_005))
+    assert store.get("hello") is good
+    assert any("unknown key 'sya'" in e for e in store.errors)
+    assert "flow file refused" in caplog.text
+    (tmp_path / "hello.yaml").write_text("id: hello\n  : [\n")
+    os.utime(tmp_path / "hello.yaml", (1_700_000_009, 1_700_000_009))
+    assert store.get("hello") is good
+
+
+def test_unchanged_files_are_not_parsed_again(tmp_path, monkeypatch):
+    _write(tmp_path, "one", 0)
+    store = FlowStore(tmp_path, min_interval=0)
+    calls = []
+    real = store_module.load_folder
+    monkeypatch.setattr(store_module, "load_folder", lambda f: calls.append(f) or real(f))
+    for _ in range(5):
+        store.get("hello")
+    assert calls == []
+    _write(tmp_path, "two", 3)
+    store.get("hello")
+    assert len(calls) == 1
+
+
+def test_min_interval_limits_directory_scans(tmp_path):
+    _write(tmp_path, "one", 0)
+    store = FlowStore(tmp_path, min_interval=3600)
+    _write(tmp_path, "two", 1)
+    assert store.get("hello").steps["a"].say == ("one",)
+    assert store.refresh(force=True)
+    assert store.get("hello").steps["a"].say == ("two",)
+
+
+def test_broken_safety_file_keeps_last_valid_matcher(tmp_path):
+    (tmp_path / "safety.yaml").write_text(
+        "reply: 'Call 988 then press 1 or text 838255'\nphrases: [blue elephant]\n")
+    store = FlowStore(tmp_path, min_interval=0)
+    assert store.safety.match("a BLUE elephant") == "blue elephant"
+    (tmp_path / "safety.yaml").write_text("reply: 'no numbers'\nphrases: [x]\n")
+    os.utime(tmp_path / "safety.yaml", (1_700_000_000, 1_700_000_000))
+    assert store.safety.match("blue elephant") == "blue elephant"
+    assert any("Veterans Crisis Line" in e for e in store.errors)
+
+
+def test_missing_safety_file_uses_builtin_phrases(tmp_path):
+    assert FlowStore(tmp_path).safety.match("I want to die") is not None

@@ -1,0 +1,105 @@
+"""Reply reading (SPEC §9), table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.flows.model import Expect
+from bot.flows.replies import parse_choice, parse_number, parse_reply, parse_text, parse_yesno
+
+NUMBERS = [
+    ("7", 7), (" 7 ", 7), ("about a 7", 7), ("seven", 7), ("Seven.", 7), ("It's a 7 today", 7),
+    ("7/10", 7), ("7 / 10", 7), ("7 out of 10", 7), ("10/10", 10), ("0", 0), ("zero", 0),
+    ("twenty", 20), ("thirteen", 13), ("I'd say 4", 4), ("4!!!", 4), ("7 7", 7),
+    ("6.5", 6.5), ("7️⃣", 7), ("٧", 7),
+]
+NOT_NUMBERS = ["7 or 8", "7-8", "between 3 and 5", "bad", "", "   ", "😭", "很痛", "eleven 12"]
+
+
+@pytest.mark.parametrize(("text", "value"), NUMBERS)
+def test_numbers_are_read(text, value):
+    parsed = parse_number(text, 0, 20)
+    assert parsed.ok and parsed.value == value
+
+
+@pytest.mark.parametrize("text", NOT_NUMBERS)
+def test_unclear_numbers_are_reasked(text):
+    assert not parse_number(text, 0, 20).ok
+
+
+@pytest.mark.parametrize("text", ["11", "-", "eleven", "12/10"])
+def test_numbers_out_of_range_are_reasked(text):
+    assert not parse_number(text, 0, 10).ok
+
+
+YES = ["yes", "Y", "yeah", "Yep!", "sure", "ok", "OK.", "okay", "yes please", "👍", "Sure thing"]
+NO = ["no", "N", "nope", "nah", "No thanks", "not really", "NO!", "👎"]
+NEITHER = ["maybe", "not sure", "yes and no", "", "🤷", "はい"]
+
+
+@pytest.mark.parametrize("text", YES)
+def test_yes_variants(text):
+    assert parse_yesno(text).value is True
+
+
+@pytest.mark.parametrize("text", NO)
+def test_no_variants(text):
+    parsed = parse_yesno(text)
+    assert parsed.ok and parsed.value is False
+
+
+@pytest.mark.parametrize("text", NEITHER)
+def test_unclear_yesno(text):
+    assert not parse_yesno(text).ok
+
+
+SKILLS = Expect(type="choice", options=(
+    ("pacing", ("1", "pace", "breaks")),
+    ("sleep", ("2", "bedtime", "sleep routine")),
+    ("relaxation", ("3", "relax", "deep breathing", "all")),
+    ("activity", ("4", "walk", "all")),
+))
+CHOICES = [("pacing", "pacing"), ("PACING!", "pacing"), ("2", "sleep"), ("bedtime.", "sleep"),
+           ("I think pacing", "pacing"), ("maybe a walk?", "activity"),
+           ("some deep breathing", "relaxation"), ("Sleep Routine", "sleep")]
+
+
+@pytest.mark.parametrize(("text", "value"), CHOICES)
+def test_choice_by_whole_reply_or_word(text, value):
+    assert parse_choice(text, SKILLS).value == value
+
+
+@pytest.mark.parametrize("text", ["pacing and sleep", "all", "nothing", "", "🙂", "σ"])
+def test_choice_single_needs_exactly_one(text):
+    assert not parse_choice(text, SKILLS).ok
+
+
+MULTI = Expect(type="choice", options=SKILLS.options, multiple=True)
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("1 3", ["pacing", "relaxation"]), ("1,3", ["pacing", "relaxation"]),
+    ("pacing and sleep", ["pacing", "sleep"]), ("sleep and pacing", ["pacing", "sleep"]),
+    ("2", ["sleep"]), ("all", ["relaxation", "activity"]), ("breaks, walk 2", ["pacing", "sleep",
+                                                                                 "activity"]),
+])
+def test_choice_multiple_gives_a_list(text, values):
+    assert parse_choice(text, MULTI).value == values
+
+
+def test_choice_multiple_with_nothing_matching_is_reasked():
+    assert not parse_choice("none of them", MULTI).ok
+
+
+@pytest.mark.parametrize(("text", "ok"), [("walk 10 min 🚶", True), ("   ", False),
+                                          ("x" * 161, False), ("мне больно", True)])
+def test_text_is_stored_as_sent(text, ok):
+    parsed = parse_text(text, 160)
+    assert parsed.ok is ok and (not ok or parsed.value == text.strip())
+
+
+@pytest.mark.parametrize("kind", ["number", "yesno", "choice", "text"])
+@pytest.mark.parametrize("text", ["\x00", "🔥" * 500, "ي" * 50, "\u202e7", "7" * 400, "½", "Ⅶ"])
+def test_odd_input_never_crashes(kind, text):
+    expect = SKILLS if kind == "choice" else Expect(type=kind, min=0, max=10)
+    parse_reply(expect, text)

@@ -1,0 +1,121 @@
+"""Crisis first (SPEC §6.3): the safety phrases, both sides, and the crisis handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.flows.safety import SafetyMatcher, load_safety
+from bot.models import Escalation, Message, Nudge, Outbox, Participant, Run
+from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, replies
+
+SHIPPED = Path(__file__).parent.parent / "flows" / "safety.yaml"
+
+CRISIS = [
+    "I want to die", "i just want to die.", "I WANT TO DIE", "wanna die", "I wanna die tbh",
+    "I'm going to kill myself", "kill myself", "k i l l myself", "kill my self", "killmyself",
+    "I want to end my life", "everyone is better off dead... I'm better off dead",
+    "there's no reason to live", "I've been thinking about suicide", "feeling suicidal",
+    "suicidel", "im sucidal", "I want to end it all", "want to diiiie", "I wish I was dead",
+    "I don't want to live anymore", "nothing to live for", "Kill. Myself.",
+    "my back is killing me and I want to die",
+]
+NOT_CRISIS = [
+    "my back is killing me", "this pain is killing me", "I could die for some sleep",
+    "the weekend it all went wrong", "I'm dying to see my grandkids", "killing it at PT",
+    "that pie was to die for", "I hurt my back", "skills", "checkin", "7", "",
+    "🙂🙂🙂", "痛い", "Let's end this check-in", "my life is busy",
+]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SafetyMatcher:
+    matcher, report = load_safety(SHIPPED)
+    assert matcher is not None, report.problems
+    return matcher
+
+
+@pytest.mark.parametrize("text", CRISIS)
+def test_crisis_language_is_caught(shipped, text):
+    assert shipped.match(text) is not None
+
+
+@pytest.mark.parametrize("text", NOT_CRISIS)
+def test_pain_idioms_are_not_crisis(shipped, text):
+    assert shipped.match(text) is None
+
+
+def test_reply_gives_the_veterans_crisis_line(shipped):
+    assert "dial 988 then press 1" in shipped.reply and "838255" in shipped.reply
+    assert len(shipped.reply) <= 320
+
+
+def test_exceptions_remove_only_their_words():
+    matcher = SafetyMatcher(phrases=("die",), exceptions=("die for",))
+    assert matcher.match("I could die for some sleep") is None
+    assert matcher.match("I could die for some sleep. I want to die") == "die"
+
+
+def test_patterns_are_regular_expressions():
+    matcher = SafetyMatcher(phrases=(), patterns=(r"\bgoodbye forever\b",))
+    assert matcher.match("Goodbye... forever") is not None
+    assert matcher.match("goodbye for now") is None
+
+
+@pytest.fixture
+def quiet_services(db_url, clock, sender):
+    """Services whose clock is inside the participant's quiet hours (23:00 in New York)."""
+    from bot.services import build_services
+
+    clock.set(clock.now().replace(hour=4))
+    built = build_services(make_config(db_url, safety__staff_phones=["+12025550199"]),
+                           clock=clock, sender=sender)
+    yield built
+    built.db.dispose()
+
+
+@pytest.fixture
+def crisis_app(quiet_services):
+    from bot import create_app
+
+    app = create_app(services=quiet_services)
+    app.config.update(TESTING=True)
+    return app
+
+
+def test_crisis_reply_alerts_pauses_and_ends_run(crisis_app, quiet_services, people):
+    from tests.conftest import Sms
+
+    services = quiet_services
+    sms = Sms(crisis_app.test_client())
+    with services.db.session() as session:
+        session.add(Nudge(participant_id=people["participant"], coach_id=people["coach"],
+                          body="hi", original_body="hi", reason="r", source="s",
+                          event_key="k1", status="pending", due_at=services.clock.now(),
+                          created_at=services.clock.now()))
+    assert "pain" in replies(sms.send(PARTICIPANT_PHONE, "CHECKIN"))[0].lower()
+    answer = replies(sms.send(PARTICIPANT_PHONE, "honestly I want to die"))
+    assert len(answer) == 1 and "988" in answer[0] and "838255" in answer[0]
+    with services.db.session() as session:
+        escalation = session.scalars(select(Escalation)).one()
+        assert escalation.kind == "crisis" and escalation.urgent
+        assert "want to die" not in escalation.reason
+        alerts = session.scalars(select(Outbox).where(Outbox.kind == "alert")).all()
+        assert {a.to_phone for a in alerts} == {COACH_PHONE, "+12025550199"}
+        assert all(not a.respect_quiet_hours and a.priority == 0 for a in alerts)
+        assert session.get(Participant, people["participant"]).nudges_paused
+        assert session.scalars(select(Nudge)).one().paused
+        assert session.scalars(select(Run)).one().status == "ended"
+        bodies = [m.body for m in session.scalars(select(Message)
+                                                  .where(Message.phone == COACH_PHONE))]
+        assert bodies and all("die" not in b for b in bodies)
+    # the next ordinary text is not read as an answer to the ended check-in
+    assert "988" not in " ".join(replies(sms.send(PARTICIPANT_PHONE, "7")))
+
+
+def test_crisis_is_answered_even_when_opted_out(sms, services, people):
+    sms.send(PARTICIPANT_PHONE, "STOP")
+    answer = replies(sms.send(PARTICIPANT_PHONE, "I am going to kill myself"))
+    assert "838255" in answer[0]
