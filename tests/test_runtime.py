@@ -159,3 +159,28 @@ def test_on_enrolled_starts_welcome(services, people, clock):
         assert run.flow_id == "welcome" and run.trigger == "enrolled"
 
 
+
+
+def test_due_queries_and_timeouts_on_every_database(any_db_url, clock, sender):
+    """The scheduler's set-based queries and fire-once timeouts, on SQLite and PostgreSQL."""
+    from bot.people import add_coach, add_participant
+
+    built = build_services(make_config(any_db_url, flows__dir=str(FIXTURE_FLOWS)), clock=clock,
+                           sender=sender)
+    now = clock.now()
+    try:
+        with built.db.session() as session:
+            coach = add_coach(session, name="Alex", phone=COACH_PHONE, now=now)
+            for index in range(3):
+                person = add_participant(session, phone=f"+1202555013{index}", name=f"P{index}",
+                                         coach=coach, timezone="America/New_York", now=now)
+                start_flow(session, built, person, "checkin", now)
+        later = now + timedelta(hours=25)
+        with built.db.session() as session:
+            assert len(due_timeouts(session, later)) == 3
+            assert fire_due(session, built, later) == 3
+        with built.db.session() as session:
+            assert fire_due(session, built, later) == 0
+            assert _count(session, Escalation) == 3
+    finally:
+        built.db.dispose()

@@ -72,6 +72,8 @@ class _Chat:
         self.services = services
         self.phone = phone
         self.seen = self._last_id()
+        self.seen_nudge = 0
+        self.started = services.clock.now()
 
     def _last_id(self) -> int:
         from sqlalchemy import func
@@ -126,9 +128,9 @@ class _Chat:
                     coach = session.scalar(select(Coach).where(Coach.phone == m.phone))
                     who = f"coach {coach.first_name}" if coach else f"staff {m.phone}"
                     click.echo(f"  [to {who}] {m.body}")
-            for nudge in session.scalars(select(Nudge).where(Nudge.status == "pending",
-                                                             Nudge.created_at
-                                                             >= self.services.clock.now())):
+            for nudge in session.scalars(select(Nudge).where(
+                    Nudge.id > self.seen_nudge, Nudge.created_at >= self.started)):
+                self.seen_nudge = nudge.id
                 click.echo(f"  [draft #{nudge.id} for coach approval, due "
                            f"{nudge.due_at:%Y-%m-%d %H:%M} UTC] {nudge.body}")
 
