@@ -184,3 +184,41 @@ def test_due_queries_and_timeouts_on_every_database(any_db_url, clock, sender):
             assert _count(session, Escalation) == 3
     finally:
         built.db.dispose()
+
+
+def test_run_finishes_on_the_version_it_started(tmp_path, db_url, clock, sender):
+    import os
+    import shutil
+
+    from bot.flows.store import FlowStore
+
+    for name in ("checkin.yaml", "fallback.yaml", "safety.yaml"):
+        shutil.copy(FIXTURE_FLOWS / name, tmp_path / name)
+    built = build_services(make_config(db_url, flows__dir=str(tmp_path)), clock=clock,
+                           sender=sender, load_flows=False)
+    built.flows = FlowStore(tmp_path, min_interval=0)
+    now = clock.now()
+    try:
+        from bot.people import add_coach, add_participant
+
+        with built.db.session() as session:
+            coach = add_coach(session, name="Alex", phone=COACH_PHONE, now=now)
+            person = add_participant(session, phone=PARTICIPANT_PHONE, name="Sam", coach=coach,
+                                     timezone="America/New_York", now=now)
+            run = start_flow(session, built, person, "checkin", now)
+            old_version = run.flow_version
+        path = tmp_path / "checkin.yaml"
+        path.write_text(path.read_text().replace("That sounds hard.", "EDITED."))
+        os.utime(path, (1_800_000_000, 1_800_000_000))
+        assert built.flows.get("checkin").version != old_version
+        with built.db.session() as session:
+            person = session.get(Participant, person.id)
+            message = type("M", (), {"body": "9"})()
+            from bot.runtime import handle_participant_message
+
+            texts = handle_participant_message(session, built, person, message, now)
+            assert texts[0].startswith("That sounds hard.")
+            new_run = start_flow(session, built, person, "checkin", now, trigger="keyword")
+            assert new_run.flow_version != old_version
+    finally:
+        built.db.dispose()
