@@ -222,3 +222,21 @@ def test_run_finishes_on_the_version_it_started(tmp_path, db_url, clock, sender)
             assert new_run.flow_version != old_version
     finally:
         built.db.dispose()
+
+
+def test_every_saved_answer_lands_in_the_checkins_export(sms, services, people):
+    import io
+
+    from bot.export import write_csv
+
+    _say(sms, "PAIN")
+    _say(sms, "7 out of 10")
+    _say(sms, "nope")
+    out = io.StringIO()
+    with services.db.session() as session:
+        assert write_csv(session, "checkins", out) == 2
+    rows = out.getvalue().splitlines()
+    assert rows[0].startswith("participant_id,flow,variable,value,asked_at,answered_at")
+    assert rows[1].startswith(f"{people['participant']},checkin,pain,7,")
+    assert rows[2].startswith(f"{people['participant']},checkin,walked,no,")
+    assert PARTICIPANT_PHONE not in out.getvalue()
