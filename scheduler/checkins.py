@@ -10,7 +10,8 @@ How it stays cheap and exact:
 - Who is due is one indexed query per due occurrence: active participants of
   that zone, enrolled by the occurrence, without the occurrence's once-mark
   (`checkin:FLOW:LOCAL-TIME:PID`), which is written in the same transaction
-  as the run, so an occurrence never starts twice.
+  as the run, so an occurrence never starts twice. Once a whole zone is
+  done, a zone mark (`checkins-done:...`) spares later passes even that query.
 """
 
 from __future__ import annotations
@@ -97,10 +98,25 @@ def _due_ids(services: Any, occ: Occurrence) -> list[int]:
             .order_by(Participant.id)))
 
 
-def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+def zone_done(services: Any, key: str) -> bool:
+    """Tell whether a whole (occurrence, zone) was handled already (skips the participant query)."""
+    with services.db.session() as session:
+        return session.get(OnceMark, key) is not None
+
+
+def mark_zone_done(services: Any, key: str, now: datetime) -> None:
+    """Record that every participant of an (occurrence, zone) was handled."""
+    try:
+        with services.db.session() as session:
+            session.add(OnceMark(key=key, created_at=now))
+    except IntegrityError:
+        pass  # a concurrent pass recorded it first
+
+
+def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tuple[int, int]:
     from bot import runtime
 
-    started = 0
+    started = failed = 0
     with services.db.session() as session:
         for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))):
             if participant.status != "active":
@@ -115,9 +131,10 @@ def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int
             except IntegrityError:
                 continue  # another pass started this occurrence first
             except Exception:  # noqa: BLE001 - one broken participant must not stop the rest
+                failed += 1
                 log.exception("check-in %s for participant %s failed", occ.name,
                               participant.id)
-    return started
+    return started, failed
 
 
 def due_checkins(services: Any, now: datetime) -> str:
@@ -131,7 +148,13 @@ def due_checkins(services: Any, now: datetime) -> str:
     for flow_id, cron in flows:
         for zone in zones:
             for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
-                ids = _due_ids(services, occ)
+                done_key = f"checkins-done:{occ.key_prefix[8:]}{zone}"
+                if zone_done(services, done_key):
+                    continue
+                ids, failed = _due_ids(services, occ), 0
                 for i in range(0, len(ids), CHUNK):
-                    started += _start(services, occ, ids[i:i + CHUNK], now)
+                    ok, bad = _start(services, occ, ids[i:i + CHUNK], now)
+                    started, failed = started + ok, failed + bad
+                if not failed:
+                    mark_zone_done(services, done_key, now)
     return f"{started} check-ins started"

@@ -23,7 +23,14 @@ from sqlalchemy import String, cast, exists, func, literal, select
 
 from bot.models import Nudge, Participant
 from bot.nudges import draft_nudge
-from scheduler.checkins import CATCH_UP, Occurrence, active_zones, occurrences
+from scheduler.checkins import (
+    CATCH_UP,
+    Occurrence,
+    active_zones,
+    mark_zone_done,
+    occurrences,
+    zone_done,
+)
 
 log = logging.getLogger(__name__)
 DRAFT_LEAD = timedelta(hours=24)
@@ -100,7 +107,11 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
         for zone in zones:
             for occ in occurrences(schedule.id, schedule.cron, zone, quiet,
                                    now - min(CATCH_UP, schedule.max_late), now + DRAFT_LEAD):
+                done_key = f"drafts-done:{_key(schedule.id, occ)[9:]}{zone}"
+                if zone_done(services, done_key):
+                    continue
                 ids = _due_ids(services, schedule, occ)
                 for i in range(0, len(ids), CHUNK):
                     drafted += _draft(services, schedule, occ, ids[i:i + CHUNK], now)
+                mark_zone_done(services, done_key, now)
     return f"{drafted} nudges drafted"
