@@ -1,0 +1,106 @@
+"""Peak RSS of a web worker and of the scheduler with 100,000 participants.
+
+Run: .venv/bin/python benchmarks/memory.py [--backend sqlite|postgres]
+
+- Web: gunicorn -w 2 serving bot:create_app() takes 5 s of wrk load
+  (inbound texts from the 100,000 participants); each worker's VmHWM (peak
+  resident set) is read from /proc. Baseline: the bare Flask app, same flags.
+- Scheduler: a fresh process builds PeerLine's services and runs every job
+  (`run_all`, what `peerline tick` and the scheduler's jobs run) once with
+  nothing due and once with 10,000 check-ins due; its VmHWM is printed.
+  Baseline: a process that imports the same libraries and opens the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from harness import (
+    ROOT,
+    child_pids,
+    fresh_postgres,
+    gunicorn,
+    machine_note,
+    migrate,
+    peak_rss_mb,
+    postgres_available,
+    run_wrk,
+    seed,
+    sqlite_url,
+    write_config,
+)
+
+LUA = Path(__file__).with_name("inbound.lua")
+FLAGS = ("--worker-class", "sync", "--error-logfile", "-", "--log-level", "warning")
+SCHEDULER = """
+import sys, resource
+sys.path.insert(0, {bench!r})
+from scheduler_pass import DUE, IDLE, services_for
+services = services_for({url!r})
+if {run_jobs}:
+    from scheduler.jobs import run_all
+    run_all(services, IDLE)
+    run_all(services, DUE)
+else:
+    with services.db.session() as session:
+        session.execute(__import__("sqlalchemy").text("SELECT 1"))
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) / 1024)
+"""
+
+
+def web_peaks(app_spec: str, folder: str, env: dict[str, str], participants: int,
+              extra: tuple[str, ...] = ()) -> list[float]:
+    """Load gunicorn for 5 s and return each worker's peak RSS in MiB."""
+    with gunicorn(app_spec, flags=FLAGS + extra, env=env, cwd=folder) as (base, proc):
+        run_wrk(base + "/sms/inbound", connections=16, seconds=5, script=LUA,
+                args=("mem", str(participants), "about a 7"))
+        return [peak_rss_mb(pid) for pid in child_pids(proc.pid)]
+
+
+def scheduler_peak(url: str, run_jobs: bool) -> float:
+    """Run the scheduler's jobs (or only open the database) in a fresh process; return MiB."""
+    code = SCHEDULER.format(bench=str(ROOT / "benchmarks"), url=url, run_jobs=run_jobs)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(ROOT), timeout=600, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Seed 100,000 participants, then measure the web workers and the scheduler."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    print(f"memory (peak RSS, VmHWM), {args.participants:,} participants, {args.backend}; "
+          f"{machine_note()}")
+    if args.backend == "postgres" and not postgres_available():
+        print("postgres: skipped, no server at PEERLINE_BENCH_POSTGRES_URL")
+        return
+    from scheduler_pass import ZONES
+
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-") as folder:
+        url = (fresh_postgres("peerline_bench_memory") if args.backend == "postgres"
+               else sqlite_url(folder, "memory.db"))
+        migrate(url)
+        seed(url, args.participants, timezones=ZONES)
+        config = write_config(folder, url, flows={"dir": str(ROOT / "flows")})
+        bare = web_peaks("bare_app:create_app()", folder, {}, args.participants,
+                         ("--pythonpath", str(ROOT / "benchmarks")))
+        app = web_peaks("bot:create_app()", folder, {"PEERLINE_CONFIG": str(config)},
+                        args.participants)
+        print(f"   web worker   PeerLine {max(app):6.1f} MiB   bare Flask {max(bare):6.1f} MiB"
+              f"   (per worker: {', '.join(f'{m:.1f}' for m in app)})")
+        base = scheduler_peak(url, run_jobs=False)
+        jobs = scheduler_peak(url, run_jobs=True)
+        print(f"   scheduler    PeerLine {jobs:6.1f} MiB   baseline (imports + database) "
+              f"{base:6.1f} MiB   (every job idle, then 10,000 check-ins due)")
+
+
+if __name__ == "__main__":
+    main()
