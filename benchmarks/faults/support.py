@@ -30,8 +30,12 @@ __all__ = ["ROOT", "fresh_postgres", "migrate", "postgres_available", "seed", "s
 
 
 def database_for(name: str, folder: str) -> str:
-    """Return a fresh migrated database: PostgreSQL when it answers, else SQLite."""
-    url = fresh_postgres(name) if postgres_available() else sqlite_url(folder, f"{name}.db")
+    """Return a fresh migrated database: PostgreSQL when it answers, else SQLite.
+
+    PEERLINE_FAULT_BACKEND=sqlite forces SQLite.
+    """
+    use_pg = os.environ.get("PEERLINE_FAULT_BACKEND") != "sqlite" and postgres_available()
+    url = fresh_postgres(name) if use_pg else sqlite_url(folder, f"{name}.db")
     migrate(url)
     return url
 
