@@ -24,8 +24,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import String, cast, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from bot.durations import quiet_hours_end
 from bot.models import OnceMark, Participant
@@ -113,7 +114,25 @@ def mark_zone_done(services: Any, key: str, now: datetime) -> None:
         pass  # a concurrent pass recorded it first
 
 
-def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tuple[int, int]:
+def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+    """Start the chunk in one transaction: marks in one insert, no savepoints (the fast path)."""
+    from bot import runtime
+
+    with services.db.session() as session:
+        people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
+                                             .options(selectinload(Participant.coach)))
+                  if p.status == "active"]
+        if people:
+            session.execute(insert(OnceMark), [
+                {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people])
+        for participant in people:
+            runtime.start_flow(session, services, participant, occ.name, now, trigger="schedule")
+        return len(people)
+
+
+def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
+                      now: datetime) -> tuple[int, int]:
+    """Start the chunk participant by participant, each in a savepoint (after a failure)."""
     from bot import runtime
 
     started = failed = 0
@@ -135,6 +154,14 @@ def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tup
                 log.exception("check-in %s for participant %s failed", occ.name,
                               participant.id)
     return started, failed
+
+
+def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tuple[int, int]:
+    try:
+        return _start_chunk(services, occ, ids, now), 0
+    except Exception:  # noqa: BLE001 - a clash or a broken participant: redo one by one
+        log.info("check-in chunk of %d for %s failed; retrying one by one", len(ids), occ.name)
+        return _start_one_by_one(services, occ, ids, now)
 
 
 def due_checkins(services: Any, now: datetime) -> str:
