@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot import texts
 from bot.consent import opt_in, opt_out
@@ -138,6 +138,7 @@ _PARTICIPANT_AND_COACH = (
     select(Participant, Coach.id)
     .outerjoin(Coach, and_(Coach.phone == Participant.phone, Coach.active))
     .where(Participant.phone == bindparam("phone"))
+    .options(joinedload(Participant.coach))  # every reply template reads the coach
 )
 
 
