@@ -7,6 +7,7 @@ test gets a fresh database copied from a migrated template.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sqlite3
@@ -36,6 +37,9 @@ START = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
 POSTGRES_URL = os.environ.get("PEERLINE_TEST_POSTGRES_URL", "")
 _template_lock = threading.Lock()
 _template_ready: list[str] = []
+# One template per test session: sessions running side by side on one server must not
+# drop each other's template.
+_PG_TEMPLATE = f"peerline_template_{uuid.uuid4().hex[:8]}"
 
 
 class RecordingSender:
@@ -81,22 +85,22 @@ def _postgres_database() -> str:
         if not _template_ready:
             engine = create_engine(admin, isolation_level="AUTOCOMMIT")
             with engine.connect() as conn:
-                conn.execute(text("DROP DATABASE IF EXISTS peerline_template"))
-                conn.execute(text("CREATE DATABASE peerline_template"))
+                conn.execute(text(f'CREATE DATABASE "{_PG_TEMPLATE}"'))
             engine.dispose()
-            upgrade(admin.set(database="peerline_template").render_as_string(hide_password=False))
+            upgrade(admin.set(database=_PG_TEMPLATE).render_as_string(hide_password=False))
+            atexit.register(_drop_postgres, _PG_TEMPLATE)
             _template_ready.append("yes")
     name = f"peerline_t_{uuid.uuid4().hex[:12]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE peerline_template'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_PG_TEMPLATE}"'))
     engine.dispose()
     return admin.set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_postgres(url: str) -> None:
     admin = make_url(POSTGRES_URL)
-    name = make_url(url).database
+    name = make_url(url).database if "/" in url else url
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
