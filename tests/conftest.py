@@ -92,9 +92,11 @@ def _postgres_database() -> str:
             _template_ready.append("yes")
     name = f"peerline_t_{uuid.uuid4().hex[:12]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_PG_TEMPLATE}"'))
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_PG_TEMPLATE}"'))
+    finally:
+        engine.dispose()  # also on failure: a connection left to the GC fails a later test
     return admin.set(database=name).render_as_string(hide_password=False)
 
 
