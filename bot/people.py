@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -33,6 +34,15 @@ def check_timezone(name: str) -> str:
             f"unknown time zone {name!r}; use a name like America/Chicago"
         ) from None
     return name
+
+
+def _insert(session: Session, row: Coach | Participant, refusal: str) -> None:
+    """Insert `row`; a unique phone or username taken meanwhile is a refusal, not a crash."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise EnrolmentError(refusal) from None
 
 
 def _phone_taken(session: Session, phone: str) -> bool:
@@ -64,8 +74,8 @@ def add_coach(
         password_hash=generate_password_hash(password) if password else None,
         timezone=check_timezone(timezone), created_at=now,
     )
-    session.add(coach)
-    session.flush()
+    _insert(session, coach, f"phone number {e164} or username {username!r} is already taken"
+            if username else f"phone number {e164} is already enrolled")
     session.add(AuditLog(actor=actor, action=f"{role}.add", target_type="coach",
                          target_id=coach.id, created_at=now))
     return coach
@@ -94,8 +104,7 @@ def add_participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
         status="active", strategies=[], fields={}, enrolled_at=now,
     )
-    session.add(participant)
-    session.flush()
+    _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,
                              created_at=now))
     session.add(AuditLog(actor=actor, action="participant.add", target_type="participant",
