@@ -16,22 +16,33 @@ Rules (SPEC §6.4-6.6, docs/architecture.md):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.durations import parse_duration, quiet_hours_end
 from bot.escalations import open_escalation
 from bot.flows import actions as act
-from bot.flows.engine import Context, Event, Expire, Message, RunState, Start, Timeout, advance
+from bot.flows.engine import (
+    Context,
+    Event,
+    Expire,
+    Message,
+    Outcome,
+    RunState,
+    Start,
+    Timeout,
+    advance,
+)
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
 from bot.keywords import normalize_keyword
 from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.nudges import draft_nudge
-from bot.outbox import PRIORITY_ALERT, queue_message
+from bot.outbox import PRIORITY_ALERT, insert_many, queue_message, queue_messages_bulk
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5
@@ -69,6 +80,38 @@ def _end(run: Run, now: datetime, status: str = "ended") -> None:
     run.expires_at = None
     run.ended_at = now
     run.updated_at = now
+
+
+def _ended_as(action: act.EndRun) -> str:
+    """Return the status a run ends with."""
+    return "expired" if action.reason == "expired" else "ended"
+
+
+def _new_run(participant_id: int, flow: Flow, trigger: str, now: datetime) -> Run:
+    """Return a new active run of `flow` at its start step (every column set, not yet added)."""
+    return Run(participant_id=participant_id, flow_id=flow.id, flow_version=flow.version,
+               status="active", step=flow.start, waiting=False, variables={}, retries=0,
+               wait_token=None, asked_at=None, timeout_at=None, expires_at=None,
+               trigger=trigger[:20], started_at=now, updated_at=now, ended_at=None)
+
+
+def _set_state(run: Run, new: RunState, now: datetime) -> None:
+    """Store the engine's new state on the run."""
+    run.step, run.waiting, run.retries = new.step, new.waiting, new.retries
+    run.variables = dict(new.variables)
+    run.wait_token, run.asked_at = new.wait_token, new.asked_at
+    run.timeout_at, run.expires_at = new.timeout_at, new.expires_at
+    run.updated_at = now
+
+
+def _flow_text(services: Any, participant: Participant, flow: Flow, run_id: int | None,
+               action: act.Send, now: datetime, due: datetime | None = None) -> dict[str, Any]:
+    """Return queue_message's arguments for a flow text sent outside a reply (quiet hours)."""
+    if due is None:
+        due = quiet_hours_end(services.config.program.quiet_hours, now, participant.timezone)
+    return {"phone": participant.phone, "body": action.text, "kind": "flow", "now": now,
+            "participant": participant, "coach_id": participant.coach_id, "due_at": due,
+            "flow_id": flow.id, "step_id": action.step, "run_id": run_id}
 
 
 def active_run(session: Session, participant_id: int) -> Run | None:
@@ -121,10 +164,7 @@ class _Apply:
         self.texts: list[str] = []
 
     def begin(self, flow: Flow, trigger: str, depth: int = 0) -> Run:
-        run = Run(participant_id=self.participant.id, flow_id=flow.id,
-                  flow_version=flow.version, status="active", step=flow.start,
-                  variables={}, retries=0, trigger=trigger[:20], started_at=self.now,
-                  updated_at=self.now)
+        run = _new_run(self.participant.id, flow, trigger, self.now)
         self.session.add(run)
         self.session.flush()
         event = Start(trigger)
@@ -143,12 +183,7 @@ class _Apply:
         for action in outcome.actions:
             handover = self.apply(flow, run, action) or handover
         if outcome.state is not None:
-            new = outcome.state
-            run.step, run.waiting, run.retries = new.step, new.waiting, new.retries
-            run.variables = dict(new.variables)
-            run.wait_token, run.asked_at = new.wait_token, new.asked_at
-            run.timeout_at, run.expires_at = new.timeout_at, new.expires_at
-            run.updated_at = self.now
+            _set_state(run, outcome.state, self.now)
         if handover is not None:
             target = self.services.flows.get(handover)
             if target is None or depth >= MAX_HANDOVERS:
@@ -164,11 +199,8 @@ class _Apply:
             if self.reply:
                 self.texts.append(action.text)
             else:
-                due = quiet_hours_end(self.services.config.program.quiet_hours, now,
-                                      participant.timezone)
-                queue_message(session, phone=participant.phone, body=action.text, kind="flow",
-                              now=now, participant=participant, coach_id=participant.coach_id,
-                              due_at=due, flow_id=flow.id, step_id=action.step, run_id=run.id)
+                queue_message(session, **_flow_text(self.services, participant, flow, run.id,
+                                                    action, now))
         elif isinstance(action, act.NotifyCoach):
             coach = session.get(Coach, participant.coach_id)
             if coach is not None and coach.phone and coach.active:
@@ -202,7 +234,7 @@ class _Apply:
         elif isinstance(action, act.StartFlow):
             return action.flow_id
         elif isinstance(action, act.EndRun):
-            _end(run, now, "expired" if action.reason == "expired" else "ended")
+            _end(run, now, _ended_as(action))
         return None
 
 
@@ -241,19 +273,120 @@ def handle_participant_message(
 
 def start_flow(
     session: Session, services: Any, participant: Participant, flow_id: str, now: datetime,
-    trigger: str = "schedule",
+    trigger: str = "schedule", batch: StartBatch | None = None,
 ) -> Run | None:
-    """Start `flow_id` for the participant outside a reply (texts are queued); None if not."""
+    """Start `flow_id` for the participant outside a reply (texts are queued); None if not.
+
+    With `batch`, a start that only texts is planned there and written (the run
+    gets its id) by batch.write(), in the same transaction.
+    """
     if services.flows is None or participant.status != "active":
         return None
     flow = services.flows.get(flow_id)
     if flow is None:
         return None
-    current = active_run(session, participant.id)
+    if batch is not None and participant.id in batch.ids:
+        current = batch.current(participant.id)
+    else:
+        current = active_run(session, participant.id)
     if current is not None and current.flow_id == flow_id and trigger == "schedule":
         return None  # already in progress
+    if batch is not None and (planned := batch.plan(participant, flow, trigger)) is not None:
+        return planned
     end_active_runs(session, participant.id, now)
     return _Apply(session, services, participant, now, reply=False).begin(flow, trigger)
+
+
+_BULK_ACTIONS = (act.Send, act.EndRun)
+
+
+class StartBatch:
+    """Starts collected by start_flow(..., batch=...) and written in bulk by write().
+
+    Made for the participants `participant_ids` (their active runs are read in
+    one query). A start whose actions only text and end is planned here: the
+    engine runs at once, in memory; write() stores every planned run with one
+    INSERT and their texts with queue_messages_bulk (queued, due after quiet
+    hours). Anything else (a coach notice, an escalation, a draft, an answer,
+    a handover, a participant not in `participant_ids`) start_flow writes
+    itself, as without a batch.
+    """
+
+    def __init__(self, session: Session, services: Any, now: datetime,
+                 participant_ids: Iterable[int]):
+        self.session, self.services, self.now = session, services, now
+        self.ids = set(participant_ids)
+        self.active: dict[int, list[Run]] = {}
+        if self.ids:
+            for run in session.scalars(select(Run).where(Run.participant_id.in_(self.ids),
+                                                         Run.status == "active")
+                                       .order_by(Run.id)):
+                self.active.setdefault(run.participant_id, []).append(run)
+        self.planned: list[tuple[Participant, Flow, Run, Outcome]] = []
+
+    def current(self, participant_id: int) -> Run | None:
+        """Return the participant's newest active run (as active_run)."""
+        runs = self.active.get(participant_id)
+        return runs[-1] if runs else None
+
+    def plan(self, participant: Participant, flow: Flow, trigger: str) -> Run | None:
+        """Plan the start (ending the active runs); None if it must be written one by one."""
+        if participant.id not in self.ids:
+            return None
+        now = self.now
+        outcome = advance(flow, None, Start(trigger), now, context_for(self.services, participant))
+        if not all(isinstance(action, _BULK_ACTIONS) for action in outcome.actions):
+            return None
+        for old in self.active.pop(participant.id, []):
+            _end(old, now)
+        run = _new_run(participant.id, flow, trigger, now)
+        if outcome.handled:
+            for action in outcome.actions:
+                if isinstance(action, act.EndRun):
+                    _end(run, now, _ended_as(action))
+            if outcome.state is not None:
+                _set_state(run, outcome.state, now)
+        self.planned.append((participant, flow, run, outcome))
+        return run
+
+    def write(self) -> None:
+        """Write the planned runs and queue their texts; the returned runs get their ids."""
+        planned, self.planned = self.planned, []
+        self.session.flush()  # the ended runs
+        if not planned:
+            return
+        columns = [c.key for c in cast(Table, Run.__table__).columns if c.key != "id"]
+        ids = insert_many(self.session, Run, [{key: getattr(run, key) for key in columns}
+                                              for _, _, run, _ in planned])
+        quiet = self.services.config.program.quiet_hours
+        due: dict[str, datetime] = {}
+        texts: list[dict[str, Any]] = []
+        for (participant, flow, run, outcome), run_id in zip(planned, ids, strict=True):
+            run.id = run_id
+            for error in outcome.errors:
+                log.warning("run %s (%s): %s", run_id, flow.id, error)
+            if not outcome.handled:
+                continue
+            zone = participant.timezone
+            if zone not in due:
+                due[zone] = quiet_hours_end(quiet, self.now, zone)
+            texts.extend(_flow_text(self.services, participant, flow, run_id, action, self.now,
+                                    due[zone])
+                         for action in outcome.actions if isinstance(action, act.Send))
+        queue_messages_bulk(self.session, texts)
+
+
+def start_flows_bulk(
+    session: Session, services: Any, participants: Iterable[Participant], flow_id: str,
+    now: datetime, trigger: str = "schedule",
+) -> list[int]:
+    """Start `flow_id` for many participants as start_flow (one StartBatch); return who started."""
+    people = list(participants)
+    batch = StartBatch(session, services, now, [p.id for p in people])
+    started = [p.id for p in people
+               if start_flow(session, services, p, flow_id, now, trigger, batch=batch) is not None]
+    batch.write()
+    return started
 
 
 def _load(session: Session, run_id: int) -> tuple[Run, Participant] | None:

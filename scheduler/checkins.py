@@ -12,6 +12,10 @@ How it stays cheap and exact:
   (`checkin:FLOW:LOCAL-TIME:PID`), which is written in the same transaction
   as the run, so an occurrence never starts twice. Once a whole zone is
   done, a zone mark (`checkins-done:...`) spares later passes even that query.
+- Starting is set-based, CHUNK participants per transaction: one INSERT of
+  once-marks that skips keys already there (ON CONFLICT DO NOTHING; a
+  concurrent pass waits for the other's commit, then skips), and
+  runtime.start_flows_bulk for the participants whose mark is new.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import String, cast, exists, insert, literal, select
+from sqlalchemy import String, Table, exists, literal, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from bot.durations import quiet_hours_end
 from bot.models import OnceMark, Participant
@@ -34,7 +40,7 @@ from bot.models import OnceMark, Participant
 log = logging.getLogger(__name__)
 CATCH_UP = timedelta(hours=12)  # an occurrence missed for longer (scheduler down) is skipped
 QUIET_WAIT = timedelta(hours=25)  # longer than any quiet-hours wait
-CHUNK = 200
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def active_zones(services: Any) -> list[str]:
 
 
 def _due_ids(services: Any, occ: Occurrence) -> list[int]:
-    key = literal(occ.key_prefix, String) + cast(Participant.id, String)
+    key = literal(occ.key_prefix, String) + sql_cast(Participant.id, String)
     with services.db.session() as session:
         return list(session.scalars(
             select(Participant.id).where(
@@ -114,19 +120,35 @@ def mark_zone_done(services: Any, key: str, now: datetime) -> None:
         pass  # a concurrent pass recorded it first
 
 
+def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
+               key: str) -> set[Any]:
+    """INSERT `rows`, skipping those whose unique `key` exists; return the keys inserted.
+
+    ON CONFLICT (key) DO NOTHING ... RETURNING key, on PostgreSQL or SQLite (the
+    two supported databases). A row a concurrent transaction is inserting waits
+    for it to end, then is skipped if it committed.
+    """
+    if not rows:
+        return set()
+    table = cast(Table, model.__table__)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
+                 .returning(table.c[key]))
+    return set(session.execute(statement, rows).scalars())
+
+
 def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
-    """Start the chunk in one transaction: marks in one insert, no savepoints (the fast path)."""
+    """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
     from bot import runtime
 
     with services.db.session() as session:
         people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
                                              .options(selectinload(Participant.coach)))
                   if p.status == "active"]
-        if people:
-            session.execute(insert(OnceMark), [
-                {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people])
-        for participant in people:
-            runtime.start_flow(session, services, participant, occ.name, now, trigger="schedule")
+        claimed = insert_new(session, OnceMark, [
+            {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people], "key")
+        people = [p for p in people if f"{occ.key_prefix}{p.id}" in claimed]
+        runtime.start_flows_bulk(session, services, people, occ.name, now, trigger="schedule")
         return len(people)
 
 
