@@ -50,7 +50,7 @@ def healthz() -> tuple[Response, int]:
         body.update(status="error", database=f"error: {type(exc).__name__}")
         return jsonify(body), 503
     stale_after = max(3 * services.config.scheduler.interval_seconds, 120)
-    described = {s.name: _describe(s, now, stale_after) for s in states}
+    described = {s.name.removeprefix("job:"): _describe(s, now, stale_after) for s in states}
     overall = described.pop(OVERALL, None)
     if overall is None and described:
         newest = max((s for s in states if s.last_pass_at), key=lambda s: s.last_pass_at,

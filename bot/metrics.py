@@ -112,11 +112,12 @@ def collect(session: Session, now: datetime) -> Exposition:
     states = list(session.scalars(select(SchedulerState).order_by(SchedulerState.name)))
     out.family("peerline_scheduler_pass_duration_seconds", "gauge",
                "Duration of the last pass of each scheduler job.",
-               [({"job": s.name}, s.last_duration_ms / 1000) for s in states
+               [({"job": s.name.removeprefix("job:")}, s.last_duration_ms / 1000) for s in states
                 if s.last_duration_ms is not None])
     out.family("peerline_scheduler_last_pass_age_seconds", "gauge",
                "Seconds since each scheduler job last finished a pass.",
-               [({"job": s.name}, max(0.0, (now - s.last_pass_at).total_seconds()))
+               [({"job": s.name.removeprefix("job:")},
+                 max(0.0, (now - s.last_pass_at).total_seconds()))
                 for s in states if s.last_pass_at is not None])
     return out
 

@@ -52,7 +52,7 @@ def test_metrics_counts_messages_outbox_escalations_and_passes(client, sms, serv
         session.add(Escalation(participant_id=people["participant"], coach_id=people["coach"],
                                kind="flow", urgent=False, reason="r", event_key="e2",
                                created_at=START, acknowledged_at=START))
-        session.add(SchedulerState(name="outbox", last_pass_at=START - timedelta(seconds=4),
+        session.add(SchedulerState(name="job:outbox", last_pass_at=START - timedelta(seconds=4),
                                    last_duration_ms=250, holder="host:1"))
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -107,7 +107,7 @@ def test_healthz_reports_each_job_and_marks_stale_ones(client, services, clock):
         session.add(SchedulerState(name="scheduler", holder="host-a:42",
                                    last_pass_at=START - timedelta(seconds=10),
                                    last_duration_ms=40))
-        session.add(SchedulerState(name="checkins", last_pass_at=START - timedelta(seconds=20),
+        session.add(SchedulerState(name="job:checkins", last_pass_at=START - timedelta(seconds=20),
                                    last_duration_ms=120))
         session.add(SchedulerState(name="digests", last_pass_at=START - timedelta(minutes=30),
                                    last_duration_ms=5))
@@ -120,3 +120,16 @@ def test_healthz_reports_each_job_and_marks_stale_ones(client, services, clock):
     assert jobs["checkins"]["duration_ms"] == 120
     assert jobs["digests"]["state"] == "stale"
     assert body["status"] == "degraded"
+
+
+def test_healthz_and_metrics_read_what_the_scheduler_records(client, services):
+    from scheduler.runner import record_pass
+
+    record_pass(services, "scheduler", "host-b:7", START - timedelta(seconds=3), 90)
+    record_pass(services, "job:outbox", "host-b:7", START - timedelta(seconds=3), 12)
+    body = client.get("/healthz").json
+    assert body["scheduler"]["holder"] == "host-b:7"
+    assert body["scheduler"]["jobs"]["outbox"]["duration_ms"] == 12
+    metrics = parse(client.get("/metrics").get_data(as_text=True))
+    assert metrics['peerline_scheduler_pass_duration_seconds{job="outbox"}'] == 0.012
+    assert metrics['peerline_scheduler_last_pass_age_seconds{job="scheduler"}'] == 3
