@@ -11,6 +11,9 @@ Rules:
 - The text is picked by bot/program_files.py, never the one drafted last
   for that participant and schedule; strategy reminders only for
   participants who picked strategies.
+- Set-based, CHUNK participants per transaction: one query for their last
+  texts, one INSERT of the drafts that skips event keys already there (ON
+  CONFLICT DO NOTHING, so a concurrent pass drafts nothing twice).
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, selectinload
 
 from bot.models import Nudge, Participant
-from bot.nudges import draft_nudge
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
     active_zones,
+    insert_new,
     mark_zone_done,
     occurrences,
     zone_done,
@@ -34,7 +38,7 @@ from scheduler.checkins import (
 
 log = logging.getLogger(__name__)
 DRAFT_LEAD = timedelta(hours=24)
-CHUNK = 200
+CHUNK = 1000
 
 
 def _program(services: Any) -> Any:
@@ -61,24 +65,34 @@ def _due_ids(services: Any, schedule: Any, occ: Occurrence) -> list[int]:
         return list(session.scalars(query.order_by(Participant.id)))
 
 
-def _last_text(session: Any, participant_id: int, source: str) -> str | None:
-    return session.scalar(select(Nudge.original_body).where(
-        Nudge.participant_id == participant_id, Nudge.source == source)
-        .order_by(Nudge.created_at.desc(), Nudge.id.desc()).limit(1))
+def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]:
+    """Return the text each participant was drafted last from `source` (one query)."""
+    newest = func.row_number().over(partition_by=Nudge.participant_id,
+                                    order_by=(Nudge.created_at.desc(), Nudge.id.desc()))
+    ranked = (select(Nudge.participant_id, Nudge.original_body, newest.label("newest"))
+              .where(Nudge.participant_id.in_(ids), Nudge.source == source).subquery())
+    rows = session.execute(select(ranked.c.participant_id, ranked.c.original_body)
+                           .where(ranked.c.newest == 1))
+    return {participant_id: body for participant_id, body in rows}
 
 
 def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+    """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
     from bot.program_files import pick_for, render
     from bot.runtime import context_for
 
     strategies = _program(services).strategies()
     source = f"schedule:{schedule.id}"
-    drafted = 0
+    max_lateness = int(schedule.max_late.total_seconds())
     with services.db.session() as session:
-        for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))):
+        last = _last_texts(session, ids, source)
+        drafts = []
+        for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))
+                                           .options(selectinload(Participant.coach))
+                                           .order_by(Participant.id)):
             key = f"{_key(schedule.id, occ)}{participant.id}"
             template = pick_for(schedule, strategies, participant.strategies or [],
-                                _last_text(session, participant.id, source), key)
+                                last.get(participant.id), key)
             if template is None:
                 continue
             context = context_for(services, participant)
@@ -88,11 +102,13 @@ def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: d
             except Exception:  # noqa: BLE001 - a bad text must not stop the other drafts
                 log.exception("schedule %s: text did not render", schedule.id)
                 continue
-            if draft_nudge(session, participant, body=body, reason=schedule.reason,
-                           source=source, event_key=key, due_at=occ.due, now=now,
-                           max_lateness=schedule.max_late) is not None:
-                drafted += 1
-    return drafted
+            drafts.append({
+                "participant_id": participant.id, "coach_id": participant.coach_id,
+                "body": body, "original_body": body, "reason": schedule.reason[:200],
+                "source": source[:120], "event_key": key, "status": "pending",
+                "paused": participant.nudges_paused, "due_at": occ.due,
+                "max_lateness_seconds": max_lateness, "created_at": now})
+        return len(insert_new(session, Nudge, drafts, "event_key"))
 
 
 def draft_scheduled_nudges(services: Any, now: datetime) -> str:

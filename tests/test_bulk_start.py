@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
-from bot.models import Message, OnceMark, Outbox, Participant, Run
+from bot.models import Message, Nudge, OnceMark, Outbox, Participant, Run
 from bot.people import add_coach, add_participant
 from bot.runtime import StartBatch, start_flow, start_flows_bulk
 from bot.services import build_services
@@ -204,5 +204,48 @@ def test_checkins_in_bulk_start_each_occurrence_once(any_db_url):
             started = session.scalars(select(Run.participant_id)).all()
             texts = session.scalar(select(func.count()).select_from(Outbox))
         assert sorted(started) == sorted(set(ids) - {ids[3]}) and texts == 29
+    finally:
+        services.db.dispose()
+
+
+def test_scheduled_drafts_in_bulk_match_draft_nudge_and_skip_existing_keys(any_db_url):
+    from bot.nudges import draft_nudge
+    from scheduler.nudge_schedules import draft_scheduled_nudges
+
+    monday_noon = datetime(2026, 12, 7, 17, tzinfo=UTC)  # Tuesday 11:00 is within a day
+    services = build_services(make_config(any_db_url), clock=FrozenClock(monday_noon),
+                              sender=RecordingSender())
+    key = "schedule:encouragement:2026-12-08T11:00:{}"
+    try:
+        with services.db.session() as session:
+            coach = add_coach(session, name="Alex", phone="+12025550101", now=monday_noon)
+            people = [add_participant(session, phone=f"+120255503{n:02d}", name=f"Vet {n}",
+                                      coach=coach, timezone="America/New_York",
+                                      now=monday_noon - timedelta(days=1)) for n in range(12)]
+            people[4].nudges_paused = True
+            session.flush()
+            ids = [p.id for p in people]
+            # a concurrent pass drafted one already
+            draft_nudge(session, people[7], body="Already drafted", reason="x",
+                        source="schedule:encouragement", event_key=key.format(ids[7]),
+                        due_at=monday_noon, now=monday_noon)
+        assert draft_scheduled_nudges(services, monday_noon) == "11 nudges drafted"
+        assert draft_scheduled_nudges(services, monday_noon) == "0 nudges drafted"
+        with services.db.session() as session:
+            drafts = session.scalars(select(Nudge).order_by(Nudge.participant_id)).all()
+            assert [n.event_key for n in drafts] == [key.format(pid) for pid in ids]
+            bulk = drafts[0]
+            # the same draft through draft_nudge, for comparison
+            twin = draft_nudge(session, people[0], body=bulk.body, reason=bulk.reason,
+                               source=bulk.source, event_key="twin", due_at=bulk.due_at,
+                               now=monday_noon, max_lateness=timedelta(hours=6))
+            assert twin is not None
+            skip = {"id", "event_key"}
+            assert ({c.key: getattr(bulk, c.key) for c in Nudge.__table__.columns
+                     if c.key not in skip}
+                    == {c.key: getattr(twin, c.key) for c in Nudge.__table__.columns
+                        if c.key not in skip})
+            assert [n.paused for n in drafts] == [pid == ids[4] for pid in ids]
+            assert all(n.due_at == datetime(2026, 12, 8, 16, tzinfo=UTC) for n in drafts[:7])
     finally:
         services.db.dispose()
