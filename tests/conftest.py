@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 from twilio.request_validator import RequestValidator
 
 from bot import create_app
@@ -56,6 +57,26 @@ class RecordingSender:
 
     def bodies_to(self, phone: str) -> list[str]:
         return [body for to, body in self.sent if to == phone]
+
+
+_opened: list[Any] = []
+
+
+@event.listens_for(Pool, "connect")
+def _remember_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Remember every PostgreSQL connection a test opens (SQLite ones need no closing)."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        _opened.append(dbapi_connection)
+
+
+@pytest.fixture(autouse=True)
+def _close_leftover_connections() -> Iterator[None]:
+    """Close PostgreSQL connections a test left open, so psycopg never warns in a later test."""
+    yield
+    while _opened:
+        connection = _opened.pop()
+        if not connection.closed:
+            connection.close()
 
 
 @pytest.fixture(autouse=True)
