@@ -17,9 +17,12 @@ from typing import Any
 _PHONE = re.compile(r"\+?\(?\d[\d\-\s().]{7,}\d")
 
 
+_NOT_A_PHONE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,3}(\.\d{1,3}){3})")  # dates, IPv4
+
+
 def _mask_match(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
-    if len(digits) < 8:
+    if len(digits) < 8 or _NOT_A_PHONE.match(match.group(0)):
         return match.group(0)
     return "+" + "*" * (len(digits) - 2) + digits[-2:]
 

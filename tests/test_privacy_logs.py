@@ -130,3 +130,16 @@ def test_redact_masks_phone_shapes(raw, masked):
 
 def test_redact_leaves_short_numbers_alone():
     assert redact("pain 7/10, 3 days, id 12345") == "pain 7/10, 3 days, id 12345"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["pass at 2026-12-07 15:00:00 took 3 ms", "next run 2026-12-07T15:00:00+00:00",
+     "client 192.168.100.200 connected"],
+)
+def test_redact_leaves_timestamps_and_addresses_readable(text):
+    assert redact(text) == text
+
+
+def test_redact_still_masks_a_number_beside_a_timestamp():
+    assert redact("2026-12-07 15:00:00 from +12025550123") == "2026-12-07 15:00:00 from +*********23"
