@@ -233,3 +233,13 @@ def test_create_app_builds_the_twilio_client_without_any_request(fake_twilio, db
     assert fake_twilio.requests == []
     assert urlsplit(sender.client.http_client.base_url).port == urlsplit(fake_twilio.base_url).port
     get_services(app).db.dispose()
+
+
+def test_connection_pool_holds_every_send_in_flight(fake_twilio):
+    config = make_config("sqlite://", twilio__max_in_flight=40,
+                         **fake_twilio.config_overrides())
+    sender = TwilioSender.from_config(config)
+    session = sender.client.http_client.session
+    assert session is not None
+    assert session.get_adapter("https://api.twilio.com")._pool_maxsize == 40
+    assert session.get_adapter("http://127.0.0.1")._pool_maxsize == 40

@@ -35,11 +35,15 @@ DEFAULT_TIMEOUT = 15.0
 class BaseUrlHttpClient(TwilioHttpClient):
     """A TwilioHttpClient that sends requests for api.twilio.com to another base URL."""
 
-    def __init__(self, base_url: str = "", **kwargs: Any):
+    def __init__(self, base_url: str = "", pool_size: int = 10, **kwargs: Any):
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
         kwargs.setdefault("logger", logging.getLogger("bot.sms.twilio.http"))
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
+        if self.session is not None:  # keep one pooled connection per send in flight
+            adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
 
     def rewrite(self, url: str) -> str:
         """Return `url` with https://api.twilio.com replaced by the base URL (if one is set)."""
@@ -104,6 +108,7 @@ class TwilioSender:
         for key in ("account_sid", "auth_token"):
             if not getattr(twilio, key):
                 raise ConfigError(f"[twilio] {key} must be set when [sms] transport = \"twilio\"")
+        http_kwargs.setdefault("pool_size", max(10, int(twilio.max_in_flight)))
         http_client = BaseUrlHttpClient(twilio.api_base_url, **http_kwargs)
         # TWILIO_EDGE/TWILIO_REGION in the environment would move requests to another host
         # (past api_base_url); an empty `environment` falls back to os.environ, so name them.
