@@ -91,3 +91,17 @@ def test_the_comparison_would_see_a_missing_migration(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), changed)
     engine.dispose()
     assert [d[0] for d in diff] == ["add_column"]
+
+
+def test_autogenerate_leaves_the_scheduler_job_table_alone(db_url):
+    """APScheduler's own table in the database is not something a new migration should drop."""
+    from bot.migrations_filter import include_name
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)")
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert diff == []
