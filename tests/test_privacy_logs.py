@@ -142,4 +142,5 @@ def test_redact_leaves_timestamps_and_addresses_readable(text):
 
 
 def test_redact_still_masks_a_number_beside_a_timestamp():
-    assert redact("2026-12-07 15:00:00 from +12025550123") == "2026-12-07 15:00:00 from +*********23"
+    line = "2026-12-07 15:00:00 from +12025550123"
+    assert redact(line) == "2026-12-07 15:00:00 from +*********23"
