@@ -90,4 +90,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     )
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    for chatty in ("alembic", "apscheduler"):  # their INFO lines bury what operators need
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

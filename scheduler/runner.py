@@ -115,7 +115,6 @@ class Runner:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         interval = max(1, int(self.services.config.scheduler.interval_seconds))
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.services.db.engine)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval},
