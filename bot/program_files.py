@@ -51,8 +51,8 @@ from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.durations import parse_duration
+from bot.flows.templates import compiled_template
 from bot.program_yaml import (
-    STRICT,
     Report,
     check_mapping,
     hint,
@@ -310,7 +310,7 @@ def pick_for(schedule: NudgeSchedule, strategies: Mapping[str, Strategy],
 
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render a program text in the sandbox; an undefined name raises jinja2.UndefinedError."""
-    return STRICT.from_string(template).render(**context).strip()
+    return str(compiled_template(template).render(**context)).strip()
 
 
 class ProgramCache:

@@ -7,17 +7,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError, meta
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bot.flows.templates import LENIENT as _LENIENT
+from bot.flows.templates import STRICT
+
 MAX_TEXT = 320
 SCOPE = frozenset({"participant", "coach", "program"})
 FAILED = object()  # what load_yaml returns for a file it could not read
-STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
                         ("str", "int", "float", "bool", "null", "map", "seq"))
 # long names, to measure the worst case length of a text

@@ -47,18 +47,19 @@ def expression_names(source: str) -> set[str]:
 
 
 @lru_cache(maxsize=4096)
-def _template(source: str, strict: bool) -> Any:
+def compiled_template(source: str, strict: bool = True) -> Any:
+    """Return `source` compiled once in the sandbox (strict: undefined names raise)."""
     return (STRICT if strict else LENIENT).from_string(source)
 
 
 def render(source: str, scope: Mapping[str, Any]) -> tuple[str, str | None]:
     """Render `source`; on an error render leniently and return (text, error message)."""
     try:
-        return _template(source, True).render(scope).strip(), None
+        return compiled_template(source, True).render(scope).strip(), None
     except Exception as exc:  # a bad template must never stop a conversation
         error = f"template error: {exc}"
     try:
-        return _template(source, False).render(scope).strip(), error
+        return compiled_template(source, False).render(scope).strip(), error
     except Exception:
         return source, error
 
