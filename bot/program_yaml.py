@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bot.flows import yamlio
 from bot.flows.templates import LENIENT as _LENIENT
 from bot.flows.templates import STRICT
+from bot.flows.yamlio import hint, item_line, key_line, node_line
 
 MAX_TEXT = 320
 SCOPE = frozenset({"participant", "coach", "program"})
 FAILED = object()  # what load_yaml returns for a file it could not read
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
-                        ("str", "int", "float", "bool", "null", "map", "seq"))
 # long names, to measure the worst case length of a text
 _SAMPLE = {"participant": {"first_name": "Christopher"}, "coach": {"first_name": "Alexander"},
            "program": {"name": "PeerLine"}}
@@ -35,65 +32,13 @@ class Report:
         self.problems.append(f"{self.path}:{max(line, 1)}: {message}")
 
 
-def key_line(node: Any, key: Any) -> int:
-    """Return the 1-based line of `key` in a mapping (else the mapping's line)."""
-    try:
-        return int(node.lc.key(key)[0]) + 1
-    except (AttributeError, KeyError, TypeError):
-        return node_line(node)
-
-
-def item_line(node: Any, index: int) -> int:
-    """Return the 1-based line of item `index` of a list (else the list's line)."""
-    try:
-        return int(node.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return node_line(node)
-
-
-def node_line(node: Any) -> int:
-    """Return the 1-based line where a mapping or list starts."""
-    return int(node.lc.line) + 1 if hasattr(node, "lc") and node.lc.line is not None else 1
-
-
-def hint(word: str, known: Iterable[str]) -> str:
-    """Return " (did you mean 'x'?)" for a close match, else ""."""
-    close = difflib.get_close_matches(str(word), list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def load_yaml(path: Path, report: Report) -> Any:
     """Parse `path` safely (no tags), keeping line numbers; FAILED after reporting a problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        report.add(1, f"cannot read the file: {exc}")
-        return FAILED
-    last_line = max(text.count("\n"), 1)
-    yaml = YAML(typ="rt", pure=True)
-    try:
-        bad = [n for n in _nodes(yaml.compose(text)) if str(n.tag) not in _PLAIN_TAGS]
-        for node in bad:
-            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            report.add(node.start_mark.line + 1, f"YAML tags like {tag} are not allowed")
-        return yaml.load(text) if not bad else FAILED
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = min(mark.line + 1, last_line) if mark else 1
-        report.add(line, f"YAML syntax: {exc.problem or exc.context}")
-    except YAMLError as exc:
-        report.add(1, f"YAML syntax: {exc}")
-    return FAILED
-
-
-def _nodes(node: Any) -> Iterable[Any]:
-    if node is None:
-        return
-    yield node
-    if isinstance(node.value, list):
-        for item in node.value:
-            for part in item if isinstance(item, tuple) else (item,):
-                yield from _nodes(part)
+    problems = yamlio.Report(str(path))
+    data = yamlio.load_yaml(path, problems)
+    for problem in problems.problems:
+        report.add(problem.line, problem.message)
+    return FAILED if problems.problems else data
 
 
 def check_mapping(data: Any, report: Report, line: int, what: str, keys: Sequence[str]) -> bool:

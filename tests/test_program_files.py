@@ -34,7 +34,7 @@ REQUIRED = {"action_plan", "relaxation", "pacing", "activity", "pleasant", "thin
 
 # case folder -> the problems it must give, exactly: (file, line, words in the message)
 BROKEN_CASES: dict[str, list[tuple[str, int, str]]] = {
-    "yaml_syntax": [("strategies.yaml", 5, "YAML syntax")],
+    "yaml_syntax": [("strategies.yaml", 5, "invalid YAML")],
     "python_tag": [("strategies.yaml", 3, "tags like !!python/object/apply:os.system")],
     "duplicate_key": [("strategies.yaml", 4, 'duplicate key "name"')],
     "empty_file": [("strategies.yaml", 1, "the file is empty")],
