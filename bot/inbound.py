@@ -1,9 +1,9 @@
 """Handle one inbound SMS: store it, dedupe it, then route it.
 
 Rules (SPEC §6):
-- The message is stored before any processing, in the same transaction (one
-  commit per message); if processing raises, the transaction is rolled back
-  and the raw message is committed on its own, so an error loses nothing.
+- The message is committed before any processing. If processing fails or
+  the process dies, the message stays stored with `processed_at` empty and
+  `recover_unprocessed` (a scheduler job) answers it later through the outbox.
 - A MessageSid is processed once: the row is locked while it is processed and
   a repeat gets the stored TwiML back, also when two copies race.
 - Order for an enrolled participant: crisis phrases, consent keywords
@@ -18,11 +18,11 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -31,11 +31,12 @@ from bot import texts
 from bot.consent import opt_in, opt_out
 from bot.keywords import consent_keyword
 from bot.models import Coach, Message, OnceMark, Participant
-from bot.outbox import record_reply
+from bot.outbox import queue_message, record_reply
 from bot.phones import mask, try_e164
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
+RECOVER_AFTER = timedelta(minutes=2)  # longer than any webhook request may take
 MAX_MEDIA = 10  # Twilio delivers at most 10 media per message
 _SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -86,15 +87,6 @@ def _render(replies: list[str]) -> str:
     return _XML_DECLARATION + "<Response>" + "".join(parts) + "</Response>"
 
 
-def _store(services: Any, sms: InboundSms, now: datetime) -> None:
-    """Commit the raw message on its own (after a failure); never raise."""
-    try:
-        with services.db.session() as session:
-            _insert_new(session, sms, now)
-    except Exception:  # noqa: BLE001 - the original error is the one to report
-        log.exception("could not store inbound %s after a processing error", sms.sid[-8:])
-
-
 _INSERT_NEW = {
     name: dialect.insert(Message).on_conflict_do_nothing(index_elements=["sid"])
     .returning(Message)
@@ -116,22 +108,53 @@ def _insert_new(session: Session, sms: InboundSms, now: datetime) -> Message | N
 
 
 def handle_inbound(services: Any, sms: InboundSms) -> str:
-    """Store and process one inbound SMS in one transaction; return the TwiML reply."""
+    """Store, then process one inbound SMS; return the TwiML reply (stored for repeats)."""
     now = services.clock.now()
-    try:
-        with services.db.session() as session:
-            message = _insert_new(session, sms, now) or session.scalar(
-                select(Message).where(Message.sid == sms.sid).with_for_update())
-            assert message is not None
-            if message.processed_at is not None:
-                return message.reply_twiml or _render([])
-            replies = route_message(session, services, message, now)
-            message.reply_twiml = _render(replies)
-            message.processed_at = now
-            return message.reply_twiml
-    except Exception:
-        _store(services, sms, now)  # processing failed: keep the raw message, unprocessed
-        raise
+    with services.db.session() as session:  # 1: the raw message is committed first
+        stored = _insert_new(session, sms, now)
+        message_id = stored.id if stored is not None else session.scalar(
+            select(Message.id).where(Message.sid == sms.sid))
+    with services.db.session() as session:  # 2: processed once, under the row's lock
+        message = session.get(Message, message_id, with_for_update=True)
+        assert message is not None
+        if message.processed_at is not None:
+            return message.reply_twiml or _render([])
+        replies = route_message(session, services, message, now)
+        message.reply_twiml = _render(replies)
+        message.processed_at = now
+        return message.reply_twiml
+
+
+def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RECOVER_AFTER,
+                        limit: int = 100) -> int:
+    """Process inbound messages a crash left stored but unanswered; replies go by the outbox.
+
+    A message whose processing fails again is marked `error` (still visible to coaches)
+    so it is not retried forever.
+    """
+    with services.db.session() as session:
+        ids = list(session.scalars(
+            select(Message.id).where(Message.direction == "in", Message.processed_at.is_(None),
+                                     Message.created_at <= now - older_than)
+            .order_by(Message.created_at).limit(limit)))
+    done = 0
+    for message_id in ids:
+        try:
+            with services.db.session() as session:
+                message = session.scalar(select(Message).where(Message.id == message_id)
+                                         .with_for_update(skip_locked=True))
+                if message is None or message.processed_at is not None:
+                    continue  # a webhook is on it, or finished it
+                route_message(session, services, message, now, late=True)
+                message.reply_twiml = _render([])  # the replies left by the outbox
+                message.processed_at = now
+                done += 1
+        except Exception:  # noqa: BLE001 - one bad message must not stop the others
+            log.exception("recovering inbound %s failed; marked error", message_id)
+            with services.db.session() as session:
+                session.execute(update(Message).where(Message.id == message_id)
+                                .values(status="error", processed_at=now, reply_twiml=_render([])))
+    return done
 
 
 _PARTICIPANT_AND_COACH = (
@@ -142,7 +165,20 @@ _PARTICIPANT_AND_COACH = (
 )
 
 
-def route_message(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
+def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, now: datetime,
+           participant: Participant | None = None, coach_id: int | None = None) -> None:
+    """Store a reply: in the TwiML now, or (`late`, after a crash) through the outbox at once."""
+    if late:
+        queue_message(session, phone=phone, body=body, kind=kind, now=now,
+                      participant=participant, coach_id=coach_id, respect_quiet_hours=False,
+                      to_participant=participant is not None, urgent=True)
+    else:
+        record_reply(session, participant=participant, phone=phone, body=body, kind=kind,
+                     now=now, coach_id=coach_id)
+
+
+def route_message(session: Session, services: Any, message: Message, now: datetime,
+                  late: bool = False) -> list[str]:
     """Decide who sent `message` and answer it; return the reply texts."""
     # One query in the common case: the participant and whether a coach has that phone too.
     row = session.execute(_PARTICIPANT_AND_COACH, {"phone": message.phone}).first()
@@ -156,12 +192,15 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
 
         replies = handle_coach_message(session, services, coach, message.body, now)
         for text in replies:
-            record_reply(session, participant=None, phone=coach.phone or "", body=text,
-                         kind="coach_reply", now=now, coach_id=coach.id)
+            _reply(session, late=late, phone=coach.phone or "", body=text, kind="coach_reply",
+                   now=now, coach_id=coach.id)
         return replies
     participant = row[0] if row is not None else None
     if participant is None:
-        return _answer_unknown(session, services, message, now)
+        replies = _answer_unknown(session, services, message, now)
+        for text in replies:
+            _reply(session, late=late, phone=message.phone, body=text, kind="reply", now=now)
+        return replies
     message.kind = "participant"
     message.participant_id = participant.id
     message.coach_id = participant.coach_id
@@ -169,8 +208,8 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     log.info("inbound %s from participant %s", message.id, participant.id)
     replies = _route_participant(session, services, participant, message, now)
     for text in replies:
-        record_reply(session, participant=participant, phone=participant.phone, body=text,
-                     kind="reply", now=now, coach_id=participant.coach_id)
+        _reply(session, late=late, phone=participant.phone, body=text, kind="reply", now=now,
+               participant=participant, coach_id=participant.coach_id)
     if replies:
         participant.last_outbound_at = now
     return replies
@@ -216,6 +255,4 @@ def _answer_unknown(session: Session, services: Any, message: Message, now: date
             session.add(OnceMark(key=key, created_at=now))
     except IntegrityError:
         return []
-    text = texts.unknown_number(services.config)
-    record_reply(session, participant=None, phone=message.phone, body=text, kind="reply", now=now)
-    return [text]
+    return [texts.unknown_number(services.config)]

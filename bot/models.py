@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -134,7 +135,13 @@ class Message(Base):
     """One SMS in or out; inbound rows also keep the TwiML reply they got."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_participant_created", "participant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_participant_created", "participant_id", "created_at"),
+        # Inbound messages whose processing never finished (a crash): small, for recovery.
+        Index("ix_messages_unprocessed", "created_at",
+              postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
+              sqlite_where=text("direction = 'in' AND processed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     sid: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -145,8 +145,16 @@ def send_outbox(services: Any, now: datetime) -> str:
             own.stop()
 
 
+def recover_inbound(services: Any, now: datetime) -> str:
+    """Answer inbound texts a crash left stored but unprocessed (crisis checks included)."""
+    from bot.inbound import recover_unprocessed
+
+    return f"{recover_unprocessed(services, now)} unanswered inbound texts recovered"
+
+
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).
 JOBS: dict[str, Job] = {
+    "inbound_recovery": recover_inbound,
     "checkins": due_checkins,
     "timeouts": due_timeouts,
     "expiries": due_expiries,

@@ -158,6 +158,7 @@ def upgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_messages_coach_id'), ['coach_id'], unique=False)
         batch_op.create_index('ix_messages_participant_created', ['participant_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_messages_unprocessed', ['created_at'], unique=False, postgresql_where=sa.text("direction = 'in' AND processed_at IS NULL"), sqlite_where=sa.text("direction = 'in' AND processed_at IS NULL"))
 
     op.create_table('consent_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -298,6 +299,7 @@ def downgrade() -> None:
 
     op.drop_table('consent_events')
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_unprocessed', postgresql_where=sa.text("direction = 'in' AND processed_at IS NULL"), sqlite_where=sa.text("direction = 'in' AND processed_at IS NULL"))
         batch_op.drop_index('ix_messages_participant_created')
         batch_op.drop_index(batch_op.f('ix_messages_coach_id'))
 
