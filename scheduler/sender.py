@@ -16,7 +16,9 @@ Invariants (what the rest of PeerLine may rely on):
 3. Re-checked when claimed and again just before the API call: an opted-out
    participant's row is cancelled; a row past `not_after` is expired (its
    nudge too); a row for a participant in quiet hours (when it respects
-   them) waits for their end. Held rows (crisis pause) are never claimed.
+   them) waits for their end; program texts to a participant staff paused
+   wait (re-checked hourly; a coach's own composed text still goes). Held
+   rows (crisis pause) are never claimed.
 4. At most `twilio.max_messages_per_second` API calls start per second (a
    token bucket in the one dispatching thread) and at most
    `twilio.max_in_flight` are in flight at once (a small thread pool).
@@ -53,6 +55,8 @@ from bot.status import advances
 from scheduler.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
+PAUSED_RECHECK = timedelta(hours=1)
+SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; replies
 BACKOFF_BASE = 2.0  # seconds before the second try
 BACKOFF_CAP = 600.0
 
@@ -179,6 +183,11 @@ class OutboxSender:
                                                 Nudge.status == "approved")
                             .values(status="expired"))
             report.add("expired")
+            return True
+        if row.to_participant and participant is not None and participant.status == "paused" \
+                and row.kind not in SENT_WHILE_PAUSED:
+            row.due_at = now + PAUSED_RECHECK
+            report.add("deferred")
             return True
         if row.respect_quiet_hours and row.to_participant:
             zone = participant.timezone if participant is not None else self.default_tz

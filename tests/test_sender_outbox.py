@@ -230,3 +230,24 @@ def test_status_callback_updates_the_sent_message(services, people, fake, make_s
     with services.db.session() as session:
         assert session.scalar(select(Outbox.state).where(Outbox.message_id == message_id)) \
             == "sent"
+
+
+def test_program_texts_wait_while_staff_pause_a_veteran_but_a_coach_message_goes(
+        services, people, fake, clock, make_sender):
+    from bot.outbox import queue_message
+
+    program = queue(services, people["participant"], "program text")
+    with services.db.session() as session:
+        participant = session.get(Participant, people["participant"])
+        participant.status = "paused"
+        composed = queue_message(session, phone=participant.phone, body="from your coach",
+                                 kind="compose", now=clock.now(), participant=participant).id
+    assert make_sender().drain().sent == 1
+    assert [body for _, body in fake.sent] == ["from your coach"]
+    assert outbox_row(services, program)[0].state == "pending"
+    assert outbox_row(services, composed)[0].state == "sent"
+    with services.db.session() as session:
+        session.get(Participant, people["participant"]).status = "active"
+    clock.advance(timedelta(hours=1))
+    assert make_sender().drain().sent == 1
+    assert [body for _, body in fake.sent] == ["from your coach", "program text"]
