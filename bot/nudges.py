@@ -71,9 +71,9 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     return nudge
 
 
-def _check_pending(nudge: Nudge) -> None:
+def _check_pending(nudge: Nudge, *, allow_paused: bool = False) -> None:
     if nudge.status == "pending":
-        if nudge.paused:
+        if nudge.paused and not allow_paused:
             raise NudgeError(f"#{nudge.id} is paused after a crisis; resume it first.")
         return
     words = {"approved": "was already approved", "sent": "was already sent",
@@ -116,8 +116,8 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
 
 
 def reject(session: Session, nudge: Nudge, coach: Coach, now: datetime, via: str = "web") -> None:
-    """Reject a pending draft."""
-    _check_pending(nudge)
+    """Reject a pending draft (also while paused: dropping a draft is always safe)."""
+    _check_pending(nudge, allow_paused=True)
     nudge.status = "rejected"
     nudge.decided_by_id = coach.id
     nudge.decided_at = now

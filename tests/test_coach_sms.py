@@ -151,3 +151,13 @@ def test_ack_acknowledges_own_escalations_only(sms, services, people, other):
         assert escalation.acknowledged_by_id == people["coach"]
         assert session.get(Escalation, theirs).acknowledged_at is None
         assert session.get(Coach, people["coach"]).phone == COACH_PHONE
+
+
+def test_a_paused_draft_can_still_be_rejected(sms, services, people):
+    nudge_id = _draft(services, people["participant"])
+    with services.db.session() as session:
+        pause_for_participant(session, people["participant"], START)
+    assert "paused" in replies(sms.send(COACH_PHONE, f"EDIT {nudge_id} new words"))[0]
+    assert "paused" not in replies(sms.send(COACH_PHONE, f"NO {nudge_id}"))[0]
+    with services.db.session() as session:
+        assert session.get(Nudge, nudge_id).status == "rejected"
