@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def _close(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
-def _match_at(words: list[str], pi: int, text: list[str], ti: int) -> int | None:
+def _match_at(words: Sequence[str], pi: int, text: list[str], ti: int) -> int | None:
     """Return the end index in `text` if `words[pi:]` matches from `ti`, else None."""
     if pi == len(words):
         return ti
@@ -88,7 +89,7 @@ def _match_at(words: list[str], pi: int, text: list[str], ti: int) -> int | None
     return None
 
 
-def find(words: list[str], text: list[str]) -> tuple[int, int] | None:
+def find(words: Sequence[str], text: list[str]) -> tuple[int, int] | None:
     """Return the (start, end) span where phrase `words` occurs in `text`, else None."""
     for start in range(len(text)):
         end = _match_at(words, 0, text, start)
@@ -113,23 +114,35 @@ class SafetyMatcher:
     phrases: tuple[str, ...] = DEFAULT_PHRASES
     patterns: tuple[str, ...] = ()
     exceptions: tuple[str, ...] = ()
+    # Built once here (the matcher is immutable), so a check tokenises only the text.
+    _exception_targets: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    _phrase_targets: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False,
+                                                                     compare=False)
+    _compiled_patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        words = tuple(tuple(_phrase_words(e)) for e in self.exceptions)
+        object.__setattr__(self, "_exception_targets", tuple(w for w in words if w))
+        object.__setattr__(self, "_phrase_targets",
+                           tuple((p, w) for p in self.phrases if (w := tuple(_phrase_words(p)))))
+        object.__setattr__(self, "_compiled_patterns",
+                           tuple((p, _compiled(p)) for p in self.patterns))
 
     def match(self, text: str) -> str | None:
         """Return the phrase or pattern `text` matches (after exceptions), else None."""
-        words = tokens(text)
         plain = tokens(text, squash=False)
-        for exception in self.exceptions:
-            target = _phrase_words(exception)
-            while target and (span := find(target, words)) is not None:
+        words = [_squash(w) for w in plain]
+        for target in self._exception_targets:
+            while (span := find(target, words)) is not None:
                 words[span[0]:span[1]] = [_BARRIER]
                 plain[span[0]:span[1]] = [_BARRIER]
-        for phrase in self.phrases:
-            target = _phrase_words(phrase)
-            if target and find(target, words) is not None:
+        for phrase, target in self._phrase_targets:
+            if find(target, words) is not None:
                 return phrase
         joined = " ".join(plain)
-        for pattern in self.patterns:
-            if _compiled(pattern).search(joined):
+        for pattern, compiled in self._compiled_patterns:
+            if compiled.search(joined):
                 return pattern
         return None
 
