@@ -45,6 +45,19 @@ def test_invalid_edit_is_refused_and_logged(tmp_path, caplog):
     assert store.get("hello") is good
 
 
+def test_emptied_file_is_refused_and_last_valid_version_kept(tmp_path, caplog):
+    _write(tmp_path, "one", 0)
+    store = FlowStore(tmp_path, min_interval=0)
+    good = store.get("hello")
+    for bump, text in ((5, ""), (9, "# nothing here yet\n")):
+        (tmp_path / "hello.yaml").write_text(text, encoding="utf-8")
+        os.utime(tmp_path / "hello.yaml", (1_700_000_000 + bump, 1_700_000_000 + bump))
+        assert store.get("hello") is good
+        assert store.errors == [f"{tmp_path / 'hello.yaml'}:1: the file is empty; "
+                                "a flow needs at least id, start and steps"]
+    assert "flow file refused" in caplog.text
+
+
 def test_unchanged_files_are_not_parsed_again(tmp_path, monkeypatch):
     _write(tmp_path, "one", 0)
     store = FlowStore(tmp_path, min_interval=0)

@@ -301,8 +301,11 @@ def _trigger(node: Any, line: int, report: Report) -> tuple[tuple[str, ...], str
 
 def parse_flow(path: Path, data: bytes, report: Report) -> Flow | None:
     """Build the Flow in `data` (the bytes of `path`); None if it is not usable."""
+    before = len(report.problems)
     doc = load_yaml_text(data.decode("utf-8", errors="replace"), report)
     if doc is None:
+        if len(report.problems) == before:  # empty, only comments, or a bare null
+            report.add(1, "the file is empty; a flow needs at least id, start and steps")
         return None
     if not isinstance(doc, dict):
         report.add(node_line(doc), "a flow file must be a mapping with id, start and steps")
