@@ -119,3 +119,13 @@ def test_crisis_is_answered_even_when_opted_out(sms, services, people):
     sms.send(PARTICIPANT_PHONE, "STOP")
     answer = replies(sms.send(PARTICIPANT_PHONE, "I am going to kill myself"))
     assert "838255" in answer[0]
+
+
+@pytest.mark.parametrize("content", ["", "# phrases were here\n", "---\n"])
+def test_an_empty_safety_file_is_a_problem_not_silence(tmp_path, content):
+    path = tmp_path / "safety.yaml"
+    path.write_text(content)
+    matcher, report = load_safety(path)
+    assert matcher is None
+    assert [str(p) for p in report.problems] == [
+        f"{path}:1: the file is empty; safety.yaml needs reply and phrases"]

@@ -177,6 +177,8 @@ def load_safety(path: Path) -> tuple[SafetyMatcher | None, Report]:
     report = Report(str(path))
     doc = load_yaml(path, report)
     if doc is None:
+        if not report.problems:  # empty, or comments only: crisis checks must not go quiet
+            report.add(1, "the file is empty; safety.yaml needs reply and phrases")
         return None, report
     if not isinstance(doc, dict):
         report.add(1, "safety.yaml must be a mapping with reply, phrases, patterns, exceptions")
