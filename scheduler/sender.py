@@ -13,6 +13,12 @@ Invariants (what the rest of PeerLine may rely on):
    row claimed; once `scheduler.lease_seconds` have passed any sender puts it
    back to pending and it is sent again. So only the sends in flight at a
    crash (at most `twilio.max_in_flight`) can go twice; nothing is lost.
+   A live sender's sends are not repeated: the re-check just before the API
+   call renews the row's lease (claimed_at), so only a call that outlasts the
+   whole lease (the transport times out long before) could go twice. A batch
+   is at most `rate × lease / 2` rows, so at the rate it is dispatched within
+   half a lease and its waiting rows are not reclaimed (if they were, the
+   re-check would skip them: the reclaiming sender sends them, once).
 3. Re-checked when claimed and again just before the API call: an opted-out
    participant's row is cancelled; a row past `not_after` is expired (its
    nudge too); a row for a participant in quiet hours (when it respects
@@ -125,6 +131,9 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size or min(500, max(self.max_in_flight * 2, int(self.rate * 2)))
+        # Dispatch a batch within half a lease, so its waiting rows are not reclaimed.
+        self.batch_size = max(1, min(self.batch_size,
+                                     int(self.rate * self.lease.total_seconds() / 2)))
         self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="peerline-send")
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._drain_lock = threading.Lock()
@@ -215,6 +224,7 @@ class OutboxSender:
             row = session.get(Outbox, claim.outbox_id, with_for_update=True)
             if row is None or row.state != "claimed" or row.claimed_by != self.name:
                 return False
+            row.claimed_at = now  # renew the lease for the call: a live send is not reclaimed
             if claim.participant_id and row.to_participant and session.scalar(
                     select(Participant.status).where(Participant.id == claim.participant_id)
             ) == "opted_out":

@@ -251,3 +251,33 @@ def test_program_texts_wait_while_staff_pause_a_veteran_but_a_coach_message_goes
     clock.advance(timedelta(hours=1))
     assert make_sender().drain().sent == 1
     assert [body for _, body in fake.sent] == ["from your coach", "program text"]
+
+
+def test_a_batch_longer_than_the_lease_sends_nothing_twice(services, clock, fake, make_sender):
+    for n in range(40):
+        queue(services, None, f"text {n:02d}", phone=COACH_PHONE)
+    # Asked for 32-row batches: at 0.25/s one takes 128 s, past the default 120 s lease.
+    slow = make_sender(name="slow", rate=0.25, batch_size=32)
+    other = make_sender(name="other", rate=0.25, batch_size=32)
+    send, inside = fake.send, []
+
+    # While one of the slow sender's calls is in flight, the other sender runs a pass (in
+    # virtual time, so the call lasts as long as that pass: up to a minute).
+    def send_while_the_other_sender_runs_a_pass(to, body, *, status_callback=None):
+        result = send(to, body, status_callback=status_callback)
+        if not inside:  # the slow sender's call is in flight: the other sender's pass runs
+            inside.append(True)
+            try:
+                other.drain()
+            finally:
+                inside.clear()
+        return result
+
+    fake.send = send_while_the_other_sender_runs_a_pass
+    for _ in range(600):
+        if len(fake.sent) >= 40:
+            break
+        slow.drain()
+        clock.advance(timedelta(seconds=1))
+    bodies = sorted(body for _, body in fake.sent)
+    assert bodies == [f"text {n:02d}" for n in range(40)]  # every one, none twice
