@@ -266,6 +266,22 @@ PARTICIPANT_PHONE = "+12025550123"
 
 
 @pytest.fixture
+def db_app(any_db_url: str, clock: Any, sender: Any) -> Iterator[Any]:
+    """The app on SQLite and on PostgreSQL, with Alex and Sam enrolled."""
+    from bot.people import add_coach, add_participant
+
+    services = build_services(make_config(any_db_url), clock=clock, sender=sender)
+    with services.db.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone=COACH_PHONE, now=clock.now())
+        add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
+                        timezone="America/New_York", now=clock.now())
+    app = create_app(services=services)
+    app.config.update(TESTING=True)
+    yield app
+    services.db.dispose()
+
+
+@pytest.fixture
 def people(services: Services) -> dict[str, int]:
     """Enrol coach Alex (+12025550101) and veteran Sam (+12025550123) in New York."""
     from bot.people import add_coach, add_participant

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
 
-from bot import create_app
 from bot.models import Message
-from bot.services import build_services
-from tests.conftest import PARTICIPANT_PHONE, make_config, replies, sign
-
-
-@pytest.fixture
-def db_app(any_db_url: str, clock: Any, sender: Any) -> Iterator[Any]:
-    """The app on SQLite and on PostgreSQL, with Alex and Sam enrolled."""
-    from bot.people import add_coach, add_participant
-
-    services = build_services(make_config(any_db_url), clock=clock, sender=sender)
-    with services.db.session() as session:
-        coach = add_coach(session, name="Alex Rivera", phone="+12025550101", now=clock.now())
-        add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
-                        timezone="America/New_York", now=clock.now())
-    app = create_app(services=services)
-    app.config.update(TESTING=True)
-    yield app
-    services.db.dispose()
+from tests.conftest import PARTICIPANT_PHONE, replies, sign
 
 
 def post(app: Any, params: dict[str, str]) -> Any:

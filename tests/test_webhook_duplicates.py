@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import create_app
 from bot.models import ConsentEvent, Message
-from bot.services import build_services
-from tests.conftest import PARTICIPANT_PHONE, make_config, replies, sign
+from tests.conftest import PARTICIPANT_PHONE, replies, sign
 
 THREADS = 8
-
-
-@pytest.fixture
-def db_app(any_db_url: str, clock: Any, sender: Any) -> Iterator[Any]:
-    """The app on SQLite and on PostgreSQL, with Alex and Sam enrolled."""
-    from bot.people import add_coach, add_participant
-
-    services = build_services(make_config(any_db_url), clock=clock, sender=sender)
-    with services.db.session() as session:
-        coach = add_coach(session, name="Alex Rivera", phone="+12025550101", now=clock.now())
-        add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
-                        timezone="America/New_York", now=clock.now())
-    app = create_app(services=services)
-    app.config.update(TESTING=True)
-    yield app
-    services.db.dispose()
 
 
 def post(app: Any, sid: str, body: str, phone: str = PARTICIPANT_PHONE) -> Any:
