@@ -62,17 +62,12 @@ def create_app(
     )
     app.extensions["peerline"] = services
 
-    from bot import health, metrics, webhook
+    from bot import dashboard, health, metrics, webhook
 
     webhook.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
-    try:
-        from bot import dashboard
-    except ImportError:
-        dashboard = None  # type: ignore[assignment]
-    if dashboard is not None:
-        dashboard.init_app(app)
+    dashboard.init_app(app)
     return app
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +9,6 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.db import Database
 from bot.sms import SmsSender
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
