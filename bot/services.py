@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.db import Database
 from bot.sms import SmsSender
+
+if TYPE_CHECKING:
+    from bot.flows.store import FlowStore
 
 
 @dataclass
@@ -19,7 +22,7 @@ class Services:
     db: Database
     clock: Clock
     sender: SmsSender
-    flows: Any = None  # bot.flows.store.FlowStore, set by bot.flows.init_services
+    flows: FlowStore | None = None  # built by build_services unless load_flows=False
     extras: dict[str, Any] = field(default_factory=dict)
 
     def wake_sender(self) -> None:
