@@ -171,6 +171,20 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def stop_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop `proc` and its process group: SIGTERM, then SIGKILL after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, *, workers: int = 2, flags: tuple[str, ...] = (),
              env: dict[str, str] | None = None, cwd: str | None = None,
@@ -187,13 +201,7 @@ def gunicorn(app_spec: str, *, workers: int = 2, flags: tuple[str, ...] = (),
         wait_http(base + probe, proc=proc)
         yield base, proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, timeout=15)
         log.close()
         tail = Path(log.name).read_text(errors="replace").splitlines()[-5:]
         errors = [line for line in tail if "Traceback" in line or "ERROR" in line]

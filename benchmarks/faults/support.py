@@ -22,6 +22,7 @@ from harness import (  # noqa: E402
     postgres_available,
     seed,
     sqlite_url,
+    stop_group,
     write_config,
 )
 
@@ -60,14 +61,7 @@ def scheduler_process(config: Path, log_path: Path) -> Iterator[subprocess.Popen
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout=30)
         log.close()
 
 
