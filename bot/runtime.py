@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from bot.db import insert_many
 from bot.durations import parse_duration, quiet_hours_end
 from bot.escalations import open_escalation
 from bot.flows import actions as act
@@ -45,7 +46,7 @@ from bot.flows.replies import parse_reply
 from bot.keywords import normalize_keyword
 from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.nudges import draft_nudge
-from bot.outbox import PRIORITY_ALERT, insert_many, queue_message, queue_messages_bulk
+from bot.outbox import PRIORITY_ALERT, QueuedText, queue_message, queue_messages_bulk
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5
@@ -108,13 +109,13 @@ def _set_state(run: Run, new: RunState, now: datetime) -> None:
 
 
 def _flow_text(services: Any, participant: Participant, flow: Flow, run_id: int | None,
-               action: act.Send, now: datetime, due: datetime | None = None) -> dict[str, Any]:
+               action: act.Send, now: datetime, due: datetime | None = None) -> QueuedText:
     """Return queue_message's arguments for a flow text sent outside a reply (quiet hours)."""
     if due is None:
         due = quiet_hours_end(services.config.program.quiet_hours, now, participant.timezone)
-    return {"phone": participant.phone, "body": action.text, "kind": "flow", "now": now,
-            "participant": participant, "coach_id": participant.coach_id, "due_at": due,
-            "flow_id": flow.id, "step_id": action.step, "run_id": run_id}
+    return QueuedText(phone=participant.phone, body=action.text, kind="flow", now=now,
+                      participant=participant, coach_id=participant.coach_id, due_at=due,
+                      flow_id=flow.id, step_id=action.step, run_id=run_id)
 
 
 def active_run(session: Session, participant_id: int) -> Run | None:
@@ -363,7 +364,7 @@ class StartBatch:
                                               for _, _, run, _ in planned])
         quiet = self.services.config.program.quiet_hours
         due: dict[str, datetime] = {}
-        texts: list[dict[str, Any]] = []
+        texts: list[QueuedText] = []
         for (participant, flow, run, outcome), run_id in zip(planned, ids, strict=True):
             run.id = run_id
             for error in outcome.errors:
