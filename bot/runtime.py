@@ -251,7 +251,8 @@ def handle_participant_message(
         return [f"Thanks, {participant.first_name}. Your coach will see your message."]
     text = message.body or ""
     applier = _Apply(session, services, participant, now, reply=True)
-    run = active_run(session, participant.id)
+    with session.no_autoflush:  # only the message and participant are pending: one flush
+        run = active_run(session, participant.id)
     if run is not None and run.expires_at is not None and run.expires_at <= now:
         expire_run(session, services, run.id, now)
         run = None
