@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Engine, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -87,33 +87,35 @@ def _render(replies: list[str]) -> str:
     return _XML_DECLARATION + "<Response>" + "".join(parts) + "</Response>"
 
 
+_MESSAGES = Message.__table__
 _INSERT_NEW = {
-    name: dialect.insert(Message).on_conflict_do_nothing(index_elements=["sid"])
-    .returning(Message)
+    name: dialect.insert(_MESSAGES).on_conflict_do_nothing(index_elements=["sid"])
+    .returning(_MESSAGES.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }  # built once: a statement per request would cost more than the insert
+_FIND_SID = select(_MESSAGES.c.id).where(_MESSAGES.c.sid == bindparam("sid"))
 
 
-def _insert_new(session: Session, sms: InboundSms, now: datetime) -> Message | None:
-    """Insert the raw message unless its sid is stored; return it, or None for a repeat.
+def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
+    """Commit the raw message unless its sid is stored; return its id (the first copy's).
 
+    Core on a bare connection: the ORM's unit of work would double this step's cost.
     A racing copy of the same sid waits for the first transaction, then inserts nothing.
     """
-    stmt = _INSERT_NEW["postgresql" if session.get_bind().dialect.name == "postgresql"
-                       else "sqlite"]
-    return session.scalars(stmt, [{
-        "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
-        "num_media": sms.num_media, "kind": "unknown", "status": "received",
-        "created_at": now}]).one_or_none()
+    with engine.begin() as conn:
+        new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
+            "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
+            "num_media": sms.num_media, "kind": "unknown",
+            "status": "received", "created_at": now}).scalar()
+        if new_id is None:
+            new_id = conn.execute(_FIND_SID, {"sid": sms.sid}).scalar_one()
+        return int(new_id)
 
 
 def handle_inbound(services: Any, sms: InboundSms) -> str:
     """Store, then process one inbound SMS; return the TwiML reply (stored for repeats)."""
     now = services.clock.now()
-    with services.db.session() as session:  # 1: the raw message is committed first
-        stored = _insert_new(session, sms, now)
-        message_id = stored.id if stored is not None else session.scalar(
-            select(Message.id).where(Message.sid == sms.sid))
+    message_id = store_inbound(services.db.engine, sms, now)  # 1: committed first
     with services.db.session() as session:  # 2: processed once, under the row's lock
         message = session.get(Message, message_id, with_for_update=True)
         assert message is not None
