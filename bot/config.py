@@ -148,6 +148,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("database", "url", "sqlite:///var/peerline.db", _to_str,
             "SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user:pw@host/db", secret=True),
+    Setting("database", "spool_dir", "var/spool", _to_str,
+            "folder (private to this node) for texts that arrive while the database is down"),
     Setting("sms", "transport", "console", _choice("console", "twilio"),
             '"console" prints and stores texts; "twilio" sends them'),
     Setting("twilio", "account_sid", "", _to_str, "Twilio Account SID (AC...)"),

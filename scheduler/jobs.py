@@ -146,10 +146,13 @@ def send_outbox(services: Any, now: datetime) -> str:
 
 
 def recover_inbound(services: Any, now: datetime) -> str:
-    """Answer inbound texts a crash left stored but unprocessed (crisis checks included)."""
+    """Answer texts spooled while the database was down, then those a crash left unprocessed."""
     from bot.inbound import recover_unprocessed
+    from bot.spool import replay_spool
 
-    return f"{recover_unprocessed(services, now)} unanswered inbound texts recovered"
+    replayed = replay_spool(services, now)
+    return (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "
+            "inbound texts recovered")
 
 
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).

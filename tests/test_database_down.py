@@ -1,0 +1,146 @@
+"""Texts that arrive while the database is down are spooled, answered and replayed.
+
+The outage is real: PostgreSQL is reached through a TCP forwarder the test
+cuts (tests/tcp_proxy.py), so the driver sees a refused connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot import create_app
+from bot.inbound import InboundSms
+from bot.models import Escalation, Message, Outbox
+from bot.services import build_services
+from bot.spool import pending_files, replay_spool, spool_path, spool_text
+from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, Sms, make_config, replies
+from tests.tcp_proxy import TcpProxy
+
+STAFF_PHONE = "+12025550111"
+
+
+@pytest.fixture
+def outage(pg_url: str, clock: Any, sender: Any) -> Iterator[tuple[Any, Sms, TcpProxy]]:
+    """The app on PostgreSQL behind a forwarder the test can cut; Sam enrolled."""
+    from bot.people import add_coach, add_participant
+
+    real = make_url(pg_url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    config = make_config(url, safety__staff_phones=[STAFF_PHONE])
+    services = build_services(config, clock=clock, sender=sender)
+    with services.db.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone=COACH_PHONE, now=clock.now())
+        add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
+                        timezone="America/New_York", now=clock.now())
+    app = create_app(services=services)
+    app.config.update(TESTING=True)
+    yield services, Sms(app.test_client()), proxy
+    proxy.close()
+    services.db.dispose()
+
+
+def _inbound(services: Any, sid: str) -> Message | None:
+    with services.db.session() as session:
+        return session.scalar(select(Message).where(Message.sid == sid))
+
+
+def test_texts_during_an_outage_are_answered_spooled_and_replayed(outage, sender, clock):
+    services, sms, proxy = outage
+    arrived = clock.now()
+    proxy.cut()
+    ordinary = sms.send(PARTICIPANT_PHONE, "7", sid="SMdown0001")
+    crisis = sms.send(PARTICIPANT_PHONE, "I want to kill myself", sid="SMdown0002")
+    repeat = sms.send(PARTICIPANT_PHONE, "7", sid="SMdown0001")
+
+    assert (ordinary.status_code, crisis.status_code, repeat.status_code) == (200, 200, 200)
+    assert replies(ordinary) == [] and replies(repeat) == []
+    assert len(replies(crisis)) == 1 and "988" in replies(crisis)[0]
+    alerts = sender.bodies_to(STAFF_PHONE)
+    assert len(alerts) == 1 and PARTICIPANT_PHONE in alerts[0]
+    assert "kill" not in alerts[0]  # alerts never carry the text
+    folder = spool_path(services)
+    files = pending_files(folder)
+    assert sorted(p.name for p in files) == ["SMdown0001.json", "SMdown0002.json"]
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert all(stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in files)
+
+    proxy.restore()
+    clock.advance(timedelta(minutes=5))
+    after = sms.send(PARTICIPANT_PHONE, "HELP", sid="SMdown0003")
+    assert after.status_code == 200 and replies(after)
+    assert pending_files(folder) == []  # the text that found the database back replayed them
+
+    stored = _inbound(services, "SMdown0001")
+    assert stored is not None and stored.processed_at is not None
+    assert stored.created_at == arrived and stored.participant_id is not None
+    with services.db.session() as session:
+        escalation = session.scalars(select(Escalation)).one()
+        crisis_row = session.scalar(select(Message).where(Message.sid == "SMdown0002"))
+        assert crisis_row is not None and escalation.message_id == crisis_row.id
+        queued = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
+                                 .where(Message.phone == PARTICIPANT_PHONE)).all()
+        twiml = session.scalars(select(Message).where(Message.phone == PARTICIPANT_PHONE,
+                                                      Message.status == "twiml")).all()
+    assert not any("988" in m.body for m in queued)  # the crisis reply is not sent twice
+    assert any("988" in m.body for m in twiml)  # it is recorded as given
+    assert queued, "the ordinary text's reply goes out through the outbox"
+
+
+def test_a_repeat_of_a_spooled_sid_after_the_outage_is_stored_once(outage):
+    services, sms, proxy = outage
+    proxy.cut()
+    sms.send(PARTICIPANT_PHONE, "7", sid="SMdown0100")
+    proxy.restore()
+    sms.send(PARTICIPANT_PHONE, "7", sid="SMdown0100")  # stored now, then the spool replays
+    replay_spool(services, services.clock.now())
+    with services.db.session() as session:
+        assert len(session.scalars(select(Message).where(Message.sid == "SMdown0100")).all()) == 1
+    assert pending_files(spool_path(services)) == []
+
+
+def test_the_scheduler_job_replays_the_spool(db_app, clock):
+    from scheduler.jobs import run_job
+
+    services = db_app.extensions["peerline"]
+    sms = InboundSms(sid="SMspool0001", phone=PARTICIPANT_PHONE, body="HELP", num_media=0)
+    spool_text(spool_path(services), sms, clock.now(), crisis_answered=False)
+    summary = run_job(services, "inbound_recovery", clock.now())
+    assert "1 spooled" in summary
+    stored = _inbound(services, "SMspool0001")
+    assert stored is not None and stored.processed_at is not None
+    with services.db.session() as session:
+        outbox = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
+                                 .where(Message.phone == PARTICIPANT_PHONE)).all()
+    assert len(outbox) == 1 and "STOP" in outbox[0].body  # HELP's answer, by the outbox
+
+
+def test_an_unreadable_spool_file_is_left_for_a_person(db_app, clock):
+    services = db_app.extensions["peerline"]
+    folder = spool_path(services)
+    folder.mkdir(parents=True)
+    (folder / "SMbroken.json").write_text("{not json")
+    good = InboundSms(sid="SMspool0002", phone=PARTICIPANT_PHONE, body="7", num_media=0)
+    spool_text(folder, good, clock.now(), crisis_answered=False)
+    assert replay_spool(services, clock.now()) == 1
+    assert [p.name for p in pending_files(folder)] == ["SMbroken.json"]
+    assert _inbound(services, "SMspool0002") is not None
+
+
+def test_a_spool_file_holds_the_text_whole(tmp_path, clock):
+    sms = InboundSms(sid="SMspool0003", phone=PARTICIPANT_PHONE, body="ünïcode 7", num_media=2)
+    path = spool_text(tmp_path / "spool", sms, clock.now(), crisis_answered=True)
+    record = json.loads(path.read_text())
+    assert record == {"sid": "SMspool0003", "phone": PARTICIPANT_PHONE, "body": "ünïcode 7",
+                      "num_media": 2, "received_at": clock.now().isoformat(),
+                      "crisis_answered": True}
+    assert [p.name for p in (tmp_path / "spool").iterdir()] == ["SMspool0003.json"]
