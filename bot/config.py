@@ -168,6 +168,8 @@ SETTINGS: tuple[Setting, ...] = (
             "sends in flight at once; rate x API latency, e.g. 100/s x 0.2 s = 20"),
     Setting("twilio", "max_attempts", 8, _to_int, "tries before a send is marked failed"),
     Setting("flows", "dir", "flows", _to_str, "folder of flow YAML files"),
+    Setting("flows", "versions_dir", "var/flow_versions", _to_str,
+            "every flow version loaded is kept here, so runs finish on theirs after a restart"),
     Setting("program", "name", "PeerLine", _to_str, "program name used in texts"),
     Setting("program", "contact", "", _to_str,
             "how to reach program staff, said in HELP and unknown-number replies"),

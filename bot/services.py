@@ -60,5 +60,5 @@ def build_services(
     if load_flows:
         from bot.flows.store import FlowStore
 
-        services.flows = FlowStore(config.flows.dir)
+        services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir)
     return services

@@ -94,3 +94,38 @@ def test_broken_safety_file_keeps_last_valid_matcher(tmp_path):
 
 def test_missing_safety_file_uses_builtin_phrases(tmp_path):
     assert FlowStore(tmp_path).safety.match("I want to die") is not None
+
+
+def test_versions_outlive_a_restart_through_the_archive(tmp_path):
+    flows, archive = tmp_path / "flows", tmp_path / "archive"
+    flows.mkdir()
+    _write(flows, "one", 0)
+    first = FlowStore(flows, min_interval=0, archive=archive).get("hello")
+    assert first is not None
+    assert (archive / first.version / "hello.yaml").read_text().count("one") == 1
+    _write(flows, "two", 1)
+    restarted = FlowStore(flows, min_interval=0, archive=archive)  # a new process
+    old = restarted.version("hello", first.version)
+    assert old is not None and old.steps["a"].say == ("one",)
+    assert restarted.get("hello").steps["a"].say == ("two",)
+    assert restarted.version("hello", first.version) is old  # parsed once, then kept
+
+
+def test_an_archive_file_that_does_not_match_its_version_is_not_used(tmp_path):
+    flows, archive = tmp_path / "flows", tmp_path / "archive"
+    flows.mkdir()
+    _write(flows, "one", 0)
+    first = FlowStore(flows, min_interval=0, archive=archive).get("hello")
+    assert first is not None
+    (archive / first.version / "hello.yaml").write_text(FLOW.replace("{text}", "tampered"))
+    _write(flows, "two", 1)
+    assert FlowStore(flows, min_interval=0, archive=archive).version("hello", first.version) \
+        is None
+
+
+def test_without_an_archive_a_new_process_knows_only_current_versions(tmp_path):
+    _write(tmp_path, "one", 0)
+    first = FlowStore(tmp_path, min_interval=0).get("hello")
+    assert first is not None
+    _write(tmp_path, "two", 1)
+    assert FlowStore(tmp_path, min_interval=0).version("hello", first.version) is None

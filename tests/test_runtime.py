@@ -224,6 +224,42 @@ def test_run_finishes_on_the_version_it_started(tmp_path, db_url, clock, sender)
         built.db.dispose()
 
 
+def test_a_run_finishes_on_its_version_after_a_restart_and_an_edit(tmp_path, db_url, clock,
+                                                                    sender):
+    import os
+    import shutil
+
+    from bot.people import add_coach, add_participant
+    from bot.runtime import handle_participant_message
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for name in ("checkin.yaml", "fallback.yaml", "safety.yaml"):
+        shutil.copy(FIXTURE_FLOWS / name, folder / name)
+    config = make_config(db_url, flows__dir=str(folder),
+                         flows__versions_dir=str(tmp_path / "versions"))
+    before = build_services(config, clock=clock, sender=sender)
+    now = clock.now()
+    with before.db.session() as session:
+        coach = add_coach(session, name="Alex", phone=COACH_PHONE, now=now)
+        person = add_participant(session, phone=PARTICIPANT_PHONE, name="Sam", coach=coach,
+                                 timezone="America/New_York", now=now)
+        start_flow(session, before, person, "checkin", now)
+    before.db.dispose()
+    path = folder / "checkin.yaml"  # staff reword it while Sam's run waits, then restart
+    path.write_text(path.read_text().replace("That sounds hard.", "EDITED."))
+    os.utime(path, (1_800_000_000, 1_800_000_000))
+    after = build_services(config, clock=clock, sender=sender)
+    try:
+        with after.db.session() as session:
+            person = session.get(Participant, person.id)
+            message = type("M", (), {"body": "9"})()
+            texts = handle_participant_message(session, after, person, message, now)
+        assert texts[0].startswith("That sounds hard.")
+    finally:
+        after.db.dispose()
+
+
 def test_every_saved_answer_lands_in_the_checkins_export(sms, services, people):
     import io
 

@@ -6,7 +6,11 @@ Invariants:
 - A file that does not validate is refused: its problems are logged and kept
   in `errors`, and the last valid version of that flow keeps running.
 - Every loaded version stays available by (flow id, content hash), so a run
-  finishes on the version it started (for the life of the process).
+  finishes on the version it started. With an `archive` folder this holds
+  across restarts too: each version's bytes are written there when first
+  loaded (`<archive>/<version>/<flow id>.yaml`, written whole then renamed)
+  and read back when a run asks for a version this process never loaded.
+  Archiving never raises; a version it could not write is logged.
 - safety.yaml follows the same rule; without any valid one the built-in
   crisis phrases apply, so crisis detection is never off.
 """
@@ -20,8 +24,10 @@ import time
 from pathlib import Path
 
 from bot.flows.folder import SAFETY_FILE, load_folder
+from bot.flows.loader import content_version, parse_flow
 from bot.flows.model import Flow
 from bot.flows.safety import SafetyMatcher
+from bot.flows.yamlio import Report
 
 log = logging.getLogger(__name__)
 Signature = tuple[tuple[str, int, int, int], ...]
@@ -30,9 +36,11 @@ Signature = tuple[tuple[str, int, int, int], ...]
 class FlowStore:
     """Hold the current and past versions of the flows in one folder."""
 
-    def __init__(self, folder: str | os.PathLike[str], min_interval: float = 1.0):
+    def __init__(self, folder: str | os.PathLike[str], min_interval: float = 1.0,
+                 archive: str | os.PathLike[str] | None = None):
         self.folder = Path(folder)
         self.min_interval = min_interval
+        self.archive = Path(archive) if archive is not None else None
         self.errors: list[str] = []
         self._lock = threading.RLock()
         self._current: dict[str, Flow] = {}
@@ -83,6 +91,8 @@ class FlowStore:
                 continue
             by_path[flow.path] = chosen
             current[chosen.id] = chosen
+            if (chosen.id, chosen.version) not in self._versions:
+                self._archive(chosen)
             self._versions[(chosen.id, chosen.version)] = chosen
         for path, old in self._by_path.items():  # unparseable now, but valid before
             if path in bad and path not in by_path and Path(path).exists():
@@ -98,15 +108,58 @@ class FlowStore:
                 self.errors.append(str(problem))
         log.info("flows loaded: %s", ", ".join(sorted(current)) or "none")
 
+    def _archived_path(self, flow_id: str, version: str) -> Path | None:
+        if self.archive is None or not version.isalnum() or not flow_id \
+                or Path(flow_id).name != flow_id:
+            return None
+        return self.archive / version / f"{flow_id}.yaml"
+
+    def _archive(self, flow: Flow) -> None:
+        """Keep the bytes of a newly loaded version in the archive folder."""
+        target = self._archived_path(flow.id, flow.version)
+        if target is None or target.exists():
+            return
+        try:
+            data = Path(flow.path).read_bytes()
+            if content_version(data) != flow.version:
+                return  # edited again since it was parsed: the next reload archives that one
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(data)
+            partial.replace(target)
+        except OSError as exc:
+            log.warning("could not archive flow %s version %s: %s", flow.id, flow.version, exc)
+
+    def _from_archive(self, flow_id: str, version: str) -> Flow | None:
+        """Parse an archived version, if the archive has it."""
+        path = self._archived_path(flow_id, version)
+        try:
+            data = path.read_bytes() if path is not None else None
+        except OSError:
+            return None
+        if path is None or data is None or content_version(data) != version:
+            return None
+        report = Report(str(path))
+        flow = parse_flow(path, data, report)
+        if flow is None or report.problems:
+            log.error("archived flow %s version %s does not load: %s", flow_id, version,
+                      "; ".join(str(p) for p in report.problems))
+            return None
+        return flow
+
     def get(self, flow_id: str) -> Flow | None:
         """Return the current version of `flow_id`."""
         self.refresh()
         return self._current.get(flow_id)
 
     def version(self, flow_id: str, version: str) -> Flow | None:
-        """Return version `version` of `flow_id` if it was ever loaded by this process."""
+        """Return version `version` of `flow_id` if it was loaded here or is archived."""
         self.refresh()
-        return self._versions.get((flow_id, version))
+        found = self._versions.get((flow_id, version))
+        if found is None and (found := self._from_archive(flow_id, version)) is not None:
+            with self._lock:
+                self._versions[(flow_id, version)] = found
+        return found
 
     def by_keyword(self, word: str) -> Flow | None:
         """Return the flow whose trigger keyword is `word` (already normalized)."""
