@@ -26,8 +26,10 @@ What it does:
   `num_segments` as a string, ...). Errors are Twilio's error JSON
   (`code`, `message`, `more_info`, `status`).
 - Every request is recorded (`requests`), failed or not, in arrival order.
-- Outcomes: scripted ones are consumed one per request (`script`); a
-  recipient can be made to fail every time (`fail_for`); else OK.
+- Outcomes: during an `outage` every request gets its outcomes in turn; else
+  a recipient can be made to fail every time (`fail_for`); else scripted ones
+  are consumed one per request (`script`); else OK.
+- `Recorded.at` reads `time` (time.monotonic; a test on virtual time sets its own).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,7 +85,7 @@ class Recorded:
     form: dict[str, str]
     auth: tuple[str, str] | None
     outcome: Outcome
-    at: float = field(default=0.0)  # time.monotonic() on arrival
+    at: float = field(default=0.0)  # FakeTwilio.time() on arrival (time.monotonic unless set)
 
     @property
     def to(self) -> str:
@@ -119,6 +121,9 @@ class FakeTwilio:
         self._in_flight = 0
         self._script: deque[Outcome] = deque()
         self._per_phone: dict[str, Outcome] = {}
+        self._outage: tuple[Callable[[], bool], tuple[Outcome, ...]] | None = None
+        self._outage_answers = 0
+        self.time: Callable[[], float] = time.monotonic
         self._lock = threading.Condition()
         self._server = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
@@ -172,12 +177,19 @@ class FakeTwilio:
             else:
                 self._per_phone[phone] = outcome
 
+    def outage(self, ongoing: Callable[[], bool] | None, *outcomes: Outcome) -> None:
+        """While `ongoing()` is true, answer every request with `outcomes` in turn (None: end)."""
+        with self._lock:
+            self._outage = (ongoing, outcomes) if ongoing is not None and outcomes else None
+            self._outage_answers = 0
+
     def reset(self) -> None:
         """Forget recorded requests, scripts and per-phone failures."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
             self._per_phone.clear()
+            self._outage = None
             self.max_concurrent = 0
 
     def sent(self) -> list[tuple[str, str]]:
@@ -200,6 +212,10 @@ class FakeTwilio:
 
     def _choose(self, to: str) -> Outcome:
         with self._lock:
+            if self._outage is not None and self._outage[0]():
+                outcomes = self._outage[1]
+                self._outage_answers += 1
+                return outcomes[(self._outage_answers - 1) % len(outcomes)]
             if to in self._per_phone:
                 return self._per_phone[to]
             return self._script.popleft() if self._script else OK
@@ -286,7 +302,7 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 fake._leave()
 
         def _post(self) -> None:
-            arrived = time.monotonic()
+            arrived = fake.time()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode("utf-8", errors="replace")
             form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
