@@ -28,10 +28,31 @@ Invariants (what the rest of PeerLine may rely on):
 4. At most `twilio.max_messages_per_second` API calls start per second (a
    token bucket in the one dispatching thread) and at most
    `twilio.max_in_flight` are in flight at once (a small thread pool).
-5. A retryable failure (429, 5xx, network) goes back to pending with
-   exponential back-off and jitter; a final error, or `twilio.max_attempts`
-   tries, marks the row and its message failed with the error kept. Error
-   21610 (recipient opted out at the carrier) opts the participant out.
+5. A retryable failure (429, 5xx, network) is the provider's when no
+   message was accepted, in this process, since the row's previous retryable
+   failure (or it had none); else it is the row's own (scheduler/circuit.py).
+   The provider's: the row goes back to pending with due_at and tries
+   unchanged (the claim's +1 undone), last_error kept, and the circuit opens:
+   nothing more is dispatched (the batch's rest is unclaimed, tries undone;
+   sends in flight finish and are judged alike). After a pause (1 s, doubled
+   after each refused probe, at most 16 s, +/-10 % jitter) exactly one row is
+   sent as a probe: the first due (priority, due_at, id) unless that is the
+   row whose refusal last opened the circuit and others are due; then the
+   first of those to another phone (else the next). Any accepted send closes
+   the circuit and batches resume in due order within the rate; a refused
+   probe reopens it. The row's own: the try counts, the row backs off
+   exponentially with jitter (due_at moves) and fails after
+   `twilio.max_attempts` tries; the circuit is left as it is. So an outage
+   charges no row a try and keeps due order (but the probe the provider
+   accepts first may be the second-due text); a text the provider always
+   refuses neither holds the others back nor is tried forever while others
+   are accepted. A final error fails the row and its message, error kept;
+   21610 (recipient opted out at the carrier) also opts the participant out.
+   A pass that starts during a pause sends nothing; a pass that opens the
+   circuit waits out its first pause once and probes (so a one-pass sender,
+   `peerline tick`, gets past a text that always fails); the background loop
+   wakes when the probe is due. The circuit lives in memory, one per sender:
+   several sender processes pause and probe each on their own.
 6. The sender never reads the wall clock for domain times (services.clock)
    and never sleeps except through its injected `sleep`, so tests run it in
    virtual time.
@@ -47,7 +68,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,55 +78,13 @@ from bot.durations import in_quiet_hours, quiet_hours_end
 from bot.models import Message, Nudge, Outbox, Participant
 from bot.sms import SendError
 from bot.status import advances
+from scheduler.circuit import Circuit
+from scheduler.outbox_pass import Claim, PassReport, backoff, refusal_code
 from scheduler.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 PAUSED_RECHECK = timedelta(hours=1)
 SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; replies
-BACKOFF_BASE = 2.0  # seconds before the second try
-BACKOFF_CAP = 600.0
-
-
-@dataclass
-class PassReport:
-    """What one drain did, by outcome."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    expired: int = 0
-    deferred: int = 0
-    reclaimed: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, name: str, count: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + count)
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-
-    def __str__(self) -> str:
-        parts = [f"{count} {name}" for name, count in self.as_dict().items() if count]
-        return ", ".join(parts) or "nothing due"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claimed row, detached from its session."""
-
-    outbox_id: int
-    message_id: int
-    to: str
-    body: str
-    participant_id: int | None
-    attempts: int
-
-
-def backoff(attempts: int, rng: random.Random) -> float:
-    """Return seconds to wait after the `attempts`-th failed try (exponential, jittered)."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)) * (0.5 + rng.random())
 
 
 class OutboxSender:
@@ -129,6 +107,8 @@ class OutboxSender:
         self.default_tz = str(config.program.timezone)
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
         self.rng = rng or random.Random()
+        self.circuit = Circuit(monotonic=monotonic, rng=self.rng)
+        self._sleep = sleep
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size or min(500, max(self.max_in_flight * 2, int(self.rate * 2)))
         # Dispatch a batch within half a lease, so its waiting rows are not reclaimed.
@@ -143,8 +123,13 @@ class OutboxSender:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim(self, report: PassReport) -> list[Claim]:
-        """Claim up to one batch of due rows; settle the ones that must not be sent."""
+    def claim(self, report: PassReport, *, probe: bool = False,
+              avoid: int | None = None) -> list[Claim]:
+        """Claim up to one batch of due rows; settle the ones that must not be sent.
+
+        A `probe` claims one row (invariant 5): the first sendable one, but when that is
+        `avoid` and others are due, the first other to another phone, else the next.
+        """
         now = self.services.clock.now()
         with self.services.db.session() as session:
             stale = session.execute(
@@ -166,12 +151,20 @@ class OutboxSender:
             pids = {m.participant_id for m in messages.values() if m.participant_id}
             people = {p.id: p for p in session.scalars(
                 select(Participant).where(Participant.id.in_(pids)))} if pids else {}
-            claims = []
+            sendable = []
             for row in rows:
                 message = messages[row.message_id]
                 participant = people.get(message.participant_id or 0)
-                if self._settle_unsendable(session, row, message, participant, now, report):
-                    continue
+                if not self._settle_unsendable(session, row, message, participant, now, report):
+                    sendable.append((row, message))
+            if probe and sendable:  # one row: the head, or if that is `avoid`, the next
+                head = sendable[0]  # other row due, preferring another phone (its first text)
+                if head[0].id == avoid and len(sendable) > 1:
+                    head = next((pair for pair in sendable[1:]
+                                 if pair[0].to_phone != head[0].to_phone), sendable[1])
+                sendable = [head]
+            claims = []
+            for row, message in sendable:
                 row.state, row.claimed_by, row.claimed_at = "claimed", self.name, now
                 row.attempts += 1
                 claims.append(Claim(row.id, message.id, row.to_phone, message.body,
@@ -206,9 +199,9 @@ class OutboxSender:
                 return True
         return False
 
-    @staticmethod
-    def _finish(session: Session, outbox_id: int, message: Message, now: datetime,
+    def _finish(self, session: Session, outbox_id: int, message: Message, now: datetime,
                 state: str, status: str, error: str | None, code: int | None = None) -> None:
+        self.circuit.forget(outbox_id)
         session.execute(update(Outbox).where(Outbox.id == outbox_id).values(
             state=state, last_error=error, finished_at=now, claimed_by=None))
         message.status = status
@@ -247,6 +240,7 @@ class OutboxSender:
             except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, not lost
                 self._record_failure(claim, SendError(f"{type(exc).__name__}: {exc}"), report)
                 return
+            self.circuit.accepted(claim.outbox_id)
             self._record_success(claim, result, report)
         except Exception:  # noqa: BLE001 - the row stays claimed and is reclaimed after the lease
             log.exception("outbox row %s: could not record the outcome", claim.outbox_id)
@@ -274,6 +268,15 @@ class OutboxSender:
     def _record_failure(self, claim: Claim, error: SendError, report: PassReport) -> None:
         now = self.services.clock.now()
         text = str(error)[:500]
+        if error.retryable and not self.circuit.refused(claim.outbox_id, refusal_code(error)):
+            with self.services.db.session() as session:  # the provider's failure: no try spent
+                session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
+                    state="pending", claimed_by=None, claimed_at=None, last_error=text,
+                    attempts=Outbox.attempts - 1))
+            report.add("refused")
+            log.info("outbox row %s refused while the provider fails (try not counted): %s",
+                     claim.outbox_id, text)
+            return
         with self.services.db.session() as session:
             message = session.get(Message, claim.message_id)
             assert message is not None
@@ -300,26 +303,63 @@ class OutboxSender:
     # -- passes -----------------------------------------------------------------------------
 
     def drain(self) -> PassReport:
-        """Send everything due now, batch by batch, within the rate; return what happened."""
+        """Send everything due now, batch by batch, within the rate; return what happened.
+
+        While the circuit is open only its probe goes (invariant 5); a pass that starts
+        during a pause sends nothing, and one that opens the circuit waits out the first
+        pause once.
+        """
         report = PassReport()
+        circuit = self.circuit
         with self._drain_lock:
+            may_wait = circuit.closed
             while not self._stop.is_set():
-                claims = self.claim(report)
-                if not claims:
-                    break
-                for index, claim in enumerate(claims):
-                    if self._stop.is_set():
-                        self._unclaim(claims[index:])
+                if not circuit.closed:
+                    self._wait_in_flight()  # their answers may close the circuit
+                    circuit.end_probe()  # a probe with no verdict: the next one may go now
+                left = circuit.pause_left()
+                if left > 0:
+                    if not may_wait:
                         break
-                    self._slots.acquire()
-                    self.bucket.acquire()
+                    may_wait = False
+                    self._sleep(left)
+                probe = not circuit.closed
+                claims = self.claim(report, probe=probe, avoid=circuit.opener)
+                if not claims:
+                    self._wait_in_flight()  # the last answers may open the circuit
+                    if circuit.closed or not may_wait or circuit.pause_left() <= 0:
+                        break
+                    continue
+                if probe:
+                    circuit.begin_probe(claims[0].outbox_id)
+                self._dispatch(claims, report)
+            self._wait_in_flight()
+            circuit.end_probe()
+        report.paused = not circuit.closed
+        return report
+
+    def _dispatch(self, claims: list[Claim], report: PassReport) -> None:
+        """Start the claims' sends within the rate; unclaim the rest if stopped or paused."""
+        def may_go(claim: Claim) -> bool:
+            return not self._stop.is_set() and self.circuit.allows(claim.outbox_id)
+
+        for index, claim in enumerate(claims):
+            if may_go(claim):
+                self._slots.acquire()
+                self.bucket.acquire()
+                if may_go(claim):  # asked again: a refusal may have come while we waited
                     future = self._pool.submit(self._send_one, claim, report)
                     future.add_done_callback(lambda _f: self._slots.release())
-            for _ in range(self.max_in_flight):  # wait for the sends in flight
-                self._slots.acquire()
-            for _ in range(self.max_in_flight):
+                    continue
                 self._slots.release()
-        return report
+            self._unclaim(claims[index:])
+            return
+
+    def _wait_in_flight(self) -> None:
+        for _ in range(self.max_in_flight):
+            self._slots.acquire()
+        for _ in range(self.max_in_flight):
+            self._slots.release()
 
     def _unclaim(self, claims: list[Claim]) -> None:
         with self.services.db.session() as session:
@@ -341,7 +381,8 @@ class OutboxSender:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
+            left = self.circuit.pause_left()  # paused: wake up when the probe is due
+            self._wake.wait(min(self.poll_seconds, left) if left > 0 else self.poll_seconds)
             self._wake.clear()
             if self._stop.is_set():
                 break

@@ -19,7 +19,10 @@ from bot.sms import SendError, SendResult
 
 
 class ScriptedSender:
-    """An SmsSender that answers from a script (SendError or None for success), recording times."""
+    """An SmsSender that answers from a script (SendError or None for success), recording times.
+
+    A phone in `refuse` gets its error on every send, without using the script.
+    """
 
     def __init__(self, clock: FrozenClock | None = None, script: Iterable[Any] = (),
                  latency: float = 0.0):
@@ -32,12 +35,16 @@ class ScriptedSender:
         self.in_flight = 0
         self.max_in_flight = 0
         self.event = threading.Event()
+        self.refuse: dict[str, Exception] = {}  # phone -> the error every send to it raises
         self._lock = threading.Lock()
 
     def send(self, to: str, body: str, *, status_callback: str | None = None) -> SendResult:
         with self._lock:
             self.calls += 1
-            outcome = self.script.pop(0) if self.script else None
+            if to in self.refuse:
+                outcome = self.refuse[to]
+            else:
+                outcome = self.script.pop(0) if self.script else None
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.times.append(self.clock.now().timestamp() if self.clock else time.monotonic())

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from bot.models import Nudge, Outbox, Participant
 from bot.nudges import approve, draft_nudge, pause_for_participant
 from bot.outbox import PRIORITY_ALERT, PRIORITY_CRISIS
-from scheduler.sender import OutboxSender, backoff
+from scheduler.outbox_pass import backoff
+from scheduler.sender import OutboxSender
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
 from tests.sched_support import (
     BAD_NUMBER,
@@ -135,14 +136,29 @@ def test_held_rows_stay_held(services, people, fake, make_sender):
     assert outbox_row(services, message_id)[0].state == "held"
 
 
-def test_retryable_error_backs_off_then_sends(services, people, fake, clock, make_sender):
+def test_a_first_retryable_error_pauses_sending_and_spends_no_try(services, people, fake,
+                                                                  clock, make_sender):
     fake.script = [SERVER_ERROR]
     message_id = queue(services, people["participant"], "hello")
-    assert make_sender().drain().retried == 1
+    due = outbox_row(services, message_id)[0].due_at
+    report = make_sender().drain()  # refused, the circuit opens; the pass waits once, probes
+    assert (report.refused, report.retried, report.sent, report.paused) == (1, 0, 1, 0)
+    row, _ = outbox_row(services, message_id)
+    assert row.state == "sent" and row.attempts == 1 and row.due_at == due
+    assert 0.9 <= fake.times[1] - fake.times[0] <= 1.2  # the first pause: 1 s +/- 10 %
+
+
+def test_a_row_refused_again_after_others_were_accepted_backs_off(services, people, fake, clock,
+                                                                  make_sender):
+    fake.script = [SERVER_ERROR, None, SERVER_ERROR]
+    message_id = queue(services, people["participant"], "hello")
+    queue(services, None, "alert", phone=COACH_PHONE)
+    report = make_sender().drain()  # hello refused; probe "alert" accepted; hello refused
+    assert (report.refused, report.sent, report.retried) == (1, 1, 1)
     row, _ = outbox_row(services, message_id)
     assert row.state == "pending" and row.attempts == 1 and "500" in (row.last_error or "")
     wait = (row.due_at - clock.now()).total_seconds()
-    assert 1.0 <= wait <= 3.0  # 2 s, jittered by ±50 %
+    assert 1.0 <= wait <= 3.0  # its own failure: 2 s, jittered by +/-50 %
     assert make_sender().drain().sent == 0  # not before the back-off
     clock.set(row.due_at)
     assert make_sender().drain().sent == 1
@@ -158,17 +174,22 @@ def test_backoff_grows_exponentially_with_jitter():
 
 
 def test_final_failure_is_kept_with_its_error(services, people, fake, clock, make_sender):
-    fake.script = [SERVER_ERROR] * 3
+    fake.refuse[PARTICIPANT_PHONE] = SERVER_ERROR  # Twilio refuses this one text every time
     message_id = queue(services, people["participant"], "hello")
     sender = make_sender(max_attempts=3)
-    for _ in range(3):
+    for n in range(3):  # other texts are accepted between its tries, so the tries are its own
+        queue(services, None, f"alert {n}", phone=COACH_PHONE)
         sender.drain()
         clock.advance(timedelta(minutes=10))
     row, message = outbox_row(services, message_id)
     assert (row.state, row.attempts, message.status, message.error_code) == (
         "failed", 3, "failed", 20500)
     assert "500" in (row.last_error or "")
-    assert fake.calls == 3 and sender.drain().sent == 0
+    assert [body for _, body in fake.sent] == ["alert 0", "alert 1", "alert 2"]
+    # Each pass: its first refusal is Twilio's (nothing accepted since its last), the probe
+    # (an alert) is accepted, then its refusal is its own and counts: 3 passes x 3 calls.
+    assert fake.calls == 9
+    assert sender.circuit.closed and sender.drain().sent == 0
 
 
 def test_a_final_error_is_not_retried(services, people, fake, make_sender):
@@ -193,7 +214,7 @@ def test_21610_opts_the_participant_out(services, people, fake, make_sender):
 
 def test_a_dead_senders_claim_is_reclaimed_after_the_lease(services, people, fake, clock,
                                                              make_sender):
-    from scheduler.sender import PassReport
+    from scheduler.outbox_pass import PassReport
 
     message_id = queue(services, people["participant"], "hello")
     dead = make_sender(name="dead")
