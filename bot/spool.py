@@ -43,6 +43,7 @@ from bot.phones import mask
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
 REPLAY_EVERY = 2.0  # seconds between a process's looks at its spool
+REPLAY_IN_REQUEST = 50  # files one webhook request replays (~5 ms each); the job takes more
 
 
 def spool_path(services: Any) -> Path:
@@ -157,7 +158,7 @@ def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic)
         return
     services.extras["spool_looked_at"] = tick
     try:
-        replay_spool(services, now)
+        replay_spool(services, now, limit=REPLAY_IN_REQUEST)
     except DATABASE_DOWN:
         log.warning("spool replay postponed: database unreachable")
     except Exception:  # noqa: BLE001 - the text just answered must still get its reply
