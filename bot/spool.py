@@ -3,8 +3,9 @@
 Twilio does not retry a webhook that fails, so a text that arrives while the
 database is unreachable would be lost. Rules:
 
-- Used only when storing a text fails because the database cannot be reached
-  (SQLAlchemy OperationalError or InterfaceError). The text goes to
+- Used only when storing or processing a text fails because the database
+  cannot be reached (SQLAlchemy OperationalError or InterfaceError; a text
+  stored before the failure is deduplicated on replay). The text goes to
   `database.spool_dir` as one JSON file named after its MessageSid: written
   to a temporary file, fsynced, then renamed, so a file is whole or absent
   and a repeated sid is one file. Files are 0600 in a 0700 folder: they hold

@@ -144,3 +144,30 @@ def test_a_spool_file_holds_the_text_whole(tmp_path, clock):
                       "num_media": 2, "received_at": clock.now().isoformat(),
                       "crisis_answered": True}
     assert [p.name for p in (tmp_path / "spool").iterdir()] == ["SMspool0003.json"]
+
+
+def test_a_text_stored_just_before_the_database_went_away_is_answered_and_replayed(
+        outage, sender, monkeypatch):
+    import bot.inbound
+
+    services, sms, proxy = outage
+    real = bot.inbound._process
+
+    def cut_then_process(*args: Any) -> str:
+        proxy.cut()  # the server goes away between the two transactions
+        return real(*args)
+
+    monkeypatch.setattr(bot.inbound, "_process", cut_then_process)
+    crisis = sms.send(PARTICIPANT_PHONE, "i want to end my life", sid="SMdown0200")
+    monkeypatch.setattr(bot.inbound, "_process", real)
+    assert crisis.status_code == 200 and "988" in replies(crisis)[0]
+    assert len(sender.bodies_to(STAFF_PHONE)) == 1
+    proxy.restore()
+    assert replay_spool(services, services.clock.now()) == 1
+    with services.db.session() as session:
+        rows = session.scalars(select(Message).where(Message.sid == "SMdown0200")).all()
+        assert len(rows) == 1 and rows[0].processed_at is not None
+        assert session.scalars(select(Escalation)).one().message_id == rows[0].id
+        resent = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
+                                 .where(Message.phone == PARTICIPANT_PHONE)).all()
+    assert resent == []  # the crisis reply went in the TwiML; it is not queued again
