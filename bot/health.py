@@ -6,6 +6,9 @@ Rules:
 - The scheduler writes SchedulerState rows: `scheduler` for the process as a
   whole and one row per job. A row older than three intervals (at least two
   minutes) is `stale`, and the top-level status becomes `degraded`.
+- `spool` counts texts this node spooled while the database was down. They
+  are replayed by the next text; any left while the database answers make
+  the status `degraded`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import select, text
 
 from bot.models import SchedulerState
+from bot.spool import spooled_count
 
 bp = Blueprint("health", __name__)
 OVERALL = "scheduler"
@@ -40,7 +44,7 @@ def healthz() -> tuple[Response, int]:
     """Report whether the database answers and when the scheduler and each job last ran."""
     services = current_app.extensions["peerline"]
     now = services.clock.now()
-    body: dict[str, object] = {"status": "ok"}
+    body: dict[str, object] = {"status": "ok", "spool": spooled_count(services)}
     try:
         with services.db.session() as session:
             session.execute(text("SELECT 1"))
@@ -59,7 +63,8 @@ def healthz() -> tuple[Response, int]:
     scheduler: dict[str, Any] = dict(overall or {"state": "never-ran"})
     scheduler["jobs"] = described
     body["scheduler"] = scheduler
-    if scheduler["state"] == "stale" or any(j["state"] == "stale" for j in described.values()):
+    if scheduler["state"] == "stale" or any(j["state"] == "stale" for j in described.values()) \
+            or body["spool"]:
         body["status"] = "degraded"
     return jsonify(body), 200
 

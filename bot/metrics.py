@@ -129,14 +129,24 @@ def metrics() -> Response:
     now = services.clock.now()
     try:
         with services.db.session() as session:
-            text = collect(session, now).render()
+            out = collect(session, now)
     except Exception as exc:  # noqa: BLE001 - a scrape must never crash the worker
         log.warning("metrics: database unavailable (%s)", type(exc).__name__)
         down = Exposition()
         down.family("peerline_database_up", "gauge", "1 when the database answered this scrape.",
                     [({}, 0)])
+        _spool_family(down, services)
         return Response(down.render(), status=503, content_type=CONTENT_TYPE)
-    return Response(text, content_type=CONTENT_TYPE)
+    _spool_family(out, services)
+    return Response(out.render(), content_type=CONTENT_TYPE)
+
+
+def _spool_family(out: Exposition, services: object) -> None:
+    from bot.spool import spooled_count
+
+    out.family("peerline_spool_texts", "gauge",
+               "Texts this node spooled while the database was down, not yet replayed.",
+               [({}, spooled_count(services))])
 
 
 def init_app(app: Flask) -> None:

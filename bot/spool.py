@@ -122,6 +122,14 @@ def pending_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
 
 
+def spooled_count(services: Any) -> int:
+    """Return how many texts wait in this node's spool (for /healthz and /metrics)."""
+    try:
+        return len(pending_files(spool_path(services)))
+    except OSError:
+        return 0
+
+
 def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
     from bot.inbound import InboundSms, process_late, store_inbound

@@ -89,7 +89,8 @@ def test_database_down_gives_503_not_a_traceback(client, services, monkeypatch):
     monkeypatch.setattr(services.db, "session", contextlib.contextmanager(_broken_session))
     metrics = client.get("/metrics")
     assert metrics.status_code == 503
-    assert parse(metrics.get_data(as_text=True)) == {"peerline_database_up": 0}
+    assert parse(metrics.get_data(as_text=True)) == {"peerline_database_up": 0,
+                                                     "peerline_spool_texts": 0}
     health = client.get("/healthz")
     assert health.status_code == 503
     assert health.json["database"] == "error: OperationalError"
@@ -100,6 +101,18 @@ def test_healthz_before_the_scheduler_ever_ran(client):
     assert body["status"] == "ok"
     assert body["database"] == "ok"
     assert body["scheduler"] == {"state": "never-ran", "jobs": {}}
+    assert body["spool"] == 0
+
+
+def test_texts_waiting_in_the_spool_show_in_healthz_and_metrics(client, services, clock):
+    from bot.inbound import InboundSms
+    from bot.spool import spool_path, spool_text
+
+    sms = InboundSms(sid="SMwait0001", phone=PARTICIPANT_PHONE, body="7", num_media=0)
+    spool_text(spool_path(services), sms, clock.now(), crisis_answered=False)
+    body = client.get("/healthz").json
+    assert body["spool"] == 1 and body["status"] == "degraded"
+    assert parse(client.get("/metrics").get_data(as_text=True))["peerline_spool_texts"] == 1
 
 
 def test_healthz_reports_each_job_and_marks_stale_ones(client, services, clock):
