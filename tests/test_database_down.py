@@ -54,8 +54,9 @@ def _inbound(services: Any, sid: str) -> Message | None:
         return session.scalar(select(Message).where(Message.sid == sid))
 
 
-def test_texts_during_an_outage_are_answered_spooled_and_replayed(outage, sender, clock):
+def test_texts_during_an_outage_are_answered_spooled_and_replayed(outage, sender, clock, caplog):
     services, sms, proxy = outage
+    caplog.set_level("DEBUG")
     arrived = clock.now()
     proxy.cut()
     ordinary = sms.send(PARTICIPANT_PHONE, "7", sid="SMdown0001")
@@ -94,6 +95,8 @@ def test_texts_during_an_outage_are_answered_spooled_and_replayed(outage, sender
     assert not any("988" in m.body for m in queued)  # the crisis reply is not sent twice
     assert any("988" in m.body for m in twiml)  # it is recorded as given
     assert queued, "the ordinary text's reply goes out through the outbox"
+    assert "spooled for replay" in caplog.text
+    assert PARTICIPANT_PHONE not in caplog.text and "kill myself" not in caplog.text
 
 
 def test_a_repeat_of_a_spooled_sid_after_the_outage_is_stored_once(outage):
