@@ -303,6 +303,16 @@ class OnceMark(Base):
     created_at: Mapped[datetime]
 
 
+class LoginFailure(Base):
+    """A failed dashboard login from one client address, for the per-address limit."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_address_created", "address", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
 class SchedulerState(Base):
     """Liveness of the scheduler (and of each of its jobs) for /healthz and /metrics."""
 

@@ -82,6 +82,50 @@ def test_one_address_is_slowed_down_across_usernames(client: Any, clock: Any,
     assert visitor.login("blake", "blake-password").status_code == 302
 
 
+def test_the_address_limit_is_shared_by_every_worker(client: Any, services: Any, clock: Any,
+                                                      sender: Any, world: dict[str, int]) -> None:
+    from bot import create_app
+    from bot.models import LoginFailure
+    from bot.services import build_services
+
+    other = build_services(services.config, clock=clock, sender=sender)  # another worker
+    try:
+        second = create_app(services=other)
+        second.config.update(TESTING=True)
+        for n in range(10):
+            assert Visitor(client).login(f"guess{n}", "password123").status_code == 401
+            assert Visitor(second.test_client()).login(f"try{n}", "password123") \
+                .status_code == 401
+        assert Visitor(second.test_client()).login("blake", "blake-password").status_code == 429
+        assert Visitor(client).login("blake", "blake-password").status_code == 429
+        clock.advance(timedelta(minutes=16))
+        assert Visitor(second.test_client()).login("blake", "blake-password").status_code == 302
+        with services.db.session() as db:  # a good login forgets the address's failures
+            assert db.scalars(select(LoginFailure)).all() == []
+    finally:
+        other.db.dispose()
+
+
+def test_behind_a_proxy_the_limit_counts_the_forwarded_address(services: Any,
+                                                               world: dict[str, int]) -> None:
+    from bot import create_app
+    from tests.conftest import make_config
+
+    services.config = make_config(services.config.database.url, web__proxy_hops=1)
+    app = create_app(services=services)
+    app.config.update(TESTING=True)
+
+    def visitor(address: str) -> Visitor:
+        client = app.test_client()
+        client.environ_base.update(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=address)
+        return Visitor(client)
+
+    for n in range(20):
+        assert visitor("203.0.113.7").login(f"guess{n}", "password123").status_code == 401
+    assert visitor("203.0.113.7").login("blake", "blake-password").status_code == 429
+    assert visitor("198.51.100.4").login("blake", "blake-password").status_code == 302
+
+
 def test_inactive_coach_cannot_log_in(client: Any, services: Any, world: dict[str, int]) -> None:
     with services.db.session() as db:
         coach = db.get(Coach, world["blake"])

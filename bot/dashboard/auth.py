@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import threading
-from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
 from flask import (
     Flask,
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -19,7 +16,8 @@ from flask import (
     url_for,
 )
 from flask import session as cookie
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.dashboard.common import (
@@ -32,7 +30,7 @@ from bot.dashboard.common import (
     services,
     user,
 )
-from bot.models import AuditLog, Coach
+from bot.models import AuditLog, Coach, LoginFailure
 
 bp = blueprint("auth", __name__)
 
@@ -44,40 +42,23 @@ ADDRESS_WINDOW = timedelta(minutes=15)
 _DUMMY_HASH = generate_password_hash("peerline-no-such-user")
 
 
-class AddressThrottle:
-    """Remember recent failed logins per client address (in memory, per process)."""
+def _address_blocked_until(db: Session, address: str, moment: datetime) -> datetime | None:
+    """Return when `address` may try again, or None if it may try now.
 
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _trim(self, address: str, moment: datetime) -> deque[datetime]:
-        times = self._failures[address]
-        while times and moment - times[0] > ADDRESS_WINDOW:
-            times.popleft()
-        return times
-
-    def blocked_until(self, address: str, moment: datetime) -> datetime | None:
-        """Return when `address` may try again, or None if it may try now."""
-        with self._lock:
-            times = self._trim(address, moment)
-            if len(times) >= ADDRESS_LIMIT:
-                return times[0] + ADDRESS_WINDOW
-            return None
-
-    def failed(self, address: str, moment: datetime) -> None:
-        """Count one failed login from `address`."""
-        with self._lock:
-            self._trim(address, moment).append(moment)
-
-    def succeeded(self, address: str) -> None:
-        """Forget `address`'s failures after a good login."""
-        with self._lock:
-            self._failures.pop(address, None)
+    Failures are rows in login_failures, so every worker and every web node
+    counts the same ones.
+    """
+    count, oldest = db.execute(
+        select(func.count(), func.min(LoginFailure.created_at)).where(
+            LoginFailure.address == address,
+            LoginFailure.created_at > moment - ADDRESS_WINDOW)).one()
+    return oldest + ADDRESS_WINDOW if count >= ADDRESS_LIMIT and oldest else None
 
 
-def _throttle() -> AddressThrottle:
-    return current_app.extensions.setdefault("peerline_login_throttle", AddressThrottle())
+def _address_failed(db: Session, address: str, moment: datetime) -> None:
+    """Count one failed login from `address`; forget failures older than the window."""
+    db.execute(delete(LoginFailure).where(LoginFailure.created_at <= moment - ADDRESS_WINDOW))
+    db.add(LoginFailure(address=address[:64], created_at=moment))
 
 
 def _wait_text(until: datetime) -> str:
@@ -100,23 +81,23 @@ def login() -> Response:
             return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
         return _render_login()
     moment = now()
-    address = request.remote_addr or "unknown"
-    blocked = _throttle().blocked_until(address, moment)
-    if blocked is not None:
-        return _render_login(_wait_text(blocked), 429)
+    address = (request.remote_addr or "unknown")[:64]
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     with services().db.session() as db:
+        blocked = _address_blocked_until(db, address, moment)
+        if blocked is not None:
+            return _render_login(_wait_text(blocked), 429)
         coach = db.scalar(select(Coach).where(Coach.username == username)) if username else None
         if coach is not None and coach.locked_until is not None and coach.locked_until > moment:
-            _throttle().failed(address, moment)
+            _address_failed(db, address, moment)
             db.add(AuditLog(actor_id=coach.id, actor="web", action="login.locked",
                             target_type="coach", target_id=coach.id, created_at=moment))
             return _render_login(_wait_text(coach.locked_until), 429)
         good = check_password_hash(coach.password_hash if coach and coach.password_hash
                                    else _DUMMY_HASH, password)
         if coach is None or not coach.password_hash or not coach.active or not good:
-            _throttle().failed(address, moment)
+            _address_failed(db, address, moment)
             if coach is not None:
                 coach.failed_logins = (coach.failed_logins or 0) + 1
                 if coach.failed_logins >= ACCOUNT_LIMIT:
@@ -135,7 +116,7 @@ def login() -> Response:
                         target_type="coach", target_id=coach.id, created_at=moment))
         marker = auth_marker(coach)
         coach_id = coach.id
-    _throttle().succeeded(address)
+        db.execute(delete(LoginFailure).where(LoginFailure.address == address))
     cookie.clear()  # a fresh session on every login (no fixation)
     cookie.permanent = True
     cookie["coach_id"] = coach_id

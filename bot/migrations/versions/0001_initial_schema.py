@@ -40,6 +40,15 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_once_marks'))
     )
+    op.create_table('login_failures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index('ix_login_failures_address_created', ['address', 'created_at'], unique=False)
+
     op.create_table('scheduler_state',
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('holder', sa.String(length=120), nullable=True),
@@ -325,6 +334,10 @@ def downgrade() -> None:
 
     op.drop_table('audit_log')
     op.drop_table('scheduler_state')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failures_address_created')
+
+    op.drop_table('login_failures')
     op.drop_table('once_marks')
     op.drop_table('coaches')
     # ### end Alembic commands ###
