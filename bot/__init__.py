@@ -61,6 +61,11 @@ def create_app(
         MAX_CONTENT_LENGTH=256 * 1024,
     )
     app.extensions["peerline"] = services
+    if config.web.proxy_hops > 0:  # the visitor's address from X-Forwarded-For, for login limits
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
     from bot import dashboard, health, metrics, webhook
 

@@ -187,6 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
             "signs sessions; required unless the demo database is in use", secret=True),
     Setting("web", "secure_cookies", True, _to_bool,
             "send session cookies only over HTTPS (set false for plain-HTTP local use)"),
+    Setting("web", "proxy_hops", 0, _to_int,
+            "proxies in front that add X-Forwarded-For (nginx: 1), so login limits see "
+            "the visitor"),
     Setting("scheduler", "interval_seconds", 30, _to_int, "how often each periodic job runs"),
     Setting("scheduler", "lease_seconds", 120, _to_int,
             "a claimed outbox row whose sender went silent this long is reclaimed"),
