@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import Engine, and_, bindparam, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -268,11 +268,35 @@ def _route_participant(
     return handle_participant_message(session, services, participant, message, now)
 
 
+UNKNOWN_MARK = "unknown:"  # + phone + ":" + date: one note per number per day
+UNKNOWN_MARK_KEPT = timedelta(days=2)
+
+
+def prune_unknown_marks(services: Any, now: datetime) -> int:
+    """Delete the once-a-day marks of unknown numbers from before yesterday, once a day.
+
+    They hold phone numbers of people not in the program, and nothing reads them
+    after their day. Other once-marks are left alone.
+    """
+    key = f"prune:{UNKNOWN_MARK}{now.date().isoformat()}"
+    with services.db.session() as session:
+        if session.get(OnceMark, key) is not None:
+            return 0  # pruned today already (checked first: no failed insert every pass)
+        try:
+            with session.begin_nested():
+                session.add(OnceMark(key=key, created_at=now))
+        except IntegrityError:
+            return 0  # another scheduler pruned it just now
+        result = session.execute(delete(OnceMark).where(
+            OnceMark.key.startswith(UNKNOWN_MARK), OnceMark.created_at < now - UNKNOWN_MARK_KEPT))
+        return int(result.rowcount or 0)
+
+
 def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
     if consent_keyword(message.body) == "stop":
         return []  # someone who asks us to stop gets no note about the program
-    key = f"unknown:{message.phone}:{now.date().isoformat()}"
+    key = f"{UNKNOWN_MARK}{message.phone}:{now.date().isoformat()}"
     if session.get(OnceMark, key) is not None:
         return []
     try:

@@ -146,13 +146,18 @@ def send_outbox(services: Any, now: datetime) -> str:
 
 
 def recover_inbound(services: Any, now: datetime) -> str:
-    """Answer texts spooled while the database was down, then those a crash left unprocessed."""
-    from bot.inbound import recover_unprocessed
+    """Answer texts spooled while the database was down, then those a crash left unprocessed.
+
+    Once a day it also prunes the unknown-number marks nothing reads any more.
+    """
+    from bot.inbound import prune_unknown_marks, recover_unprocessed
     from bot.spool import replay_spool
 
     replayed = replay_spool(services, now)
-    return (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "
-            "inbound texts recovered")
+    summary = (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "
+               "inbound texts recovered")
+    pruned = prune_unknown_marks(services, now)
+    return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).

@@ -19,6 +19,28 @@ def test_unknown_number_is_stored_and_answered_once_a_day(sms, services):
         assert session.scalar(select(func.count()).where(Message.direction == "in")) == 2
 
 
+def test_unknown_number_marks_are_pruned_once_a_day_after_two_days(sms, services, clock):
+    from datetime import timedelta
+
+    from bot.models import OnceMark
+    from scheduler.jobs import run_job
+
+    sms.send("+12025550177", "hello?")
+    with services.db.session() as session:
+        session.add(OnceMark(key="checkin:weekly:2026-12-07:1", created_at=clock.now()))
+    clock.advance(timedelta(days=1))
+    assert "pruned" not in run_job(services, "inbound_recovery", clock.now())
+    clock.advance(timedelta(days=2))
+    assert "1 old unknown-number marks pruned" in run_job(services, "inbound_recovery",
+                                                         clock.now())
+    with services.db.session() as session:
+        keys = set(session.scalars(select(OnceMark.key)))
+    assert not any(key.startswith("unknown:+") for key in keys)
+    assert "checkin:weekly:2026-12-07:1" in keys  # other marks are not touched
+    sms.send("+12025550178", "hi")
+    assert "pruned" not in run_job(services, "inbound_recovery", clock.now())  # once a day
+
+
 def test_stop_then_start(sms, services, people):
     assert "unsubscribed" in replies(sms.send(PARTICIPANT_PHONE, "Stop."))[0]
     assert replies(sms.send(PARTICIPANT_PHONE, "hello")) == []
