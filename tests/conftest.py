@@ -30,7 +30,8 @@ from bot.db import Database, upgrade
 from bot.services import Services, build_services
 from bot.sms import SendResult
 
-pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support"]
+pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support",
+                  "tests.sched_support"]
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://peerline.example.org"
@@ -268,17 +269,23 @@ PARTICIPANT_PHONE = "+12025550123"
 @pytest.fixture
 def db_app(any_db_url: str, clock: Any, sender: Any) -> Iterator[Any]:
     """The app on SQLite and on PostgreSQL, with Alex and Sam enrolled."""
+    services, app = enrolled_app(make_config(any_db_url), clock, sender)
+    yield app
+    services.db.dispose()
+
+
+def enrolled_app(config: Any, clock: Any, sender: Any) -> tuple[Services, Any]:
+    """Return services and a test app on `config` with coach Alex and veteran Sam enrolled."""
     from bot.people import add_coach, add_participant
 
-    services = build_services(make_config(any_db_url), clock=clock, sender=sender)
+    services = build_services(config, clock=clock, sender=sender)
     with services.db.session() as session:
         coach = add_coach(session, name="Alex Rivera", phone=COACH_PHONE, now=clock.now())
         add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
                         timezone="America/New_York", now=clock.now())
     app = create_app(services=services)
     app.config.update(TESTING=True)
-    yield app
-    services.db.dispose()
+    return services, app
 
 
 @pytest.fixture

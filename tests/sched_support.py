@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
@@ -98,3 +100,29 @@ def outbox_row(services: Any, message_id: int) -> tuple[Outbox, Message]:
         message = session.get(Message, message_id)
         assert row is not None and message is not None
         return row, message
+
+
+@pytest.fixture
+def fake(services: Any, clock: FrozenClock) -> ScriptedSender:
+    """Replace the app's SMS sender with a ScriptedSender on the test clock."""
+    services.sender = ScriptedSender(clock)
+    return services.sender
+
+
+@pytest.fixture
+def make_sender(services: Any, clock: FrozenClock) -> Iterator[Callable[..., Any]]:
+    """Build OutboxSenders in virtual time (rate 100, one in flight unless told); stop them."""
+    from scheduler.sender import OutboxSender
+
+    made: list[OutboxSender] = []
+
+    def build(**kwargs: Any) -> OutboxSender:
+        kwargs.setdefault("rate", 100)
+        kwargs.setdefault("max_in_flight", 1)
+        sender = OutboxSender(services, rng=random.Random(7), **virtual_time(clock), **kwargs)
+        made.append(sender)
+        return sender
+
+    yield build
+    for sender in made:
+        sender.stop()

@@ -17,12 +17,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot import create_app
 from bot.inbound import InboundSms
 from bot.models import Escalation, Message, Outbox
-from bot.services import build_services
 from bot.spool import pending_files, replay_spool, spool_path, spool_text
-from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, Sms, make_config, replies
+from tests.conftest import PARTICIPANT_PHONE, Sms, enrolled_app, make_config, replies
 from tests.tcp_proxy import TcpProxy
 
 STAFF_PHONE = "+12025550111"
@@ -31,19 +29,11 @@ STAFF_PHONE = "+12025550111"
 @pytest.fixture
 def outage(pg_url: str, clock: Any, sender: Any) -> Iterator[tuple[Any, Sms, TcpProxy]]:
     """The app on PostgreSQL behind a forwarder the test can cut; Sam enrolled."""
-    from bot.people import add_coach, add_participant
-
     real = make_url(pg_url)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    config = make_config(url, safety__staff_phones=[STAFF_PHONE])
-    services = build_services(config, clock=clock, sender=sender)
-    with services.db.session() as session:
-        coach = add_coach(session, name="Alex Rivera", phone=COACH_PHONE, now=clock.now())
-        add_participant(session, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
-                        timezone="America/New_York", now=clock.now())
-    app = create_app(services=services)
-    app.config.update(TESTING=True)
+    services, app = enrolled_app(make_config(url, safety__staff_phones=[STAFF_PHONE]), clock,
+                                 sender)
     yield services, Sms(app.test_client()), proxy
     proxy.close()
     services.db.dispose()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from bot.flows import store as store_module
+from bot.flows.model import Flow
 from bot.flows.store import FlowStore
 
 FLOW = "id: hello\ntrigger: {keywords: [HELLO]}\nstart: a\nsteps:\n  a:\n    say: \"{text}\"\n"
@@ -96,12 +97,18 @@ def test_missing_safety_file_uses_builtin_phrases(tmp_path):
     assert FlowStore(tmp_path).safety.match("I want to die") is not None
 
 
-def test_versions_outlive_a_restart_through_the_archive(tmp_path):
+def _archived_first_version(tmp_path: Path) -> tuple[Path, Path, Flow]:
+    """Load version "one" of hello.yaml with an archive; return the folders and that flow."""
     flows, archive = tmp_path / "flows", tmp_path / "archive"
     flows.mkdir()
     _write(flows, "one", 0)
     first = FlowStore(flows, min_interval=0, archive=archive).get("hello")
     assert first is not None
+    return flows, archive, first
+
+
+def test_versions_outlive_a_restart_through_the_archive(tmp_path):
+    flows, archive, first = _archived_first_version(tmp_path)
     assert (archive / first.version / "hello.yaml").read_text().count("one") == 1
     _write(flows, "two", 1)
     restarted = FlowStore(flows, min_interval=0, archive=archive)  # a new process
@@ -112,11 +119,7 @@ def test_versions_outlive_a_restart_through_the_archive(tmp_path):
 
 
 def test_an_archive_file_that_does_not_match_its_version_is_not_used(tmp_path):
-    flows, archive = tmp_path / "flows", tmp_path / "archive"
-    flows.mkdir()
-    _write(flows, "one", 0)
-    first = FlowStore(flows, min_interval=0, archive=archive).get("hello")
-    assert first is not None
+    flows, archive, first = _archived_first_version(tmp_path)
     (archive / first.version / "hello.yaml").write_text(FLOW.replace("{text}", "tampered"))
     _write(flows, "two", 1)
     assert FlowStore(flows, min_interval=0, archive=archive).version("hello", first.version) \

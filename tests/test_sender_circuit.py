@@ -6,41 +6,16 @@ and PostgreSQL, are in tests/test_sender_rate.py.
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import timedelta
-
-import pytest
 
 from bot.outbox import PRIORITY_CRISIS
 from scheduler.circuit import Circuit
 from scheduler.jobs import send_outbox
 from scheduler.sender import OutboxSender
-from tests.sched_support import SERVER_ERROR, ScriptedSender, outbox_row, queue, virtual_time
+from tests.sched_support import SERVER_ERROR, outbox_row, queue
 
 X, Y, Z = "+12025550111", "+12025550112", "+12025550113"
-
-
-@pytest.fixture
-def fake(services, clock):
-    services.sender = ScriptedSender(clock)
-    return services.sender
-
-
-@pytest.fixture
-def make_sender(services, clock):
-    made: list[OutboxSender] = []
-
-    def build(**kwargs):
-        kwargs.setdefault("rate", 100)
-        kwargs.setdefault("max_in_flight", 1)
-        sender = OutboxSender(services, rng=random.Random(7), **virtual_time(clock), **kwargs)
-        made.append(sender)
-        return sender
-
-    yield build
-    for sender in made:
-        sender.stop()
 
 
 def _queue_in_order(services, clock, texts):

@@ -5,46 +5,20 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from bot.models import Nudge, Outbox, Participant
 from bot.nudges import approve, draft_nudge, pause_for_participant
 from bot.outbox import PRIORITY_ALERT, PRIORITY_CRISIS
 from scheduler.outbox_pass import backoff
-from scheduler.sender import OutboxSender
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
 from tests.sched_support import (
     BAD_NUMBER,
     OPTED_OUT,
     SERVER_ERROR,
-    ScriptedSender,
     outbox_row,
     queue,
-    virtual_time,
 )
-
-
-@pytest.fixture
-def fake(services, clock):
-    services.sender = ScriptedSender(clock)
-    return services.sender
-
-
-@pytest.fixture
-def make_sender(services, clock):
-    made: list[OutboxSender] = []
-
-    def build(**kwargs):
-        kwargs.setdefault("rate", 100)
-        kwargs.setdefault("max_in_flight", 1)
-        sender = OutboxSender(services, rng=random.Random(7), **virtual_time(clock), **kwargs)
-        made.append(sender)
-        return sender
-
-    yield build
-    for sender in made:
-        sender.stop()
 
 
 def test_sends_by_priority_and_records_the_sid(services, people, fake, make_sender):
