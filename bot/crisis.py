@@ -10,6 +10,10 @@ Rules:
   (bot.escalations.open_escalation does both). Alerts never carry the text.
 - The participant's current run ends quietly: no check-in question follows a
   crisis reply, and its timeouts will not fire.
+- A number that is not enrolled (a family member, a veteran texting from a new
+  phone) gets the same reply, every time, instead of the program-line note,
+  and every `safety.staff_phones` is texted at once with that number: there
+  is no participant to open an escalation for, and staff must be able to call.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from bot.escalations import open_escalation
 from bot.flows.safety import SafetyMatcher
+from bot.models import AuditLog
+from bot.outbox import PRIORITY_CRISIS, queue_message
+from bot.phones import mask
 from bot.runtime import end_active_runs
 
 log = logging.getLogger(__name__)
@@ -34,15 +41,38 @@ def matcher_for(services: Any) -> SafetyMatcher:
     return store.safety if store is not None else _BUILTIN
 
 
+def _matcher(services: Any) -> SafetyMatcher:
+    try:
+        return matcher_for(services)
+    except Exception:  # never let a broken store switch crisis detection off
+        log.exception("safety matcher unavailable; using the built-in phrases")
+        return _BUILTIN
+
+
+def handle_unknown_crisis(session: Session, services: Any, message: Any,
+                          now: datetime) -> list[str] | None:
+    """Return the crisis reply if a text from an unenrolled number is a crisis (staff texted)."""
+    matcher = _matcher(services)
+    if matcher.match(message.body or "") is None:
+        return None
+    log.warning("crisis language from unenrolled number %s (message %s)", mask(message.phone),
+                message.id)
+    alert = (f"PeerLine URGENT: crisis words in a text from {message.phone}, a number not "
+             f"enrolled (message #{message.id}). Call them now.")
+    for phone in services.config.safety.staff_phones:
+        queue_message(session, phone=phone, body=alert, kind="alert", now=now, participant=None,
+                      to_participant=False, respect_quiet_hours=False, priority=PRIORITY_CRISIS,
+                      urgent=True)
+    session.add(AuditLog(actor="system", action="crisis.unknown_number", target_type="message",
+                         target_id=message.id, detail={}, created_at=now))
+    return [matcher.reply]
+
+
 def handle_if_crisis(
     session: Session, services: Any, participant: Any, message: Any, now: datetime
 ) -> list[str] | None:
     """Return the crisis replies if `message` is a crisis (and record alerts), else None."""
-    try:
-        matcher = matcher_for(services)
-    except Exception:  # never let a broken store switch crisis detection off
-        log.exception("safety matcher unavailable; using the built-in phrases")
-        matcher = _BUILTIN
+    matcher = _matcher(services)
     if matcher.match(message.body or "") is None:
         return None
     log.warning("crisis language from participant %s (message %s)", participant.id, message.id)

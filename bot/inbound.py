@@ -8,7 +8,10 @@ Rules (SPEC §6):
   a repeat gets the stored TwiML back, also when two copies race.
 - Order for an enrolled participant: crisis phrases, consent keywords
   (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
-  Unknown numbers get one short note a day and no flow.
+  Unknown numbers get one short note a day and no flow (crisis language from
+  them gets the crisis reply and alerts staff, every time).
+- A text the database cannot take (unreachable while storing or processing)
+  is spooled and answered by bot/spool.py, and replayed when it is back.
 """
 
 from __future__ import annotations
@@ -294,6 +297,11 @@ def prune_unknown_marks(services: Any, now: datetime) -> int:
 
 def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
+    from bot.crisis import handle_unknown_crisis
+
+    crisis_replies = handle_unknown_crisis(session, services, message, now)
+    if crisis_replies is not None:
+        return crisis_replies
     if consent_keyword(message.body) == "stop":
         return []  # someone who asks us to stop gets no note about the program
     key = f"{UNKNOWN_MARK}{message.phone}:{now.date().isoformat()}"

@@ -129,3 +129,32 @@ def test_an_empty_safety_file_is_a_problem_not_silence(tmp_path, content):
     assert matcher is None
     assert [str(p) for p in report.problems] == [
         f"{path}:1: the file is empty; safety.yaml needs reply and phrases"]
+
+
+def test_a_crisis_text_from_an_unenrolled_number_gets_the_crisis_line_and_alerts_staff(
+        crisis_app, quiet_services):
+    from tests.conftest import Sms
+
+    stranger = "+12025550177"
+    sms = Sms(crisis_app.test_client())
+    first = replies(sms.send(stranger, "my son is talking about suicide"))
+    again = replies(sms.send(stranger, "he says he wants to end it all"))
+    assert len(first) == 1 and "988" in first[0] and "838255" in first[0]
+    assert len(again) == 1 and "988" in again[0]  # every time, not once a day
+    with quiet_services.db.session() as session:
+        alerts = session.scalars(select(Outbox).where(Outbox.kind == "alert")).all()
+        assert [a.to_phone for a in alerts] == ["+12025550199", "+12025550199"]
+        assert all(not a.respect_quiet_hours and a.priority == 0 for a in alerts)
+        bodies = [session.get(Message, a.message_id).body for a in alerts]
+        assert all(stranger in b and "suicide" not in b for b in bodies)
+        assert session.scalars(select(Escalation)).all() == []  # no participant to attach to
+
+
+def test_an_idiom_from_an_unenrolled_number_gets_the_usual_note(crisis_app, quiet_services):
+    from tests.conftest import Sms
+
+    answer = replies(Sms(crisis_app.test_client()).send("+12025550177",
+                                                         "my back is killing me, who is this?"))
+    assert len(answer) == 1 and answer[0].startswith("This is the PeerLine program line")
+    with quiet_services.db.session() as session:
+        assert session.scalars(select(Outbox).where(Outbox.kind == "alert")).all() == []
