@@ -14,6 +14,7 @@ Rules:
   phone) gets the same reply, every time, instead of the program-line note,
   and every `safety.staff_phones` is texted at once with that number: there
   is no participant to open an escalation for, and staff must be able to call.
+  So does a coach (peers live with pain too) whose text is not a command.
 """
 
 from __future__ import annotations
@@ -49,22 +50,25 @@ def _matcher(services: Any) -> SafetyMatcher:
         return _BUILTIN
 
 
-def handle_unknown_crisis(session: Session, services: Any, message: Any,
-                          now: datetime) -> list[str] | None:
-    """Return the crisis reply if a text from an unenrolled number is a crisis (staff texted)."""
+def handle_other_crisis(session: Session, services: Any, message: Any, now: datetime,
+                        sender: str) -> list[str] | None:
+    """Return the crisis reply if a text from a non-participant is a crisis (staff texted).
+
+    `sender` says who texted, for staff: "a number not enrolled", "coach Alex (#3)".
+    """
     matcher = _matcher(services)
     if matcher.match(message.body or "") is None:
         return None
-    log.warning("crisis language from unenrolled number %s (message %s)", mask(message.phone),
-                message.id)
-    alert = (f"PeerLine URGENT: crisis words in a text from {message.phone}, a number not "
-             f"enrolled (message #{message.id}). Call them now.")
+    log.warning("crisis language from a non-participant at %s (message %s)",
+                mask(message.phone), message.id)
+    alert = (f"PeerLine URGENT: crisis words in a text from {message.phone}, {sender} "
+             f"(message #{message.id}). Call them now.")
     for phone in services.config.safety.staff_phones:
         queue_message(session, phone=phone, body=alert, kind="alert", now=now, participant=None,
                       to_participant=False, respect_quiet_hours=False, priority=PRIORITY_CRISIS,
                       urgent=True)
-    session.add(AuditLog(actor="system", action="crisis.unknown_number", target_type="message",
-                         target_id=message.id, detail={}, created_at=now))
+    session.add(AuditLog(actor="system", action="crisis.not_participant", target_type="message",
+                         target_id=message.id, detail={"sender": sender[:80]}, created_at=now))
     return [matcher.reply]
 
 

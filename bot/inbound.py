@@ -8,8 +8,9 @@ Rules (SPEC §6):
   a repeat gets the stored TwiML back, also when two copies race.
 - Order for an enrolled participant: crisis phrases, consent keywords
   (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
-  Unknown numbers get one short note a day and no flow (crisis language from
-  them gets the crisis reply and alerts staff, every time).
+  Unknown numbers get one short note a day and no flow. Crisis language from
+  an unknown number, or a coach's text that is no command, gets the crisis
+  reply and alerts staff, every time.
 - A text the database cannot take (unreachable while storing or processing)
   is spooled and answered by bot/spool.py, and replayed when it is back.
 """
@@ -216,9 +217,15 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     if coach is not None:
         message.kind = "coach"
         message.coach_id = coach.id
+        from bot.coach_sms import USAGE as COACH_USAGE
         from bot.coach_sms import handle_coach_message
 
         replies = handle_coach_message(session, services, coach, message.body, now)
+        if replies == [COACH_USAGE]:  # not a command: a coach may be in crisis too
+            from bot.crisis import handle_other_crisis
+
+            replies = handle_other_crisis(session, services, message, now,
+                                          sender=f"coach {coach.name} (#{coach.id})") or replies
         for text in replies:
             _reply(session, late=late, phone=coach.phone or "", body=text, kind="coach_reply",
                    now=now, coach_id=coach.id)
@@ -297,9 +304,10 @@ def prune_unknown_marks(services: Any, now: datetime) -> int:
 
 def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
-    from bot.crisis import handle_unknown_crisis
+    from bot.crisis import handle_other_crisis
 
-    crisis_replies = handle_unknown_crisis(session, services, message, now)
+    crisis_replies = handle_other_crisis(session, services, message, now,
+                                         sender="a number not enrolled")
     if crisis_replies is not None:
         return crisis_replies
     if consent_keyword(message.body) == "stop":

@@ -161,3 +161,27 @@ def test_a_paused_draft_can_still_be_rejected(sms, services, people):
     assert "paused" not in replies(sms.send(COACH_PHONE, f"NO {nudge_id}"))[0]
     with services.db.session() as session:
         assert session.get(Nudge, nudge_id).status == "rejected"
+
+
+def test_a_coach_in_crisis_gets_the_crisis_line_and_staff_are_texted(db_url, clock, sender):
+    from bot.models import Message, Outbox
+    from tests.conftest import Sms, enrolled_app, make_config
+
+    services, app = enrolled_app(make_config(db_url, safety__staff_phones=["+12025550199"]),
+                                 clock, sender)
+    sms = Sms(app.test_client())
+    try:
+        answer = replies(sms.send(COACH_PHONE, "honestly some days I want to die too"))
+        assert len(answer) == 1 and "988" in answer[0]
+        assert replies(sms.send(COACH_PHONE, "help")) == [USAGE]  # a command stays one
+        with services.db.session() as session:
+            audit = session.scalars(select(AuditLog).where(
+                AuditLog.action == "crisis.not_participant")).one()
+            assert audit.detail["sender"].startswith("coach Alex")
+            alert = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
+                                    .where(Outbox.kind == "alert")).one()
+            assert alert.phone == "+12025550199" and COACH_PHONE in alert.body
+            assert "die" not in alert.body
+            assert session.scalars(select(Escalation)).all() == []
+    finally:
+        services.db.dispose()
