@@ -83,7 +83,11 @@ def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
 
     matcher = matcher_for(services)
     crisis = matcher.match(sms.body) is not None
-    spool_text(spool_path(services), sms, now, crisis_answered=crisis)
+    folder = spool_path(services)
+    if (folder / f"{sms.sid}.json").exists():  # a repeated MessageSid: same answer, no new alert
+        log.warning("database unreachable: inbound %s repeated; already spooled", sms.sid)
+        return render_twiml([matcher.reply] if crisis else [])
+    spool_text(folder, sms, now, crisis_answered=crisis)
     log.error("database unreachable: inbound %s from %s spooled for replay",
               sms.sid, mask(sms.phone))
     if not crisis:

@@ -164,3 +164,13 @@ def test_a_text_stored_just_before_the_database_went_away_is_answered_and_replay
         resent = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
                                  .where(Message.phone == PARTICIPANT_PHONE)).all()
     assert resent == []  # the crisis reply went in the TwiML; it is not queued again
+
+
+def test_a_repeated_crisis_sid_during_an_outage_alerts_staff_once(outage, sender):
+    services, sms, proxy = outage
+    proxy.cut()
+    first = sms.send(PARTICIPANT_PHONE, "I want to kill myself", sid="SMdown0300")
+    repeat = sms.send(PARTICIPANT_PHONE, "I want to kill myself", sid="SMdown0300")
+    assert replies(first) == replies(repeat) and "988" in replies(repeat)[0]
+    assert len(sender.bodies_to(STAFF_PHONE)) == 1  # a repeated MessageSid changes nothing
+    proxy.restore()
