@@ -58,6 +58,20 @@ def test_exceptions_remove_only_their_words():
     assert matcher.match("I could die for some sleep. I want to die") == "die"
 
 
+@pytest.mark.parametrize("text", ["I want to die for real", "i just want to die for good",
+                                  "wanting to die for weeks now"])
+def test_an_exception_does_not_hide_a_crisis_phrase_it_overlaps(shipped, text):
+    # "to die for" (an idiom) shares "to die" with "want to die": only a phrase
+    # lying wholly inside an exception is an idiom.
+    assert shipped.match(text) is not None
+
+
+def test_an_exception_does_not_hide_a_crisis_pattern_it_overlaps():
+    matcher = SafetyMatcher(phrases=(), patterns=(r"\bwant to die\b",), exceptions=("to die for",))
+    assert matcher.match("that pie was to die for") is None
+    assert matcher.match("I want to die for real") is not None
+
+
 def test_patterns_are_regular_expressions():
     matcher = SafetyMatcher(phrases=(), patterns=(r"\bgoodbye forever\b",))
     assert matcher.match("Goodbye... forever") is not None

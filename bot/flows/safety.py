@@ -3,7 +3,9 @@
 Invariants: matching never raises, whatever the text; phrases forgive case,
 punctuation, spacing ("k i l l myself", "my self"), repeated letters
 ("diiie") and one-letter typos in longer words ("suicidel"); an exception
-removes only the words it covers, so crisis language elsewhere still matches.
+covers only its own words: a phrase or pattern match counts unless it lies
+wholly inside an exception, so crisis language elsewhere, or overlapping an
+exception ("want to die for real" beside "to die for"), still matches.
 When safety.yaml is missing or broken the built-in phrases below apply.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -91,11 +93,19 @@ def _match_at(words: Sequence[str], pi: int, text: list[str], ti: int) -> int | 
 
 def find(words: Sequence[str], text: list[str]) -> tuple[int, int] | None:
     """Return the (start, end) span where phrase `words` occurs in `text`, else None."""
+    return next(spans(words, text), None)
+
+
+def spans(words: Sequence[str], text: list[str]) -> Iterator[tuple[int, int]]:
+    """Yield every (start, end) span where phrase `words` occurs in `text`, by start."""
     for start in range(len(text)):
         end = _match_at(words, 0, text, start)
         if end is not None:
-            return start, end
-    return None
+            yield start, end
+
+
+def _inside(start: int, end: int, covered: Sequence[tuple[int, int]]) -> bool:
+    return any(low <= start and end <= high for low, high in covered)
 
 
 def _phrase_words(phrase: str) -> list[str]:
@@ -133,16 +143,20 @@ class SafetyMatcher:
         """Return the phrase or pattern `text` matches (after exceptions), else None."""
         plain = tokens(text, squash=False)
         words = [_squash(w) for w in plain]
-        for target in self._exception_targets:
-            while (span := find(target, words)) is not None:
-                words[span[0]:span[1]] = [_BARRIER]
-                plain[span[0]:span[1]] = [_BARRIER]
+        covered = [span for target in self._exception_targets for span in spans(target, words)]
         for phrase, target in self._phrase_targets:
-            if find(target, words) is not None:
+            if any(not _inside(start, end, covered) for start, end in spans(target, words)):
                 return phrase
+        if not self._compiled_patterns:
+            return None
         joined = " ".join(plain)
+        starts = [0]  # where each word starts in `joined`
+        for word in plain:
+            starts.append(starts[-1] + len(word) + 1)
+        covered_chars = [(starts[low], starts[high] - 1) for low, high in covered]
         for pattern, compiled in self._compiled_patterns:
-            if compiled.search(joined):
+            if any(not _inside(found.start(), found.end(), covered_chars)
+                   for found in compiled.finditer(joined)):
                 return pattern
         return None
 
