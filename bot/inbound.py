@@ -196,11 +196,17 @@ _PARTICIPANT_AND_COACH = (
 
 def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, now: datetime,
            participant: Participant | None = None, coach_id: int | None = None) -> None:
-    """Store a reply: in the TwiML now, or (`late`, after a crash) through the outbox at once."""
+    """Store a reply: in the TwiML now, or (`late`, after a crash) through the outbox at once.
+
+    A late reply to a participant who is opted out once their text is processed
+    (the STOP confirmation, HELP, the crisis reply) is meant for the opted-out
+    number, as in the TwiML, so the sender's opt-out check must not cancel it.
+    """
     if late:
         queue_message(session, phone=phone, body=body, kind=kind, now=now,
                       participant=participant, coach_id=coach_id, respect_quiet_hours=False,
-                      to_participant=participant is not None, urgent=True)
+                      to_participant=participant is not None and not participant.opted_out,
+                      urgent=True)
     else:
         record_reply(session, participant=participant, phone=phone, body=body, kind=kind,
                      now=now, coach_id=coach_id)

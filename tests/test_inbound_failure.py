@@ -91,3 +91,35 @@ def test_recovery_marks_a_message_that_fails_again_and_moves_on(sms, services, p
         stored = session.scalars(select(Message).where(Message.sid == "SMcrash002")).one()
         assert (stored.status, stored.processed_at) == ("error", later)
     assert recover_unprocessed(services, later + timedelta(minutes=5)) == 0
+
+
+@pytest.mark.parametrize(("body", "expected"), [("I want to end my life", "838255"),
+                                                ("HELP", "STOP")])
+def test_recovery_answers_an_opted_out_participant_who_texted_crisis_or_help(
+        sms, services, people, monkeypatch, clock, sender, body, expected):
+    from datetime import timedelta
+
+    from bot.inbound import recover_unprocessed
+    from scheduler.jobs import send_outbox
+
+    sms.send(PARTICIPANT_PHONE, "STOP")
+    _crash_while_processing(monkeypatch, sms, body, "SMcrash003")
+    later = clock.advance(timedelta(minutes=3))
+    assert recover_unprocessed(services, later) == 1
+    send_outbox(services, later)
+    # the answer goes to the opted-out number, as it would have in the TwiML
+    assert [b for b in sender.bodies_to(PARTICIPANT_PHONE) if expected in b]
+
+
+def test_recovery_sends_the_confirmation_of_a_stop_it_processes(sms, services, people,
+                                                                monkeypatch, clock, sender):
+    from datetime import timedelta
+
+    from bot.inbound import recover_unprocessed
+    from scheduler.jobs import send_outbox
+
+    _crash_while_processing(monkeypatch, sms, "STOP", "SMcrash004")
+    later = clock.advance(timedelta(minutes=3))
+    assert recover_unprocessed(services, later) == 1
+    send_outbox(services, later)
+    assert [b for b in sender.bodies_to(PARTICIPANT_PHONE) if "unsubscribed" in b]
