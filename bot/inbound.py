@@ -37,7 +37,7 @@ from bot.keywords import consent_keyword
 from bot.models import Coach, Message, OnceMark, Participant
 from bot.outbox import queue_message, record_reply
 from bot.phones import mask, try_e164
-from bot.spool import DATABASE_DOWN, answer_while_down, replay_if_due
+from bot.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -150,11 +150,24 @@ def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RE
     so it is not retried forever.
     """
     with services.db.session() as session:
-        ids = list(session.scalars(
-            select(Message.id).where(Message.direction == "in", Message.processed_at.is_(None),
-                                     Message.created_at <= now - older_than)
-            .order_by(Message.created_at).limit(limit)))
-    return sum(process_late(services, message_id, now) for message_id in ids)
+        rows = session.execute(
+            select(Message.id, Message.sid).where(Message.direction == "in",
+                                                  Message.processed_at.is_(None),
+                                                  Message.created_at <= now - older_than)
+            .order_by(Message.created_at).limit(limit)).all()
+    # A text in the spool was answered by the webhook (maybe with the crisis reply): its
+    # replay processes it knowing that; recovering it here would send that reply again.
+    spooled = _spooled_sids(services) if rows else set()
+    return sum(process_late(services, message_id, now)
+               for message_id, sid in rows if sid not in spooled)
+
+
+def _spooled_sids(services: Any) -> set[str]:
+    """Return the MessageSids waiting in this node's spool (no stat: a replay may be deleting)."""
+    try:
+        return {path.stem for path in spool_path(services).glob("*.json")}
+    except OSError:
+        return set()
 
 
 def process_late(services: Any, message_id: int, now: datetime, answered: bool = False) -> bool:

@@ -174,3 +174,36 @@ def test_a_repeated_crisis_sid_during_an_outage_alerts_staff_once(outage, sender
     assert replies(first) == replies(repeat) and "988" in replies(repeat)[0]
     assert len(sender.bodies_to(STAFF_PHONE)) == 1  # a repeated MessageSid changes nothing
     proxy.restore()
+
+
+def test_recovery_leaves_a_spooled_crisis_text_to_the_replay(outage, monkeypatch, clock):
+    import fcntl
+
+    import bot.inbound
+    from scheduler.jobs import run_job
+
+    services, sms, proxy = outage
+    real = bot.inbound._process
+
+    def cut_then_process(*args: Any) -> str:
+        proxy.cut()  # stored, then the server goes away before processing
+        return real(*args)
+
+    monkeypatch.setattr(bot.inbound, "_process", cut_then_process)
+    crisis = sms.send(PARTICIPANT_PHONE, "i want to end my life", sid="SMdown0400")
+    monkeypatch.setattr(bot.inbound, "_process", real)
+    assert "988" in replies(crisis)[0]
+    proxy.restore()
+    folder = spool_path(services)
+    fd = os.open(folder / ".replay.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process is replaying
+        run_job(services, "inbound_recovery", clock.advance(timedelta(minutes=5)))
+    finally:
+        os.close(fd)
+    assert replay_spool(services, clock.now()) == 1
+    with services.db.session() as session:
+        resent = session.scalars(select(Message).join(Outbox, Outbox.message_id == Message.id)
+                                 .where(Message.phone == PARTICIPANT_PHONE)).all()
+        assert len(session.scalars(select(Escalation)).all()) == 1
+    assert resent == []  # the crisis reply went in the TwiML; recovery must not send it again
