@@ -172,3 +172,23 @@ def test_an_idiom_from_an_unenrolled_number_gets_the_usual_note(crisis_app, quie
     assert len(answer) == 1 and answer[0].startswith("This is the PeerLine program line")
     with quiet_services.db.session() as session:
         assert session.scalars(select(Outbox).where(Outbox.kind == "alert")).all() == []
+
+
+def test_no_question_of_the_ended_run_follows_a_crisis_reply(sms, services, people, clock,
+                                                               sender):
+    from datetime import timedelta
+
+    from bot.runtime import on_enrolled
+    from scheduler.jobs import send_outbox
+
+    night = clock.now().replace(hour=4)  # 23:00 in New York: quiet hours
+    clock.set(night)
+    with services.db.session() as session:
+        on_enrolled(session, services, session.get(Participant, people["participant"]), night)
+    answer = replies(sms.send(PARTICIPANT_PHONE, "I want to end my life"))
+    assert "838255" in answer[0]
+    send_outbox(services, clock.advance(timedelta(hours=10, minutes=5)))  # 09:05 New York
+    # the welcome texts queued for the morning (ending in a YES/NO question) were for the
+    # run the crisis ended: none of them follows the crisis reply
+    assert sender.bodies_to(PARTICIPANT_PHONE) == []
+    assert sender.bodies_to(COACH_PHONE)  # the coach's alert did go
