@@ -124,3 +124,17 @@ def test_coach_acts_on_own_things_only_through_the_same_routes(app: Any, service
     with services.db.session() as db:
         assert db.get(Nudge, world["robin_draft"]).status == "approved"  # type: ignore[union-attr]
         assert db.get(Nudge, world["sam_draft1"]).status == "pending"  # type: ignore[union-attr]
+
+
+def test_a_coach_loses_sight_of_a_veteran_given_to_another_coach(app: Any,
+                                                                 world: dict[str, int]) -> None:
+    alex = Visitor(app.test_client())
+    alex.login("alex", "alex-password")
+    alert = f"/escalations/{world['sam_alert']}"
+    assert alex.post(f"{alert}/resolve").status_code == 302  # closed while Sam was Alex's
+    sage = Visitor(app.test_client())
+    sage.login("sage", "sage-password")
+    sage.post(f"/staff/veterans/{world['sam']}/reassign", {"coach": str(world["blake"])})
+    for response in (alex.get(alert), alex.post(f"{alert}/note", {"body": "still here"})):
+        assert response.status_code == 404
+        assert "Sam Carter" not in response.get_data(as_text=True)

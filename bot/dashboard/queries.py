@@ -46,6 +46,8 @@ def escalation_or_404(db: Session, escalation_id: int, coach: Coach) -> Escalati
     escalation = db.get(Escalation, escalation_id, with_for_update=True)
     if escalation is None or not escalation_rules.can_act(coach, escalation):
         abort(404)
+    if coach.role != "staff" and escalation.participant.coach_id != coach.id:
+        abort(404)  # a closed alert stays with its coach when the veteran is given to another
     return escalation
 
 
