@@ -25,6 +25,7 @@ from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
          "EDIT ID new text (change and send), ACK ID (escalation seen).")
+NEEDS_NUMBER = "Which one?"  # starts the answer to a command word without a number
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?[\s:.,-]*(.*)$", re.DOTALL)
 LINE_CHARS = 110  # a draft's text is trimmed to this in QUEUE
 REPLY_CHARS = 306  # two SMS segments per reply
@@ -128,7 +129,7 @@ def handle_coach_message(
     assert match is not None
     if match.group(2) is None:
         example = "EDIT 12 your text" if verb == "EDIT" else f"{verb} 12"
-        return [f"Which one? Write {verb} and the number, e.g. {example}."]
+        return [f"{NEEDS_NUMBER} Write {verb} and the number, e.g. {example}."]
     number, rest = int(match.group(2)), match.group(3)
     if verb == "ACK":
         return [_ack(session, coach, number, now)]

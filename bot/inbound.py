@@ -236,11 +236,13 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     if coach is not None:
         message.kind = "coach"
         message.coach_id = coach.id
+        from bot.coach_sms import NEEDS_NUMBER, handle_coach_message
         from bot.coach_sms import USAGE as COACH_USAGE
-        from bot.coach_sms import handle_coach_message
 
         replies = handle_coach_message(session, services, coach, message.body, now)
-        if replies == [COACH_USAGE]:  # not a command: a coach may be in crisis too
+        # Not a command (nor "OK"/"NO"... without a number): a coach may be in crisis too.
+        if replies == [COACH_USAGE] or (len(replies) == 1
+                                        and replies[0].startswith(NEEDS_NUMBER)):
             from bot.crisis import handle_other_crisis
 
             replies = handle_other_crisis(session, services, message, now,

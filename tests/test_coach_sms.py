@@ -185,3 +185,20 @@ def test_a_coach_in_crisis_gets_the_crisis_line_and_staff_are_texted(db_url, clo
             assert session.scalars(select(Escalation)).all() == []
     finally:
         services.db.dispose()
+
+
+@pytest.mark.parametrize("text", ["No. I want to end my life", "ok i just want to die"])
+def test_a_coach_in_crisis_who_starts_with_a_command_word_gets_the_crisis_line(
+        db_url, clock, sender, text):
+    from tests.conftest import Sms, enrolled_app, make_config
+
+    services, app = enrolled_app(make_config(db_url, safety__staff_phones=["+12025550199"]),
+                                 clock, sender)
+    sms = Sms(app.test_client())
+    try:
+        # "NO"/"OK" without a number is no command: it must not hide crisis language
+        answer = replies(sms.send(COACH_PHONE, text))
+        assert len(answer) == 1 and "988" in answer[0]
+        assert replies(sms.send(COACH_PHONE, "ok"))[0].startswith("Which one?")
+    finally:
+        services.db.dispose()
