@@ -14,7 +14,11 @@ def opt_out(
     session: Session, participant_id: int, *, method: str, now: datetime,
     message_id: int | None = None,
 ) -> bool:
-    """Mark the participant opted out and cancel their unsent texts; return False if already."""
+    """Mark the participant opted out, end their conversation, cancel their unsent texts.
+
+    Return False if they were opted out already. Ending the run quietly means no
+    timeout of it fires later (no "no answer" escalation about someone who said stop).
+    """
     participant = session.get(Participant, participant_id, with_for_update=True)
     if participant is None or participant.status == "opted_out":
         return False
@@ -22,6 +26,9 @@ def opt_out(
     participant.status = "opted_out"
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_out", method=method,
                              message_id=message_id, created_at=now))
+    from bot.runtime import end_active_runs
+
+    end_active_runs(session, participant_id, now)
     cancel_unsent(session, participant_id, now)
     return True
 

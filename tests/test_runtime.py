@@ -119,6 +119,22 @@ def test_timeout_fires_once_and_stale_token_does_nothing(services, people, clock
         assert session.get(Run, run_id).status == "ended"
 
 
+def test_stop_ends_the_conversation_so_no_timeout_escalates_later(services, people, clock,
+                                                                    sms):
+    now = clock.now()
+    with services.db.session() as session:
+        participant = session.get(Participant, people["participant"])
+        run = start_flow(session, services, participant, "checkin", now)
+        assert run is not None and run.timeout_at is not None
+        run_id = run.id
+    assert "unsubscribed" in _say(sms, "STOP")[0]
+    with services.db.session() as session:
+        assert session.get(Run, run_id).status == "ended"
+        assert due_timeouts(session, now + timedelta(hours=25)) == []
+        assert fire_due(session, services, now + timedelta(hours=25)) == 0
+        assert session.scalars(select(Escalation)).all() == []  # no "no answer" to the coach
+
+
 def test_expiry_ends_quietly(services, people, clock):
     now = clock.now()
     with services.db.session() as session:
