@@ -122,11 +122,10 @@ def handle_inbound(services: Any, sms: InboundSms) -> str:
     now = services.clock.now()
     try:
         message_id = store_inbound(services.db.engine, sms, now)  # 1: committed first
-        xml = _process(services, message_id, now)
+        replay_if_due(services, now)  # older texts spooled while the database was down go first
+        return _process(services, message_id, now)
     except DATABASE_DOWN:  # not stored, or stored but not processed: spooled either way
         return answer_while_down(services, sms, now)
-    replay_if_due(services, now)  # texts spooled while the database was down, if any
-    return xml
 
 
 def _process(services: Any, message_id: int, now: datetime) -> str:

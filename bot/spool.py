@@ -16,8 +16,9 @@ database is unreachable would be lost. Rules:
   database). That alert carries the sender's number, since the dashboard is
   down too and staff must be able to call. Anything else gets an empty
   answer now and its replies through the outbox on replay.
-- Replay (after each stored text, at most every REPLAY_EVERY seconds per
-  process, and in the scheduler's inbound_recovery job) takes the folder's
+- Replay (when a new text has been stored and before it is processed, so the
+  older texts are answered first; at most every REPLAY_EVERY seconds per
+  process; and in the scheduler's inbound_recovery job) takes the folder's
   flock without waiting, stores each file's text with its arrival time
   (deduplicated on the sid), processes it as a late text, and deletes the
   file only after that commit. Oldest first. A crisis reply already given in
@@ -120,10 +121,16 @@ def _replay_lock(folder: Path) -> Iterator[bool]:
 
 
 def pending_files(folder: Path) -> list[Path]:
-    """Return the spooled texts, oldest first."""
+    """Return the spooled texts, oldest first (a file another replay just removed is left out)."""
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    found = []
+    for path in folder.glob("*.json"):
+        try:
+            found.append((path.stat().st_mtime, path.name, path))
+        except FileNotFoundError:
+            continue
+    return [path for _, _, path in sorted(found)]
 
 
 def spooled_count(services: Any) -> int:
@@ -152,11 +159,14 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
                 sms = InboundSms(sid=record["sid"], phone=record["phone"], body=record["body"],
                                  num_media=int(record["num_media"]))
                 received = datetime.fromisoformat(record["received_at"])
-            except (OSError, ValueError, KeyError, TypeError):
+                answered = bool(record.get("crisis_answered", False))
+            except FileNotFoundError:
+                continue  # replayed by another process meanwhile
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 log.exception("spool file %s is unreadable; left in place", path.name)
                 continue
             message_id = store_inbound(services.db.engine, sms, received)
-            process_late(services, message_id, now, answered=bool(record["crisis_answered"]))
+            process_late(services, message_id, now, answered=answered)
             path.unlink(missing_ok=True)
             done += 1
     if done:

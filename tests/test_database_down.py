@@ -207,3 +207,28 @@ def test_recovery_leaves_a_spooled_crisis_text_to_the_replay(outage, monkeypatch
                                  .where(Message.phone == PARTICIPANT_PHONE)).all()
         assert len(session.scalars(select(Escalation)).all()) == 1
     assert resent == []  # the crisis reply went in the TwiML; recovery must not send it again
+
+
+def test_spooled_texts_are_answered_before_the_text_that_found_the_database_back(outage):
+    services, sms, proxy = outage
+    proxy.cut()
+    sms.send(PARTICIPANT_PHONE, "HELP", sid="SMorder0001")
+    proxy.restore()
+    assert replies(sms.send(PARTICIPANT_PHONE, "HELP", sid="SMorder0002"))
+    with services.db.session() as session:
+        answers = session.scalars(select(Message).where(Message.direction == "out",
+                                                        Message.phone == PARTICIPANT_PHONE)
+                                  .order_by(Message.id)).all()
+    # the spooled text's answer (by the outbox) was written before the new text's (TwiML)
+    assert [m.status for m in answers] == ["queued", "twiml"]
+
+
+def test_a_spool_file_without_the_crisis_flag_is_still_replayed(db_app, clock):
+    services = db_app.extensions["peerline"]
+    folder = spool_path(services)
+    folder.mkdir(parents=True)
+    (folder / "SMhand0001.json").write_text(json.dumps({
+        "sid": "SMhand0001", "phone": PARTICIPANT_PHONE, "body": "7", "num_media": 0,
+        "received_at": clock.now().isoformat()}))  # written by hand, say
+    assert replay_spool(services, clock.now()) == 1
+    assert pending_files(folder) == []
