@@ -67,6 +67,16 @@ def _templates(step: Step) -> Iterable[tuple[str, str, int]]:
         yield "nudge say", step.nudge.say, step.line_of("nudge")
 
 
+COACH_TEXTS = ("notify_coach", "escalate")  # texted to a coach's phone: the minimum only
+
+
+def _free_text_answers(flow: Flow) -> dict[str, str]:
+    """Return {variable: step id} for the variables saved from free-text replies."""
+    return {name: step.id for step in flow.steps.values()
+            if step.expect is not None and step.expect.type == "text"
+            and (name := _saved_name(step))}
+
+
 def _check_names(flow: Flow, step: Step, names: set[str], scope: frozenset[str], line: int,
                  what: str, out: list[Problem]) -> None:
     everywhere = {s for st in flow.steps.values() if (s := _saved_name(st))}
@@ -99,6 +109,7 @@ def validate_flow(flow: Flow) -> list[Problem]:
                 out.append(Problem(flow.path, step.line,
                                    f"step '{step.id}' is unreachable from start '{flow.start}'"))
     entry = defined_on_entry(flow)
+    free_text = _free_text_answers(flow)
     for step in flow.steps.values():
         scope = entry.get(step.id, frozenset())
         for what, source, line in _templates(step):
@@ -107,6 +118,11 @@ def validate_flow(flow: Flow) -> list[Problem]:
             except TemplateProblem as exc:
                 out.append(Problem(flow.path, line, f"bad template in {what}: {exc}"))
                 continue
+            for name in sorted(names & free_text.keys() if what in COACH_TEXTS else set()):
+                out.append(Problem(flow.path, line, (
+                    f"{what} would text the coach '{name}', the veteran's own words (a text "
+                    f"reply saved at step '{free_text[name]}'); say what it is about instead, "
+                    "the coach reads the words on the dashboard")))
             if step.id in entry:
                 _check_names(flow, step, names, scope, line, what, out)
         after = scope | {s} if (s := _saved_name(step)) else scope
