@@ -41,17 +41,26 @@ def _error_code(raw: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
-def apply_status(services: Any, sid: str, status: str, error_code: str | None) -> bool:
+def apply_status(services: Any, sid: str, status: str, error_code: str | None,
+                 message_id: int | None = None) -> bool:
     """Update the message with Twilio sid `sid`; return whether anything changed.
 
-    A failed or undelivered status with error 21610 (the number has opted out
-    with the carrier) opts the participant out, even when the status itself
-    does not move (callbacks can repeat or come out of order).
+    `message_id` comes from the callback URL the sender gave Twilio (`?m=ID`): a
+    status can arrive before the sender has stored the sid Twilio returned, and
+    then it finds the message by id (and stores the sid) if that message has no
+    other sid. A failed or undelivered status with error 21610 (the number has
+    opted out with the carrier) opts the participant out, even when the status
+    itself does not move (callbacks can repeat or come out of order).
     """
     now = services.clock.now()
     code = _error_code(error_code)
     with services.db.session() as session:
         message = session.scalar(select(Message).where(Message.sid == sid).with_for_update())
+        if message is None and message_id is not None:
+            early = session.get(Message, message_id, with_for_update=True)
+            if early is not None and early.direction == "out" and early.sid in (None, sid):
+                message = early
+                message.sid = sid  # ahead of the sender's own write of the same sid
         if message is None:
             log.info("status %s for unknown message sid", status)
             return False

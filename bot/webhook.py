@@ -90,7 +90,9 @@ def status() -> Response:
         abort(400)
     code = request.form.get("ErrorCode")
     services = current_app.extensions["peerline"]
-    apply_status(services, sid, new_status.strip().lower(), code)
+    ours = request.args.get("m", "")  # our message id, in the callback URL the sender gave
+    message_id = int(ours) if ours.isascii() and ours.isdigit() and len(ours) <= 18 else None
+    apply_status(services, sid, new_status.strip().lower(), code, message_id)
     return Response("", status=204)
 
 

@@ -233,7 +233,8 @@ class OutboxSender:
             if not self._still_ours(claim, self.services.clock.now(), report):
                 return
             try:
-                result = self.services.sender.send(claim.to, claim.body)
+                result = self.services.sender.send(claim.to, claim.body,
+                                                   status_callback=self._callback(claim))
             except SendError as exc:
                 self._record_failure(claim, exc, report)
                 return
@@ -244,6 +245,12 @@ class OutboxSender:
             self._record_success(claim, result, report)
         except Exception:  # noqa: BLE001 - the row stays claimed and is reclaimed after the lease
             log.exception("outbox row %s: could not record the outcome", claim.outbox_id)
+
+    def _callback(self, claim: Claim) -> str | None:
+        """Return the status callback URL naming our message, so a status that beats our
+        own write of the sid still finds it (bot/status.py); None without public_url."""
+        public = str(self.services.config.twilio.public_url or "").rstrip("/")
+        return f"{public}/sms/status?m={claim.message_id}" if public else None
 
     def _record_success(self, claim: Claim, result: Any, report: PassReport) -> None:
         now = self.services.clock.now()

@@ -227,6 +227,30 @@ def test_status_callback_updates_the_sent_message(services, people, fake, make_s
             == "sent"
 
 
+def test_a_status_that_beats_the_senders_own_write_finds_the_message(services, people, fake,
+                                                                     make_sender, client):
+    from tests.conftest import PUBLIC_URL, sign
+
+    message_id = queue(services, people["participant"], "hello")
+    send, seen = fake.send, {}
+
+    def send_and_twilio_calls_back_at_once(to, body, *, status_callback=None):
+        result = send(to, body, status_callback=status_callback)
+        seen["url"] = status_callback
+        path = (status_callback or "").removeprefix(PUBLIC_URL)
+        params = {"MessageSid": result.sid, "MessageStatus": "delivered"}
+        seen["answer"] = client.post(path, data=params, headers={
+            "X-Twilio-Signature": sign(path, params)}).status_code
+        return result
+
+    fake.send = send_and_twilio_calls_back_at_once
+    assert make_sender().drain().sent == 1
+    assert seen["url"] == f"{PUBLIC_URL}/sms/status?m={message_id}"
+    assert seen["answer"] in (200, 204)
+    message = outbox_row(services, message_id)[1]
+    assert message.status == "delivered" and message.sid  # the later write kept both
+
+
 def test_program_texts_wait_while_staff_pause_a_veteran_but_a_coach_message_goes(
         services, people, fake, clock, make_sender):
     from bot.outbox import queue_message

@@ -133,3 +133,29 @@ def test_21610_on_a_delivered_status_is_ignored(client, services, people):
     callback(client, "SModd", "delivered", ErrorCode="21610")
     with services.db.session() as session:
         assert session.get(Participant, people["participant"]).status == "active"
+
+
+def _early(client: Any, message_id: str, sid: str, status: str) -> Any:
+    path = f"/sms/status?m={message_id}"
+    params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC1"}
+    return client.post(path, data=params, headers={"X-Twilio-Signature": sign(path, params)})
+
+
+def test_a_status_before_the_sid_is_stored_finds_the_message_by_our_id(client, services,
+                                                                       people):
+    with services.db.session() as session:
+        participant = session.get(Participant, people["participant"])
+        message_id = queue_message(session, phone=PARTICIPANT_PHONE, body="hi", kind="nudge",
+                                   now=services.clock.now(), participant=participant).id
+    assert _early(client, str(message_id), "SMearly0001", "sent").status_code in (200, 204)
+    assert status_of(services, "SMearly0001") == ("sent", None)
+
+
+def test_our_id_in_the_url_never_moves_a_message_that_has_another_sid(client, services,
+                                                                      people):
+    message_id = queued(services, people, "SMtheirs001")
+    _early(client, str(message_id), "SMother0001", "failed")
+    _early(client, "not-a-number", "SMother0002", "failed")
+    assert status_of(services, "SMtheirs001")[0] == "queued"
+    with services.db.session() as session:
+        assert session.scalar(select(Message).where(Message.sid == "SMother0001")) is None
