@@ -12,21 +12,19 @@ Rules (SPEC §6.4-6.6, docs/architecture.md):
   drafts through draft_nudge; every saved answer becomes a CheckinAnswer.
 - A run finishes on the flow version it started (`Run.flow_version`).
 - Many scheduled starts at once (the check-in job) go through
-  start_flows_bulk: the same decisions and rows as start_flow for each, the
-  rows written with a few bulk INSERTs (StartBatch).
+  bot.runtime_bulk.start_flows_bulk: the same decisions and rows as
+  start_flow for each, the rows written with a few bulk INSERTs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import insert_many
 from bot.durations import parse_duration, quiet_hours_end
 from bot.escalations import open_escalation
 from bot.flows import actions as act
@@ -35,7 +33,6 @@ from bot.flows.engine import (
     Event,
     Expire,
     Message,
-    Outcome,
     RunState,
     Start,
     Timeout,
@@ -46,7 +43,10 @@ from bot.flows.replies import parse_reply
 from bot.keywords import normalize_keyword
 from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.nudges import draft_nudge
-from bot.outbox import PRIORITY_ALERT, QueuedText, queue_message, queue_messages_bulk
+from bot.outbox import PRIORITY_ALERT, QueuedText, queue_message
+
+if TYPE_CHECKING:
+    from bot.runtime_bulk import StartBatch
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5
@@ -77,7 +77,7 @@ def _state(run: Run) -> RunState:
                     timeout_at=run.timeout_at, expires_at=run.expires_at)
 
 
-def _end(run: Run, now: datetime, status: str = "ended") -> None:
+def end_run(run: Run, now: datetime, status: str = "ended") -> None:
     run.status = status
     run.waiting = False
     run.timeout_at = None
@@ -86,12 +86,12 @@ def _end(run: Run, now: datetime, status: str = "ended") -> None:
     run.updated_at = now
 
 
-def _ended_as(action: act.EndRun) -> str:
+def ended_as(action: act.EndRun) -> str:
     """Return the status a run ends with."""
     return "expired" if action.reason == "expired" else "ended"
 
 
-def _new_run(participant_id: int, flow: Flow, trigger: str, now: datetime) -> Run:
+def new_run(participant_id: int, flow: Flow, trigger: str, now: datetime) -> Run:
     """Return a new active run of `flow` at its start step (every column set, not yet added)."""
     return Run(participant_id=participant_id, flow_id=flow.id, flow_version=flow.version,
                status="active", step=flow.start, waiting=False, variables={}, retries=0,
@@ -99,7 +99,7 @@ def _new_run(participant_id: int, flow: Flow, trigger: str, now: datetime) -> Ru
                trigger=trigger[:20], started_at=now, updated_at=now, ended_at=None)
 
 
-def _set_state(run: Run, new: RunState, now: datetime) -> None:
+def set_state(run: Run, new: RunState, now: datetime) -> None:
     """Store the engine's new state on the run."""
     run.step, run.waiting, run.retries = new.step, new.waiting, new.retries
     run.variables = dict(new.variables)
@@ -108,7 +108,7 @@ def _set_state(run: Run, new: RunState, now: datetime) -> None:
     run.updated_at = now
 
 
-def _flow_text(services: Any, participant: Participant, flow: Flow, run_id: int | None,
+def flow_text(services: Any, participant: Participant, flow: Flow, run_id: int | None,
                action: act.Send, now: datetime, due: datetime | None = None) -> QueuedText:
     """Return queue_message's arguments for a flow text sent outside a reply (quiet hours)."""
     if due is None:
@@ -130,7 +130,7 @@ def end_active_runs(session: Session, participant_id: int, now: datetime) -> int
     runs = list(session.scalars(select(Run).where(Run.participant_id == participant_id,
                                                   Run.status == "active")))
     for run in runs:
-        _end(run, now)
+        end_run(run, now)
     return len(runs)
 
 
@@ -168,7 +168,7 @@ class _Apply:
         self.texts: list[str] = []
 
     def begin(self, flow: Flow, trigger: str, depth: int = 0) -> Run:
-        run = _new_run(self.participant.id, flow, trigger, self.now)
+        run = new_run(self.participant.id, flow, trigger, self.now)
         self.session.add(run)
         self.session.flush()
         event = Start(trigger)
@@ -187,7 +187,7 @@ class _Apply:
         for action in outcome.actions:
             handover = self.apply(flow, run, action) or handover
         if outcome.state is not None:
-            _set_state(run, outcome.state, self.now)
+            set_state(run, outcome.state, self.now)
         if handover is not None:
             target = self.services.flows.get(handover)
             if target is None or depth >= MAX_HANDOVERS:
@@ -203,7 +203,7 @@ class _Apply:
             if self.reply:
                 self.texts.append(action.text)
             else:
-                queue_message(session, **_flow_text(self.services, participant, flow, run.id,
+                queue_message(session, **flow_text(self.services, participant, flow, run.id,
                                                     action, now))
         elif isinstance(action, act.NotifyCoach):
             coach = session.get(Coach, participant.coach_id)
@@ -238,7 +238,7 @@ class _Apply:
         elif isinstance(action, act.StartFlow):
             return action.flow_id
         elif isinstance(action, act.EndRun):
-            _end(run, now, _ended_as(action))
+            end_run(run, now, ended_as(action))
         return None
 
 
@@ -262,7 +262,7 @@ def handle_participant_message(
         flow = _flow_of(services, run)
         step = flow.steps.get(run.step or "") if flow is not None else None
         if flow is None or step is None or step.expect is None:
-            _end(run, now)
+            end_run(run, now)
         elif keyword_flow is None or parse_reply(step.expect, text).ok:
             applier.run_event(flow, run, Message(text))
             return applier.texts
@@ -302,98 +302,6 @@ def start_flow(
     return _Apply(session, services, participant, now, reply=False).begin(flow, trigger)
 
 
-_BULK_ACTIONS = (act.Send, act.EndRun)
-
-
-class StartBatch:
-    """Starts collected by start_flow(..., batch=...) and written in bulk by write().
-
-    Made for the participants `participant_ids` (their active runs are read in
-    one query). A start whose actions only text and end is planned here: the
-    engine runs at once, in memory; write() stores every planned run with one
-    INSERT and their texts with queue_messages_bulk (queued, due after quiet
-    hours). Anything else (a coach notice, an escalation, a draft, an answer,
-    a handover, a participant not in `participant_ids`) start_flow writes
-    itself, as without a batch.
-    """
-
-    def __init__(self, session: Session, services: Any, now: datetime,
-                 participant_ids: Iterable[int]):
-        self.session, self.services, self.now = session, services, now
-        self.ids = set(participant_ids)
-        self.active: dict[int, list[Run]] = {}
-        if self.ids:
-            for run in session.scalars(select(Run).where(Run.participant_id.in_(self.ids),
-                                                         Run.status == "active")
-                                       .order_by(Run.id)):
-                self.active.setdefault(run.participant_id, []).append(run)
-        self.planned: list[tuple[Participant, Flow, Run, Outcome]] = []
-
-    def current(self, participant_id: int) -> Run | None:
-        """Return the participant's newest active run (as active_run)."""
-        runs = self.active.get(participant_id)
-        return runs[-1] if runs else None
-
-    def plan(self, participant: Participant, flow: Flow, trigger: str) -> Run | None:
-        """Plan the start (ending the active runs); None if it must be written one by one."""
-        if participant.id not in self.ids:
-            return None
-        now = self.now
-        outcome = advance(flow, None, Start(trigger), now, context_for(self.services, participant))
-        if not all(isinstance(action, _BULK_ACTIONS) for action in outcome.actions):
-            return None
-        for old in self.active.pop(participant.id, []):
-            _end(old, now)
-        run = _new_run(participant.id, flow, trigger, now)
-        if outcome.handled:
-            for action in outcome.actions:
-                if isinstance(action, act.EndRun):
-                    _end(run, now, _ended_as(action))
-            if outcome.state is not None:
-                _set_state(run, outcome.state, now)
-        self.planned.append((participant, flow, run, outcome))
-        return run
-
-    def write(self) -> None:
-        """Write the planned runs and queue their texts; the returned runs get their ids."""
-        planned, self.planned = self.planned, []
-        self.session.flush()  # the ended runs
-        if not planned:
-            return
-        columns = [c.key for c in cast(Table, Run.__table__).columns if c.key != "id"]
-        ids = insert_many(self.session, Run, [{key: getattr(run, key) for key in columns}
-                                              for _, _, run, _ in planned])
-        quiet = self.services.config.program.quiet_hours
-        due: dict[str, datetime] = {}
-        texts: list[QueuedText] = []
-        for (participant, flow, run, outcome), run_id in zip(planned, ids, strict=True):
-            run.id = run_id
-            for error in outcome.errors:
-                log.warning("run %s (%s): %s", run_id, flow.id, error)
-            if not outcome.handled:
-                continue
-            zone = participant.timezone
-            if zone not in due:
-                due[zone] = quiet_hours_end(quiet, self.now, zone)
-            texts.extend(_flow_text(self.services, participant, flow, run_id, action, self.now,
-                                    due[zone])
-                         for action in outcome.actions if isinstance(action, act.Send))
-        queue_messages_bulk(self.session, texts)
-
-
-def start_flows_bulk(
-    session: Session, services: Any, participants: Iterable[Participant], flow_id: str,
-    now: datetime, trigger: str = "schedule",
-) -> list[int]:
-    """Start `flow_id` for many participants as start_flow (one StartBatch); return who started."""
-    people = list(participants)
-    batch = StartBatch(session, services, now, [p.id for p in people])
-    started = [p.id for p in people
-               if start_flow(session, services, p, flow_id, now, trigger, batch=batch) is not None]
-    batch.write()
-    return started
-
-
 def _load(session: Session, run_id: int) -> tuple[Run, Participant] | None:
     run = session.get(Run, run_id, with_for_update=True)
     if run is None or run.status != "active":
@@ -413,7 +321,7 @@ def fire_timeout(session: Session, services: Any, run_id: int, wait_token: str,
         return False
     flow = _flow_of(services, run)
     if flow is None:
-        _end(run, now)
+        end_run(run, now)
         return False
     applier = _Apply(session, services, participant, now, reply=False)
     if not applier.run_event(flow, run, Timeout(wait_token)):
@@ -432,11 +340,11 @@ def expire_run(session: Session, services: Any, run_id: int, now: datetime) -> b
         return False
     flow = _flow_of(services, run)
     if flow is None:
-        _end(run, now, "expired")
+        end_run(run, now, "expired")
         return True
     _Apply(session, services, participant, now, reply=False).run_event(flow, run, Expire())
     if run.status == "active":
-        _end(run, now, "expired")
+        end_run(run, now, "expired")
     return True
 
 

@@ -15,7 +15,7 @@ How it stays cheap and exact:
 - Starting is set-based, CHUNK participants per transaction: one INSERT of
   once-marks that skips keys already there (ON CONFLICT DO NOTHING; a
   concurrent pass waits for the other's commit, then skips), and
-  runtime.start_flows_bulk for the participants whose mark is new.
+  runtime_bulk.start_flows_bulk for the participants whose mark is new.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
 
 def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
-    from bot import runtime
+    from bot import runtime_bulk
 
     with services.db.session() as session:
         people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
@@ -148,7 +148,8 @@ def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) 
         claimed = insert_new(session, OnceMark, [
             {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people], "key")
         people = [p for p in people if f"{occ.key_prefix}{p.id}" in claimed]
-        runtime.start_flows_bulk(session, services, people, occ.name, now, trigger="schedule")
+        runtime_bulk.start_flows_bulk(session, services, people, occ.name, now,
+                                      trigger="schedule")
         return len(people)
 
 

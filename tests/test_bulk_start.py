@@ -1,4 +1,4 @@
-"""Bulk starts (runtime.start_flows_bulk, the check-in job's path) write what start_flow would.
+"""Bulk starts (runtime_bulk.start_flows_bulk, the check-in job's path) write what start_flow would.
 
 Each comparison starts the same participants once one by one with start_flow
 and once with start_flows_bulk, in the same database at the same instant
@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from bot.clock import FrozenClock
 from bot.models import Message, Nudge, OnceMark, Outbox, Participant, Run
 from bot.people import add_coach, add_participant
-from bot.runtime import StartBatch, start_flow, start_flows_bulk
+from bot.runtime import start_flow
+from bot.runtime_bulk import StartBatch, start_flows_bulk
 from bot.services import build_services
 from scheduler.checkins import due_checkins, insert_new
 from tests.conftest import RecordingSender, make_config
