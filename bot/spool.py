@@ -23,6 +23,8 @@ database is unreachable would be lost. Rules:
   (deduplicated on the sid), processes it as a late text, and deletes the
   file only after that commit. Oldest first. A crisis reply already given in
   the TwiML is recorded as sent, not sent again; the escalation is opened then.
+  A file that cannot be read or stored is renamed `*.json.failed` (logged
+  once) so it holds up nothing; /healthz counts it until a person removes it.
 """
 
 from __future__ import annotations
@@ -133,10 +135,20 @@ def pending_files(folder: Path) -> list[Path]:
     return [path for _, _, path in sorted(found)]
 
 
-def spooled_count(services: Any) -> int:
-    """Return how many texts wait in this node's spool (for /healthz and /metrics)."""
+def _set_aside(path: Path, why: str) -> None:
+    """Rename a spool file that cannot be replayed to *.failed, for a person to look at."""
+    log.exception("spool file %s %s; set aside as %s.failed", path.name, why, path.name)
     try:
-        return len(pending_files(spool_path(services)))
+        path.replace(path.with_name(path.name + ".failed"))
+    except OSError:
+        log.warning("could not set spool file %s aside", path.name)
+
+
+def spooled_count(services: Any) -> int:
+    """Return how many texts wait in this node's spool, or were set aside (/healthz, /metrics)."""
+    folder = spool_path(services)
+    try:
+        return len(pending_files(folder)) + len(list(folder.glob("*.json.failed")))
     except OSError:
         return 0
 
@@ -163,10 +175,16 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
             except FileNotFoundError:
                 continue  # replayed by another process meanwhile
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                log.exception("spool file %s is unreadable; left in place", path.name)
+                _set_aside(path, "is unreadable")
                 continue
-            message_id = store_inbound(services.db.engine, sms, received)
-            process_late(services, message_id, now, answered=answered)
+            try:
+                message_id = store_inbound(services.db.engine, sms, received)
+                process_late(services, message_id, now, answered=answered)
+            except DATABASE_DOWN:
+                raise
+            except Exception:  # noqa: BLE001 - one bad file must not hold up the others
+                _set_aside(path, "could not be stored")
+                continue
             path.unlink(missing_ok=True)
             done += 1
     if done:

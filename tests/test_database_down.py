@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.inbound import InboundSms
 from bot.models import Escalation, Message, Outbox
-from bot.spool import pending_files, replay_spool, spool_path, spool_text
+from bot.spool import pending_files, replay_spool, spool_path, spool_text, spooled_count
 from tests.conftest import PARTICIPANT_PHONE, Sms, enrolled_app, make_config, replies
 from tests.tcp_proxy import TcpProxy
 
@@ -125,8 +125,25 @@ def test_an_unreadable_spool_file_is_left_for_a_person(db_app, clock):
     good = InboundSms(sid="SMspool0002", phone=PARTICIPANT_PHONE, body="7", num_media=0)
     spool_text(folder, good, clock.now(), crisis_answered=False)
     assert replay_spool(services, clock.now()) == 1
-    assert [p.name for p in pending_files(folder)] == ["SMbroken.json"]
+    assert pending_files(folder) == []
+    assert (folder / "SMbroken.json.failed").exists()  # set aside once, not retried
+    assert spooled_count(services) == 1  # /healthz stays degraded until a person looks
     assert _inbound(services, "SMspool0002") is not None
+
+
+def test_a_spooled_text_that_cannot_be_stored_holds_up_nothing(db_app, clock):
+    services = db_app.extensions["peerline"]
+    folder = spool_path(services)
+    folder.mkdir(parents=True)
+    (folder / "SMnophone.json").write_text(json.dumps({  # a hand-made file: no phone
+        "sid": "SMnophone", "phone": None, "body": "7", "num_media": 0,
+        "received_at": clock.now().isoformat(), "crisis_answered": False}))
+    later = InboundSms(sid="SMspool0004", phone=PARTICIPANT_PHONE, body="HELP", num_media=0)
+    spool_text(folder, later, clock.now(), crisis_answered=False)
+    os.utime(folder / "SMspool0004.json", (2_000_000_000, 2_000_000_000))  # after the bad one
+    assert replay_spool(services, clock.now()) == 1
+    assert _inbound(services, "SMspool0004") is not None
+    assert [p.name for p in folder.glob("*.failed")] == ["SMnophone.json.failed"]
 
 
 def test_a_spool_file_holds_the_text_whole(tmp_path, clock):
