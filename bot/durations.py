@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_DURATION = timedelta(days=3650)  # longer would overflow a date, or is a typo
 _QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -16,7 +17,13 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"bad duration {text!r}; write a number and a unit: 30m, 24h, 3d, 1w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        delta = MAX_DURATION + timedelta(days=1)
+    if delta > MAX_DURATION:
+        raise ValueError(f"duration {text!r} is too long; write at most 3650d (about 10 years)")
+    return delta
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:

@@ -92,3 +92,13 @@ def test_unknown_step_key_in_scenario_is_reported(tmp_path):
     (folder / "tests" / "wrong.yaml").write_text(broken)
     result = run_path(folder)[0]
     assert "wrong.yaml:7: unknown key 'expct_say'" in result.failure
+
+
+def test_a_huge_wait_is_a_failure_not_a_traceback(tmp_path):
+    folder = _wrong_folder(tmp_path)
+    (folder / "tests" / "wrong.yaml").write_text(
+        WRONG.split("cases:")[0] + "cases:\n  far future:\n    - send: \"PAIN\"\n"
+        "      expect_say: \"From 0 to 10\"\n    - wait: 99999999999d\n")
+    result = run_path(folder)[0]
+    assert "wrong.yaml:8: case \"far future\", step 2" in result.failure
+    assert "too long" in result.failure
