@@ -77,6 +77,9 @@ def _number(value: Any, line: int, what: str, report: Report) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         report.add(line, f"{what} must be a number")
         return None
+    if not -1e9 <= value <= 1e9:  # also .inf, .nan and ints too big for a float
+        report.add(line, f"{what} must be a number no bigger than 1000000000")
+        return None
     return float(value)
 
 
