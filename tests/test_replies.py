@@ -103,3 +103,9 @@ def test_text_is_stored_as_sent(text, ok):
 def test_odd_input_never_crashes(kind, text):
     expect = SKILLS if kind == "choice" else Expect(type=kind, min=0, max=10)
     parse_reply(expect, text)
+
+
+def test_a_number_too_big_for_a_float_is_reasked_not_saved_as_infinity():
+    """"999...9" used to read as inf when the step has no max; JSON (PostgreSQL) refuses it."""
+    assert not parse_number("9" * 400).ok
+    assert parse_number("1000000").value == 1000000

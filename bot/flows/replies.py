@@ -6,6 +6,7 @@ empty) without raising; a reply that could mean two things is not accepted.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ def parse_number(text: str, low: float | None = None, high: float | None = None)
     if len(values) != 1:
         return NOT_UNDERSTOOD
     value = values.pop()
+    if not math.isfinite(value):  # "999...9" overflows to inf, which JSON cannot store
+        return NOT_UNDERSTOOD
     if (low is not None and value < low) or (high is not None and value > high):
         return NOT_UNDERSTOOD
     return Parsed(True, int(value) if value.is_integer() else value)
