@@ -102,3 +102,27 @@ def test_a_huge_wait_is_a_failure_not_a_traceback(tmp_path):
     result = run_path(folder)[0]
     assert "wrong.yaml:8: case \"far future\", step 2" in result.failure
     assert "too long" in result.failure
+
+
+YESNO_SAVED = """flow: checkin
+cases:
+  yes is saved:
+    - send: "PAIN"
+      expect_say: "From 0 to 10"
+    - send: "5"
+      expect_say: "walk"
+    - send: "yep"
+      expect_say: "Thank you"
+      expect_nudge: "how is the week going"
+      expect_saved: {walked: %s}
+"""
+
+
+@pytest.mark.parametrize(("written", "ok"), [("yes", True), ("true", True), ("no", False),
+                                             ("false", False)])
+def test_expect_saved_yes_matches_a_saved_yes(tmp_path, written, ok):
+    """`expect_saved: {walked: yes}` (a string in YAML 1.2) matches a yes/no answer of yes."""
+    folder = _wrong_folder(tmp_path)
+    (folder / "tests" / "wrong.yaml").write_text(YESNO_SAVED % written)
+    result = run_path(folder)[0]
+    assert result.ok is ok, result.failure

@@ -85,7 +85,7 @@ def _same(expected: Any, actual: Any) -> bool:
         return len(expected) == len(actual) and all(_same(e, a) for e, a in zip(expected, actual,
                                                                                 strict=True))
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected is actual or str(expected).lower() in {"yes", "true"} == bool(actual)
+        return expected is actual or (str(expected).lower() in {"yes", "true"}) == bool(actual)
     return bool(expected == actual or str(expected) == str(actual))
 
 
