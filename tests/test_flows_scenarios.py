@@ -126,3 +126,31 @@ def test_expect_saved_yes_matches_a_saved_yes(tmp_path, written, ok):
     (folder / "tests" / "wrong.yaml").write_text(YESNO_SAVED % written)
     result = run_path(folder)[0]
     assert result.ok is ok, result.failure
+
+
+@pytest.mark.parametrize(("header", "line", "message"), [
+    ("participant: [Sam]", 2, "participant must be a mapping"),
+    ("participant: Sam", 2, "participant must be a mapping"),
+    ("participant: {first_name: Sam, timezone: Mars/Base}", 2, "unknown time zone 'Mars/Base'"),
+    ("participant: {first_name: ''}", 2, "first_name must be non-empty text"),
+    ("participant: {first_name: Sam, strategies: pacing}", 2, "strategies must be a list"),
+    ("participant: {first_name: Sam, fields: [a]}", 2, "fields must be a mapping"),
+    ("coach: [Alex]", 2, "coach must be a mapping"),
+])
+def test_a_badly_written_person_is_a_problem_not_a_traceback(tmp_path, header, line, message):
+    folder = _wrong_folder(tmp_path)
+    (folder / "tests" / "wrong.yaml").write_text(
+        f"flow: checkin\n{header}\ncases:\n  c:\n    - send: \"PAIN\"\n"
+        "      expect_say: \"From 0 to 10\"\n")
+    result = run_path(folder)[0]
+    assert not result.ok
+    assert f"wrong.yaml:{line}: {message}" in result.failure
+
+
+def test_expect_saved_written_as_a_list_is_a_problem_not_a_traceback(tmp_path):
+    folder = _wrong_folder(tmp_path)
+    (folder / "tests" / "wrong.yaml").write_text(
+        "flow: checkin\ncases:\n  c:\n    - send: \"PAIN\"\n"
+        "      expect_say: \"From 0 to 10\"\n      expect_saved: [pain]\n")
+    result = run_path(folder)[0]
+    assert "wrong.yaml:6: expect_saved must be a mapping like {pain: 9}" in result.failure

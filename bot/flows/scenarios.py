@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.pool import StaticPool
@@ -248,6 +248,30 @@ def _check(step: Any, outputs: dict[str, list[str]], saved: dict[str, Any]) -> l
     return lines
 
 
+def _check_person(doc: Any, who: str, report: Report) -> None:
+    """Report a `participant:` or `coach:` that the case could not be set up with."""
+    person = doc.get(who)
+    if person is None:
+        return
+    if not isinstance(person, dict):
+        report.add(key_line(doc, who), f"{who} must be a mapping like {{first_name: Sam}}")
+        return
+    for key in ("name", "first_name"):
+        if key in person and not str(person[key] or "").strip():
+            report.add(key_line(person, key), f"{key} must be non-empty text")
+    if "timezone" in person:
+        try:
+            ZoneInfo(str(person["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            report.add(key_line(person, "timezone"), f"unknown time zone "
+                       f"{str(person['timezone'])!r}; use a name like America/Chicago")
+    if not isinstance(person.get("strategies") or [], list):
+        report.add(key_line(person, "strategies"),
+                   "strategies must be a list like [pacing, sleep]")
+    if not isinstance(person.get("fields") or {}, dict):
+        report.add(key_line(person, "fields"), "fields must be a mapping like {goal_day: Monday}")
+
+
 def _load(path: Path) -> tuple[Any, list[str]]:
     report = Report(str(path))
     doc = load_yaml(path, report)
@@ -257,6 +281,8 @@ def _load(path: Path) -> tuple[Any, list[str]]:
             doc = None
         else:
             check_keys(doc, FILE_KEYS, "the scenario file", report)
+            for who in ("participant", "coach"):
+                _check_person(doc, who, report)
             for name, steps in doc["cases"].items():
                 if not isinstance(steps, list):
                     report.add(key_line(doc["cases"], name), f"case {name!r} must be a list")
@@ -266,6 +292,9 @@ def _load(path: Path) -> tuple[Any, list[str]]:
                         report.add(item_line(steps, index), "each step must be a mapping")
                     else:
                         check_keys(step, STEP_KEYS, "a scenario step", report)
+                        if not isinstance(step.get("expect_saved") or {}, dict):
+                            report.add(key_line(step, "expect_saved"),
+                                       "expect_saved must be a mapping like {pain: 9}")
     return doc, [str(p) for p in report.problems]
 
 
