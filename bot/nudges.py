@@ -63,7 +63,9 @@ def can_act(coach: Coach, nudge: Nudge) -> bool:
 
 def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     """Return draft `nudge_id` if `coach` may act on it, else raise NudgeError."""
-    nudge = session.get(Nudge, nudge_id, with_for_update=True)
+    # populate_existing: a caller may have read the row before (unlocked); the locked read must
+    # replace that state, or an approval committed in between is not seen and sends twice.
+    nudge = session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
     if nudge is None:
         raise NudgeError(f"There is no draft #{nudge_id}.")
     if not can_act(coach, nudge):

@@ -178,3 +178,49 @@ def test_escalation_acknowledge_note_resolve_with_who_and_when(
     assert actions.count("escalation.ack") == 1 and "escalation.note" in actions
     assert "escalation.resolve" in actions
     assert f'data-escalation="{world["sam_alert"]}"' not in alex.text("/")
+
+
+@pytest.mark.postgres
+def test_a_second_approval_racing_the_first_sends_the_draft_once(
+        pg_url: str, clock: Any, sender: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A double click (or an OK by SMS) committed between the dashboard's two reads of the draft."""
+    from bot import create_app
+    from bot import nudges as nudge_rules
+    from bot.models import Coach
+    from bot.people import add_coach, add_participant
+    from bot.services import build_services
+    from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config
+    from tests.dashboard_support import add_nudge
+
+    services = build_services(make_config(pg_url), clock=clock, sender=sender)
+    try:
+        with services.db.session() as db:
+            coach = add_coach(db, name="Alex Rivera", phone=COACH_PHONE, now=clock.now(),
+                              username="alex", password="alex-password")
+            sam = add_participant(db, phone=PARTICIPANT_PHONE, name="Sam Carter", coach=coach,
+                                  timezone="America/New_York", now=clock.now())
+            nudge_id = add_nudge(db, sam, "t:race", "Hi Sam, one walk today?", clock.now()).id
+            coach_id = coach.id
+        app = create_app(services=services)
+        app.config.update(TESTING=True)
+        visitor = Visitor(app.test_client())
+        assert visitor.login("alex", "alex-password").status_code == 302
+        real_get_for = nudge_rules.get_for
+
+        def first_click_lands_meanwhile(db: Any, number: int, who: Any) -> Nudge:
+            monkeypatch.setattr(nudge_rules, "get_for", real_get_for)
+            with services.db.session() as other:
+                alex = other.get(Coach, coach_id)
+                nudge_rules.approve(other, real_get_for(other, number, alex), alex,
+                                    clock.now())
+            return real_get_for(db, number, who)
+
+        monkeypatch.setattr(nudge_rules, "get_for", first_click_lands_meanwhile)
+        page = visitor.post(f"/drafts/{nudge_id}/approve", follow_redirects=True)
+        with services.db.session() as db:
+            rows = db.scalars(select(Outbox).join(Message, Message.id == Outbox.message_id)
+                              .where(Message.kind == "nudge")).all()
+        assert len(rows) == 1
+        assert "was already approved" in page.get_data(as_text=True)
+    finally:
+        services.db.dispose()
