@@ -100,3 +100,21 @@ def test_variables_saved_on_every_path_are_fine(tmp_path):
         "  c:\n    say: C\n    next: d\n"
         "  d:\n    say: 'D {{ ok }} {{ program.name }}'\n", encoding="utf-8")
     assert [str(p) for p in load_folder(tmp_path).problems] == []
+
+
+@pytest.mark.parametrize(("name", "old", "new", "message"), [
+    ("nudges.yaml", 'cron: "0 11 ', 'cron: "0 25 ', "bad cron '0 25 * * TUE,FRI'"),
+    ("strategies.yaml", "id: pacing", "id: Pacing", "needs an `id` in lower case"),
+])
+def test_checking_one_program_file_reports_its_problems(tmp_path, name, old, new, message):
+    """`peerline flows check flows/nudges.yaml` used to say "valid" whatever the file held."""
+    for path in (ROOT / "flows").glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    text = (tmp_path / name).read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    lines = check_path(tmp_path / name)
+    assert lines and all(line.startswith(f"{tmp_path / name}:") for line in lines), lines
+    assert any(message in line for line in lines), lines
+    result = CliRunner().invoke(main, ["flows", "check", str(tmp_path / name)])
+    assert result.exit_code == 1

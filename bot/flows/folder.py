@@ -96,7 +96,8 @@ def check_path(path: Path) -> list[str]:
         loaded = load_folder(folder)
         if path.name == SAFETY_FILE:
             return [str(p) for p in loaded.safety_problems]
-        return [str(p) for p in loaded.problems if Path(p.path) == path]
+        own = [str(p) for p in loaded.problems if Path(p.path) == path]
+        return own + [line for line in program_problems(folder) if line.startswith(f"{path}:")]
     if not path.is_dir():
         return [f"{path}:1: no such file or folder"]
     loaded = load_folder(path)
