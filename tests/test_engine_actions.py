@@ -174,3 +174,15 @@ def test_broken_template_at_runtime_does_not_raise():
     flow = flow_of("id: t\nstart: a\nsteps:\n  a:\n    say: 'Hi {{ participant.nickname }}!'\n")
     out = start(flow)
     assert out.actions[0] == act.Send("Hi !", "a") and out.errors
+
+
+def test_a_template_that_fails_even_leniently_never_sends_its_source():
+    """`{{ "Pain " + pain }}` with a number passes flows check but raises at runtime; the
+    veteran used to get the raw template text, braces and all."""
+    flow = flow_of("id: t\nstart: a\nsteps:\n  a:\n    say: Q?\n    expect: {type: number}\n"
+                   "    save: pain\n    next: b\n"
+                   "  b:\n    say: 'Thanks {{ participant.first_name }}. "
+                   "{{ \"was \" + pain }} ok'\n")
+    out = advance(flow, start(flow).state, Message("4"), NOW, CTX)
+    sent = [a.text for a in out.actions if isinstance(a, act.Send)]
+    assert sent == ["Thanks Sam. ok"] and out.errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -12,6 +13,8 @@ from jinja2.sandbox import SandboxedEnvironment
 STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
 GLOBALS = frozenset(STRICT.globals)
+_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_BLOCK = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 
 class TemplateProblem(ValueError):
@@ -61,7 +64,18 @@ def render(source: str, scope: Mapping[str, Any]) -> tuple[str, str | None]:
     try:
         return compiled_template(source, False).render(scope).strip(), error
     except Exception:
-        return source, error
+        return _salvage(source, scope), error
+
+
+def _salvage(source: str, scope: Mapping[str, Any]) -> str:
+    """Render each `{{ }}` alone, dropping those that fail and every `{% %}`: never the source."""
+    def one(match: re.Match[str]) -> str:
+        try:
+            return str(compiled_template(match.group(0), False).render(scope))
+        except Exception:
+            return ""
+    text = _EXPRESSION.sub(one, _BLOCK.sub("", source))
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 @lru_cache(maxsize=4096)
