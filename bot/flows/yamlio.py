@@ -101,6 +101,15 @@ def load_yaml_text(text: str, report: Report) -> Any:
         what = exc.problem or "invalid YAML"
         if "duplicate key" in what:
             report.add(line, f"{what}; each key may appear once")
+        elif "'\\t'" in what:
+            report.add(line, "invalid YAML: a tab is used to indent; indent with spaces "
+                       "(two per level), never tabs")
+        elif "expected <block end>" in what:
+            report.add(line, "invalid YAML: the indentation is off; keys of the same level "
+                       "must start in the same column (two spaces per level)")
+        elif "mapping values are not allowed" in what:
+            report.add(line, f"invalid YAML: {what}; put a text that contains \": \" in "
+                       "double quotes")
         else:
             report.add(line, f"invalid YAML: {what}")
         return None
