@@ -154,3 +154,10 @@ def test_expect_saved_written_as_a_list_is_a_problem_not_a_traceback(tmp_path):
         "      expect_say: \"From 0 to 10\"\n      expect_saved: [pain]\n")
     result = run_path(folder)[0]
     assert "wrong.yaml:6: expect_saved must be a mapping like {pain: 9}" in result.failure
+
+
+def test_an_empty_scenario_file_fails_instead_of_passing(tmp_path):
+    folder = _wrong_folder(tmp_path)
+    (folder / "tests" / "wrong.yaml").write_text("# cases to come\n")
+    result = run_path(folder)[0]
+    assert not result.ok and "wrong.yaml:1: the file is empty" in result.failure

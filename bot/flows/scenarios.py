@@ -275,6 +275,8 @@ def _check_person(doc: Any, who: str, report: Report) -> None:
 def _load(path: Path) -> tuple[Any, list[str]]:
     report = Report(str(path))
     doc = load_yaml(path, report)
+    if doc is None and not report.problems:
+        report.add(1, "the file is empty; write flow, participant, coach and cases")
     if doc is not None:
         if not isinstance(doc, dict) or not isinstance(doc.get("cases"), dict):
             report.add(1, "a scenario file needs flow, participant, coach and cases")
