@@ -89,6 +89,8 @@ def _decide(session: Session, services: Any, coach: Coach, verb: str, number: in
     else:
         approve(session, nudge, coach, now, via="sms")
         done = "approved"
+    if nudge.status == "expired":
+        return f"#{number} expired (too late to send); {participant.first_name} won't get it."
     return f"#{number} {done}; it goes to {participant.first_name} " \
            f"{_when(nudge, participant, services, now)}."
 

@@ -91,9 +91,20 @@ def _audit(session: Session, coach: Coach, action: str, nudge: Nudge, now: datet
 
 
 def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
-            body: str | None = None, via: str = "web") -> Message:
-    """Approve (optionally with new text) and queue the nudge; return its outbound message."""
+            body: str | None = None, via: str = "web") -> Message | None:
+    """Approve (optionally with new text) and queue the nudge; return its outbound message.
+
+    A draft already past its lateness is marked expired instead and None is returned
+    (nothing is queued), so the coach is told it will not go rather than "it goes now".
+    """
     _check_pending(nudge)
+    not_after = nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds)
+    if now > not_after:
+        nudge.status = "expired"
+        nudge.decided_by_id = coach.id
+        nudge.decided_at = now
+        _audit(session, coach, "nudge.expire", nudge, now, via)
+        return None
     if body is not None:
         body = body.strip()
         if not body:
@@ -107,7 +118,7 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
     message = queue_message(
         session, phone=participant.phone, body=nudge.body, kind="nudge", now=now,
         participant=participant, coach_id=nudge.coach_id, due_at=due,
-        not_after=nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds),
+        not_after=not_after,
     )
     nudge.status = "approved"
     nudge.decided_by_id = coach.id

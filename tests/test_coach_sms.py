@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.coach_sms import REPLY_CHARS, USAGE
 from bot.escalations import open_escalation
-from bot.models import AuditLog, Coach, Escalation, Nudge, Participant
+from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Participant
 from bot.nudges import draft_nudge, pause_for_participant
 from bot.people import add_coach, add_participant
 from tests.conftest import COACH_PHONE, START, replies
@@ -80,6 +80,23 @@ def test_ok_says_when_a_later_nudge_goes(sms, services, people):
     nudge_id = _draft(services, people["participant"], due=START + timedelta(days=1, hours=1))
     assert replies(sms.send(COACH_PHONE, f"OK {nudge_id}")) == [
         f"#{nudge_id} approved; it goes to Sam Tue 11:00 their time."]
+
+
+def test_a_draft_past_its_lateness_is_not_approved_as_if_it_would_go(sms, services, people):
+    """Drafts default to 12 hours of lateness: the coach must not hear 'it goes to Sam now'."""
+    stale = _draft(services, people["participant"], due=START - timedelta(hours=13))
+    edited = _draft(services, people["participant"], key="edited", due=START - timedelta(hours=13))
+    assert replies(sms.send(COACH_PHONE, f"OK {stale}")) == [
+        f"#{stale} expired (too late to send); Sam won't get it."]
+    assert replies(sms.send(COACH_PHONE, f"EDIT {edited} Thinking of you, Sam")) == [
+        f"#{edited} expired (too late to send); Sam won't get it."]
+    for nudge_id in (stale, edited):
+        nudge = _nudge(services, nudge_id)
+        assert (nudge.status, nudge.message_id) == ("expired", None)
+    assert replies(sms.send(COACH_PHONE, f"OK {stale}")) == [
+        f"#{stale} expired (too late to send)."]
+    with services.db.session() as session:
+        assert session.scalars(select(Message).where(Message.kind == "nudge")).all() == []
 
 
 def test_edit_replaces_the_text(sms, services, people):

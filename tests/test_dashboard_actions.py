@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +104,19 @@ def test_approve_all_takes_only_listed_own_unpaused_drafts(alex: Visitor, servic
     assert _nudge(services, world["sam_draft2"]).status == "pending"  # not on the list
     assert _nudge(services, world["sam_draft3"]).status == "pending"
     assert _nudge(services, world["robin_draft"]).status == "pending"
+
+
+def test_a_draft_past_its_lateness_is_expired_not_announced(alex: Visitor, services: Any,
+                                                            world: dict[str, int]) -> None:
+    services.clock.advance(timedelta(hours=15))  # drafts 1 and 2 were due 1 and 2 h in; 12 h late
+    page = alex.post(f"/drafts/{world['sam_draft1']}/approve", follow_redirects=True)
+    assert "Too late to send" in page.get_data(as_text=True)
+    page = alex.post("/drafts/approve-all", {"ids": [str(world["sam_draft2"])]},
+                     follow_redirects=True)
+    assert f"#{world['sam_draft2']} expired (too late to send)." in page.get_data(as_text=True)
+    for key in ("sam_draft1", "sam_draft2"):
+        nudge = _nudge(services, world[key])
+        assert (nudge.status, nudge.message_id) == ("expired", None)
 
 
 def test_opted_out_veteran_cannot_get_drafts_or_composed_texts(

@@ -47,11 +47,15 @@ def _approve(nudge_id: int, body: str | None) -> None:
     try:
         with services().db.session() as db:
             nudge = nudge_or_404(db, nudge_id, coach)
-            nudge_rules.approve(db, nudge, coach, moment, body=body)
+            expired = nudge_rules.approve(db, nudge, coach, moment, body=body) is None
             first = nudge.participant.first_name
             leaves = when(send_time(nudge, moment), nudge.participant.timezone)
     except nudge_rules.NudgeError as exc:
         flash(str(exc), "error")
+        return
+    if expired:
+        flash(f"Too late to send: that message to {first} expired, so it was not sent.",
+              "error")
         return
     word = "Edited and approved" if body is not None else "Approved"
     flash(f"{word}: the message to {first} goes out {leaves} ({first}'s time).", "ok")
@@ -105,7 +109,10 @@ def approve_all() -> Response:
                 nudge = db.get(Nudge, int(raw))
                 if nudge is None or not nudge_rules.can_act(coach, nudge):
                     continue  # never say whether someone else's draft exists
-                nudge_rules.approve(db, nudge_rules.get_for(db, nudge.id, coach), coach, moment)
+                if nudge_rules.approve(db, nudge_rules.get_for(db, nudge.id, coach), coach,
+                                       moment) is None:
+                    problems.append(f"#{nudge.id} expired (too late to send).")
+                    continue
                 approved += 1
         except nudge_rules.NudgeError as exc:
             problems.append(str(exc))
