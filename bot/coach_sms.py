@@ -26,7 +26,10 @@ from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
          "EDIT ID new text (change and send), ACK ID (escalation seen).")
 NEEDS_NUMBER = "Which one?"  # starts the answer to a command word without a number
-_COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?[\s:.,-]*(.*)$", re.DOTALL)
+# After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
+# anything else is the start of the coach's own words (":)", "-5", "...").
+_COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
+                      r"\s*(.*)$", re.DOTALL)
 LINE_CHARS = 110  # a draft's text is trimmed to this in QUEUE
 REPLY_CHARS = 306  # two SMS segments per reply
 MAX_REPLIES = 3

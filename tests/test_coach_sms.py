@@ -108,6 +108,21 @@ def test_edit_replaces_the_text(sms, services, people):
         "approved", "Sam, proud of you. Alex", "Keep going, Sam")
 
 
+@pytest.mark.parametrize(("command", "sent"), [
+    ("EDIT {id} :) Proud of you, Sam", ":) Proud of you, Sam"),
+    ("EDIT {id} -5 out there today, Sam. Stay warm", "-5 out there today, Sam. Stay warm"),
+    ("EDIT {id} ...and breathe, Sam", "...and breathe, Sam"),
+    ("EDIT #{id}: Proud of you, Sam", "Proud of you, Sam"),
+    ("EDIT {id} - Proud of you, Sam", "Proud of you, Sam"),
+    ("edit {id}. Proud of you", "Proud of you"),
+])
+def test_edit_keeps_the_coachs_words(sms, services, people, command, sent):
+    nudge_id = _draft(services, people["participant"])
+    assert "edited and approved" in replies(sms.send(COACH_PHONE,
+                                                     command.format(id=nudge_id)))[0]
+    assert _nudge(services, nudge_id).body == sent
+
+
 def test_edit_without_text_changes_nothing(sms, services, people):
     nudge_id = _draft(services, people["participant"])
     assert "EDIT" in replies(sms.send(COACH_PHONE, f"EDIT {nudge_id}"))[0]
