@@ -146,3 +146,26 @@ def test_consent_events_record_how_and_which_message(sms, services, people):
 def test_unknown_number_texting_stop_gets_no_program_note(sms, services):
     assert replies(sms.send("+12025550177", "STOP")) == []
     assert len(replies(sms.send("+12025550177", "hello"))) == 1
+
+
+def test_two_stops_at_once_opt_out_once(pg_url, clock, sender):
+    """PostgreSQL: a transaction that read the participant before another's STOP committed."""
+    from sqlalchemy import func, select
+
+    from bot.consent import opt_out
+    from bot.models import ConsentEvent, Participant
+    from tests.conftest import enrolled_app, make_config
+
+    services, _app = enrolled_app(make_config(pg_url), clock, sender)
+    try:
+        with services.db.session() as first:
+            pid = first.scalar(select(Participant.id))
+            assert first.get(Participant, pid).status == "active"  # read, unlocked
+            with services.db.session() as second:
+                assert opt_out(second, pid, method="sms:STOP", now=clock.now())
+            assert not opt_out(first, pid, method="sms:STOP", now=clock.now())
+        with services.db.session() as session:
+            assert session.scalar(select(func.count()).select_from(ConsentEvent)
+                                  .where(ConsentEvent.kind == "opt_out")) == 1
+    finally:
+        services.db.dispose()
