@@ -7,6 +7,8 @@ Rules (SPEC §6.7):
   hours, re-checks opt-out, and expires it when it is too late.
 - A paused participant's (crisis) approved rows are *held* in the outbox and
   drafts cannot be approved until a coach or staff member resumes them.
+- A pending draft past its lateness can no longer go: the nudge_drafts job
+  expires it (hourly), so it leaves the coach's queue and digest count.
 - Errors are NudgeError with a sentence a coach can read on a phone.
 """
 
@@ -173,3 +175,18 @@ def pending_for(session: Session, coach: Coach) -> list[Nudge]:
     if coach.role != "staff":
         query = query.where(Nudge.coach_id == coach.id)
     return list(session.scalars(query))
+
+
+def expire_stale_drafts(session: Session, now: datetime) -> int:
+    """Mark pending drafts expired once they are past their lateness; return how many."""
+    rows = session.execute(select(Nudge.id, Nudge.due_at, Nudge.max_lateness_seconds)
+                           .where(Nudge.status == "pending", Nudge.due_at < now)).all()
+    stale = [nudge_id for nudge_id, due_at, lateness in rows
+             if due_at + timedelta(seconds=lateness) < now]
+    for start in range(0, len(stale), 500):
+        session.execute(update(Nudge).where(Nudge.id.in_(stale[start:start + 500]),
+                                            Nudge.status == "pending")
+                        .values(status="expired", decided_at=now)
+                        .execution_options(synchronize_session=False))
+    return len(stale)
+

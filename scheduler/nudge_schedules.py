@@ -26,6 +26,7 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import Nudge, Participant
+from bot.nudges import expire_stale_drafts
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -113,9 +114,10 @@ def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: d
 
 def draft_scheduled_nudges(services: Any, now: datetime) -> str:
     """Draft every scheduled nudge due within DRAFT_LEAD for each active participant (once)."""
+    expired = _expire_hourly(services, now)
     schedules = _program(services).schedules()
     if not schedules:
-        return "no nudge schedules"
+        return "no nudge schedules" + expired
     quiet = str(services.config.program.quiet_hours)
     drafted = 0
     zones = active_zones(services)
@@ -130,4 +132,15 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
                 for i in range(0, len(ids), CHUNK):
                     drafted += _draft(services, schedule, occ, ids[i:i + CHUNK], now)
                 mark_zone_done(services, done_key, now)
-    return f"{drafted} nudges drafted"
+    return f"{drafted} nudges drafted" + expired
+
+
+def _expire_hourly(services: Any, now: datetime) -> str:
+    """Expire drafts past their lateness, once an hour; return a summary suffix."""
+    key = f"drafts-expired:{now:%Y-%m-%dT%H}"
+    if zone_done(services, key):
+        return ""
+    with services.db.session() as session:
+        count = expire_stale_drafts(session, now)
+    mark_zone_done(services, key, now)
+    return f"; {count} stale drafts expired" if count else ""

@@ -112,3 +112,23 @@ def test_staff_second_level_once_and_only_when_unacknowledged(db_url, clock, sen
         assert len(staff) == 1 and f"#{first}" in staff[0]
     finally:
         services.db.dispose()
+
+
+def test_drafts_past_their_lateness_leave_the_queue_hourly(services, clock, people):
+    from bot.nudges import draft_nudge
+
+    with services.db.session() as session:
+        sam = session.get(Participant, people["participant"])
+        late = draft_nudge(session, sam, body="late", reason="r", source="s", event_key="late",
+                           due_at=clock.now() - timedelta(hours=13), now=clock.now()).id
+        fresh = draft_nudge(session, sam, body="fresh", reason="r", source="s",
+                            event_key="fresh", due_at=clock.now() - timedelta(hours=11),
+                            now=clock.now()).id
+    assert "1 stale drafts expired" in draft_scheduled_nudges(services, clock.now())
+    clock.advance(timedelta(minutes=30))
+    assert "expired" not in draft_scheduled_nudges(services, clock.now())  # once an hour
+    clock.advance(timedelta(minutes=31))  # the next hour: "fresh" is 12 h 01 min late now
+    assert "1 stale drafts expired" in draft_scheduled_nudges(services, clock.now())
+    with services.db.session() as session:
+        assert session.get(Nudge, late).status == "expired"
+        assert session.get(Nudge, fresh).status == "expired"
