@@ -4,7 +4,9 @@ Rules:
 - A schedule's cron runs in the participant's local time; its draft is due
   at the occurrence (or at the end of quiet hours) and is drafted up to
   `DRAFT_LEAD` ahead, so the coach's morning digest shows the day's drafts
-  before they are due. Lateness (`max_late`) counts from the due time.
+  before they are due. Lateness (`max_late`) counts from the due time. Who is
+  due is asked twice per occurrence and zone: when drafting ahead, and again
+  once it is due, for participants who became eligible in between.
 - One draft per participant, schedule and occurrence: the nudge's unique
   `event_key` (`schedule:ID:LOCAL-TIME:PID`); the query of who is due skips
   keys that exist, so a pass over nothing due is one query per zone.
@@ -125,7 +127,11 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
         for zone in zones:
             for occ in occurrences(schedule.id, schedule.cron, zone, quiet,
                                    now - min(CATCH_UP, schedule.max_late), now + DRAFT_LEAD):
-                done_key = f"drafts-done:{_key(schedule.id, occ)[9:]}{zone}"
+                # Twice per occurrence: a day ahead, for the coach's time to approve, and
+                # once it is due, for those who became eligible in between (enrolled,
+                # resumed, picked skills); the draft's event_key keeps anyone from two.
+                phase = ":due" if occ.at <= now else ""
+                done_key = f"drafts-done:{_key(schedule.id, occ)[9:]}{zone}{phase}"
                 if zone_done(services, done_key):
                     continue
                 ids = _due_ids(services, schedule, occ)

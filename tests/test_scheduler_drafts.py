@@ -132,3 +132,20 @@ def test_drafts_past_their_lateness_leave_the_queue_hourly(services, clock, peop
     with services.db.session() as session:
         assert session.get(Nudge, late).status == "expired"
         assert session.get(Nudge, fresh).status == "expired"
+
+
+def test_someone_enrolled_after_the_drafting_still_gets_that_occurrences_draft(
+        services, clock, people):
+    clock.set(MONDAY_NOON_NY)
+    assert draft_scheduled_nudges(services, clock.now()) == "1 nudges drafted"  # Sam, ahead
+    with services.db.session() as session:
+        lee = add_participant(session, phone="+12025550125", name="Lee Park",
+                              coach=session.get(Coach, people["coach"]),
+                              timezone="America/New_York",
+                              now=datetime(2026, 12, 8, 14, tzinfo=UTC)).id  # Tue 09:00
+    clock.set(datetime(2026, 12, 8, 16, 5, tzinfo=UTC))  # Tuesday 11:05 New York, now due
+    assert draft_scheduled_nudges(services, clock.now()) == "1 nudges drafted"  # Lee only
+    assert draft_scheduled_nudges(services, clock.now()) == "0 nudges drafted"
+    (nudge,) = _nudges(services, lee, "schedule:encouragement")
+    assert nudge.due_at == datetime(2026, 12, 8, 16, tzinfo=UTC)
+    assert len(_nudges(services, people["participant"], "schedule:encouragement")) == 1
