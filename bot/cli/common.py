@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from bot.config import Config, ConfigError, load_config
+from bot.db import Database, alembic_config
 from bot.logs import setup_logging
 from bot.services import Services, build_services
 
@@ -53,11 +54,67 @@ def with_services(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def open_services(config_path: str | None, **kwargs: Any) -> Services:
-    """Build services from --config, exiting 1 on configuration errors."""
+def open_services(config_path: str | None, *, check_database: bool = True,
+                  **kwargs: Any) -> Services:
+    """Build services from --config, exiting 1 on configuration errors.
+
+    With `check_database` (all but `serve` and `scheduler`, which must start
+    during an outage to spool texts), an unreachable or unmigrated database
+    is a one-line refusal here instead of a traceback at the first query.
+    """
     config = load(config_path)
     try:
-        return build_services(config, **kwargs)
+        services = build_services(config, **kwargs)
     except ConfigError as exc:
         fail(str(exc))
         raise
+    except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+        fail(unreachable(config, exc))
+        raise
+    if check_database:
+        try:
+            require_schema(services.db, config)
+        except BaseException:
+            services.db.dispose()
+            raise
+    return services
+
+
+def unreachable(config: Config, exc: Exception) -> str:
+    """Say that the database could not be reached, why, and which setting to check."""
+    from sqlalchemy.engine import make_url
+
+    cause = getattr(exc, "orig", None) or exc
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    try:
+        where = make_url(config.database.url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse is named by the key alone
+        where = "the configured URL"
+    return (f"cannot reach the database at {where} ({reason}); check [database] url "
+            f"(or PEERLINE_DATABASE_URL) and that the database server is running")
+
+
+def upgrade_hint(config: Config) -> str:
+    """Return the `peerline db upgrade` command line for this config."""
+    where = "" if config.source == "defaults" else f" --config {config.source}"
+    return f"peerline db upgrade{where}"
+
+
+def require_schema(db: Database, config: Config) -> None:
+    """Exit 1 with one line unless the database is reachable and migrated to the latest schema."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        fail(unreachable(config, exc))
+    heads = set(ScriptDirectory.from_config(alembic_config(db.url)).get_heads())
+    if not current:
+        fail(f"the database has no PeerLine tables yet; run: {upgrade_hint(config)}")
+    if current != heads:
+        fail(f"the database schema is not the one this version needs "
+             f"({', '.join(sorted(current))}, not {', '.join(sorted(heads))}); "
+             f"run: {upgrade_hint(config)}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.common import config_option, load
-from bot.db import upgrade
+from bot.cli.common import config_option, fail, load, unreachable
+from bot.db import make_engine, upgrade
 
 
 @click.group("db")
@@ -17,7 +17,20 @@ def db_group() -> None:
 @config_option
 def upgrade_command(config_path: str | None) -> None:
     """Create or migrate the schema to the latest version."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     config = load(config_path)
+    try:
+        engine = make_engine(config.database.url)
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        fail(unreachable(config, exc))
+        raise
+    try:
+        engine.connect().close()
+    except SQLAlchemyError as exc:
+        fail(unreachable(config, exc))
+    finally:
+        engine.dispose()
     upgrade(config.database.url)
     click.echo("database is up to date")
 

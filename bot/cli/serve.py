@@ -21,7 +21,7 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
     from bot import create_app
     from scheduler.runner import Runner
 
-    services = open_services(config_path)
+    services = open_services(config_path, check_database=False)  # spools during an outage
     app = create_app(services=services)
     runner = Runner(services)
     runner.start()
@@ -44,7 +44,7 @@ def scheduler_command(config_path: str | None) -> None:
     """Run the scheduler alone (one acts; others stand by and take over when it dies)."""
     from scheduler.runner import Runner
 
-    services = open_services(config_path)
+    services = open_services(config_path, check_database=False)
     runner = Runner(services)
 
     def _stop(_signum: int, _frame: Any) -> None:
