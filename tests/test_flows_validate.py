@@ -118,3 +118,10 @@ def test_checking_one_program_file_reports_its_problems(tmp_path, name, old, new
     assert any(message in line for line in lines), lines
     result = CliRunner().invoke(main, ["flows", "check", str(tmp_path / name)])
     assert result.exit_code == 1
+
+
+def test_a_choice_compared_as_text_or_through_int_is_fine(problems):
+    """`mood == '2'` and `mood|int > 1` work at run time, so only the bare numbers are reported."""
+    path = str(BROKEN / "choice_compared_to_number.yaml")
+    assert [p.split(": ", 1)[0] for p in problems if p.startswith(path)] == [f"{path}:18",
+                                                                             f"{path}:20"]

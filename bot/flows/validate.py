@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from jinja2 import nodes
+
 from bot.flows.model import PROVIDED, Flow, Problem, Step
-from bot.flows.templates import TemplateProblem, expression_names, template_names
+from bot.flows.templates import STRICT, TemplateProblem, expression_names, template_names
 from bot.flows.yamlio import hint
 
 
@@ -90,6 +92,53 @@ def _check_names(flow: Flow, step: Step, names: set[str], scope: frozenset[str],
         out.append(Problem(flow.path, line, message))
 
 
+def _choice_answers(flow: Flow) -> dict[str, Step]:
+    """Return {variable: step} for the variables only ever saved from choice replies."""
+    kinds: dict[str, set[str]] = {}
+    steps: dict[str, Step] = {}
+    for step in flow.steps.values():
+        if step.expect is not None and (name := _saved_name(step)):
+            kinds.setdefault(name, set()).add(step.expect.type)
+            steps.setdefault(name, step)
+    return {name: steps[name] for name, found in kinds.items() if found == {"choice"}}
+
+
+def _numbers(node: nodes.Node) -> list[float]:
+    """Return the number constants `node` is (or, for a list or tuple, holds)."""
+    items = node.items if isinstance(node, nodes.List | nodes.Tuple) else [node]
+    return [item.value for item in items if isinstance(item, nodes.Const)
+            and isinstance(item.value, int | float) and not isinstance(item.value, bool)]
+
+
+def _choice_vs_number(expression: str, choices: dict[str, Step]) -> Iterable[tuple[str, float]]:
+    """Yield (variable, number) for each comparison of a choice answer with a bare number.
+
+    A choice answer is the option's name as text ("1", not 1), so such a test is never true.
+    """
+    tree = STRICT.parse("{{ (" + expression + ") }}")
+    for compare in tree.find_all(nodes.Compare):
+        left = compare.expr
+        for operand in compare.ops:
+            for a, b in ((left, operand.expr), (operand.expr, left)):
+                if isinstance(a, nodes.Name) and a.name in choices:
+                    for number in _numbers(b):
+                        yield a.name, number
+            left = operand.expr
+
+
+def _choice_problem(name: str, number: float, step: Step) -> str:
+    assert step.expect is not None
+    values = [value for value, _ in step.expect.options]
+    text = f"{number:g}" if f"{number:g}" in values else (values[0] if values else "")
+    shown = ", ".join(repr(v) for v in values[:4]) + (", ..." if len(values) > 4 else "")
+    if step.expect.multiple:
+        saved, fix = "a list of the options' names", f'"{text}" in {name}'
+    else:
+        saved, fix = "the option's name", f'{name} == "{text}"'
+    return (f"when compares '{name}' with the number {number:g}, but step '{step.id}' saves "
+            f"{saved} as text ({shown}), so this is never true; put the number in quotes: {fix}")
+
+
 def validate_flow(flow: Flow) -> list[Problem]:
     """Return the problems of one structurally loaded flow."""
     out: list[Problem] = []
@@ -110,6 +159,7 @@ def validate_flow(flow: Flow) -> list[Problem]:
                                    f"step '{step.id}' is unreachable from start '{flow.start}'"))
     entry = defined_on_entry(flow)
     free_text = _free_text_answers(flow)
+    choices = _choice_answers(flow)
     for step in flow.steps.values():
         scope = entry.get(step.id, frozenset())
         for what, source, line in _templates(step):
@@ -137,6 +187,9 @@ def validate_flow(flow: Flow) -> list[Problem]:
                 continue
             if step.id in entry:
                 _check_names(flow, step, names, after, branch.line, "when", out)
+            for name, number in dict.fromkeys(_choice_vs_number(branch.when, choices)):
+                out.append(Problem(flow.path, branch.line,
+                                   _choice_problem(name, number, choices[name])))
     return out
 
 
