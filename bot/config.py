@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -53,7 +54,7 @@ def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number")
     number = float(value)
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise ValueError("expected a number above 0")
     return number
 
@@ -61,10 +62,34 @@ def _to_float(value: Any) -> float:
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number")
+    if isinstance(value, float) and not value.is_integer():  # 2.5, inf and nan
+        raise ValueError("expected a whole number")
     number = int(value)
     if number < 0:
         raise ValueError("expected a whole number of 0 or more")
     return number
+
+
+def _to_hour(value: Any) -> int:
+    number = _to_int(value)
+    if number > 23:
+        raise ValueError("expected an hour from 0 to 23")
+    return number
+
+
+def _to_database_url(value: Any) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = _to_str(value)
+    try:
+        backend = make_url(text).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError("expected sqlite:///path/file.db or "
+                         "postgresql+psycopg://user:password@host/database")
+    return text
 
 
 def _to_list(value: Any) -> list[str]:
@@ -146,7 +171,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("database", "url", "sqlite:///var/peerline.db", _to_str,
+    Setting("database", "url", "sqlite:///var/peerline.db", _to_database_url,
             "SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user:pw@host/db", secret=True),
     Setting("database", "spool_dir", "var/spool", _to_str,
             "folder (private to this node) for texts that arrive while the database is down"),
@@ -193,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheduler", "interval_seconds", 30, _to_int, "how often each periodic job runs"),
     Setting("scheduler", "lease_seconds", 120, _to_int,
             "a claimed outbox row whose sender went silent this long is reclaimed"),
-    Setting("scheduler", "digest_hour", 8, _to_int, "coach's local hour for the daily digest"),
+    Setting("scheduler", "digest_hour", 8, _to_hour, "coach's local hour for the daily digest"),
     Setting("logging", "level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "log level"),
     Setting("logging", "json", False, _to_bool, "write one JSON object per log line"),
@@ -286,6 +311,15 @@ def load_config(
             raise ConfigError(f"{found}: config file not found")
         try:
             data = tomllib.loads(found.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{found}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{found}: cannot read the config file ({exc.strerror}); check the path and "
+                f"that PeerLine's user may read it"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{found}: not valid TOML: {exc}") from None
         for section, table in data.items():

@@ -111,3 +111,34 @@ def test_world_readable_file_with_secret_is_refused(tmp_path):
 def test_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "needle"),
+    [
+        ("[twilio]\nmax_in_flight = inf\n", {}, "[twilio] max_in_flight"),
+        ("[twilio]\nmax_attempts = 2.5\n", {}, "[twilio] max_attempts"),
+        ("[twilio]\nmax_messages_per_second = nan\n", {}, "[twilio] max_messages_per_second"),
+        ("[twilio]\nmax_messages_per_second = inf\n", {}, "[twilio] max_messages_per_second"),
+        ("", {"PEERLINE_TWILIO_MAX_MESSAGES_PER_SECOND": "nan"}, "MAX_MESSAGES_PER_SECOND"),
+        ("[scheduler]\ndigest_hour = 24\n", {}, "[scheduler] digest_hour"),
+        ('[database]\nurl = "peerline.db"\n', {}, "[database] url"),
+        ('[database]\nurl = "mysql://db/peerline"\n', {}, "[database] url"),
+    ],
+)
+def test_values_that_would_crash_or_do_nothing_later_are_refused(tmp_path, content, env,
+                                                                 needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=env)
+    assert needle in str(info.value)
+
+
+def test_a_file_that_cannot_be_read_as_text_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[program]\nname = "Programme de la Sant\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(path, environ={})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path, environ={})
