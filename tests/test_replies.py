@@ -109,3 +109,27 @@ def test_a_number_too_big_for_a_float_is_reasked_not_saved_as_infinity():
     """"999...9" used to read as inf when the step has no max; JSON (PostgreSQL) refuses it."""
     assert not parse_number("9" * 400).ok
     assert parse_number("1000000").value == 1000000
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("three", ["relaxation"]), ("One and three", ["pacing", "relaxation"]), ("two, 4", ["sleep",
+                                                                                     "activity"]),
+])
+def test_choice_numbers_spelled_out_match_numbered_options(text, values):
+    """A veteran reading "1 Pacing ... 3 Relaxation" may text "three" rather than "3"."""
+    assert parse_choice(text, MULTI).value == values
+    if len(values) == 1:
+        assert parse_choice(text, SKILLS).value == values[0]
+
+
+@pytest.mark.parametrize(("text", "values"), [("the sleep one", ["sleep"]),
+                                              ("that one, pacing", ["pacing"])])
+def test_choice_one_as_a_word_is_not_option_1(text, values):
+    """Only a reply made of numbers reads spelled numbers: "the sleep one" is not option 1."""
+    assert parse_choice(text, MULTI).value == values
+
+
+def test_choice_a_spelled_number_listed_as_a_synonym_keeps_its_option():
+    expect = Expect(type="choice", options=(("solo", ("1", "one", "alone")), ("group", ("2",))))
+    assert parse_choice("one", expect).value == "solo"
+    assert parse_choice("two", expect).value == "group"

@@ -96,12 +96,26 @@ def _choose(matched: set[str], expect: Expect) -> Parsed:
     return Parsed(True, ordered[0]) if len(ordered) == 1 else NOT_UNDERSTOOD
 
 
+_JOINERS = frozenset({"and", "plus", "n", "also"})
+
+
+def _spelled_numbers(tokens: tuple[str, ...], known: set[tuple[str, ...]]) -> tuple[str, ...]:
+    """Read "three" as "3" when the reply is only numbers ("one and three"), not "the sleep one".
+
+    A spelled number that is itself an option's synonym is left as it is.
+    """
+    if not any(t in WORDS for t in tokens) or not all(
+            t.isdigit() or t in WORDS or t in _JOINERS for t in tokens):
+        return tokens
+    return tuple(str(WORDS.index(t)) if t in WORDS and (t,) not in known else t for t in tokens)
+
+
 def parse_choice(text: str, expect: Expect) -> Parsed:
     """Match the whole reply, else its words and phrases, against each option's synonyms."""
-    tokens = tuple(words(text))
+    terms = _terms(expect)
+    tokens = _spelled_numbers(tuple(words(text)), {term for term, _ in terms})
     if not tokens:
         return NOT_UNDERSTOOD
-    terms = _terms(expect)
     for term, values in terms:
         if term == tokens:
             return _choose(set(values), expect)
