@@ -133,3 +133,15 @@ def test_choice_a_spelled_number_listed_as_a_synonym_keeps_its_option():
     expect = Expect(type="choice", options=(("solo", ("1", "one", "alone")), ("group", ("2",))))
     assert parse_choice("one", expect).value == "solo"
     assert parse_choice("two", expect).value == "group"
+
+
+@pytest.mark.parametrize("text", ["1 9", "2, 12", "pacing and 7", "nine and one", "0"])
+def test_choice_a_number_that_is_no_option_is_reasked(text):
+    """Options 1-4: "1 9" is a typo or a misreading, so keeping 1 and dropping 9 would guess."""
+    assert not parse_choice(text, MULTI).ok
+    assert not parse_choice(text, SKILLS).ok
+
+
+def test_choice_numbers_are_only_checked_when_options_are_numbered():
+    expect = Expect(type="choice", options=(("morning", ("am",)), ("evening", ("pm",))))
+    assert parse_choice("evening, after 7", expect).value == "evening"

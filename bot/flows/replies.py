@@ -127,6 +127,9 @@ def parse_choice(text: str, expect: Expect) -> Parsed:
             if tuple(remaining[start:start + size]) == term:
                 matched.update(values)
                 remaining[start:start + size] = [None] * size
+    numbered = any(len(term) == 1 and term[0].isdigit() for term, _ in terms)
+    if numbered and any(t is not None and t.isdigit() for t in remaining):
+        return NOT_UNDERSTOOD  # "1 9" against options 1-8: a typo; keeping 1 alone would guess
     return _choose(matched, expect)
 
 
