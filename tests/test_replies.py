@@ -145,3 +145,22 @@ def test_choice_a_number_that_is_no_option_is_reasked(text):
 def test_choice_numbers_are_only_checked_when_options_are_numbered():
     expect = Expect(type="choice", options=(("morning", ("am",)), ("evening", ("pm",))))
     assert parse_choice("evening, after 7", expect).value == "evening"
+
+
+@pytest.mark.parametrize("text", ["all but sleep", "all except 2", "everything but bedtime, all",
+                                  "pacing, not sleep", "pacing and no walk", "all without 4",
+                                  "pacing but not sleep"])
+def test_choice_an_exception_is_reasked_not_ignored(text):
+    """"all but sleep" used to pick sleep too: the word taking it back was just skipped."""
+    assert not parse_choice(text, MULTI).ok
+
+
+@pytest.mark.parametrize("text", ["not pacing", "sleep, not pacing"])
+def test_choice_single_negated_option_is_reasked(text):
+    assert not parse_choice(text, SKILLS).ok
+
+
+def test_choice_a_negating_word_that_is_an_option_still_matches():
+    expect = Expect(type="choice", options=(("none", ("no", "not sure")), ("some", ("yes",))))
+    assert parse_choice("no", expect).value == "none"
+    assert parse_choice("I'm not sure", expect).value == "none"

@@ -97,6 +97,10 @@ def _choose(matched: set[str], expect: Expect) -> Parsed:
 
 
 _JOINERS = frozenset({"and", "plus", "n", "also"})
+# Words that take an option back ("all but sleep", "pacing, not sleep"): a choice reply with one
+# left over is re-asked, since matching the rest of the words would pick what was excluded.
+_EXCEPT = frozenset({"not", "no", "but", "except", "excluding", "without", "minus", "besides",
+                     "nor", "dont", "skip"})
 
 
 def _spelled_numbers(tokens: tuple[str, ...], known: set[tuple[str, ...]]) -> tuple[str, ...]:
@@ -127,6 +131,8 @@ def parse_choice(text: str, expect: Expect) -> Parsed:
             if tuple(remaining[start:start + size]) == term:
                 matched.update(values)
                 remaining[start:start + size] = [None] * size
+    if any(t in _EXCEPT for t in remaining):
+        return NOT_UNDERSTOOD
     numbered = any(len(term) == 1 and term[0].isdigit() for term, _ in terms)
     if numbered and any(t is not None and t.isdigit() for t in remaining):
         return NOT_UNDERSTOOD  # "1 9" against options 1-8: a typo; keeping 1 alone would guess
