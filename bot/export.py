@@ -54,7 +54,7 @@ def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
 def write_csv(session: Session, kind: str, out: IO[str]) -> int:
     """Write export `kind` as CSV to `out`; return the number of rows."""
     columns, rows = _rows(session, kind)
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a bare \r in a text is quoted
     writer.writerow(columns)
     count = 0
     for row in rows:
