@@ -164,3 +164,9 @@ def test_choice_a_negating_word_that_is_an_option_still_matches():
     expect = Expect(type="choice", options=(("none", ("no", "not sure")), ("some", ("yes",))))
     assert parse_choice("no", expect).value == "none"
     assert parse_choice("I'm not sure", expect).value == "none"
+
+
+@pytest.mark.parametrize("text", ["1-3", "1 - 4", "2–4", "1 to 3", "2 thru 4"])
+def test_choice_a_range_of_numbers_is_reasked(text):
+    """"1-3" used to pick 1 and 3 only; whether 2 is meant is a guess, so it is asked again."""
+    assert not parse_choice(text, MULTI).ok

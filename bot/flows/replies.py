@@ -97,6 +97,7 @@ def _choose(matched: set[str], expect: Expect) -> Parsed:
 
 
 _JOINERS = frozenset({"and", "plus", "n", "also"})
+_RANGE = re.compile(r"\d\s*(?:[-–—~]|\bto\b|\bthru\b|\bthrough\b)\s*\d")
 # Words that take an option back ("all but sleep", "pacing, not sleep"): a choice reply with one
 # left over is re-asked, since matching the rest of the words would pick what was excluded.
 _EXCEPT = frozenset({"not", "no", "but", "except", "excluding", "without", "minus", "besides",
@@ -136,6 +137,8 @@ def parse_choice(text: str, expect: Expect) -> Parsed:
     numbered = any(len(term) == 1 and term[0].isdigit() for term, _ in terms)
     if numbered and any(t is not None and t.isdigit() for t in remaining):
         return NOT_UNDERSTOOD  # "1 9" against options 1-8: a typo; keeping 1 alone would guess
+    if numbered and _RANGE.search(fold(text)):
+        return NOT_UNDERSTOOD  # "1-3": 1 to 3, or 1 and 3? Asking beats guessing
     return _choose(matched, expect)
 
 
