@@ -170,3 +170,10 @@ def test_choice_a_negating_word_that_is_an_option_still_matches():
 def test_choice_a_range_of_numbers_is_reasked(text):
     """"1-3" used to pick 1 and 3 only; whether 2 is meant is a guess, so it is asked again."""
     assert not parse_choice(text, MULTI).ok
+
+
+@pytest.mark.parametrize(("text", "value"), [("-3", -3), ("about -2", -2), ("−4", -4)])
+def test_a_minus_sign_is_kept(text, value):
+    """"-3" used to read as 3: on a 0-10 scale it is re-asked, with no minimum it is -3."""
+    assert parse_number(text).value == value
+    assert not parse_number(text, 0, 10).ok
