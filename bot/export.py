@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
@@ -13,10 +14,21 @@ from sqlalchemy.orm import Session
 from bot.models import CheckinAnswer, Escalation, Message
 
 KINDS = ("checkins", "messages", "escalations")
+# Excel and LibreOffice run a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
+
+
+def _cell(value: Any) -> Any:
+    """Return `value` safe to open in a spreadsheet: a would-be formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
@@ -58,6 +70,6 @@ def write_csv(session: Session, kind: str, out: IO[str]) -> int:
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([_cell(value) for value in row])
         count += 1
     return count
