@@ -177,3 +177,16 @@ def test_a_minus_sign_is_kept(text, value):
     """"-3" used to read as 3: on a 0-10 scale it is re-asked, with no minimum it is -3."""
     assert parse_number(text).value == value
     assert not parse_number(text, 0, 10).ok
+
+
+@pytest.mark.parametrize(("text", "value"), [("1,000", 1000), ("about 2,500 steps", 2500),
+                                             ("1,234,567", 1234567), ("7,7", 7)])
+def test_a_comma_groups_thousands(text, value):
+    """"1,000" used to read as 1: the comma was taken for a decimal point."""
+    assert parse_number(text).value == value
+
+
+@pytest.mark.parametrize("text", ["7,8", "6,5", "1,00", "1,0000"])
+def test_a_comma_between_other_digits_is_two_numbers(text):
+    """"7,8" is "7 or 8" as often as 7.8: re-asked, like "7 or 8", rather than saved as 7.8."""
+    assert not parse_number(text).ok

@@ -17,9 +17,10 @@ from bot.flows.model import Expect
 WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(WORDS) + r")\b")
-_FRACTION = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:[.,]\d+)?")
+_FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:\.\d+)?")
 # A minus sign counts only before a digit and not after one ("-3", not the dash of "7-8").
-_NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\d))?\d+(?:[.,]\d+)?")
+# A comma groups thousands ("1,000"); between other digits ("7,8") it separates two numbers.
+_NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\d))?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?")
 YES = frozenset({"yes", "y", "yeah", "yep", "yup", "yea", "ya", "yah", "sure", "ok", "okay",
                  "k", "absolutely", "definitely", "certainly", "affirmative", "👍"})
 NO = frozenset({"no", "n", "nope", "nah", "naw", "not", "never", "negative", "👎"})
@@ -48,7 +49,7 @@ def words(text: str) -> list[str]:
 
 
 def _to_number(token: str) -> float:
-    return float(token.replace(",", ".").replace("−", "-"))
+    return float(token.replace(",", "").replace("−", "-"))
 
 
 def parse_number(text: str, low: float | None = None, high: float | None = None) -> Parsed:
