@@ -190,3 +190,15 @@ def test_a_comma_groups_thousands(text, value):
 def test_a_comma_between_other_digits_is_two_numbers(text):
     """"7,8" is "7 or 8" as often as 7.8: re-asked, like "7 or 8", rather than saved as 7.8."""
     assert not parse_number(text).ok
+
+
+@pytest.mark.parametrize(("text", "value"), [("nine and a half", 9.5), ("about 6 and a half", 6.5),
+                                             ("7 & a half", 7.5)])
+def test_and_a_half_is_kept(text, value):
+    """"nine and a half" used to read as 9: the half was dropped."""
+    assert parse_number(text, 0, 10).value == value
+
+
+@pytest.mark.parametrize("text", ["half", "7 and a half hours, pain 6"])
+def test_half_without_a_clear_number_is_reasked(text):
+    assert not parse_number(text, 0, 10).ok

@@ -17,6 +17,7 @@ from bot.flows.model import Expect
 WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(WORDS) + r")\b")
+_HALF = re.compile(r"(\d+)\s*(?:and|&|n)\s+a\s+half\b")
 _FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:\.\d+)?")
 # A minus sign counts only before a digit and not after one ("-3", not the dash of "7-8").
 # A comma groups thousands ("1,000"); between other digits ("7,8") it separates two numbers.
@@ -55,6 +56,7 @@ def _to_number(token: str) -> float:
 def parse_number(text: str, low: float | None = None, high: float | None = None) -> Parsed:
     """Read one number: `7`, `seven`, `about a 7`, `7/10`, `7 out of 10`; else not ok."""
     folded = _WORD_NUMBER.sub(lambda m: str(WORDS.index(m.group(1))), fold(text))
+    folded = _HALF.sub(lambda m: m.group(1) + ".5", folded)  # "nine and a half" is 9.5, not 9
     folded = _FRACTION.sub(lambda m: m.group(1), folded)
     try:
         values = {_to_number(token) for token in _NUMBER.findall(folded)}
