@@ -18,6 +18,17 @@ class EnrolmentError(ValueError):
     """An enrolment was refused; the message says why in one line."""
 
 
+NAME_MAX = 120  # coaches.name, participants.name
+USERNAME_MAX = 80  # coaches.username
+
+
+def _check_name(name: str) -> None:
+    if not name.strip():
+        raise EnrolmentError("a name is required")
+    if len(name.strip()) > NAME_MAX:
+        raise EnrolmentError(f"the name is too long: at most {NAME_MAX} characters")
+
+
 def _phone(raw: str) -> str:
     try:
         return to_e164(raw)
@@ -58,13 +69,14 @@ def add_coach(
     actor: str = "cli",
 ) -> Coach:
     """Create a coach (or staff member); raise EnrolmentError on a bad or duplicate field."""
-    if not name.strip():
-        raise EnrolmentError("a name is required")
+    _check_name(name)
     e164 = _phone(phone) if phone else None
     if role == "coach" and e164 is None:
         raise EnrolmentError("a coach needs a phone number")
     if e164 and _phone_taken(session, e164):
         raise EnrolmentError(f"phone number {e164} is already enrolled")
+    if username and len(username) > USERNAME_MAX:
+        raise EnrolmentError(f"the username is too long: at most {USERNAME_MAX} characters")
     if username and session.scalar(select(Coach.id).where(Coach.username == username)):
         raise EnrolmentError(f"username {username!r} is taken")
     if password is not None and len(password) < 8:
@@ -95,8 +107,7 @@ def add_participant(
     actor: str = "cli",
 ) -> Participant:
     """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field."""
-    if not name.strip():
-        raise EnrolmentError("a name is required")
+    _check_name(name)
     e164 = _phone(phone)
     if _phone_taken(session, e164):
         raise EnrolmentError(f"phone number {e164} is already enrolled")

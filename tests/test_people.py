@@ -57,3 +57,26 @@ def test_a_taken_username_is_refused(db_url):
             db.session() as session:
         add_coach(session, name="Alex Two", phone="+12025550102", now=START, username="alex")
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("who", "fields", "needle"),
+    [
+        ("participant", {"name": "Sam " + "x" * 130}, "name"),
+        ("coach", {"name": "Alex " + "x" * 130}, "name"),
+        ("coach", {"username": "a" * 81}, "username"),
+    ],
+)
+def test_a_name_too_long_to_store_is_a_refusal(any_db_url, who, fields, needle):
+    """PostgreSQL refuses a name over 120 (username over 80) characters with a DataError."""
+    db = Database(any_db_url)
+    with db.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone="+12025550101", now=START)
+    with pytest.raises(EnrolmentError, match=needle), db.session() as session:
+        if who == "participant":
+            add_participant(session, phone="+12025550123", coach=coach,
+                            timezone="America/New_York", now=START, **fields)
+        else:
+            add_coach(session, phone="+12025550102", now=START,
+                      **{"name": "Alex Two", **fields})
+    db.dispose()
