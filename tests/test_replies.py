@@ -202,3 +202,20 @@ def test_and_a_half_is_kept(text, value):
 @pytest.mark.parametrize("text", ["half", "7 and a half hours, pain 6"])
 def test_half_without_a_clear_number_is_reasked(text):
     assert not parse_number(text, 0, 10).ok
+
+
+@pytest.mark.parametrize("text", ["not bad", "Not too bad", "why not", "not a problem", "not ok"])
+def test_not_before_other_words_is_not_a_no(text):
+    """"not bad" used to read as no: "not" counted as a no-word wherever it stood."""
+    assert not parse_yesno(text).ok
+
+
+@pytest.mark.parametrize("text", ["not", "Not.", "not really", "not today", "not yet",
+                                  "not at all", "of course not", "not this week", "not for me"])
+def test_not_alone_or_as_a_refusal_is_no(text):
+    parsed = parse_yesno(text)
+    assert parsed.ok and parsed.value is False
+
+
+def test_a_clear_yes_with_not_bad_is_yes():
+    assert parse_yesno("yes, not bad").value is True

@@ -24,7 +24,11 @@ _FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:\.\d+
 _NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\d))?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?")
 YES = frozenset({"yes", "y", "yeah", "yep", "yup", "yea", "ya", "yah", "sure", "ok", "okay",
                  "k", "absolutely", "definitely", "certainly", "affirmative", "👍"})
-NO = frozenset({"no", "n", "nope", "nah", "naw", "not", "never", "negative", "👎"})
+NO = frozenset({"no", "n", "nope", "nah", "naw", "never", "negative", "👎"})
+# "not" is a no by itself, at the end ("of course not") or before one of these ("not really");
+# before other words it is not an answer ("not bad", "not a problem"), and "why not" is not a no.
+NOT_THEN_NO = frozenset({"really", "today", "tonight", "now", "yet", "at", "this", "thanks",
+                         "anymore", "right", "much", "quite", "for"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,16 @@ def parse_number(text: str, low: float | None = None, high: float | None = None)
 def parse_yesno(text: str) -> Parsed:
     """Read yes or no (y/yeah/yep/sure/ok, n/nope/nah); a reply with both is not ok."""
     found = words(text)
-    said_yes = any(w in YES for w in found)
-    said_no = any(w in NO for w in found)
+    said_yes = said_no = False
+    for i, word in enumerate(found):
+        if word != "not":
+            said_yes |= word in YES
+            said_no |= word in NO
+            continue
+        after = found[i + 1] if i + 1 < len(found) else None
+        if after in YES:
+            return NOT_UNDERSTOOD  # "not sure", "not ok"
+        said_no |= (after is None or after in NOT_THEN_NO) and found[i - 1:i] != ["why"]
     if said_yes == said_no:
         return NOT_UNDERSTOOD
     return Parsed(True, said_yes)
