@@ -18,10 +18,12 @@ from bot.config import ConfigError, load_config
 
 
 def _default_dir(config_path: str | None) -> Path:
+    """Return [flows] dir; a config that is there but wrong is refused, not skipped."""
     try:
         return Path(load_config(config_path).flows.dir)
-    except ConfigError:
-        return Path("flows")
+    except ConfigError as exc:
+        fail(str(exc))
+        raise
 
 
 @click.group("flows")
