@@ -219,3 +219,14 @@ def test_not_alone_or_as_a_refusal_is_no(text):
 
 def test_a_clear_yes_with_not_bad_is_yes():
     assert parse_yesno("yes, not bad").value is True
+
+
+@pytest.mark.parametrize("text", ["4/5", "3 out of 5", "about 2 of 4", "7/100"])
+def test_a_score_on_another_scale_is_reasked(text):
+    """On a 0-10 step "4/5" used to save 4, though it means 8 out of 10: it is asked again."""
+    assert not parse_number(text, 0, 10).ok
+
+
+def test_a_fraction_is_read_when_the_step_has_no_maximum():
+    assert parse_number("3 of 4").value == 3
+    assert parse_number("5/5", 1, 5).value == 5

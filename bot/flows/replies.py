@@ -18,7 +18,7 @@ WORDS = ("zero one two three four five six seven eight nine ten eleven twelve th
          "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(WORDS) + r")\b")
 _HALF = re.compile(r"(\d+)\s*(?:and|&|n)\s+a\s+half\b")
-_FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*\d+(?:\.\d+)?")
+_FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*(\d+(?:\.\d+)?)")
 # A minus sign counts only before a digit and not after one ("-3", not the dash of "7-8").
 # A comma groups thousands ("1,000"); between other digits ("7,8") it separates two numbers.
 _NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\d))?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?")
@@ -61,13 +61,14 @@ def parse_number(text: str, low: float | None = None, high: float | None = None)
     """Read one number: `7`, `seven`, `about a 7`, `7/10`, `7 out of 10`; else not ok."""
     folded = _WORD_NUMBER.sub(lambda m: str(WORDS.index(m.group(1))), fold(text))
     folded = _HALF.sub(lambda m: m.group(1) + ".5", folded)  # "nine and a half" is 9.5, not 9
-    folded = _FRACTION.sub(lambda m: m.group(1), folded)
     try:
+        scales = {_to_number(m.group(2)) for m in _FRACTION.finditer(folded)}
+        folded = _FRACTION.sub(lambda m: m.group(1), folded)
         values = {_to_number(token) for token in _NUMBER.findall(folded)}
     except ValueError:
         return NOT_UNDERSTOOD
-    if len(values) != 1:
-        return NOT_UNDERSTOOD
+    if len(values) != 1 or (high is not None and scales - {10, high}):
+        return NOT_UNDERSTOOD  # "4/5" on a 0-10 step means 8, not 4: ask rather than rescale
     value = values.pop()
     if not math.isfinite(value):  # "999...9" overflows to inf, which JSON cannot store
         return NOT_UNDERSTOOD
