@@ -230,3 +230,10 @@ def test_a_score_on_another_scale_is_reasked(text):
 def test_a_fraction_is_read_when_the_step_has_no_maximum():
     assert parse_number("3 of 4").value == 3
     assert parse_number("5/5", 1, 5).value == 5
+
+
+@pytest.mark.parametrize("text", ["no problem", "No worries", "no doubt"])
+def test_no_in_a_saying_is_not_a_no(text):
+    """"no problem" (to "Want to make it smaller?") means yes, yet it was read as no."""
+    assert not parse_yesno(text).ok
+

@@ -29,6 +29,9 @@ NO = frozenset({"no", "n", "nope", "nah", "naw", "never", "negative", "👎"})
 # before other words it is not an answer ("not bad", "not a problem"), and "why not" is not a no.
 NOT_THEN_NO = frozenset({"really", "today", "tonight", "now", "yet", "at", "this", "thanks",
                          "anymore", "right", "much", "quite", "for"})
+# "no problem", "no worries", "no doubt" agree rather than refuse: not read as no.
+NO_SAYINGS = frozenset({"problem", "problems", "prob", "probs", "problemo", "worries", "worry",
+                        "doubt", "biggie", "sweat"})
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,13 @@ def parse_yesno(text: str) -> Parsed:
     found = words(text)
     said_yes = said_no = False
     for i, word in enumerate(found):
+        after = found[i + 1] if i + 1 < len(found) else None
+        if word == "no" and after in NO_SAYINGS:
+            continue
         if word != "not":
             said_yes |= word in YES
             said_no |= word in NO
             continue
-        after = found[i + 1] if i + 1 < len(found) else None
         if after in YES:
             return NOT_UNDERSTOOD  # "not sure", "not ok"
         said_no |= (after is None or after in NOT_THEN_NO) and found[i - 1:i] != ["why"]
