@@ -237,3 +237,8 @@ def test_no_in_a_saying_is_not_a_no(text):
     """"no problem" (to "Want to make it smaller?") means yes, yet it was read as no."""
     assert not parse_yesno(text).ok
 
+
+@pytest.mark.parametrize(("text", "value"), [(".5", 0.5), ("about .5", 0.5), ("-.5", -0.5)])
+def test_a_leading_decimal_point_is_kept(text, value):
+    """".5" used to read as 5: the point was dropped."""
+    assert parse_number(text).value == value

@@ -21,7 +21,9 @@ _HALF = re.compile(r"(\d+)\s*(?:and|&|n)\s+a\s+half\b")
 _FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*(\d+(?:\.\d+)?)")
 # A minus sign counts only before a digit and not after one ("-3", not the dash of "7-8").
 # A comma groups thousands ("1,000"); between other digits ("7,8") it separates two numbers.
-_NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\d))?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?")
+# A decimal point may lead (".5"), unless it ends a word ("fine.5").
+_NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\.?\d))?"
+                     r"(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?|(?<![\w.])\.\d+)")
 YES = frozenset({"yes", "y", "yeah", "yep", "yup", "yea", "ya", "yah", "sure", "ok", "okay",
                  "k", "absolutely", "definitely", "certainly", "affirmative", "👍"})
 NO = frozenset({"no", "n", "nope", "nah", "naw", "never", "negative", "👎"})
