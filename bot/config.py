@@ -70,6 +70,13 @@ def _to_int(value: Any) -> int:
     return number
 
 
+def _to_positive_int(value: Any) -> int:
+    number = _to_int(value)
+    if number < 1:
+        raise ValueError("expected a whole number of 1 or more")
+    return number
+
+
 def _to_hour(value: Any) -> int:
     number = _to_int(value)
     if number > 23:
@@ -189,9 +196,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("twilio", "public_url", "", _to_base_url,
             "base URL Twilio calls (for signatures behind a proxy)"),
     Setting("twilio", "max_messages_per_second", 1.0, _to_float, "sender-side rate limit"),
-    Setting("twilio", "max_in_flight", 32, _to_int,
+    Setting("twilio", "max_in_flight", 32, _to_positive_int,
             "sends in flight at once; rate x API latency, e.g. 100/s x 0.2 s = 20"),
-    Setting("twilio", "max_attempts", 8, _to_int, "tries before a send is marked failed"),
+    Setting("twilio", "max_attempts", 8, _to_positive_int,
+            "tries before a send is marked failed"),
     Setting("flows", "dir", "flows", _to_str, "folder of flow YAML files"),
     Setting("flows", "versions_dir", "var/flow_versions", _to_str,
             "every flow version loaded is kept here, so runs finish on theirs after a restart"),
@@ -215,8 +223,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web", "proxy_hops", 0, _to_int,
             "proxies in front that add X-Forwarded-For (nginx: 1), so login limits see "
             "the visitor"),
-    Setting("scheduler", "interval_seconds", 30, _to_int, "how often each periodic job runs"),
-    Setting("scheduler", "lease_seconds", 120, _to_int,
+    Setting("scheduler", "interval_seconds", 30, _to_positive_int,
+            "how often each periodic job runs"),
+    Setting("scheduler", "lease_seconds", 120, _to_positive_int,
             "a claimed outbox row whose sender went silent this long is reclaimed"),
     Setting("scheduler", "digest_hour", 8, _to_hour, "coach's local hour for the daily digest"),
     Setting("logging", "level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),

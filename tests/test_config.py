@@ -124,6 +124,9 @@ def test_missing_file_is_an_error(tmp_path):
         ("[scheduler]\ndigest_hour = 24\n", {}, "[scheduler] digest_hour"),
         ('[database]\nurl = "peerline.db"\n', {}, "[database] url"),
         ('[database]\nurl = "mysql://db/peerline"\n', {}, "[database] url"),
+        ("[scheduler]\nlease_seconds = 0\n", {}, "[scheduler] lease_seconds"),
+        ("[scheduler]\ninterval_seconds = 0\n", {}, "[scheduler] interval_seconds"),
+        ("[twilio]\nmax_attempts = 0\n", {}, "[twilio] max_attempts"),
     ],
 )
 def test_values_that_would_crash_or_do_nothing_later_are_refused(tmp_path, content, env,
