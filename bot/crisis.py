@@ -44,7 +44,8 @@ def matcher_for(services: Any) -> SafetyMatcher:
     return store.safety if store is not None else _BUILTIN
 
 
-def _matcher(services: Any) -> SafetyMatcher:
+def safe_matcher(services: Any) -> SafetyMatcher:
+    """Return the matcher in force; the built-in phrases if the store cannot give one."""
     try:
         return matcher_for(services)
     except Exception:  # never let a broken store switch crisis detection off
@@ -58,7 +59,7 @@ def handle_other_crisis(session: Session, services: Any, message: Any, now: date
 
     `sender` says who texted, for staff: "a number not enrolled", "coach Alex (#3)".
     """
-    matcher = _matcher(services)
+    matcher = safe_matcher(services)
     if matcher.match(message.body or "") is None:
         return None
     log.warning("crisis language from a non-participant at %s (message %s)",
@@ -78,7 +79,7 @@ def handle_if_crisis(
     session: Session, services: Any, participant: Any, message: Any, now: datetime
 ) -> list[str] | None:
     """Return the crisis replies if `message` is a crisis (and record alerts), else None."""
-    matcher = _matcher(services)
+    matcher = safe_matcher(services)
     if matcher.match(message.body or "") is None:
         return None
     log.warning("crisis language from participant %s (message %s)", participant.id, message.id)

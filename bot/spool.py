@@ -64,11 +64,10 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
               "num_media": sms.num_media, "received_at": received_at.isoformat(),
               "crisis_answered": crisis_answered}
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps(record).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with os.fdopen(fd, "wb") as handle:  # writes it all (os.write may write part)
+        handle.write(json.dumps(record).encode())
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, final)
     with contextlib.suppress(OSError):  # make the rename itself durable
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -81,10 +80,10 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
 
 def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
     """Spool a text the database could not take; return its TwiML (crisis reply or empty)."""
-    from bot.crisis import matcher_for
+    from bot.crisis import safe_matcher
     from bot.inbound import render_twiml
 
-    matcher = matcher_for(services)
+    matcher = safe_matcher(services)
     crisis = matcher.match(sms.body) is not None
     folder = spool_path(services)
     if (folder / f"{sms.sid}.json").exists():  # a repeated MessageSid: same answer, no new alert
