@@ -24,12 +24,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.escalations import open_escalation
 from bot.flows.safety import SafetyMatcher
-from bot.models import AuditLog, Message, Outbox, Run
+from bot.models import AuditLog
 from bot.outbox import PRIORITY_CRISIS, queue_message
 from bot.phones import mask
 from bot.runtime import end_active_runs
@@ -86,24 +85,5 @@ def handle_if_crisis(
     open_escalation(session, services, participant, kind="crisis", urgent=True,
                     reason="Crisis language in a text; call them now",
                     event_key=f"crisis:msg:{message.id}", now=now, message_id=message.id)
-    run_ids = list(session.scalars(select(Run.id).where(Run.participant_id == participant.id,
-                                                        Run.status == "active")))
-    end_active_runs(session, participant.id, now)
-    if run_ids:
-        _cancel_run_texts(session, run_ids, now)
+    end_active_runs(session, participant.id, now, cancel_texts="run ended by a crisis")
     return [matcher.reply]
-
-
-def _cancel_run_texts(session: Session, run_ids: list[int], now: datetime) -> None:
-    """Cancel the unsent flow texts of the runs a crisis ended."""
-    message_ids = list(session.scalars(
-        select(Outbox.message_id).join(Message, Message.id == Outbox.message_id)
-        .where(Message.run_id.in_(run_ids), Message.kind == "flow",
-               Outbox.state.in_(("pending", "held")))))
-    if not message_ids:
-        return
-    session.execute(update(Outbox).where(Outbox.message_id.in_(message_ids))
-                    .values(state="cancelled", last_error="run ended by a crisis",
-                            finished_at=now))
-    session.execute(update(Message).where(Message.id.in_(message_ids))
-                    .values(status="canceled", updated_at=now))

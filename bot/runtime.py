@@ -22,7 +22,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.durations import parse_duration, quiet_hours_end
@@ -41,7 +41,8 @@ from bot.flows.engine import (
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
 from bot.keywords import normalize_keyword
-from bot.models import CheckinAnswer, Coach, Participant, Run
+from bot.models import CheckinAnswer, Coach, Outbox, Participant, Run
+from bot.models import Message as StoredMessage  # engine Message = an inbound event
 from bot.nudges import draft_nudge
 from bot.outbox import PRIORITY_ALERT, QueuedText, queue_message
 
@@ -125,13 +126,35 @@ def active_run(session: Session, participant_id: int) -> Run | None:
                           .order_by(Run.id.desc()).limit(1))
 
 
-def end_active_runs(session: Session, participant_id: int, now: datetime) -> int:
-    """End every active run of the participant quietly; return how many."""
+def end_active_runs(session: Session, participant_id: int, now: datetime, *,
+                    cancel_texts: str | None = None) -> int:
+    """End every active run of the participant quietly; return how many.
+
+    With `cancel_texts` (the reason), their flow texts still waiting in the outbox
+    (e.g. for the end of quiet hours) are cancelled too.
+    """
     runs = list(session.scalars(select(Run).where(Run.participant_id == participant_id,
                                                   Run.status == "active")))
     for run in runs:
         end_run(run, now)
+    if runs and cancel_texts:
+        _cancel_waiting_texts(session, [run.id for run in runs], cancel_texts, now)
     return len(runs)
+
+
+def _cancel_waiting_texts(session: Session, run_ids: list[int], reason: str,
+                          now: datetime) -> None:
+    """Cancel the unsent flow texts of `run_ids`."""
+    message_ids = list(session.scalars(
+        select(Outbox.message_id).join(StoredMessage, StoredMessage.id == Outbox.message_id)
+        .where(StoredMessage.run_id.in_(run_ids), StoredMessage.kind == "flow",
+               Outbox.state.in_(("pending", "held")))))
+    if not message_ids:
+        return
+    session.execute(update(Outbox).where(Outbox.message_id.in_(message_ids))
+                    .values(state="cancelled", last_error=reason, finished_at=now))
+    session.execute(update(StoredMessage).where(StoredMessage.id.in_(message_ids))
+                    .values(status="canceled", updated_at=now))
 
 
 def _flow_of(services: Any, run: Run) -> Flow | None:
