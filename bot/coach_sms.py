@@ -25,7 +25,6 @@ from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
          "EDIT ID new text (change and send), ACK ID (escalation seen).")
-NEEDS_NUMBER = "Which one?"  # starts the answer to a command word without a number
 # After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
@@ -121,20 +120,33 @@ def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
     return f"Nudges for {participant.first_name} (P{number}) are on again."
 
 
+LIST_VERBS = frozenset({"QUEUE", "Q", "LIST"})
+ACTION_VERBS = frozenset({"OK", "NO", "EDIT", "ACK", "RESUME"})
+
+
+def is_command(text: str) -> bool:
+    """Tell whether a coach's text is a command: QUEUE, or an action verb with a number."""
+    match = _COMMAND.match(text or "")
+    if match is None:
+        return False
+    verb = match.group(1).upper()
+    return verb in LIST_VERBS or (verb in ACTION_VERBS and match.group(2) is not None)
+
+
 def handle_coach_message(
     session: Session, services: Any, coach: Coach, text: str, now: datetime
 ) -> list[str]:
     """Answer a text from a coach's own phone; return the reply texts."""
     match = _COMMAND.match(text or "")
     verb = match.group(1).upper() if match else ""
-    if verb in {"QUEUE", "Q", "LIST"}:
+    if verb in LIST_VERBS:
         return _queue(session, coach)
-    if verb not in {"OK", "NO", "EDIT", "ACK", "RESUME"}:
+    if verb not in ACTION_VERBS:
         return [USAGE]
     assert match is not None
     if match.group(2) is None:
         example = "EDIT 12 your text" if verb == "EDIT" else f"{verb} 12"
-        return [f"{NEEDS_NUMBER} Write {verb} and the number, e.g. {example}."]
+        return [f"Which one? Write {verb} and the number, e.g. {example}."]
     number, rest = int(match.group(2)), match.group(3)
     if verb == "ACK":
         return [_ack(session, coach, number, now)]

@@ -235,17 +235,15 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     if coach is not None:
         message.kind = "coach"
         message.coach_id = coach.id
-        from bot.coach_sms import NEEDS_NUMBER, handle_coach_message
-        from bot.coach_sms import USAGE as COACH_USAGE
+        from bot.coach_sms import handle_coach_message, is_command
+        from bot.crisis import handle_other_crisis
 
-        replies = handle_coach_message(session, services, coach, message.body, now)
-        # Not a command (nor "OK"/"NO"... without a number): a coach may be in crisis too.
-        if replies == [COACH_USAGE] or (len(replies) == 1
-                                        and replies[0].startswith(NEEDS_NUMBER)):
-            from bot.crisis import handle_other_crisis
-
+        replies = None
+        if not is_command(message.body):  # free words: a coach may be in crisis too
             replies = handle_other_crisis(session, services, message, now,
-                                          sender=f"coach {coach.name} (#{coach.id})") or replies
+                                          sender=f"coach {coach.name} (#{coach.id})")
+        if replies is None:
+            replies = handle_coach_message(session, services, coach, message.body, now)
         for text in replies:
             _reply(session, late=late, phone=coach.phone or "", body=text, kind="coach_reply",
                    now=now, coach_id=coach.id)

@@ -234,3 +234,13 @@ def test_a_coach_in_crisis_who_starts_with_a_command_word_gets_the_crisis_line(
         assert replies(sms.send(COACH_PHONE, "ok"))[0].startswith("Which one?")
     finally:
         services.db.dispose()
+
+
+@pytest.mark.parametrize(("text", "command"), [
+    ("QUEUE", True), ("q", True), ("OK 12", True), ("edit #12: thanks", True), ("ACK 7", True),
+    ("ok", False), ("No. I want to end my life", False), ("thanks!", False), ("", False),
+])
+def test_is_command_tells_commands_from_free_words(text, command):
+    from bot.coach_sms import is_command
+
+    assert is_command(text) is command
