@@ -23,10 +23,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
-from sqlalchemy import Engine, and_, bindparam, delete, select, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -300,24 +300,15 @@ UNKNOWN_MARK = "unknown:"  # + phone + ":" + date: one note per number per day
 UNKNOWN_MARK_KEPT = timedelta(days=2)
 
 
-def prune_unknown_marks(services: Any, now: datetime) -> int:
-    """Delete the once-a-day marks of unknown numbers from before yesterday, once a day.
+def prune_unknown_marks(session: Session, now: datetime) -> int:
+    """Delete the marks of unknown numbers from before yesterday; return how many.
 
     They hold phone numbers of people not in the program, and nothing reads them
-    after their day. Other once-marks are left alone.
+    after their day. Other once-marks are left alone. (A scan: run it daily.)
     """
-    key = f"prune:{UNKNOWN_MARK}{now.date().isoformat()}"
-    with services.db.session() as session:
-        if session.get(OnceMark, key) is not None:
-            return 0  # pruned today already (checked first: no failed insert every pass)
-        try:
-            with session.begin_nested():
-                session.add(OnceMark(key=key, created_at=now))
-        except IntegrityError:
-            return 0  # another scheduler pruned it just now
-        result = session.execute(delete(OnceMark).where(
-            OnceMark.key.startswith(UNKNOWN_MARK), OnceMark.created_at < now - UNKNOWN_MARK_KEPT))
-        return int(result.rowcount or 0)
+    result = cast(CursorResult[Any], session.execute(delete(OnceMark).where(
+        OnceMark.key.startswith(UNKNOWN_MARK), OnceMark.created_at < now - UNKNOWN_MARK_KEPT)))
+    return int(result.rowcount or 0)
 
 
 def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:

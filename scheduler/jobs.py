@@ -23,7 +23,7 @@ from bot.durations import parse_duration
 from bot.escalations import notify_staff
 from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox import PRIORITY_ALERT, queue_message
-from scheduler.checkins import due_checkins
+from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,11 @@ def recover_inbound(services: Any, now: datetime) -> str:
     replayed = replay_spool(services, now)
     summary = (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "
                "inbound texts recovered")
-    pruned = prune_unknown_marks(services, now)
+    pruned, day_key = 0, f"prune:unknown:{now.date().isoformat()}"
+    if not zone_done(services, day_key):  # once a day: the marks have no index for this
+        with services.db.session() as session:
+            pruned = prune_unknown_marks(session, now)
+        mark_zone_done(services, day_key, now)
     return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
