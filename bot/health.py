@@ -1,8 +1,10 @@
 """GET /healthz: database and scheduler state as JSON.
 
 Rules:
-- 200 whenever the database answers (a load balancer must not take web nodes
-  out because the scheduler is late); 503 when it does not.
+- Always 200 (SPEC §4), with `"status": "error"` and the reason when the
+  database does not answer: a web node still takes texts then (bot/spool.py),
+  so a load balancer must not take every node out during a database outage,
+  nor because the scheduler is late. Monitoring alerts on `status`.
 - The scheduler writes SchedulerState rows: `scheduler` for the process as a
   whole and one row per job. A row older than three intervals (at least two
   minutes) is `stale`, and the top-level status becomes `degraded`.
@@ -52,7 +54,7 @@ def healthz() -> tuple[Response, int]:
         body["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - report any database failure, never crash
         body.update(status="error", database=f"error: {type(exc).__name__}")
-        return jsonify(body), 503
+        return jsonify(body), 200
     stale_after = max(3 * services.config.scheduler.interval_seconds, 120)
     described = {s.name.removeprefix("job:"): _describe(s, now, stale_after) for s in states}
     overall = described.pop(OVERALL, None)

@@ -6,8 +6,9 @@ Rules:
 - Only aggregates: counts grouped by a low-cardinality column, one MIN over an
   indexed column, and the scheduler's own state rows. No phone numbers, no
   bodies, no per-participant labels.
-- A database failure answers 503 with `peerline_database_up 0`, never a 5xx
-  traceback.
+- A database failure answers 200 with `peerline_database_up 0` and this
+  node's spool count (Prometheus drops the samples of a non-2xx scrape, so
+  an alert on `peerline_database_up == 0` needs a 200), never a traceback.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def metrics() -> Response:
         down.family("peerline_database_up", "gauge", "1 when the database answered this scrape.",
                     [({}, 0)])
         _spool_family(down, services)
-        return Response(down.render(), status=503, content_type=CONTENT_TYPE)
+        return Response(down.render(), content_type=CONTENT_TYPE)
     _spool_family(out, services)
     return Response(out.render(), content_type=CONTENT_TYPE)
 
