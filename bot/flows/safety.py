@@ -27,7 +27,6 @@ DEFAULT_REPLY = ("I'm really glad you told me. You don't have to face this alone
                  "are in danger, call 911. I've let your coach know.")
 DEFAULT_PHRASES = ("want to die", "wanna die", "kill myself", "end my life", "better off dead",
                    "no reason to live", "suicide", "suicidal", "end it all")
-_BARRIER = "|"
 
 
 def _squash(word: str) -> str:
@@ -75,14 +74,13 @@ def _match_at(words: Sequence[str], pi: int, text: list[str], ti: int) -> int | 
     """Return the end index in `text` if `words[pi:]` matches from `ti`, else None."""
     if pi == len(words):
         return ti
-    if ti >= len(text) or text[ti] == _BARRIER:
+    if ti >= len(text):
         return None
     if _close(text[ti], words[pi]):
         end = _match_at(words, pi + 1, text, ti + 1)
         if end is not None:
             return end
-    if ti + 1 < len(text) and text[ti + 1] != _BARRIER and _close(text[ti] + text[ti + 1],
-                                                                  words[pi]):
+    if ti + 1 < len(text) and _close(text[ti] + text[ti + 1], words[pi]):
         end = _match_at(words, pi + 1, text, ti + 2)
         if end is not None:
             return end
