@@ -84,7 +84,7 @@ def postgres_available() -> bool:
 
 def migrate(url: str) -> None:
     """Create the schema with the project's own migrations."""
-    from bot.db import upgrade
+    from bot.core.db import upgrade
 
     upgrade(url)
 

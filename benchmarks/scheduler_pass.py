@@ -43,8 +43,8 @@ DUE = datetime(2026, 12, 7, 16, 5, tzinfo=UTC)
 
 def services_for(url: str):  # type: ignore[no-untyped-def]
     """Build PeerLine's services on `url` with the shipped flows."""
-    from bot.config import load_config
-    from bot.services import build_services
+    from bot.core.config import load_config
+    from bot.core.services import build_services
 
     config = load_config(None, overrides={"database__url": url, "flows__dir": str(ROOT / "flows"),
                                           "logging__level": "WARNING"})
@@ -126,7 +126,7 @@ def bench(backend: str, participants: int, folder: str) -> None:
         print(f"   ANALYZE after the warm-up (autovacuum's job in production): "
               f"{time.perf_counter() - analyzed:.2f} s")
     base_queue = baseline_queue(services, participants // 10)
-    from bot import runtime
+    from bot.runtime import apply as runtime
 
     if not hasattr(runtime, "start_flow"):
         print("   10,000 due: skipped, bot.runtime.start_flow is not there yet (flow runtime)")

@@ -76,7 +76,7 @@ def baseline(fake, rate: float, count: int, in_flight: int) -> tuple[float, int]
     import base64
     import urllib.request
 
-    from scheduler.ratelimit import TokenBucket
+    from bot.outbox.ratelimit import TokenBucket
 
     fake.reset()
     url = f"{fake.base_url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
@@ -99,10 +99,10 @@ def baseline(fake, rate: float, count: int, in_flight: int) -> tuple[float, int]
 
 def bench(url: str, rate: float, seconds: int, in_flight: int) -> None:
     """Queue rate x seconds messages, drain them, and print the figures beside the baseline."""
-    from bot.config import load_config
+    from bot.core.config import load_config
+    from bot.core.services import build_services
     from bot.models import Outbox
-    from bot.services import build_services
-    from scheduler.sender import OutboxSender
+    from bot.outbox.sender import OutboxSender
     from tests.fake_twilio import FakeTwilio
 
     count = int(rate * seconds)

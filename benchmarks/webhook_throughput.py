@@ -52,10 +52,10 @@ def signature_cost_us(rounds: int = 5000) -> float:
 def start_runs(url: str, participants: int) -> int:
     """Put every participant inside a waiting flow step if the flow engine is present."""
     try:
-        from bot.config import load_config
+        from bot.core.config import load_config
+        from bot.core.services import build_services
         from bot.models import Participant
-        from bot.runtime import start_flow  # type: ignore[attr-defined]
-        from bot.services import build_services
+        from bot.runtime.apply import start_flow  # type: ignore[attr-defined]
     except ImportError:
         return 0
     config = load_config(None, overrides={"database__url": url,

@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Flask
 
-from bot.clock import Clock
-from bot.config import Config, ConfigError, load_config
-from bot.logs import setup_logging
-from bot.services import Services, build_services
+from bot.core.clock import Clock
+from bot.core.config import Config, ConfigError, load_config
+from bot.core.logs import setup_logging
+from bot.core.services import Services, build_services
 from bot.sms import SmsSender
 
 
@@ -67,7 +67,8 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
-    from bot import dashboard, health, metrics, webhook
+    from bot import dashboard
+    from bot.web import health, metrics, webhook
 
     webhook.init_app(app)
     health.init_app(app)

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from bot.durations import quiet_hours_end
+from bot.core.durations import quiet_hours_end
 from bot.models import OnceMark, Participant
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
 
 def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
-    from bot import runtime_bulk
+    from bot.runtime import bulk as runtime_bulk
 
     with services.db.session() as session:
         people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
@@ -156,7 +156,7 @@ def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) 
 def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
                       now: datetime) -> tuple[int, int]:
     """Start the chunk participant by participant, each in a savepoint (after a failure)."""
-    from bot import runtime
+    from bot.runtime import apply as runtime
 
     started = failed = 0
     with services.db.session() as session:

@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.domain.nudges import expire_stale_drafts
 from bot.models import Nudge, Participant
-from bot.nudges import expire_stale_drafts
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -45,7 +45,7 @@ CHUNK = 1000
 
 
 def _program(services: Any) -> Any:
-    from bot.program_files import ProgramCache
+    from bot.flows.program_files import ProgramCache
 
     cache = services.extras.get("program_cache")
     if cache is None:
@@ -81,8 +81,8 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 
 def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
-    from bot.program_files import pick_for, render
-    from bot.runtime import context_for
+    from bot.flows.program_files import pick_for, render
+    from bot.runtime.apply import context_for
 
     strategies = _program(services).strategies()
     source = f"schedule:{schedule.id}"

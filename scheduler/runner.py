@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import SchedulerState
+from bot.outbox.sender import OutboxSender
 from scheduler.jobs import JOBS
 from scheduler.jobs import run_job as run_job_now
 from scheduler.locking import SchedulerLock, lock_for
-from scheduler.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 10.0

@@ -24,10 +24,10 @@ from sqlalchemy.pool import Pool
 from twilio.request_validator import RequestValidator
 
 from bot import create_app
-from bot.clock import FrozenClock
-from bot.config import load_config
-from bot.db import Database, upgrade
-from bot.services import Services, build_services
+from bot.core.clock import FrozenClock
+from bot.core.config import load_config
+from bot.core.db import Database, upgrade
+from bot.core.services import Services, build_services
 from bot.sms import SendResult
 
 pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support",
@@ -276,7 +276,7 @@ def db_app(any_db_url: str, clock: Any, sender: Any) -> Iterator[Any]:
 
 def enrolled_app(config: Any, clock: Any, sender: Any) -> tuple[Services, Any]:
     """Return services and a test app on `config` with coach Alex and veteran Sam enrolled."""
-    from bot.people import add_coach, add_participant
+    from bot.domain.people import add_coach, add_participant
 
     services = build_services(config, clock=clock, sender=sender)
     with services.db.session() as session:
@@ -291,7 +291,7 @@ def enrolled_app(config: Any, clock: Any, sender: Any) -> tuple[Services, Any]:
 @pytest.fixture
 def people(services: Services) -> dict[str, int]:
     """Enrol coach Alex (+12025550101) and veteran Sam (+12025550123) in New York."""
-    from bot.people import add_coach, add_participant
+    from bot.domain.people import add_coach, add_participant
 
     with services.db.session() as session:
         coach = add_coach(session, name="Alex Rivera", phone=COACH_PHONE, now=START,

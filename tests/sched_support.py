@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
+from bot.core.clock import FrozenClock
 from bot.models import Message, Outbox, Participant
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 from bot.sms import SendError, SendResult
 
 
@@ -112,7 +112,7 @@ def fake(services: Any, clock: FrozenClock) -> ScriptedSender:
 @pytest.fixture
 def make_sender(services: Any, clock: FrozenClock) -> Iterator[Callable[..., Any]]:
     """Build OutboxSenders in virtual time (rate 100, one in flight unless told); stop them."""
-    from scheduler.sender import OutboxSender
+    from bot.outbox.sender import OutboxSender
 
     made: list[OutboxSender] = []
 

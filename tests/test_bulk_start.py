@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
+from bot.core.clock import FrozenClock
+from bot.core.services import build_services
+from bot.domain.people import add_coach, add_participant
 from bot.models import Message, Nudge, OnceMark, Outbox, Participant, Run
-from bot.people import add_coach, add_participant
-from bot.runtime import start_flow
-from bot.runtime_bulk import StartBatch, start_flows_bulk
-from bot.services import build_services
+from bot.runtime.apply import start_flow
+from bot.runtime.bulk import StartBatch, start_flows_bulk
 from scheduler.checkins import due_checkins, insert_new
 from tests.conftest import RecordingSender, make_config
 
@@ -210,7 +210,7 @@ def test_checkins_in_bulk_start_each_occurrence_once(any_db_url):
 
 
 def test_scheduled_drafts_in_bulk_match_draft_nudge_and_skip_existing_keys(any_db_url):
-    from bot.nudges import draft_nudge
+    from bot.domain.nudges import draft_nudge
     from scheduler.nudge_schedules import draft_scheduled_nudges
 
     monday_noon = datetime(2026, 12, 7, 17, tzinfo=UTC)  # Tuesday 11:00 is within a day

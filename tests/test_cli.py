@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from bot.db import Database
+from bot.core.db import Database
 from bot.models import Coach, Participant
-from bot.outbox import record_reply
+from bot.outbox.queue import record_reply
 from tests.conftest import START
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.coach_sms import REPLY_CHARS, USAGE
-from bot.escalations import open_escalation
+from bot.domain.escalations import open_escalation
+from bot.domain.nudges import draft_nudge, pause_for_participant
+from bot.domain.people import add_coach, add_participant
+from bot.inbound.coach_sms import REPLY_CHARS, USAGE
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Participant
-from bot.nudges import draft_nudge, pause_for_participant
-from bot.people import add_coach, add_participant
 from tests.conftest import COACH_PHONE, START, replies
 
 OTHER_COACH = "+12025550102"
@@ -241,6 +241,6 @@ def test_a_coach_in_crisis_who_starts_with_a_command_word_gets_the_crisis_line(
     ("ok", False), ("No. I want to end my life", False), ("thanks!", False), ("", False),
 ])
 def test_is_command_tells_commands_from_free_words(text, command):
-    from bot.coach_sms import is_command
+    from bot.inbound.coach_sms import is_command
 
     assert is_command(text) is command

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SETTINGS, ConfigError, load_config
+from bot.core.config import SETTINGS, ConfigError, load_config
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 

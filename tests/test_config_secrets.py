@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.core.config import ConfigError, load_config
 
 PG_WITH_PASSWORD = "postgresql+psycopg://peerline:s3cret@db.internal:5432/peerline"
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, consent_keyword
+from bot.flows.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, consent_keyword
 from bot.models import ConsentEvent, Outbox, Participant
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, replies
 
 SPEC_STOP = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
@@ -152,7 +152,7 @@ def test_two_stops_at_once_opt_out_once(pg_url, clock, sender):
     """PostgreSQL: a transaction that read the participant before another's STOP committed."""
     from sqlalchemy import func, select
 
-    from bot.consent import opt_out
+    from bot.inbound.consent import opt_out
     from bot.models import ConsentEvent, Participant
     from tests.conftest import enrolled_app, make_config
 

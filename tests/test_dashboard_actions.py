@@ -154,7 +154,7 @@ def test_compose_goes_through_the_outbox_and_waits_for_quiet_hours(
 
 def test_resume_lifts_a_crisis_pause(alex: Visitor, services: Any,
                                      world: dict[str, int]) -> None:
-    from bot.nudges import pause_for_participant
+    from bot.domain.nudges import pause_for_participant
 
     with services.db.session() as db:
         pause_for_participant(db, world["sam"], services.clock.now())
@@ -198,10 +198,10 @@ def test_a_second_approval_racing_the_first_sends_the_draft_once(
         pg_url: str, clock: Any, sender: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A double click (or an OK by SMS) committed between the dashboard's two reads of the draft."""
     from bot import create_app
-    from bot import nudges as nudge_rules
+    from bot.core.services import build_services
+    from bot.domain import nudges as nudge_rules
+    from bot.domain.people import add_coach, add_participant
     from bot.models import Coach
-    from bot.people import add_coach, add_participant
-    from bot.services import build_services
     from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config
     from tests.dashboard_support import add_nudge
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.cli.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
 from bot.dashboard.charts import fmt, peg_chart_svg, peg_item, sparkline_svg, weekly_peg
-from bot.demo import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
 from bot.models import Coach, EscalationNote, Message, Nudge, Outbox, Participant
 from tests.dashboard_support import Visitor
 
@@ -70,7 +70,7 @@ def test_times_show_in_the_viewers_zone_and_the_veterans(app: Any, services: Any
 
 def test_thread_shows_direction_delivery_and_flow_step(app: Any, services: Any,
                                                        world: dict[str, int]) -> None:
-    from bot.outbox import queue_message
+    from bot.outbox.queue import queue_message
 
     now = services.clock.now()
     with services.db.session() as db:

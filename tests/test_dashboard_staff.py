@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import AuditLog, Escalation, Nudge, Outbox, Participant
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 from tests.dashboard_support import Visitor
 
 

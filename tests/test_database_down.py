@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.inbound import InboundSms
+from bot.inbound.pipeline import InboundSms
+from bot.inbound.spool import pending_files, replay_spool, spool_path, spool_text, spooled_count
 from bot.models import Escalation, Message, Outbox
-from bot.spool import pending_files, replay_spool, spool_path, spool_text, spooled_count
 from tests.conftest import PARTICIPANT_PHONE, Sms, enrolled_app, make_config, replies
 from tests.tcp_proxy import TcpProxy
 
@@ -161,15 +161,15 @@ def test_a_text_stored_just_before_the_database_went_away_is_answered_and_replay
     import bot.inbound
 
     services, sms, proxy = outage
-    real = bot.inbound._process
+    real = bot.inbound.pipeline._process
 
     def cut_then_process(*args: Any) -> str:
         proxy.cut()  # the server goes away between the two transactions
         return real(*args)
 
-    monkeypatch.setattr(bot.inbound, "_process", cut_then_process)
+    monkeypatch.setattr(bot.inbound.pipeline, "_process", cut_then_process)
     crisis = sms.send(PARTICIPANT_PHONE, "i want to end my life", sid="SMdown0200")
-    monkeypatch.setattr(bot.inbound, "_process", real)
+    monkeypatch.setattr(bot.inbound.pipeline, "_process", real)
     assert crisis.status_code == 200 and "988" in replies(crisis)[0]
     assert len(sender.bodies_to(STAFF_PHONE)) == 1
     proxy.restore()
@@ -200,15 +200,15 @@ def test_recovery_leaves_a_spooled_crisis_text_to_the_replay(outage, monkeypatch
     from scheduler.jobs import run_job
 
     services, sms, proxy = outage
-    real = bot.inbound._process
+    real = bot.inbound.pipeline._process
 
     def cut_then_process(*args: Any) -> str:
         proxy.cut()  # stored, then the server goes away before processing
         return real(*args)
 
-    monkeypatch.setattr(bot.inbound, "_process", cut_then_process)
+    monkeypatch.setattr(bot.inbound.pipeline, "_process", cut_then_process)
     crisis = sms.send(PARTICIPANT_PHONE, "i want to end my life", sid="SMdown0400")
-    monkeypatch.setattr(bot.inbound, "_process", real)
+    monkeypatch.setattr(bot.inbound.pipeline, "_process", real)
     assert "988" in replies(crisis)[0]
     proxy.restore()
     folder = spool_path(services)

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import Database, alembic_config, make_engine, upgrade
+from bot.core.db import Database, alembic_config, make_engine, upgrade
 from bot.models import Base, Message
 
 

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from bot.export import write_csv
+from bot.domain.export import write_csv
 from bot.models import CheckinAnswer, Escalation, Message
 from tests.conftest import START
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.db import upgrade
-from bot.demo import DEMO_PARTICIPANT_PHONE
+from bot.cli.demo_data import DEMO_PARTICIPANT_PHONE
+from bot.core.db import upgrade
 
 FIXTURE = Path(__file__).parent / "fixtures" / "flows"
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.flows.scenarios import case_names, run_file, run_path, scenario_files
+from bot.cli.scenarios import case_names, run_file, run_path, scenario_files
 from bot.flows.store import FlowStore
 
 ROOT = Path(__file__).parent.parent

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.logs import JsonFormatter, RedactingFilter
+from bot.core.logs import JsonFormatter, RedactingFilter
 from bot.models import Message
 from tests.conftest import AUTH_TOKEN, PARTICIPANT_PHONE, sign
 

@@ -60,7 +60,7 @@ def test_json_logs_under_gunicorn(tmp_path, db_url):
         proc.wait(timeout=30)
     lines = log_path.read_text().splitlines()
     ours = [json.loads(line) for line in lines if line.startswith("{")]
-    refused = [entry for entry in ours if entry["logger"] == "bot.webhook"]
+    refused = [entry for entry in ours if entry["logger"] == "bot.web.webhook"]
     assert refused, f"no JSON line from bot.webhook in: {lines}"
     assert refused[0]["level"] == "WARNING" and "refused /sms/inbound" in refused[0]["message"]
     assert {"time", "level", "logger", "message"} <= set(refused[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-import bot.inbound
+import bot.inbound.pipeline
 from bot.models import Message
 from tests.conftest import PARTICIPANT_PHONE, replies
 
@@ -16,12 +16,12 @@ class Boom(RuntimeError):
 
 def test_processing_error_keeps_the_message_and_a_repeat_processes_it(sms, services, people,
                                                                        monkeypatch):
-    real = bot.inbound.route_message
+    real = bot.inbound.pipeline.route_message
 
     def failing(*args, **kwargs):
         raise Boom("flow crashed")
 
-    monkeypatch.setattr(bot.inbound, "route_message", failing)
+    monkeypatch.setattr(bot.inbound.pipeline, "route_message", failing)
     with pytest.raises(Boom):
         sms.send(PARTICIPANT_PHONE, "HELP", sid="SMfail0001")
     with services.db.session() as session:
@@ -29,7 +29,7 @@ def test_processing_error_keeps_the_message_and_a_repeat_processes_it(sms, servi
         assert stored.body == "HELP"
         assert stored.processed_at is None
         assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
-    monkeypatch.setattr(bot.inbound, "route_message", real)
+    monkeypatch.setattr(bot.inbound.pipeline, "route_message", real)
     again = sms.send(PARTICIPANT_PHONE, "HELP", sid="SMfail0001")
     assert again.status_code == 200
     assert replies(again) and "STOP" in replies(again)[0]
@@ -41,22 +41,22 @@ def test_processing_error_keeps_the_message_and_a_repeat_processes_it(sms, servi
 
 def _crash_while_processing(monkeypatch, sms, body, sid):
     """Send `body` while processing is broken: stored, unanswered (like a worker killed mid-way)."""
-    real = bot.inbound.route_message
+    real = bot.inbound.pipeline.route_message
 
     def failing(*args, **kwargs):
         raise Boom("worker died")
 
-    monkeypatch.setattr(bot.inbound, "route_message", failing)
+    monkeypatch.setattr(bot.inbound.pipeline, "route_message", failing)
     with pytest.raises(Boom):
         sms.send(PARTICIPANT_PHONE, body, sid=sid)
-    monkeypatch.setattr(bot.inbound, "route_message", real)
+    monkeypatch.setattr(bot.inbound.pipeline, "route_message", real)
 
 
 def test_a_crisis_text_stored_before_a_crash_is_answered_by_recovery(sms, services, people,
                                                                       monkeypatch, clock):
     from datetime import timedelta
 
-    from bot.inbound import recover_unprocessed
+    from bot.inbound.pipeline import recover_unprocessed
     from bot.models import Escalation, Outbox
 
     _crash_while_processing(monkeypatch, sms, "i want to end it all", "SMcrash001")
@@ -80,10 +80,10 @@ def test_recovery_marks_a_message_that_fails_again_and_moves_on(sms, services, p
                                                                  monkeypatch, clock):
     from datetime import timedelta
 
-    from bot.inbound import recover_unprocessed
+    from bot.inbound.pipeline import recover_unprocessed
 
     _crash_while_processing(monkeypatch, sms, "hello", "SMcrash002")
-    monkeypatch.setattr(bot.inbound, "route_message",
+    monkeypatch.setattr(bot.inbound.pipeline, "route_message",
                         lambda *a, **k: (_ for _ in ()).throw(Boom("still broken")))
     later = clock.advance(timedelta(minutes=3))
     assert recover_unprocessed(services, later) == 0
@@ -99,7 +99,7 @@ def test_recovery_answers_an_opted_out_participant_who_texted_crisis_or_help(
         sms, services, people, monkeypatch, clock, sender, body, expected):
     from datetime import timedelta
 
-    from bot.inbound import recover_unprocessed
+    from bot.inbound.pipeline import recover_unprocessed
     from scheduler.jobs import send_outbox
 
     sms.send(PARTICIPANT_PHONE, "STOP")
@@ -115,7 +115,7 @@ def test_recovery_sends_the_confirmation_of_a_stop_it_processes(sms, services, p
                                                                 monkeypatch, clock, sender):
     from datetime import timedelta
 
-    from bot.inbound import recover_unprocessed
+    from bot.inbound.pipeline import recover_unprocessed
     from scheduler.jobs import send_outbox
 
     _crash_while_processing(monkeypatch, sms, "STOP", "SMcrash004")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.models import Escalation, Outbox, SchedulerState
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 from tests.conftest import PARTICIPANT_PHONE, START
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{([a-z_]+="[^"\\]*(?:\\.[^"\\]*)*",?)*\})? (-?[0-9.e+]+)$')
@@ -106,8 +106,8 @@ def test_healthz_before_the_scheduler_ever_ran(client):
 
 
 def test_texts_waiting_in_the_spool_show_in_healthz_and_metrics(client, services, clock):
-    from bot.inbound import InboundSms
-    from bot.spool import spool_path, spool_text
+    from bot.inbound.pipeline import InboundSms
+    from bot.inbound.spool import spool_path, spool_text
 
     sms = InboundSms(sid="SMwait0001", phone=PARTICIPANT_PHONE, body="7", num_media=0)
     spool_text(spool_path(services), sms, clock.now(), crisis_answered=False)

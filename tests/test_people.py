@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from bot.db import Database
-from bot.people import EnrolmentError, add_coach, add_participant
+from bot.core.db import Database
+from bot.domain.people import EnrolmentError, add_coach, add_participant
 from tests.conftest import START
 
 

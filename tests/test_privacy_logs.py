@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.logs import redact, setup_logging
+from bot.core.logs import redact, setup_logging
 from bot.models import Participant
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 from bot.sms import SendError
 from bot.sms.twilio import TwilioSender
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, sign

@@ -11,8 +11,8 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from ruamel.yaml import YAML
 
-from bot.keywords import HELP_WORDS, START_WORDS, STOP_WORDS
-from bot.program_files import NOT_FLOWS
+from bot.flows.keywords import HELP_WORDS, START_WORDS, STOP_WORDS
+from bot.flows.program_files import NOT_FLOWS
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 FLOW_FILES = sorted(p for p in FLOWS.glob("*.yaml") if p.name not in NOT_FLOWS)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.program_files import (
+from bot.flows.program_files import (
     ProgramCache,
     ProgramFileError,
     Strategy,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.services import build_services
 from bot.models import CheckinAnswer, Escalation, Message, Nudge, Outbox, Participant, Run
-from bot.runtime import (
+from bot.runtime.apply import (
     due_expiries,
     due_timeouts,
     expire_run,
@@ -18,7 +19,6 @@ from bot.runtime import (
     on_enrolled,
     start_flow,
 )
-from bot.services import build_services
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, replies
 
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"
@@ -179,7 +179,7 @@ def test_on_enrolled_starts_welcome(services, people, clock):
 
 def test_due_queries_and_timeouts_on_every_database(any_db_url, clock, sender):
     """The scheduler's set-based queries and fire-once timeouts, on SQLite and PostgreSQL."""
-    from bot.people import add_coach, add_participant
+    from bot.domain.people import add_coach, add_participant
 
     built = build_services(make_config(any_db_url, flows__dir=str(FIXTURE_FLOWS)), clock=clock,
                            sender=sender)
@@ -215,7 +215,7 @@ def test_run_finishes_on_the_version_it_started(tmp_path, db_url, clock, sender)
     built.flows = FlowStore(tmp_path, min_interval=0)
     now = clock.now()
     try:
-        from bot.people import add_coach, add_participant
+        from bot.domain.people import add_coach, add_participant
 
         with built.db.session() as session:
             coach = add_coach(session, name="Alex", phone=COACH_PHONE, now=now)
@@ -230,7 +230,7 @@ def test_run_finishes_on_the_version_it_started(tmp_path, db_url, clock, sender)
         with built.db.session() as session:
             person = session.get(Participant, person.id)
             message = type("M", (), {"body": "9"})()
-            from bot.runtime import handle_participant_message
+            from bot.runtime.apply import handle_participant_message
 
             texts = handle_participant_message(session, built, person, message, now)
             assert texts[0].startswith("That sounds hard.")
@@ -245,8 +245,8 @@ def test_a_run_finishes_on_its_version_after_a_restart_and_an_edit(tmp_path, db_
     import os
     import shutil
 
-    from bot.people import add_coach, add_participant
-    from bot.runtime import handle_participant_message
+    from bot.domain.people import add_coach, add_participant
+    from bot.runtime.apply import handle_participant_message
 
     folder = tmp_path / "flows"
     folder.mkdir()
@@ -279,7 +279,7 @@ def test_a_run_finishes_on_its_version_after_a_restart_and_an_edit(tmp_path, db_
 def test_every_saved_answer_lands_in_the_checkins_export(sms, services, people):
     import io
 
-    from bot.export import write_csv
+    from bot.domain.export import write_csv
 
     _say(sms, "PAIN")
     _say(sms, "7 out of 10")

@@ -81,7 +81,7 @@ def test_patterns_are_regular_expressions():
 @pytest.fixture
 def quiet_services(db_url, clock, sender):
     """Services whose clock is inside the participant's quiet hours (23:00 in New York)."""
-    from bot.services import build_services
+    from bot.core.services import build_services
 
     clock.set(clock.now().replace(hour=4))
     built = build_services(make_config(db_url, safety__staff_phones=["+12025550199"]),
@@ -178,7 +178,7 @@ def test_no_question_of_the_ended_run_follows_a_crisis_reply(sms, services, peop
                                                                sender):
     from datetime import timedelta
 
-    from bot.runtime import on_enrolled
+    from bot.runtime.apply import on_enrolled
     from scheduler.jobs import send_outbox
 
     night = clock.now().replace(hour=4)  # 23:00 in New York: quiet hours

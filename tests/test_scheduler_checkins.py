@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
+from bot.core.clock import FrozenClock
+from bot.core.services import build_services
+from bot.domain.people import add_coach, add_participant
 from bot.models import Coach, Participant, Run
-from bot.people import add_coach, add_participant
-from bot.services import build_services
 from scheduler.checkins import due_checkins, occurrences
 from tests.conftest import RecordingSender, make_config
 
@@ -138,7 +138,7 @@ def test_a_checkin_in_quiet_hours_starts_when_they_end(any_db_url):
 
 
 def test_one_failing_participant_does_not_stop_the_others(world, monkeypatch):
-    from bot import runtime
+    from bot.runtime import apply as runtime
 
     services, clock, enrol = world
     good = enrol("+12025550141", "America/New_York")

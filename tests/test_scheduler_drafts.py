@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.escalations import open_escalation
+from bot.domain.escalations import open_escalation
+from bot.domain.people import add_participant
 from bot.models import Coach, Escalation, Message, Nudge, Participant
-from bot.people import add_participant
 from scheduler.jobs import coach_digests, escalate_to_staff
 from scheduler.nudge_schedules import draft_scheduled_nudges
 from tests.conftest import COACH_PHONE, START, make_config
@@ -86,8 +86,8 @@ def test_no_digest_without_pending_drafts(services, clock, people):
 
 
 def test_staff_second_level_once_and_only_when_unacknowledged(db_url, clock, sender):
-    from bot.people import add_coach
-    from bot.services import build_services
+    from bot.core.services import build_services
+    from bot.domain.people import add_coach
 
     services = build_services(make_config(db_url, safety__staff_phones=["+12025550150"],
                                           safety__staff_after="2h"), clock=clock, sender=sender)
@@ -115,7 +115,7 @@ def test_staff_second_level_once_and_only_when_unacknowledged(db_url, clock, sen
 
 
 def test_drafts_past_their_lateness_leave_the_queue_hourly(services, clock, people):
-    from bot.nudges import draft_nudge
+    from bot.domain.nudges import draft_nudge
 
     with services.db.session() as session:
         sam = session.get(Participant, people["participant"])

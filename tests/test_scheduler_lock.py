@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot import create_app
-from bot.db import Database
+from bot.core.db import Database
+from bot.core.services import build_services
 from bot.models import SchedulerState
-from bot.services import build_services
 from scheduler.jobs import JOBS
 from scheduler.locking import lock_for
 from scheduler.runner import Runner
@@ -20,7 +20,7 @@ from tests.conftest import START, RecordingSender, make_config
 
 HOLD_LOCK = """
 import sys
-from bot.db import Database
+from bot.core.db import Database
 from scheduler.locking import lock_for
 lock = lock_for(Database(sys.argv[1]))
 print("locked" if lock.acquire() else "busy", flush=True)
@@ -30,7 +30,7 @@ sys.stdin.read()
 
 @pytest.fixture
 def two(any_db_url):
-    from bot.clock import FrozenClock
+    from bot.core.clock import FrozenClock
 
     made = [build_services(make_config(any_db_url), clock=FrozenClock(START),
                            sender=RecordingSender()) for _ in range(2)]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.nudges import draft_nudge
+from bot.domain.people import add_coach, add_participant
 from bot.models import Escalation, Message, Nudge, Participant, Run
-from bot.nudges import draft_nudge
-from bot.people import add_coach, add_participant
 from scheduler.jobs import run_all, send_outbox
 from tests.conftest import make_config, replies
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.db import Database
-from bot.people import add_coach, add_participant
+from bot.core.db import Database
+from bot.domain.people import add_coach, add_participant
 from tests.conftest import START
 
 PEERLINE = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "peerline"

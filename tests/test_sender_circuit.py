@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from bot.outbox import PRIORITY_CRISIS
-from scheduler.circuit import Circuit
+from bot.outbox.circuit import Circuit
+from bot.outbox.queue import PRIORITY_CRISIS
+from bot.outbox.sender import OutboxSender
 from scheduler.jobs import send_outbox
-from scheduler.sender import OutboxSender
 from tests.sched_support import SERVER_ERROR, outbox_row, queue
 
 X, Y, Z = "+12025550111", "+12025550112", "+12025550113"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.domain.nudges import approve, draft_nudge, pause_for_participant
 from bot.models import Nudge, Outbox, Participant
-from bot.nudges import approve, draft_nudge, pause_for_participant
-from bot.outbox import PRIORITY_ALERT, PRIORITY_CRISIS
-from scheduler.outbox_pass import backoff
+from bot.outbox.claims import backoff
+from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
 from tests.sched_support import (
     BAD_NUMBER,
@@ -188,7 +188,7 @@ def test_21610_opts_the_participant_out(services, people, fake, make_sender):
 
 def test_a_dead_senders_claim_is_reclaimed_after_the_lease(services, people, fake, clock,
                                                              make_sender):
-    from scheduler.outbox_pass import PassReport
+    from bot.outbox.claims import PassReport
 
     message_id = queue(services, people["participant"], "hello")
     dead = make_sender(name="dead")
@@ -253,7 +253,7 @@ def test_a_status_that_beats_the_senders_own_write_finds_the_message(services, p
 
 def test_program_texts_wait_while_staff_pause_a_veteran_but_a_coach_message_goes(
         services, people, fake, clock, make_sender):
-    from bot.outbox import queue_message
+    from bot.outbox.queue import queue_message
 
     program = queue(services, people["participant"], "program text")
     with services.db.session() as session:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
+from bot.core.clock import FrozenClock
+from bot.core.services import build_services
+from bot.domain.people import add_coach, add_participant
 from bot.models import Outbox, Participant
-from bot.people import add_coach, add_participant
-from bot.services import build_services
-from scheduler.sender import OutboxSender
+from bot.outbox.sender import OutboxSender
 from tests.conftest import make_config
 from tests.fake_twilio import OK, OPTED_OUT, RATE_LIMITED, SERVER_ERROR
 from tests.sched_support import ScriptedSender, outbox_row, queue, virtual_time
@@ -27,7 +27,7 @@ COACH = "+12025550101"
 
 def _burst(services, count, to=COACH):
     """Queue `count` alerts to one phone in one transaction; return their message ids."""
-    from bot.outbox import queue_message
+    from bot.outbox.queue import queue_message
 
     with services.db.session() as session:
         return [queue_message(session, phone=to, body=f"text {n}", kind="alert",
@@ -188,7 +188,7 @@ def twilio_any_db(any_db_url, fake_twilio):
 
 def _due_in_order(services, count, first=0):
     """Queue `count` texts to distinct phones, due 0.1 s apart and all already due."""
-    from bot.outbox import queue_message
+    from bot.outbox.queue import queue_message
 
     start = NOON - timedelta(seconds=30)
     with services.db.session() as session:

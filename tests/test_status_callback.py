@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import ConsentEvent, Message, Outbox, Participant
-from bot.outbox import queue_message
-from bot.status import advances
+from bot.outbox.queue import queue_message
+from bot.web.status import advances
 from tests.conftest import PARTICIPANT_PHONE, sign
 
 

@@ -11,8 +11,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from bot import create_app
+from bot.core.services import build_services
 from bot.models import Message
-from bot.services import build_services
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, make_config, sign
 
 PHONE = "+12025550177"
@@ -156,7 +156,7 @@ def test_validate_signatures_false_accepts_unsigned_requests(db_url, clock, send
 
 
 def test_status_callback_needs_a_signature_too(client, services, people):
-    from bot.outbox import queue_message
+    from bot.outbox.queue import queue_message
 
     with services.db.session() as session:
         message = queue_message(session, phone="+12025550123", body="hi", kind="nudge",

@@ -56,11 +56,11 @@ def main() -> None:
     """Run the outage and report."""
     from sqlalchemy import func, select
 
-    from bot.config import load_config
-    from bot.logs import setup_logging
+    from bot.core.config import load_config
+    from bot.core.logs import setup_logging
+    from bot.core.services import build_services
     from bot.models import Outbox
-    from bot.services import build_services
-    from scheduler.sender import OutboxSender
+    from bot.outbox.sender import OutboxSender
     from tests.fake_twilio import RATE_LIMITED, SERVER_ERROR, FakeTwilio
 
     setup_logging("ERROR")

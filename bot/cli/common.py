@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from bot.config import Config, ConfigError, load_config
-from bot.db import Database, alembic_config
-from bot.logs import setup_logging
-from bot.services import Services, build_services
+from bot.core.config import Config, ConfigError, load_config
+from bot.core.db import Database, alembic_config
+from bot.core.logs import setup_logging
+from bot.core.services import Services, build_services
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:

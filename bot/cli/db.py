@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.common import config_option, fail, load, unreachable
-from bot.db import make_engine, upgrade
+from bot.core.db import make_engine, upgrade
 
 
 @click.group("db")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bot import demo
+from bot.cli import demo_data as demo
 from bot.cli.common import with_services
-from bot.services import Services
+from bot.core.services import Services
 
 
 @click.group("demo")

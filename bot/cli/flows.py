@@ -13,8 +13,8 @@ import click
 from sqlalchemy import select
 
 from bot.cli.common import config_option, fail, open_services
-from bot.clock import FrozenClock, SystemClock
-from bot.config import ConfigError, load_config
+from bot.core.clock import FrozenClock, SystemClock
+from bot.core.config import ConfigError, load_config
 
 
 def _default_dir(config_path: str | None) -> Path:
@@ -53,7 +53,7 @@ def flows_check(path: Path | None, config_path: str | None) -> None:
 @config_option
 def flows_test(path: Path | None, config_path: str | None) -> None:
     """Run the scenario files (flows/tests/*.yaml); exit 1 with a diff on failure."""
-    from bot.flows.scenarios import run_path
+    from bot.cli.scenarios import run_path
 
     target = path or _default_dir(config_path)
     results = run_path(target)
@@ -86,7 +86,7 @@ class _Chat:
             return int(session.scalar(select(func.max(Message.id))) or 0)
 
     def send(self, body: str) -> None:
-        from bot.inbound import InboundSms, handle_inbound
+        from bot.inbound.pipeline import InboundSms, handle_inbound
 
         twiml = handle_inbound(self.services, InboundSms(f"CHAT{uuid.uuid4().hex}", self.phone,
                                                          body, 0))
@@ -95,8 +95,8 @@ class _Chat:
         self.show_new(skip_twiml=True)
 
     def wait(self, text: str) -> None:
-        from bot.durations import parse_duration
-        from bot.flows.scenarios import advance_clock
+        from bot.cli.scenarios import advance_clock
+        from bot.core.durations import parse_duration
 
         advance_clock(self.services, self.services.clock, parse_duration(text))
         click.echo(f"(the time is now {self.services.clock.now():%Y-%m-%d %H:%M} UTC)")
@@ -104,7 +104,7 @@ class _Chat:
 
     def start(self, flow_id: str) -> None:
         from bot.models import Participant
-        from bot.runtime import start_flow
+        from bot.runtime.apply import start_flow
 
         with self.services.db.session() as session:
             participant = session.scalar(select(Participant).where(Participant.phone == self.phone))
@@ -146,7 +146,7 @@ HELP = ("Type a text to send it. Commands: /wait 25h (advance the clock and fire
 @config_option
 def chat(phone: str, config_path: str | None) -> None:
     """Talk to the bot in the terminal as a participant (console transport, virtual clock)."""
-    from bot.phones import try_e164
+    from bot.core.phones import try_e164
 
     e164 = try_e164(phone)
     if e164 is None:

@@ -7,8 +7,8 @@ import sys
 import click
 
 from bot.cli.common import fail, with_services
-from bot.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
-from bot.services import Services
+from bot.core.services import Services
+from bot.domain.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
 
 
 def _read_password(password_stdin: bool) -> str | None:
@@ -90,7 +90,7 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
                 session, phone=phone, name=name, coach=coach, now=now,
                 timezone=timezone or services.config.program.timezone,
             )
-            from bot.runtime import on_enrolled
+            from bot.runtime.apply import on_enrolled
 
             on_enrolled(session, services, participant, now)
     except EnrolmentError as exc:

@@ -28,7 +28,7 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
     url = f"http://{host}:{port}/"
     click.echo(f"PeerLine is running: {url}  (Ctrl-C to stop)")
     if demo:
-        from bot.demo import demo_instructions
+        from bot.cli.demo_data import demo_instructions
 
         click.echo(demo_instructions(url))
     try:
@@ -80,10 +80,10 @@ def tick_command(at: str | None, config_path: str | None) -> None:
     """Run every scheduler job once as of --at, print what each did, and exit."""
     import time
 
-    from bot.clock import FrozenClock, SystemClock
+    from bot.core.clock import FrozenClock, SystemClock
+    from bot.outbox.sender import OutboxSender
     from scheduler.jobs import run_all
     from scheduler.runner import record_pass
-    from scheduler.sender import OutboxSender
 
     when = parse_instant(at) if at else SystemClock().now()
     services = open_services(config_path, clock=FrozenClock(when))

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response, flash, render_template, request
 
-from bot import nudges as nudge_rules
+from bot.core.durations import quiet_hours_end
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
-from bot.durations import quiet_hours_end
+from bot.domain import nudges as nudge_rules
 from bot.models import Nudge
 
 bp = blueprint("home", __name__)

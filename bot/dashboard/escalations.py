@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask, Response, flash, render_template, request
 from sqlalchemy import select
 
-from bot import escalations as escalation_rules
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user
 from bot.dashboard.queries import escalation_or_404, names
+from bot.domain import escalations as escalation_rules
 from bot.models import EscalationNote
 
 bp = blueprint("escalations", __name__, url_prefix="/escalations")

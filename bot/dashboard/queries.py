@@ -9,9 +9,9 @@ from flask import abort
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from bot import escalations as escalation_rules
-from bot import nudges as nudge_rules
 from bot.dashboard.charts import Week, weekly_peg
+from bot.domain import escalations as escalation_rules
+from bot.domain import nudges as nudge_rules
 from bot.models import CheckinAnswer, Coach, Escalation, Message, Nudge, Outbox, Participant
 
 CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a quarter

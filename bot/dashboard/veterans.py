@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, flash, render_template, request
 from sqlalchemy import select
 
-from bot import nudges as nudge_rules
+from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.dashboard.charts import ITEMS, LABELS, STYLE, fmt, legend_svg, peg_chart_svg, weekly_peg
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
@@ -19,9 +19,9 @@ from bot.dashboard.queries import (
     participant_or_404,
     thread,
 )
-from bot.durations import in_quiet_hours, quiet_hours_end
+from bot.domain import nudges as nudge_rules
 from bot.models import Nudge
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 
 log = logging.getLogger(__name__)
 bp = blueprint("veterans", __name__, url_prefix="/veterans")
@@ -31,7 +31,7 @@ MAX_COMPOSE = 1000
 def strategy_names() -> dict[str, str]:
     """Return strategy names by id from the program's library (empty until it exists)."""
     try:
-        from bot.program_files import load_strategies
+        from bot.flows.program_files import load_strategies
     except ImportError:
         return {}
     try:

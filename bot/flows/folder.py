@@ -20,7 +20,7 @@ PROGRAM_FILES = frozenset({SAFETY_FILE, "strategies.yaml", "nudges.yaml"})
 def program_file_names() -> frozenset[str]:
     """Return the names of files in flows/ that are not flows."""
     try:
-        module = importlib.import_module("bot.program_files")
+        module = importlib.import_module("bot.flows.program_files")
     except ImportError:
         return PROGRAM_FILES
     extra = getattr(module, "FILES", None) or getattr(module, "PROGRAM_FILES", None) or ()
@@ -76,7 +76,7 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
 def program_problems(folder: Path) -> list[str]:
     """Return the problems bot.program_files.check reports, if that module exists."""
     try:
-        module = importlib.import_module("bot.program_files")
+        module = importlib.import_module("bot.flows.program_files")
     except ImportError:
         return []
     check = getattr(module, "check", None)

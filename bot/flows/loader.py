@@ -11,7 +11,8 @@ from typing import Any
 
 from croniter import croniter
 
-from bot.durations import parse_duration
+from bot.core.durations import parse_duration
+from bot.flows.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, normalize_keyword
 from bot.flows.model import (
     DEFAULT_EXPIRE,
     PROVIDED,
@@ -24,7 +25,6 @@ from bot.flows.model import (
     TimeoutSpec,
 )
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml_text, node_line
-from bot.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, normalize_keyword
 
 TOP_KEYS = ("id", "name", "description", "trigger", "start", "expire_after", "steps")
 TRIGGER_KEYS = ("keywords", "schedule")

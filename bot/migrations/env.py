@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.db import make_engine
+from bot.core.db import make_engine
 from bot.migrations_filter import include_name
 from bot.models import Base
 

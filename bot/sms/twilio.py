@@ -22,9 +22,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.config import Config, ConfigError
-from bot.logs import redact
-from bot.phones import mask
+from bot.core.config import Config, ConfigError
+from bot.core.logs import redact
+from bot.core.phones import mask
 from bot.sms import SendError, SendResult
 
 log = logging.getLogger(__name__)

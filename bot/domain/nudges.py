@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.models import AuditLog, Coach, Message, Nudge, Outbox, Participant
-from bot.outbox import queue_message
+from bot.outbox.queue import queue_message
 
 
 class NudgeError(ValueError):

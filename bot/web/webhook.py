@@ -17,8 +17,8 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.inbound import InboundSms, clean_sid, handle_inbound
-from bot.status import apply_status
+from bot.inbound.pipeline import InboundSms, clean_sid, handle_inbound
+from bot.web.status import apply_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")

@@ -16,7 +16,7 @@ from typing import Any, Required, TypedDict, Unpack, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from bot.db import insert_many
+from bot.core.db import insert_many
 from bot.models import Message, Outbox, Participant
 from bot.sms import segments_for
 

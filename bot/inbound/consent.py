@@ -26,7 +26,7 @@ def opt_out(
     participant.status = "opted_out"
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_out", method=method,
                              message_id=message_id, created_at=now))
-    from bot.runtime import end_active_runs
+    from bot.runtime.apply import end_active_runs
 
     end_active_runs(session, participant_id, now)
     cancel_unsent(session, participant_id, now)

@@ -18,15 +18,15 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from bot import runtime
-from bot.db import insert_many
-from bot.durations import quiet_hours_end
+from bot.core.db import insert_many
+from bot.core.durations import quiet_hours_end
 from bot.flows import actions as act
 from bot.flows.engine import Outcome, Start, advance
 from bot.flows.model import Flow
 from bot.models import Participant, Run
-from bot.outbox import QueuedText, queue_messages_bulk
-from bot.runtime import context_for, end_run, ended_as, flow_text, new_run, set_state
+from bot.outbox.queue import QueuedText, queue_messages_bulk
+from bot.runtime import apply as runtime
+from bot.runtime.apply import context_for, end_run, ended_as, flow_text, new_run, set_state
 
 log = logging.getLogger(__name__)
 

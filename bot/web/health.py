@@ -21,8 +21,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import select, text
 
+from bot.inbound.spool import spooled_count
 from bot.models import SchedulerState
-from bot.spool import spooled_count
 
 bp = Blueprint("health", __name__)
 OVERALL = "scheduler"

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import Clock, SystemClock
-from bot.config import Config
-from bot.db import Database
+from bot.core.clock import Clock, SystemClock
+from bot.core.config import Config
+from bot.core.db import Database
 from bot.sms import SmsSender
 
 if TYPE_CHECKING:

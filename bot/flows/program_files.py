@@ -50,9 +50,8 @@ from typing import Any
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from bot.durations import parse_duration
-from bot.flows.templates import compiled_template
-from bot.program_yaml import (
+from bot.core.durations import parse_duration
+from bot.flows.program_yaml import (
     Report,
     check_mapping,
     hint,
@@ -63,6 +62,7 @@ from bot.program_yaml import (
     texts_field,
     top_list,
 )
+from bot.flows.templates import compiled_template
 
 log = logging.getLogger(__name__)
 

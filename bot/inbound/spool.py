@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.phones import mask
+from bot.core.phones import mask
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -80,8 +80,8 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
 
 def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
     """Spool a text the database could not take; return its TwiML (crisis reply or empty)."""
-    from bot.crisis import safe_matcher
-    from bot.inbound import render_twiml
+    from bot.inbound.crisis import safe_matcher
+    from bot.inbound.pipeline import render_twiml
 
     matcher = safe_matcher(services)
     crisis = matcher.match(sms.body) is not None
@@ -154,7 +154,7 @@ def spooled_count(services: Any) -> int:
 
 def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
-    from bot.inbound import InboundSms, process_late, store_inbound
+    from bot.inbound.pipeline import InboundSms, process_late, store_inbound
 
     folder = spool_path(services)
     files = pending_files(folder)

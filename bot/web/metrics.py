@@ -143,7 +143,7 @@ def metrics() -> Response:
 
 
 def _spool_family(out: Exposition, services: object) -> None:
-    from bot.spool import spooled_count
+    from bot.inbound.spool import spooled_count
 
     out.family("peerline_spool_texts", "gauge",
                "Texts this node spooled while the database was down, not yet replayed.",

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from bot.core.phones import PhoneError, to_e164
 from bot.models import AuditLog, Coach, ConsentEvent, Participant
-from bot.phones import PhoneError, to_e164
 
 
 class EnrolmentError(ValueError):

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.durations import parse_duration, quiet_hours_end
-from bot.escalations import open_escalation
+from bot.core.durations import parse_duration, quiet_hours_end
+from bot.domain.escalations import open_escalation
+from bot.domain.nudges import draft_nudge
 from bot.flows import actions as act
 from bot.flows.engine import (
     Context,
@@ -38,16 +39,15 @@ from bot.flows.engine import (
     Timeout,
     advance,
 )
+from bot.flows.keywords import normalize_keyword
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
-from bot.keywords import normalize_keyword
 from bot.models import CheckinAnswer, Coach, Outbox, Participant, Run
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
-from bot.nudges import draft_nudge
-from bot.outbox import PRIORITY_ALERT, QueuedText, queue_message
+from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_message
 
 if TYPE_CHECKING:
-    from bot.runtime_bulk import StartBatch
+    from bot.runtime.bulk import StartBatch
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5

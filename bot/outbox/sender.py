@@ -74,13 +74,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.durations import in_quiet_hours, quiet_hours_end
+from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.models import Message, Nudge, Outbox, Participant
+from bot.outbox.circuit import Circuit
+from bot.outbox.claims import Claim, PassReport, backoff, refusal_code
+from bot.outbox.ratelimit import TokenBucket
 from bot.sms import SendError
-from bot.status import advances
-from scheduler.circuit import Circuit
-from scheduler.outbox_pass import Claim, PassReport, backoff, refusal_code
-from scheduler.ratelimit import TokenBucket
+from bot.web.status import advances
 
 log = logging.getLogger(__name__)
 PAUSED_RECHECK = timedelta(hours=1)
@@ -291,7 +291,7 @@ class OutboxSender:
                 self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
                              error.code)
                 if claim.participant_id:
-                    from bot.consent import opt_out
+                    from bot.inbound.consent import opt_out
 
                     opt_out(session, claim.participant_id, method="twilio:21610", now=now,
                             message_id=claim.message_id)

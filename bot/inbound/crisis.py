@@ -26,12 +26,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.escalations import open_escalation
+from bot.core.phones import mask
+from bot.domain.escalations import open_escalation
 from bot.flows.safety import SafetyMatcher
 from bot.models import AuditLog
-from bot.outbox import PRIORITY_CRISIS, queue_message
-from bot.phones import mask
-from bot.runtime import end_active_runs
+from bot.outbox.queue import PRIORITY_CRISIS, queue_message
+from bot.runtime.apply import end_active_runs
 
 log = logging.getLogger(__name__)
 _BUILTIN = SafetyMatcher()

@@ -18,10 +18,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.durations import quiet_hours_end
-from bot.escalations import acknowledge, can_act
+from bot.core.durations import quiet_hours_end
+from bot.domain.escalations import acknowledge, can_act
+from bot.domain.nudges import (
+    NudgeError,
+    approve,
+    get_for,
+    pending_for,
+    reject,
+    resume_for_participant,
+)
 from bot.models import Coach, Escalation, Nudge, Participant
-from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume_for_participant
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
          "EDIT ID new text (change and send), ACK ID (escalation seen).")

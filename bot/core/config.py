@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.durations import parse_duration, parse_quiet_hours
+from bot.core.durations import parse_duration, parse_quiet_hours
 
 
 class ConfigError(Exception):
@@ -130,7 +130,7 @@ def _to_base_url(value: Any) -> str:
 
 
 def _to_phones(value: Any) -> list[str]:
-    from bot.phones import PhoneError, to_e164
+    from bot.core.phones import PhoneError, to_e164
 
     phones = []
     for raw in _to_list(value):

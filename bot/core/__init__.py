@@ -1,0 +1,1 @@
+"""Shared infrastructure: config, database, clock, services, logging, phones, durations."""

@@ -1,0 +1,1 @@
+"""Program rules with state: enrolment, nudge drafts and approval, escalations, research export."""

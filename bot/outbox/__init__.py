@@ -1,0 +1,1 @@
+"""The durable outbox: queueing texts, and the sender that drains it (circuit, rate limit)."""

@@ -1,0 +1,1 @@
+"""Turning the pure engine's outcomes into database rows and queued texts."""
