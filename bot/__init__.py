@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import dashboard
 from bot.core.clock import Clock
 from bot.core.config import Config, ConfigError, load_config
 from bot.core.logs import setup_logging
 from bot.core.services import Services, build_services
 from bot.sms import SmsSender
+from bot.web import health, metrics, webhook
 
 
 def _secret_key(config: Config) -> str:
@@ -62,13 +65,10 @@ def create_app(
     )
     app.extensions["peerline"] = services
     if config.web.proxy_hops > 0:  # the visitor's address from X-Forwarded-For, for login limits
-        from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.web.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=0, x_host=0, x_port=0, x_prefix=0)
 
-    from bot import dashboard
-    from bot.web import health, metrics, webhook
 
     webhook.init_app(app)
     health.init_app(app)

@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core.durations import quiet_hours_end
 from bot.models import OnceMark, Participant
+from bot.runtime import apply as runtime
+from bot.runtime import bulk as runtime_bulk
 
 log = logging.getLogger(__name__)
 CATCH_UP = timedelta(hours=12)  # an occurrence missed for longer (scheduler down) is skipped
@@ -139,7 +141,6 @@ def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
 
 def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
-    from bot.runtime import bulk as runtime_bulk
 
     with services.db.session() as session:
         people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
@@ -156,7 +157,6 @@ def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) 
 def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
                       now: datetime) -> tuple[int, int]:
     """Start the chunk participant by participant, each in a savepoint (after a failure)."""
-    from bot.runtime import apply as runtime
 
     started = failed = 0
     with services.db.session() as session:

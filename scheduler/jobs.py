@@ -21,8 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core.durations import parse_duration
 from bot.domain.escalations import notify_staff
+from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
+from bot.inbound.spool import replay_spool
 from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox.queue import PRIORITY_ALERT, queue_message
+from bot.outbox.sender import OutboxSender
+from bot.runtime import apply as runtime
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
@@ -35,7 +39,6 @@ Job = Callable[[Any, datetime], str]
 
 def due_timeouts(services: Any, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
-    from bot.runtime import apply as runtime
 
     with services.db.session() as session:
         due = runtime.due_timeouts(session, now, limit=BATCH)
@@ -51,7 +54,6 @@ def due_timeouts(services: Any, now: datetime) -> str:
 
 def due_expiries(services: Any, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
-    from bot.runtime import apply as runtime
 
     with services.db.session() as session:
         due = runtime.due_expiries(session, now, limit=BATCH)
@@ -135,7 +137,6 @@ def send_outbox(services: Any, now: datetime) -> str:
     if sender is not None and getattr(sender, "_thread", None) is not None:
         sender.wake()
         return "sender woken"
-    from bot.outbox.sender import OutboxSender
 
     own = sender or OutboxSender(services)
     try:
@@ -150,8 +151,6 @@ def recover_inbound(services: Any, now: datetime) -> str:
 
     Once a day it also prunes the unknown-number marks nothing reads any more.
     """
-    from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
-    from bot.inbound.spool import replay_spool
 
     replayed = replay_spool(services, now)
     summary = (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "

@@ -6,6 +6,7 @@ process that held them (kill -9 included) and a standby can take over.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -106,7 +107,6 @@ class FileLock:
 
     def acquire(self) -> bool:
         """Try to take the lock without waiting; return whether it is held now."""
-        import fcntl
 
         if self._fd is not None:
             return True

@@ -28,7 +28,9 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.domain.nudges import expire_stale_drafts
+from bot.flows.program_files import ProgramCache, pick_for, render
 from bot.models import Nudge, Participant
+from bot.runtime.apply import context_for
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -45,7 +47,6 @@ CHUNK = 1000
 
 
 def _program(services: Any) -> Any:
-    from bot.flows.program_files import ProgramCache
 
     cache = services.extras.get("program_cache")
     if cache is None:
@@ -81,8 +82,6 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 
 def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
-    from bot.flows.program_files import pick_for, render
-    from bot.runtime.apply import context_for
 
     strategies = _program(services).strategies()
     source = f"schedule:{schedule.id}"

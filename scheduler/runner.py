@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import SchedulerState
@@ -72,7 +74,6 @@ class Runner:
         self.apscheduler: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._job_lock = threading.Lock()
 
     @property
     def active(self) -> bool:
@@ -111,8 +112,6 @@ class Runner:
         return True
 
     def _start_apscheduler(self) -> Any:
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-        from apscheduler.schedulers.background import BackgroundScheduler
 
         interval = max(1, int(self.services.config.scheduler.interval_seconds))
         scheduler = BackgroundScheduler(

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.config import Config, ConfigError, load_config
 from bot.core.db import Database, alembic_config
@@ -82,7 +86,6 @@ def open_services(config_path: str | None, *, check_database: bool = True,
 
 def unreachable(config: Config, exc: Exception) -> str:
     """Say that the database could not be reached, why, and which setting to check."""
-    from sqlalchemy.engine import make_url
 
     cause = getattr(exc, "orig", None) or exc
     reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
@@ -102,9 +105,6 @@ def upgrade_hint(config: Config) -> str:
 
 def require_schema(db: Database, config: Config) -> None:
     """Exit 1 with one line unless the database is reachable and migrated to the latest schema."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         with db.engine.connect() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import config_option, fail, load, unreachable
 from bot.core.db import make_engine, upgrade
@@ -17,7 +18,6 @@ def db_group() -> None:
 @config_option
 def upgrade_command(config_path: str | None) -> None:
     """Create or migrate the schema to the latest version."""
-    from sqlalchemy.exc import SQLAlchemyError
 
     config = load(config_path)
     try:

@@ -10,11 +10,18 @@ from typing import Any
 from xml.etree import ElementTree
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.cli.common import config_option, fail, open_services
+from bot.cli.scenarios import advance_clock, run_path
 from bot.core.clock import FrozenClock, SystemClock
 from bot.core.config import ConfigError, load_config
+from bot.core.durations import parse_duration
+from bot.core.phones import try_e164
+from bot.flows.folder import check_path
+from bot.inbound.pipeline import InboundSms, handle_inbound
+from bot.models import Coach, Message, Nudge, Participant
+from bot.runtime.apply import start_flow
 
 
 def _default_dir(config_path: str | None) -> Path:
@@ -36,7 +43,6 @@ def flows_group() -> None:
 @config_option
 def flows_check(path: Path | None, config_path: str | None) -> None:
     """Validate flow files; print one FILE:LINE: message per problem."""
-    from bot.flows.folder import check_path
 
     target = path or _default_dir(config_path)
     problems = check_path(target)
@@ -53,7 +59,6 @@ def flows_check(path: Path | None, config_path: str | None) -> None:
 @config_option
 def flows_test(path: Path | None, config_path: str | None) -> None:
     """Run the scenario files (flows/tests/*.yaml); exit 1 with a diff on failure."""
-    from bot.cli.scenarios import run_path
 
     target = path or _default_dir(config_path)
     results = run_path(target)
@@ -78,15 +83,12 @@ class _Chat:
         self.started = services.clock.now()
 
     def _last_id(self) -> int:
-        from sqlalchemy import func
 
-        from bot.models import Message
 
         with self.services.db.session() as session:
             return int(session.scalar(select(func.max(Message.id))) or 0)
 
     def send(self, body: str) -> None:
-        from bot.inbound.pipeline import InboundSms, handle_inbound
 
         twiml = handle_inbound(self.services, InboundSms(f"CHAT{uuid.uuid4().hex}", self.phone,
                                                          body, 0))
@@ -95,16 +97,12 @@ class _Chat:
         self.show_new(skip_twiml=True)
 
     def wait(self, text: str) -> None:
-        from bot.cli.scenarios import advance_clock
-        from bot.core.durations import parse_duration
 
         advance_clock(self.services, self.services.clock, parse_duration(text))
         click.echo(f"(the time is now {self.services.clock.now():%Y-%m-%d %H:%M} UTC)")
         self.show_new()
 
     def start(self, flow_id: str) -> None:
-        from bot.models import Participant
-        from bot.runtime.apply import start_flow
 
         with self.services.db.session() as session:
             participant = session.scalar(select(Participant).where(Participant.phone == self.phone))
@@ -114,7 +112,6 @@ class _Chat:
         self.show_new()
 
     def show_new(self, skip_twiml: bool = False) -> None:
-        from bot.models import Coach, Message, Nudge
 
         with self.services.db.session() as session:
             rows = session.scalars(select(Message).where(Message.id > self.seen,
@@ -146,7 +143,6 @@ HELP = ("Type a text to send it. Commands: /wait 25h (advance the clock and fire
 @config_option
 def chat(phone: str, config_path: str | None) -> None:
     """Talk to the bot in the terminal as a participant (console transport, virtual clock)."""
-    from bot.core.phones import try_e164
 
     e164 = try_e164(phone)
     if e164 is None:

@@ -7,8 +7,10 @@ import sys
 import click
 
 from bot.cli.common import fail, with_services
+from bot.cli.demo import demo_group
 from bot.core.services import Services
 from bot.domain.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
+from bot.runtime.apply import on_enrolled
 
 
 def _read_password(password_stdin: bool) -> str | None:
@@ -90,7 +92,6 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
                 session, phone=phone, name=name, coach=coach, now=now,
                 timezone=timezone or services.config.program.timezone,
             )
-            from bot.runtime.apply import on_enrolled
 
             on_enrolled(session, services, participant, now)
     except EnrolmentError as exc:
@@ -100,7 +101,6 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
 
 def register(main: click.Group) -> None:
     """Add the people commands to `main`."""
-    from bot.cli.demo import demo_group
 
     for group in (coach_group, staff_group, participant_group, demo_group):
         main.add_command(group)

@@ -24,9 +24,13 @@ from bot.core.clock import FrozenClock
 from bot.core.config import load_config
 from bot.core.db import Database
 from bot.core.durations import parse_duration
+from bot.core.services import Services
+from bot.domain.people import add_coach, add_participant
 from bot.flows.store import FlowStore
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
+from bot.inbound.pipeline import route_message
 from bot.models import Base, Escalation, Message, Nudge, Participant, Run
+from bot.runtime import apply as runtime
 
 FILE_KEYS = ("flow", "participant", "coach", "cases", "description")
 STEP_KEYS = ("send", "trigger", "wait", "expect_say", "expect_coach", "expect_escalation",
@@ -102,11 +106,9 @@ class _Case:
         config = load_config(None, environ={}, overrides={"database__url": "sqlite://"})
         self.db = Database("sqlite://", poolclass=StaticPool)
         Base.metadata.create_all(self.db.engine)
-        from bot.core.services import Services
 
         self.services = Services(config=config, db=self.db, clock=self.clock,
                                  sender=NullSender(), flows=store)
-        from bot.domain.people import add_coach, add_participant
 
         with self.db.session() as session:
             c = add_coach(session, name=str(coach.get("name") or coach.get("first_name", "Alex")),
@@ -124,8 +126,6 @@ class _Case:
 
     def act(self, step: Any) -> str | None:
         """Do what a step says; return a problem with the step itself, if any."""
-        from bot.inbound.pipeline import route_message
-        from bot.runtime import apply as runtime
 
         now = self.clock.now()
         with self.db.session() as session:
@@ -197,7 +197,6 @@ class _Case:
 
 def advance_clock(services: Any, clock: FrozenClock, delta: timedelta) -> int:
     """Move `clock` forward by `delta`, firing due timeouts and expiries at their own times."""
-    from bot.runtime import apply as runtime
 
     target = clock.now() + delta
     fired = 0

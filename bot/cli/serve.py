@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import signal
+import time
 from datetime import datetime
 from typing import Any
 
 import click
 
+from bot import create_app
 from bot.cli.common import config_option, fail, open_services
+from bot.cli.demo_data import demo_instructions
+from bot.core.clock import FrozenClock, SystemClock
+from bot.outbox.sender import OutboxSender
+from scheduler.jobs import run_all
+from scheduler.runner import Runner, record_pass
 
 
 @click.command("serve")
@@ -18,8 +25,6 @@ from bot.cli.common import config_option, fail, open_services
 @config_option
 def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> None:
     """Run the web app (webhook and dashboard) and the scheduler in one process."""
-    from bot import create_app
-    from scheduler.runner import Runner
 
     services = open_services(config_path, check_database=False)  # spools during an outage
     app = create_app(services=services)
@@ -28,7 +33,6 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
     url = f"http://{host}:{port}/"
     click.echo(f"PeerLine is running: {url}  (Ctrl-C to stop)")
     if demo:
-        from bot.cli.demo_data import demo_instructions
 
         click.echo(demo_instructions(url))
     try:
@@ -42,7 +46,6 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
 @config_option
 def scheduler_command(config_path: str | None) -> None:
     """Run the scheduler alone (one acts; others stand by and take over when it dies)."""
-    from scheduler.runner import Runner
 
     services = open_services(config_path, check_database=False)
     runner = Runner(services)
@@ -78,12 +81,7 @@ def parse_instant(text: str) -> datetime:
 @config_option
 def tick_command(at: str | None, config_path: str | None) -> None:
     """Run every scheduler job once as of --at, print what each did, and exit."""
-    import time
 
-    from bot.core.clock import FrozenClock, SystemClock
-    from bot.outbox.sender import OutboxSender
-    from scheduler.jobs import run_all
-    from scheduler.runner import record_pass
 
     when = parse_instant(at) if at else SystemClock().now()
     services = open_services(config_path, clock=FrozenClock(when))

@@ -41,10 +41,3 @@ class FrozenClock:
         with self._lock:
             self._now += delta
             return self._now
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return an aware UTC datetime; naive values (from SQLite) are taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

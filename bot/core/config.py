@@ -26,7 +26,11 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot.core.durations import parse_duration, parse_quiet_hours
+from bot.core.phones import PhoneError, to_e164
 
 
 class ConfigError(Exception):
@@ -85,8 +89,6 @@ def _to_hour(value: Any) -> int:
 
 
 def _to_database_url(value: Any) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     text = _to_str(value)
     try:
@@ -130,7 +132,6 @@ def _to_base_url(value: Any) -> str:
 
 
 def _to_phones(value: Any) -> list[str]:
-    from bot.core.phones import PhoneError, to_e164
 
     phones = []
     for raw in _to_list(value):

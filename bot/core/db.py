@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,7 +80,6 @@ class Database:
 
 def alembic_config(url: str) -> Any:
     """Return an Alembic Config pointing at our migrations and `url`."""
-    from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -88,7 +89,6 @@ def alembic_config(url: str) -> Any:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the schema at `url` to `revision`."""
-    from alembic import command
 
     make_engine(url).dispose()  # creates the SQLite folder if needed
     command.upgrade(alembic_config(url), revision)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.config import Config
 from bot.core.db import Database
+from bot.flows.store import FlowStore
 from bot.sms import SmsSender
-
-if TYPE_CHECKING:
-    from bot.flows.store import FlowStore
+from bot.sms.console import ConsoleSender
+from bot.sms.twilio import TwilioSender
 
 
 @dataclass
@@ -34,10 +34,8 @@ class Services:
 def build_sender(config: Config) -> SmsSender:
     """Return the transport the config names; a Twilio client is created here, not at import."""
     if config.sms.transport == "twilio":
-        from bot.sms.twilio import TwilioSender
 
         return TwilioSender.from_config(config)
-    from bot.sms.console import ConsoleSender
 
     return ConsoleSender()
 
@@ -58,7 +56,6 @@ def build_services(
         sender=sender or build_sender(config),
     )
     if load_flows:
-        from bot.flows.store import FlowStore
 
         services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir)
     return services

@@ -1,7 +1,7 @@
 """The coach and staff dashboard: server-rendered pages under the same Flask app.
 
 Rules:
-- Every view checks on the server who may see or act (see `access.py`).
+- Every view checks on the server who may see or act (bot/dashboard/common.py).
 - Every POST carries a CSRF token (Flask-WTF), checked by each blueprint.
 - Times are shown in the viewer's zone; a veteran's local time where it matters.
 """
@@ -11,21 +11,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 
-csrf = CSRFProtect()
+from bot.dashboard import auth, coach, common, staff, veterans
+from bot.dashboard import escalations as escalation_pages
 
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprints, CSRF protection and template helpers."""
-    from bot.dashboard import auth, coach, common, staff, veterans
-    from bot.dashboard import escalations as escalation_pages
 
     # Only the dashboard's own blueprints check tokens: Twilio's webhooks cannot send one.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
-    csrf.init_app(app)
+    common.csrf.init_app(app)
     common.init_app(app)
     for module in (auth, coach, veterans, escalation_pages, staff):
         module.init_app(app)

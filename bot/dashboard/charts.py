@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 
 ITEMS = ("pain", "enjoyment", "activity")
 LABELS = {"pain": "Pain", "enjoyment": "Enjoyment of life", "activity": "General activity"}
-SHORT = {"pain": "P", "enjoyment": "E", "activity": "G"}
 # Dark, distinct colours (all ≥ 4.5:1 on white) plus shape and dash for colour-blind readers.
 STYLE = {
     "pain": {"colour": "#8a2c0d", "dash": "", "marker": "circle"},

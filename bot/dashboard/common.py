@@ -21,12 +21,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from bot.core.services import Services
 from bot.models import AuditLog, Coach
+
+csrf = CSRFProtect()  # init_app'd by bot.dashboard; checked by each blueprint's before_request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,7 +148,6 @@ def _handle_csrf(exc: CSRFError) -> Response:
 
 def _csrf_check() -> None:
     if current_app.config.get("WTF_CSRF_ENABLED", True):
-        from bot.dashboard import csrf
 
         csrf.protect()
 

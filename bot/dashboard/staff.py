@@ -15,7 +15,9 @@ from bot.dashboard.common import audit, back, blueprint, now, services, staff_re
 from bot.dashboard.queries import names
 from bot.domain.export import KINDS, write_csv
 from bot.domain.people import EnrolmentError, add_participant
+from bot.flows.program_files import check as check_program_files
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
+from bot.runtime.apply import on_enrolled
 
 log = logging.getLogger(__name__)
 bp = blueprint("staff", __name__, url_prefix="/staff")
@@ -63,7 +65,6 @@ def add_veteran() -> Response | str:
                     timezone=form["timezone"] or services().config.program.timezone,
                     now=moment, actor=f"web:coach:{user().id}")
                 audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
-                from bot.runtime.apply import on_enrolled
 
                 on_enrolled(db, services(), participant, moment)
                 pid, first = participant.id, participant.first_name
@@ -155,7 +156,6 @@ def flow_report() -> dict[str, Any]:
     folder = Path(store.folder)
     problems = [str(p) for p in store.errors]
     try:
-        from bot.flows.program_files import check as check_program_files
 
         problems += check_program_files(folder)
     except Exception:  # noqa: BLE001 - the page must show even if a checker breaks

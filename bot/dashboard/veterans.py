@@ -20,6 +20,7 @@ from bot.dashboard.queries import (
     thread,
 )
 from bot.domain import nudges as nudge_rules
+from bot.flows.program_files import load_strategies
 from bot.models import Nudge
 from bot.outbox.queue import queue_message
 
@@ -30,10 +31,6 @@ MAX_COMPOSE = 1000
 
 def strategy_names() -> dict[str, str]:
     """Return strategy names by id from the program's library (empty until it exists)."""
-    try:
-        from bot.flows.program_files import load_strategies
-    except ImportError:
-        return {}
     try:
         library: Any = load_strategies(services().config.flows.dir)
     except Exception:  # noqa: BLE001 - a broken library must not break the page

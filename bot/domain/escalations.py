@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.nudges import pause_for_participant
 from bot.models import AuditLog, Coach, Escalation, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, queue_message
 
@@ -63,7 +64,6 @@ def open_escalation(
         escalation.coach_notified_at = now
     if urgent:
         notify_staff(session, services, escalation, participant, now)
-        from bot.domain.nudges import pause_for_participant
 
         pause_for_participant(session, participant.id, now)
     session.add(AuditLog(actor="system", action="escalation.open", target_type="escalation",

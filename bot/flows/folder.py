@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.flows.loader import problems_of
 from bot.flows.model import Flow, Problem
+from bot.flows.program_files import NOT_FLOWS
+from bot.flows.program_files import check as check_program_files
 from bot.flows.safety import SafetyMatcher, load_safety
 from bot.flows.validate import cross_check, validate_flow
 
 log = logging.getLogger(__name__)
 SAFETY_FILE = "safety.yaml"
-PROGRAM_FILES = frozenset({SAFETY_FILE, "strategies.yaml", "nudges.yaml"})
-
-
-def program_file_names() -> frozenset[str]:
-    """Return the names of files in flows/ that are not flows."""
-    try:
-        module = importlib.import_module("bot.flows.program_files")
-    except ImportError:
-        return PROGRAM_FILES
-    extra = getattr(module, "FILES", None) or getattr(module, "PROGRAM_FILES", None) or ()
-    return PROGRAM_FILES | frozenset(str(name) for name in extra)
 
 
 def flow_files(folder: Path) -> list[Path]:
     """Return the flow files of `folder` (top-level *.yaml that are not program files)."""
-    skip = program_file_names()
-    return sorted(p for p in folder.glob("*.yaml") if p.is_file() and p.name not in skip)
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file() and p.name not in NOT_FLOWS)
 
 
 @dataclass
@@ -74,18 +63,11 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
 
 
 def program_problems(folder: Path) -> list[str]:
-    """Return the problems bot.program_files.check reports, if that module exists."""
+    """Return the problems the program files' own check reports (strategy library, nudges)."""
     try:
-        module = importlib.import_module("bot.flows.program_files")
-    except ImportError:
-        return []
-    check = getattr(module, "check", None)
-    if check is None:
-        return []
-    try:
-        return [str(line) for line in check(folder)]
+        return [str(line) for line in check_program_files(folder)]
     except Exception as exc:  # a broken checker must not hide the flow problems
-        log.exception("bot.program_files.check failed")
+        log.exception("bot.flows.program_files.check failed")
         return [f"{folder}:1: the program files check failed: {exc}"]
 
 

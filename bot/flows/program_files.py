@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 STRATEGIES_FILE = "strategies.yaml"
 NUDGES_FILE = "nudges.yaml"
 PROGRAM_FILES = (STRATEGIES_FILE, NUDGES_FILE)  # the flow loader skips these
-NOT_FLOWS = frozenset({"safety.yaml", *PROGRAM_FILES})
+NOT_FLOWS = frozenset({"safety.yaml", *PROGRAM_FILES})  # files in flows/ that are not flows
 MIN_REMINDERS = 4
 MIN_TEXTS = 2
 DEFAULT_MAX_LATE = timedelta(hours=12)

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.models import ConsentEvent, Message, Outbox, Participant
+from bot.runtime.apply import end_active_runs
 
 
 def opt_out(
@@ -26,7 +27,6 @@ def opt_out(
     participant.status = "opted_out"
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_out", method=method,
                              message_id=message_id, created_at=now))
-    from bot.runtime.apply import end_active_runs
 
     end_active_runs(session, participant_id, now)
     cancel_unsent(session, participant_id, now)

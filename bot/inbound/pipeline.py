@@ -34,10 +34,13 @@ from sqlalchemy.orm import Session, joinedload
 from bot.core.phones import mask, try_e164
 from bot.flows.keywords import consent_keyword
 from bot.inbound import texts
+from bot.inbound.coach_sms import handle_coach_message, is_command
 from bot.inbound.consent import opt_in, opt_out
+from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
 from bot.models import Coach, Message, OnceMark, Participant
 from bot.outbox.queue import queue_message, record_reply
+from bot.runtime.apply import handle_participant_message
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -235,8 +238,6 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     if coach is not None:
         message.kind = "coach"
         message.coach_id = coach.id
-        from bot.inbound.coach_sms import handle_coach_message, is_command
-        from bot.inbound.crisis import handle_other_crisis
 
         replies = None
         if not is_command(message.body):  # free words: a coach may be in crisis too
@@ -271,7 +272,6 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
 def _route_participant(
     session: Session, services: Any, participant: Participant, message: Message, now: datetime
 ) -> list[str]:
-    from bot.inbound.crisis import handle_if_crisis
 
     crisis_replies = handle_if_crisis(session, services, participant, message, now)
     if crisis_replies is not None:
@@ -291,7 +291,6 @@ def _route_participant(
         return []  # nothing more to an opted-out number
     if keyword == "help":
         return [texts.help_text(config, participant)]
-    from bot.runtime.apply import handle_participant_message
 
     return handle_participant_message(session, services, participant, message, now)
 
@@ -313,7 +312,6 @@ def prune_unknown_marks(session: Session, now: datetime) -> int:
 
 def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
-    from bot.inbound.crisis import handle_other_crisis
 
     crisis_replies = handle_other_crisis(session, services, message, now,
                                          sender="a number not enrolled")

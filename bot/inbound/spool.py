@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.phones import mask
+from bot.inbound.crisis import safe_matcher
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -80,7 +81,7 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
 
 def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
     """Spool a text the database could not take; return its TwiML (crisis reply or empty)."""
-    from bot.inbound.crisis import safe_matcher
+    # Function-level: breaks the cycle pipeline -> spool (answer_while_down) -> pipeline.
     from bot.inbound.pipeline import render_twiml
 
     matcher = safe_matcher(services)
@@ -154,6 +155,7 @@ def spooled_count(services: Any) -> int:
 
 def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
+    # Function-level: breaks the cycle pipeline -> spool (replay_if_due) -> pipeline.
     from bot.inbound.pipeline import InboundSms, process_late, store_inbound
 
     folder = spool_path(services)

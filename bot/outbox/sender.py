@@ -75,6 +75,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
+from bot.inbound.consent import opt_out
 from bot.models import Message, Nudge, Outbox, Participant
 from bot.outbox.circuit import Circuit
 from bot.outbox.claims import Claim, PassReport, backoff, refusal_code
@@ -291,7 +292,6 @@ class OutboxSender:
                 self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
                              error.code)
                 if claim.participant_id:
-                    from bot.inbound.consent import opt_out
 
                     opt_out(session, claim.participant_id, method="twilio:21610", now=now,
                             message_id=claim.message_id)

@@ -270,8 +270,8 @@ def handle_participant_message(
 ) -> list[str]:
     """Answer an enrolled participant's ordinary message; return the reply texts."""
     store = services.flows
-    if store is None:
-        return [f"Thanks, {participant.first_name}. Your coach will see your message."]
+    if store is None:  # a tool's Services built without flows: there is nothing to run
+        return []
     text = message.body or ""
     applier = _Apply(session, services, participant, now, reply=True)
     with session.no_autoflush:  # only the message and participant are pending: one flush

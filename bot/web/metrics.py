@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.inbound.spool import spooled_count
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, SchedulerState
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,6 @@ def metrics() -> Response:
 
 
 def _spool_family(out: Exposition, services: object) -> None:
-    from bot.inbound.spool import spooled_count
 
     out.family("peerline_spool_texts", "gauge",
                "Texts this node spooled while the database was down, not yet replayed.",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.inbound.consent import opt_out
 from bot.models import Message
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,6 @@ def apply_status(services: Any, sid: str, status: str, error_code: str | None,
             changed = True
         if (code == OPTED_OUT and status in ("failed", "undelivered")
                 and message.direction == "out" and message.participant_id):
-            from bot.inbound.consent import opt_out
 
             if opt_out(session, message.participant_id, method="twilio:21610", now=now,
                        message_id=message.id):

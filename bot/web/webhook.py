@@ -15,7 +15,6 @@ import logging
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.inbound.pipeline import InboundSms, clean_sid, handle_inbound
 from bot.web.status import apply_status
@@ -56,14 +55,6 @@ def _check_signature() -> None:
     if not any(validator.validate(url, request.form, signature) for url in _signed_urls()):
         log.warning("refused %s: bad signature", request.path)
         abort(403)
-
-
-def twiml(replies: list[str]) -> Response:
-    """Return a TwiML response carrying `replies` as <Message> elements."""
-    response = MessagingResponse()
-    for text in replies:
-        response.message(text)
-    return Response(str(response), mimetype="application/xml")
 
 
 @bp.post("/inbound")
