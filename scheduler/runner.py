@@ -1,9 +1,8 @@
 """Run the jobs under APScheduler in the one active scheduler process; others stand by.
 
-- Jobs live in an SQLAlchemy job store on the app's database, with fixed ids
-  (`scheduler.jobs.JOBS`), `replace_existing=True`, `coalesce=True` and
-  `max_instances=1`. A job is `run_job(job_id)`: a top-level function taking
-  an id, so the store keeps a textual reference, never a pickled object.
+- Jobs live in APScheduler's memory job store, recreated at every start, with
+  fixed ids (`scheduler.jobs.JOBS`), `coalesce=True` and `max_instances=1`.
+  A job is the bound method `Runner.run(job_id)`: nothing is pickled or stored.
 - Only the holder of the scheduler lock (scheduler.locking) starts
   APScheduler and the outbox sender; a standby retries every
   `STANDBY_RETRY_SECONDS` and takes over when the holder dies.
@@ -21,7 +20,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +31,6 @@ from scheduler.locking import SchedulerLock, lock_for
 
 log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 10.0
-_active: dict[str, Runner] = {}  # the runner of this process, for run_job
 
 
 def record_pass(services: Any, name: str, holder: str, started: datetime, duration_ms: int,
@@ -53,13 +50,6 @@ def record_pass(services: Any, name: str, holder: str, started: datetime, durati
             return
         except IntegrityError:
             continue  # two writers inserted at once; update the row the other one made
-
-
-def run_job(job_id: str) -> None:
-    """APScheduler's entry point: run job `job_id` in this process's active runner."""
-    runner = _active.get("runner")
-    if runner is not None:
-        runner.run(job_id)
 
 
 class Runner:
@@ -108,21 +98,17 @@ class Runner:
         self.services.db.wakers.append(self.sender.wake)
         self.sender.start()
         self.apscheduler = self._start_apscheduler()
-        _active["runner"] = self
         return True
 
     def _start_apscheduler(self) -> Any:
-
         interval = max(1, int(self.services.config.scheduler.interval_seconds))
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.services.db.engine)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval},
             timezone=UTC,
         )
         for job_id in JOBS:
-            scheduler.add_job(run_job, "interval", seconds=interval, args=[job_id], id=job_id,
-                              name=job_id, replace_existing=True,
-                              next_run_time=datetime.now(UTC))
+            scheduler.add_job(self.run, "interval", seconds=interval, args=[job_id], id=job_id,
+                              name=job_id, next_run_time=datetime.now(UTC))
         scheduler.start()
         return scheduler
 
@@ -137,8 +123,6 @@ class Runner:
             self.services.extras.pop("outbox_sender", None)
             self.sender.stop()
             self.sender = None
-        if _active.get("runner") is self:
-            _active.pop("runner")
         self.lock.release()
 
     def serve_forever(self) -> None:

@@ -93,15 +93,15 @@ def test_the_comparison_would_see_a_missing_migration(db_url):
     assert [d[0] for d in diff] == ["add_column"]
 
 
-def test_autogenerate_leaves_the_scheduler_job_table_alone(db_url):
-    """APScheduler's own table in the database is not something a new migration should drop."""
-    from bot.migrations_filter import include_name
-
-    engine = make_engine(db_url)
+def test_upgrade_drops_the_old_scheduler_job_table(tmp_path):
+    """A database the old SQLAlchemy job store wrote to loses that table; the schema matches."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)")
+    upgrade(url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_name": include_name})
-        diff = compare_metadata(context, Base.metadata)
+        assert "apscheduler_jobs" not in inspect(conn).get_table_names()
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
-    assert diff == []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from bot import create_app
 from bot.core.db import Database
@@ -42,6 +43,18 @@ def two(any_db_url):
         services.db.dispose()
 
 
+def _job_ran(runner, job_id, wait=20.0):
+    """Wait until the liveness row of `job_id` names `runner`; return whether it did."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with runner.services.db.session() as session:
+            state = session.get(SchedulerState, f"job:{job_id}")
+            if state is not None and state.holder == runner.holder:
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def test_two_schedulers_started_at_once_only_one_acts(two):
     gate = threading.Barrier(2)
     results: dict[str, bool] = {}
@@ -60,6 +73,10 @@ def test_two_schedulers_started_at_once_only_one_acts(two):
     standby = next(r for r in two if not results[r.holder])
     assert {job.id for job in active.apscheduler.get_jobs()} == set(JOBS)
     assert all(job.max_instances == 1 and job.coalesce for job in active.apscheduler.get_jobs())
+    assert all(job.func == active.run for job in active.apscheduler.get_jobs())  # bound, in memory
+    assert _job_ran(active, "timeouts")  # APScheduler itself ran a job through the bound method
+    with active.services.db.engine.connect() as conn:
+        assert "apscheduler_jobs" not in inspect(conn).get_table_names()
     assert standby.apscheduler is None and standby.sender is None
     assert standby.run("checkins") == "standby"
     assert active.run("checkins") != "standby"

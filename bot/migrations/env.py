@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic import context
 
 from bot.core.db import make_engine
-from bot.migrations_filter import include_name
 from bot.models import Base
 
 config = context.config
@@ -18,7 +17,6 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
-        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -31,8 +29,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True,
-            include_name=include_name,
-        )
+            )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
