@@ -89,7 +89,6 @@ class _Chat:
             return int(session.scalar(select(func.max(Message.id))) or 0)
 
     def send(self, body: str) -> None:
-
         twiml = handle_inbound(self.services, InboundSms(f"CHAT{uuid.uuid4().hex}", self.phone,
                                                          body, 0))
         for element in ElementTree.fromstring(twiml).iter("Message"):
@@ -97,13 +96,11 @@ class _Chat:
         self.show_new(skip_twiml=True)
 
     def wait(self, text: str) -> None:
-
         advance_clock(self.services, self.services.clock, parse_duration(text))
         click.echo(f"(the time is now {self.services.clock.now():%Y-%m-%d %H:%M} UTC)")
         self.show_new()
 
     def start(self, flow_id: str) -> None:
-
         with self.services.db.session() as session:
             participant = session.scalar(select(Participant).where(Participant.phone == self.phone))
             if participant is None or start_flow(session, self.services, participant, flow_id,
@@ -112,7 +109,6 @@ class _Chat:
         self.show_new()
 
     def show_new(self, skip_twiml: bool = False) -> None:
-
         with self.services.db.session() as session:
             rows = session.scalars(select(Message).where(Message.id > self.seen,
                                                          Message.direction == "out")

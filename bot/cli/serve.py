@@ -33,7 +33,6 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
     url = f"http://{host}:{port}/"
     click.echo(f"PeerLine is running: {url}  (Ctrl-C to stop)")
     if demo:
-
         click.echo(demo_instructions(url))
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)

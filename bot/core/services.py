@@ -34,7 +34,6 @@ class Services:
 def build_sender(config: Config) -> SmsSender:
     """Return the transport the config names; a Twilio client is created here, not at import."""
     if config.sms.transport == "twilio":
-
         return TwilioSender.from_config(config)
 
     return ConsoleSender()
@@ -56,6 +55,5 @@ def build_services(
         sender=sender or build_sender(config),
     )
     if load_flows:
-
         services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir)
     return services

@@ -148,7 +148,6 @@ def _handle_csrf(exc: CSRFError) -> Response:
 
 def _csrf_check() -> None:
     if current_app.config.get("WTF_CSRF_ENABLED", True):
-
         csrf.protect()
 
 

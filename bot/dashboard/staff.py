@@ -156,7 +156,6 @@ def flow_report() -> dict[str, Any]:
     folder = Path(store.folder)
     problems = [str(p) for p in store.errors]
     try:
-
         problems += check_program_files(folder)
     except Exception:  # noqa: BLE001 - the page must show even if a checker breaks
         log.warning("program file check failed", exc_info=True)

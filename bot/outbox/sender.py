@@ -292,7 +292,6 @@ class OutboxSender:
                 self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
                              error.code)
                 if claim.participant_id:
-
                     opt_out(session, claim.participant_id, method="twilio:21610", now=now,
                             message_id=claim.message_id)
                 report.add("failed")
