@@ -28,6 +28,7 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot scheduler tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pip-audit --skip-editable --progress-spinner off || echo "pip-audit could not finish (it needs network)"
 
 clean:

@@ -44,7 +44,7 @@ DUE = datetime(2026, 12, 7, 16, 5, tzinfo=UTC)
 def services_for(url: str):  # type: ignore[no-untyped-def]
     """Build PeerLine's services on `url` with the shipped flows."""
     from bot.core.config import load_config
-    from bot.core.services import build_services
+    from bot.services import build_services
 
     config = load_config(None, overrides={"database__url": url, "flows__dir": str(ROOT / "flows"),
                                           "logging__level": "WARNING"})

@@ -76,7 +76,7 @@ def baseline(fake, rate: float, count: int, in_flight: int) -> tuple[float, int]
     import base64
     import urllib.request
 
-    from bot.outbox.ratelimit import TokenBucket
+    from bot.sending.ratelimit import TokenBucket
 
     fake.reset()
     url = f"{fake.base_url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
@@ -100,9 +100,9 @@ def baseline(fake, rate: float, count: int, in_flight: int) -> tuple[float, int]
 def bench(url: str, rate: float, seconds: int, in_flight: int) -> None:
     """Queue rate x seconds messages, drain them, and print the figures beside the baseline."""
     from bot.core.config import load_config
-    from bot.core.services import build_services
     from bot.models import Outbox
-    from bot.outbox.sender import OutboxSender
+    from bot.sending.sender import OutboxSender
+    from bot.services import build_services
     from tests.fake_twilio import FakeTwilio
 
     count = int(rate * seconds)

@@ -53,9 +53,9 @@ def start_runs(url: str, participants: int) -> int:
     """Put every participant inside a waiting flow step if the flow engine is present."""
     try:
         from bot.core.config import load_config
-        from bot.core.services import build_services
         from bot.models import Participant
         from bot.runtime.apply import start_flow  # type: ignore[attr-defined]
+        from bot.services import build_services
     except ImportError:
         return 0
     config = load_config(None, overrides={"database__url": url,

@@ -15,7 +15,7 @@ from bot import dashboard
 from bot.core.clock import Clock
 from bot.core.config import Config, ConfigError, load_config
 from bot.core.logs import setup_logging
-from bot.core.services import Services, build_services
+from bot.services import Services, build_services
 from bot.sms import SmsSender
 from bot.web import health, metrics, webhook
 

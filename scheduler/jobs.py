@@ -25,8 +25,8 @@ from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
 from bot.inbound.spool import replay_spool
 from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox.queue import PRIORITY_ALERT, queue_message
-from bot.outbox.sender import OutboxSender
 from bot.runtime import apply as runtime
+from bot.sending.sender import OutboxSender
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.nudge_schedules import draft_scheduled_nudges
 

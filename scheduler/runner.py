@@ -24,7 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import SchedulerState
-from bot.outbox.sender import OutboxSender
+from bot.sending.sender import OutboxSender
 from scheduler.jobs import JOBS
 from scheduler.jobs import run_job as run_job_now
 from scheduler.locking import SchedulerLock, lock_for

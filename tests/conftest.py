@@ -27,7 +27,7 @@ from bot import create_app
 from bot.core.clock import FrozenClock
 from bot.core.config import load_config
 from bot.core.db import Database, upgrade
-from bot.core.services import Services, build_services
+from bot.services import Services, build_services
 from bot.sms import SendResult
 
 pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support",

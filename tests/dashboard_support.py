@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.services import Services
 from bot.domain.people import add_coach, add_participant
 from bot.models import CheckinAnswer, Escalation, Message, Nudge, Participant
+from bot.services import Services
 
 START_OFFSET = timedelta(hours=1)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -112,7 +112,7 @@ def fake(services: Any, clock: FrozenClock) -> ScriptedSender:
 @pytest.fixture
 def make_sender(services: Any, clock: FrozenClock) -> Iterator[Callable[..., Any]]:
     """Build OutboxSenders in virtual time (rate 100, one in flight unless told); stop them."""
-    from bot.outbox.sender import OutboxSender
+    from bot.sending.sender import OutboxSender
 
     made: list[OutboxSender] = []
 

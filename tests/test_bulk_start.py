@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.clock import FrozenClock
-from bot.core.services import build_services
 from bot.domain.people import add_coach, add_participant
 from bot.models import Message, Nudge, OnceMark, Outbox, Participant, Run
 from bot.runtime.apply import start_flow
 from bot.runtime.bulk import StartBatch, start_flows_bulk
+from bot.services import build_services
 from scheduler.checkins import due_checkins, insert_new
 from tests.conftest import RecordingSender, make_config
 

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bot.outbox.circuit import Circuit
+from bot.sending.circuit import Circuit
 
 
 class Clock:
@@ -154,7 +154,7 @@ def test_finished_rows_are_forgotten_and_memory_is_bounded(clock):
 
 
 def test_logs_name_codes_and_counts_only(circuit, clock, caplog):
-    caplog.set_level(logging.INFO, logger="bot.outbox.circuit")
+    caplog.set_level(logging.INFO, logger="bot.sending.circuit")
     circuit.refused(1, "500/20500")
     clock.now = circuit.until
     circuit.begin_probe(2)

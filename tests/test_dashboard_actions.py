@@ -198,10 +198,10 @@ def test_a_second_approval_racing_the_first_sends_the_draft_once(
         pg_url: str, clock: Any, sender: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A double click (or an OK by SMS) committed between the dashboard's two reads of the draft."""
     from bot import create_app
-    from bot.core.services import build_services
     from bot.domain import nudges as nudge_rules
     from bot.domain.people import add_coach, add_participant
     from bot.models import Coach
+    from bot.services import build_services
     from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config
     from tests.dashboard_support import add_nudge
 

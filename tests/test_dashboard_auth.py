@@ -85,8 +85,8 @@ def test_one_address_is_slowed_down_across_usernames(client: Any, clock: Any,
 def test_the_address_limit_is_shared_by_every_worker(client: Any, services: Any, clock: Any,
                                                       sender: Any, world: dict[str, int]) -> None:
     from bot import create_app
-    from bot.core.services import build_services
     from bot.models import LoginFailure
+    from bot.services import build_services
 
     other = build_services(services.config, clock=clock, sender=sender)  # another worker
     try:

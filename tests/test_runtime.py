@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.core.services import build_services
 from bot.models import CheckinAnswer, Escalation, Message, Nudge, Outbox, Participant, Run
 from bot.runtime.apply import (
     due_expiries,
@@ -19,6 +18,7 @@ from bot.runtime.apply import (
     on_enrolled,
     start_flow,
 )
+from bot.services import build_services
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, replies
 
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"

@@ -81,7 +81,7 @@ def test_patterns_are_regular_expressions():
 @pytest.fixture
 def quiet_services(db_url, clock, sender):
     """Services whose clock is inside the participant's quiet hours (23:00 in New York)."""
-    from bot.core.services import build_services
+    from bot.services import build_services
 
     clock.set(clock.now().replace(hour=4))
     built = build_services(make_config(db_url, safety__staff_phones=["+12025550199"]),

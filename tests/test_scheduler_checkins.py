@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.clock import FrozenClock
-from bot.core.services import build_services
 from bot.domain.people import add_coach, add_participant
 from bot.models import Coach, Participant, Run
+from bot.services import build_services
 from scheduler.checkins import due_checkins, occurrences
 from tests.conftest import RecordingSender, make_config
 

@@ -86,8 +86,8 @@ def test_no_digest_without_pending_drafts(services, clock, people):
 
 
 def test_staff_second_level_once_and_only_when_unacknowledged(db_url, clock, sender):
-    from bot.core.services import build_services
     from bot.domain.people import add_coach
+    from bot.services import build_services
 
     services = build_services(make_config(db_url, safety__staff_phones=["+12025550150"],
                                           safety__staff_after="2h"), clock=clock, sender=sender)

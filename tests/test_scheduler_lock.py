@@ -12,8 +12,8 @@ from sqlalchemy import inspect, select
 
 from bot import create_app
 from bot.core.db import Database
-from bot.core.services import build_services
 from bot.models import SchedulerState
+from bot.services import build_services
 from scheduler.jobs import JOBS
 from scheduler.locking import lock_for
 from scheduler.runner import Runner

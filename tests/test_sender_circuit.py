@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from bot.outbox.circuit import Circuit
 from bot.outbox.queue import PRIORITY_CRISIS
-from bot.outbox.sender import OutboxSender
+from bot.sending.circuit import Circuit
+from bot.sending.sender import OutboxSender
 from scheduler.jobs import send_outbox
 from tests.sched_support import SERVER_ERROR, outbox_row, queue
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.domain.nudges import approve, draft_nudge, pause_for_participant
 from bot.models import Nudge, Outbox, Participant
-from bot.outbox.claims import backoff
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS
+from bot.sending.claims import backoff
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
 from tests.sched_support import (
     BAD_NUMBER,
@@ -188,7 +188,7 @@ def test_21610_opts_the_participant_out(services, people, fake, make_sender):
 
 def test_a_dead_senders_claim_is_reclaimed_after_the_lease(services, people, fake, clock,
                                                              make_sender):
-    from bot.outbox.claims import PassReport
+    from bot.sending.claims import PassReport
 
     message_id = queue(services, people["participant"], "hello")
     dead = make_sender(name="dead")

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.clock import FrozenClock
-from bot.core.services import build_services
 from bot.domain.people import add_coach, add_participant
 from bot.models import Outbox, Participant
-from bot.outbox.sender import OutboxSender
+from bot.sending.sender import OutboxSender
+from bot.services import build_services
 from tests.conftest import make_config
 from tests.fake_twilio import OK, OPTED_OUT, RATE_LIMITED, SERVER_ERROR
 from tests.sched_support import ScriptedSender, outbox_row, queue, virtual_time

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.models import ConsentEvent, Message, Outbox, Participant
 from bot.outbox.queue import queue_message
-from bot.web.status import advances
+from bot.outbox.delivery import advances
 from tests.conftest import PARTICIPANT_PHONE, sign
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot.core.config import ConfigError
-from bot.core.services import build_sender
+from bot.services import build_sender
 from bot.sms import SendError, SendResult
 from bot.sms.twilio import BaseUrlHttpClient, TwilioSender
 from tests.conftest import make_config

@@ -11,8 +11,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from bot import create_app
-from bot.core.services import build_services
 from bot.models import Message
+from bot.services import build_services
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, make_config, sign
 
 PHONE = "+12025550177"

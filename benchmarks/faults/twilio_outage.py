@@ -58,9 +58,9 @@ def main() -> None:
 
     from bot.core.config import load_config
     from bot.core.logs import setup_logging
-    from bot.core.services import build_services
     from bot.models import Outbox
-    from bot.outbox.sender import OutboxSender
+    from bot.sending.sender import OutboxSender
+    from bot.services import build_services
     from tests.fake_twilio import RATE_LIMITED, SERVER_ERROR, FakeTwilio
 
     setup_logging("ERROR")

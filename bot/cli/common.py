@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.core.config import Config, ConfigError, load_config
 from bot.core.db import Database, alembic_config
 from bot.core.logs import setup_logging
-from bot.core.services import Services, build_services
+from bot.services import Services, build_services
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:

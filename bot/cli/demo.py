@@ -6,7 +6,7 @@ import click
 
 from bot.cli import demo_data as demo
 from bot.cli.common import with_services
-from bot.core.services import Services
+from bot.services import Services
 
 
 @click.group("demo")

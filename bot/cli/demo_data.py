@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.core.services import Services
 from bot.domain.people import add_coach, add_participant
 from bot.models import Coach, Nudge
+from bot.services import Services
 
 DEMO_USERNAME = "coach"
 DEMO_PASSWORD = "peerline-demo"

@@ -7,9 +7,9 @@ import sys
 import click
 
 from bot.cli.common import with_services
-from bot.core.services import Services
 from bot.domain.export import KINDS, write_csv
 from bot.models import AuditLog
+from bot.services import Services
 
 
 @click.command("export")

@@ -8,9 +8,9 @@ import click
 
 from bot.cli.common import fail, with_services
 from bot.cli.demo import demo_group
-from bot.core.services import Services
 from bot.domain.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
 from bot.runtime.apply import on_enrolled
+from bot.services import Services
 
 
 def _read_password(password_stdin: bool) -> str | None:

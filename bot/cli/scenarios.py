@@ -24,13 +24,13 @@ from bot.core.clock import FrozenClock
 from bot.core.config import load_config
 from bot.core.db import Database
 from bot.core.durations import parse_duration
-from bot.core.services import Services
 from bot.domain.people import add_coach, add_participant
 from bot.flows.store import FlowStore
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
 from bot.inbound.pipeline import route_message
 from bot.models import Base, Escalation, Message, Nudge, Participant, Run
 from bot.runtime import apply as runtime
+from bot.services import Services
 
 FILE_KEYS = ("flow", "participant", "coach", "cases", "description")
 STEP_KEYS = ("send", "trigger", "wait", "expect_say", "expect_coach", "expect_escalation",

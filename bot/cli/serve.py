@@ -13,7 +13,7 @@ from bot import create_app
 from bot.cli.common import config_option, fail, open_services
 from bot.cli.demo_data import demo_instructions
 from bot.core.clock import FrozenClock, SystemClock
-from bot.outbox.sender import OutboxSender
+from bot.sending.sender import OutboxSender
 from scheduler.jobs import run_all
 from scheduler.runner import Runner, record_pass
 

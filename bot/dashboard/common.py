@@ -25,8 +25,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from bot.core.services import Services
 from bot.models import AuditLog, Coach
+from bot.services import Services
 
 csrf = CSRFProtect()  # init_app'd by bot.dashboard; checked by each blueprint's before_request
 

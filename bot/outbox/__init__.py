@@ -1,1 +1,1 @@
-"""The durable outbox: queueing texts, and the sender that drains it (circuit, rate limit)."""
+"""The durable outbox: queueing texts, cancelling unsent ones, delivery statuses."""

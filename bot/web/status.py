@@ -9,33 +9,10 @@ from sqlalchemy import select
 
 from bot.inbound.consent import opt_out
 from bot.models import Message
+from bot.outbox.delivery import advances
 
 log = logging.getLogger(__name__)
 OPTED_OUT = 21610  # Twilio: the recipient has opted out
-
-# Later states win; failed/undelivered are final like delivered.
-STATUS_RANK = {
-    "queued": 1,
-    "accepted": 1,
-    "scheduled": 1,
-    "sending": 2,
-    "sent": 3,
-    "receiving": 3,
-    "received": 3,
-    "delivered": 4,
-    "read": 5,
-    "undelivered": 4,
-    "failed": 4,
-    "canceled": 4,
-}
-
-
-def advances(old: str | None, new: str) -> bool:
-    """Tell whether moving from `old` to `new` goes forwards."""
-    if new not in STATUS_RANK:
-        return False
-    return STATUS_RANK.get(old or "", 0) < STATUS_RANK[new]
-
 
 def _error_code(raw: str | None) -> int | None:
     text = (raw or "").strip()

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from bot import create_app
-from bot.core.services import Services
+from bot.services import Services
 from tests.conftest import need
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.core.services import Services
 from bot.domain.people import add_coach, add_participant
 from bot.models import Message, Participant
+from bot.services import Services
 from tests.dashboard_support import add_answers, add_escalation, add_nudge
 
 PEG = {

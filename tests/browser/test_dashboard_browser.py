@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.core.services import Services
 from bot.models import AuditLog, Escalation, Message, Nudge, Outbox
+from bot.services import Services
 from tests.browser.conftest import DESKTOP, PHONE, log_in
 
 pytestmark = pytest.mark.browser

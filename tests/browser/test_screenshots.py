@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.services import Services
+from bot.services import Services
 from tests.browser.conftest import DESKTOP, PHONE, log_in
 from tests.browser.showcase import seed_showcase
 

@@ -77,11 +77,11 @@ from sqlalchemy.orm import Session
 from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.inbound.consent import opt_out
 from bot.models import Message, Nudge, Outbox, Participant
-from bot.outbox.circuit import Circuit
-from bot.outbox.claims import Claim, PassReport, backoff, refusal_code
-from bot.outbox.ratelimit import TokenBucket
+from bot.outbox.delivery import advances
+from bot.sending.circuit import Circuit
+from bot.sending.claims import Claim, PassReport, backoff, refusal_code
+from bot.sending.ratelimit import TokenBucket
 from bot.sms import SendError
-from bot.web.status import advances
 
 log = logging.getLogger(__name__)
 PAUSED_RECHECK = timedelta(hours=1)
