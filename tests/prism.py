@@ -11,8 +11,8 @@ under CI (tests.conftest.need).
 
 Where it looks: $PEERLINE_TEST_PRISM (the prism binary) and
 $PEERLINE_TEST_TWILIO_SPEC (twilio_api_v2010.json), which .ci/run exports;
-else .prism/node_modules/.bin/prism and ../shared/twilio/twilio_api_v2010.json
-relative to the repository.
+else .prism/node_modules/.bin/prism and the copy vendored in tests/twilio/
+(see tests/twilio/README.md), both inside the repository.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def prism_paths() -> tuple[Path | None, Path | None]:
     binary = Path(os.environ.get("PEERLINE_TEST_PRISM")
                   or REPO / ".prism" / "node_modules" / ".bin" / "prism")
     spec = Path(os.environ.get("PEERLINE_TEST_TWILIO_SPEC")
-                or REPO.parent / "shared" / "twilio" / "twilio_api_v2010.json")
+                or REPO / "tests" / "twilio" / "twilio_api_v2010.json")
     return (binary if binary.exists() else None), (spec if spec.exists() else None)
 
 

@@ -15,3 +15,22 @@ def test_import_contracts_are_kept():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+def test_prism_serves_the_vendored_twilio_description(monkeypatch):
+    from tests.prism import prism_paths
+
+    monkeypatch.delenv("PEERLINE_TEST_TWILIO_SPEC", raising=False)
+    _, spec = prism_paths()
+    assert spec == REPO / "tests" / "twilio" / "twilio_api_v2010.json"
+    assert (REPO / "tests" / "twilio" / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_nothing_reads_a_folder_beside_the_repository():
+    if not (REPO / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout: git grep has nothing to search")
+    done = subprocess.run(["git", "grep", "-n", r"\.\./shared"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1, done.stdout  # 1: no match anywhere in the tracked files
