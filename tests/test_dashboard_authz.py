@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.models import AuditLog, Escalation, EscalationNote, Message, Nudge, Participant
-from tests.dashboard_support import Visitor, csrf_from
+from tests.dashboard_support import Visitor, add_escalation, csrf_from
 
 DASHBOARD = {"auth", "home", "veterans", "escalations", "staff"}
 PUBLIC = {"auth.login"}
@@ -138,3 +138,31 @@ def test_a_coach_loses_sight_of_a_veteran_given_to_another_coach(app: Any,
     for response in (alex.get(alert), alex.post(f"{alert}/note", {"body": "still here"})):
         assert response.status_code == 404
         assert "Sam Carter" not in response.get_data(as_text=True)
+
+
+def test_after_a_reassignment_sms_and_dashboard_agree_the_old_coach_is_out(
+        app: Any, services: Any, world: dict[str, int]) -> None:
+    """One ownership rule (bot/domain/access.py): the old coach can neither open nor ACK."""
+    from tests.conftest import COACH_PHONE, Sms, replies
+
+    alex = Visitor(app.test_client())
+    alex.login("alex", "alex-password")
+    closed = world["sam_alert"]
+    assert alex.post(f"/escalations/{closed}/resolve").status_code == 302
+    with services.db.session() as db:
+        open_id = add_escalation(db, db.get(Participant, world["sam"]), "t:sam:e2",
+                                 services.clock.now()).id
+    sage = Visitor(app.test_client())
+    sage.login("sage", "sage-password")
+    sage.post(f"/staff/veterans/{world['sam']}/reassign", {"coach": str(world["blake"])})
+
+    sms = Sms(app.test_client())
+    for number in (closed, open_id):
+        assert alex.get(f"/escalations/{number}").status_code == 404
+        answer = replies(sms.send(COACH_PHONE, f"ACK {number}"))
+        assert answer == [f"#{number} is not one of yours."]
+    with services.db.session() as db:
+        still_open = db.get(Escalation, open_id)
+        assert still_open is not None and still_open.acknowledged_at is None
+    assert replies(sms.send("+12025550102", f"ACK {open_id}")) == [
+        f"Escalation #{open_id} acknowledged. Thank you."]

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import ConsentEvent, Message, Outbox, Participant
-from bot.outbox.queue import queue_message
 from bot.outbox.delivery import advances
+from bot.outbox.queue import queue_message
 from tests.conftest import PARTICIPANT_PHONE, sign
 
 

@@ -11,6 +11,7 @@ from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
 from bot.domain import nudges as nudge_rules
+from bot.domain.access import may_act
 from bot.models import Nudge
 
 bp = blueprint("home", __name__)
@@ -107,7 +108,7 @@ def approve_all() -> Response:
         try:
             with services().db.session() as db:
                 nudge = db.get(Nudge, int(raw))
-                if nudge is None or not nudge_rules.can_act(coach, nudge):
+                if nudge is None or not may_act(coach, nudge):
                     continue  # never say whether someone else's draft exists
                 if nudge_rules.approve(db, nudge_rules.get_for(db, nudge.id, coach), coach,
                                        moment) is None:

@@ -25,6 +25,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bot.domain.access import is_staff
 from bot.models import AuditLog, Coach
 from bot.services import Services
 
@@ -95,7 +96,7 @@ def staff_required(view: F) -> F:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("user") is None:
             return _to_login()
-        if g.user.role != "staff":
+        if not is_staff(g.user):
             return error_page(403, "This page is for program staff.")
         return view(*args, **kwargs)
     return cast(F, wrapped)

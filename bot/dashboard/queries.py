@@ -10,8 +10,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.charts import Week, weekly_peg
-from bot.domain import escalations as escalation_rules
 from bot.domain import nudges as nudge_rules
+from bot.domain.access import coaches, may_act, only_theirs
 from bot.models import CheckinAnswer, Coach, Escalation, Message, Nudge, Outbox, Participant
 
 CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a quarter
@@ -20,15 +20,13 @@ CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a qu
 def participants_for(coach: Coach) -> Select[Participant]:
     """Return a query for the participants `coach` may see (all of them for staff)."""
     query = select(Participant).order_by(Participant.name, Participant.id)
-    if coach.role != "staff":
-        query = query.where(Participant.coach_id == coach.id)
-    return query
+    return only_theirs(query, coach, Participant.coach_id)
 
 
 def participant_or_404(db: Session, participant_id: int, coach: Coach) -> Participant:
     """Return the participant if `coach` may see them; else 404 (never say whose it is)."""
     participant = db.get(Participant, participant_id)
-    if participant is None or (coach.role != "staff" and participant.coach_id != coach.id):
+    if participant is None or not coaches(coach, participant):
         abort(404)
     return participant
 
@@ -36,7 +34,7 @@ def participant_or_404(db: Session, participant_id: int, coach: Coach) -> Partic
 def nudge_or_404(db: Session, nudge_id: int, coach: Coach) -> Nudge:
     """Return the draft if `coach` may act on it; else 404."""
     nudge = db.get(Nudge, nudge_id)
-    if nudge is None or not nudge_rules.can_act(coach, nudge):
+    if nudge is None or not may_act(coach, nudge):
         abort(404)
     return nudge_rules.get_for(db, nudge_id, coach)  # takes the row lock
 
@@ -44,10 +42,8 @@ def nudge_or_404(db: Session, nudge_id: int, coach: Coach) -> Nudge:
 def escalation_or_404(db: Session, escalation_id: int, coach: Coach) -> Escalation:
     """Return the escalation if `coach` may act on it; else 404."""
     escalation = db.get(Escalation, escalation_id, with_for_update=True)
-    if escalation is None or not escalation_rules.can_act(coach, escalation):
-        abort(404)
-    if coach.role != "staff" and escalation.participant.coach_id != coach.id:
-        abort(404)  # a closed alert stays with its coach when the veteran is given to another
+    if escalation is None or not may_act(coach, escalation):
+        abort(404)  # also a closed alert of a veteran since given to another coach
     return escalation
 
 
@@ -55,8 +51,7 @@ def open_escalations(db: Session, coach: Coach, participant_id: int | None = Non
                      ) -> list[Escalation]:
     """Return unresolved escalations: urgent first, then unacknowledged, newest first."""
     query = select(Escalation).where(Escalation.resolved_at.is_(None))
-    if coach.role != "staff":
-        query = query.where(Escalation.coach_id == coach.id)
+    query = only_theirs(query, coach, Escalation.coach_id)
     if participant_id is not None:
         query = query.where(Escalation.participant_id == participant_id)
     rows = list(db.scalars(query))

@@ -92,11 +92,6 @@ def notify_staff(
     return len(phones)
 
 
-def can_act(coach: Coach, escalation: Escalation) -> bool:
-    """Tell whether `coach` may act on `escalation` (their own participant, or staff)."""
-    return coach.role == "staff" or escalation.coach_id == coach.id
-
-
 def acknowledge(session: Session, escalation: Escalation, coach: Coach, now: datetime,
                 via: str = "web") -> bool:
     """Mark `escalation` acknowledged by `coach`; return False if it already was."""

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.access import may_act, only_theirs
 from bot.models import AuditLog, Coach, Message, Nudge, Outbox, Participant
 from bot.outbox.queue import queue_message
 
@@ -58,11 +59,6 @@ def draft_nudge(
     return nudge
 
 
-def can_act(coach: Coach, nudge: Nudge) -> bool:
-    """Tell whether `coach` may decide on `nudge`."""
-    return coach.role == "staff" or nudge.coach_id == coach.id
-
-
 def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     """Return draft `nudge_id` if `coach` may act on it, else raise NudgeError."""
     # populate_existing: a caller may have read the row before (unlocked); the locked read must
@@ -70,7 +66,7 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     nudge = session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
     if nudge is None:
         raise NudgeError(f"There is no draft #{nudge_id}.")
-    if not can_act(coach, nudge):
+    if not may_act(coach, nudge):
         raise NudgeError(f"#{nudge_id} is not one of yours.")
     return nudge
 
@@ -172,9 +168,7 @@ def resume_for_participant(session: Session, participant_id: int, coach: Coach,
 def pending_for(session: Session, coach: Coach) -> list[Nudge]:
     """Return the coach's pending drafts (all of them for staff), oldest first."""
     query = select(Nudge).where(Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id)
-    if coach.role != "staff":
-        query = query.where(Nudge.coach_id == coach.id)
-    return list(session.scalars(query))
+    return list(session.scalars(only_theirs(query, coach, Nudge.coach_id)))
 
 
 def expire_stale_drafts(session: Session, now: datetime) -> int:

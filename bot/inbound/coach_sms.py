@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.core.durations import quiet_hours_end
-from bot.domain.escalations import acknowledge, can_act
+from bot.domain.access import coaches, may_act
+from bot.domain.escalations import acknowledge
 from bot.domain.nudges import (
     NudgeError,
     approve,
@@ -108,7 +109,7 @@ def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
     escalation = session.get(Escalation, number, with_for_update=True)
     if escalation is None:
         return f"There is no escalation #{number}."
-    if not can_act(coach, escalation):
+    if not may_act(coach, escalation):
         return f"#{number} is not one of yours."
     if not acknowledge(session, escalation, coach, now, via="sms"):
         return f"#{number} was already acknowledged."
@@ -119,7 +120,7 @@ def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
     participant = session.get(Participant, number)
     if participant is None:
         return f"There is no participant P{number}."
-    if coach.role != "staff" and participant.coach_id != coach.id:
+    if not coaches(coach, participant):
         return f"P{number} is not one of yours."
     if not participant.nudges_paused:
         return f"Nudges for {participant.first_name} (P{number}) are not paused."
