@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.models import ConsentEvent, Message, Outbox, Participant
+from bot.outbox.cancel import cancel_unsent
 from bot.runtime.apply import end_active_runs
 
 
@@ -29,7 +29,8 @@ def opt_out(
                              message_id=message_id, created_at=now))
 
     end_active_runs(session, participant_id, now)
-    cancel_unsent(session, participant_id, now)
+    cancel_unsent(session, now, "opted out", Message.participant_id == participant_id,
+                  Outbox.to_participant.is_(True))
     return True
 
 
@@ -48,26 +49,3 @@ def opt_in(
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_in", method=method,
                              message_id=message_id, created_at=now))
     return True
-
-
-def cancel_unsent(session: Session, participant_id: int, now: datetime) -> None:
-    """Cancel every pending outbox row addressed to the participant."""
-    ids = (
-        session.query(Outbox.id)
-        .join(Message, Message.id == Outbox.message_id)
-        .filter(Message.participant_id == participant_id, Outbox.to_participant.is_(True),
-                Outbox.state.in_(("pending", "held")))
-        .all()
-    )
-    row_ids = [row.id for row in ids]
-    if not row_ids:
-        return
-    session.execute(
-        update(Outbox).where(Outbox.id.in_(row_ids))
-        .values(state="cancelled", last_error="opted out", finished_at=now)
-    )
-    session.execute(
-        update(Message).where(Message.id.in_(
-            session.query(Outbox.message_id).filter(Outbox.id.in_(row_ids)).scalar_subquery()
-        )).values(status="canceled", updated_at=now)
-    )

@@ -22,7 +22,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.durations import parse_duration, quiet_hours_end
@@ -42,8 +42,9 @@ from bot.flows.engine import (
 from bot.flows.keywords import normalize_keyword
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
-from bot.models import CheckinAnswer, Coach, Outbox, Participant, Run
+from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
+from bot.outbox.cancel import cancel_unsent
 from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_message
 
 if TYPE_CHECKING:
@@ -138,23 +139,10 @@ def end_active_runs(session: Session, participant_id: int, now: datetime, *,
     for run in runs:
         end_run(run, now)
     if runs and cancel_texts:
-        _cancel_waiting_texts(session, [run.id for run in runs], cancel_texts, now)
+        run_ids = [run.id for run in runs]
+        cancel_unsent(session, now, cancel_texts, StoredMessage.run_id.in_(run_ids),
+                      StoredMessage.kind == "flow")
     return len(runs)
-
-
-def _cancel_waiting_texts(session: Session, run_ids: list[int], reason: str,
-                          now: datetime) -> None:
-    """Cancel the unsent flow texts of `run_ids`."""
-    message_ids = list(session.scalars(
-        select(Outbox.message_id).join(StoredMessage, StoredMessage.id == Outbox.message_id)
-        .where(StoredMessage.run_id.in_(run_ids), StoredMessage.kind == "flow",
-               Outbox.state.in_(("pending", "held")))))
-    if not message_ids:
-        return
-    session.execute(update(Outbox).where(Outbox.message_id.in_(message_ids))
-                    .values(state="cancelled", last_error=reason, finished_at=now))
-    session.execute(update(StoredMessage).where(StoredMessage.id.in_(message_ids))
-                    .values(status="canceled", updated_at=now))
 
 
 def _flow_of(services: Any, run: Run) -> Flow | None:
