@@ -7,8 +7,8 @@ import sys
 import click
 
 from bot.cli.common import with_services
+from bot.domain.audit import audit
 from bot.domain.export import KINDS, write_csv
-from bot.models import AuditLog
 from bot.services import Services
 
 
@@ -20,8 +20,7 @@ def export_command(services: Services, kind: str, fmt: str) -> None:
     """Write a research export (participant ids, no phone numbers) to stdout."""
     with services.db.session() as session:
         count = write_csv(session, kind, sys.stdout)
-        session.add(AuditLog(actor="cli", action="export", target_type=kind,
-                             detail={"rows": count}, created_at=services.clock.now()))
+        audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count)
 
 
 def register(main: click.Group) -> None:

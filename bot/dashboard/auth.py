@@ -30,7 +30,8 @@ from bot.dashboard.common import (
     services,
     user,
 )
-from bot.models import AuditLog, Coach, LoginFailure
+from bot.domain.audit import audit as add_audit
+from bot.models import Coach, LoginFailure
 
 bp = blueprint("auth", __name__)
 
@@ -91,8 +92,8 @@ def login() -> Response:
         coach = db.scalar(select(Coach).where(Coach.username == username)) if username else None
         if coach is not None and coach.locked_until is not None and coach.locked_until > moment:
             _address_failed(db, address, moment)
-            db.add(AuditLog(actor_id=coach.id, actor="web", action="login.locked",
-                            target_type="coach", target_id=coach.id, created_at=moment))
+            add_audit(db, "login.locked", moment, via="web", actor_id=coach.id, target_type="coach",
+                      target_id=coach.id)
             return _render_login(_wait_text(coach.locked_until), 429)
         good = check_password_hash(coach.password_hash if coach and coach.password_hash
                                    else _DUMMY_HASH, password)
@@ -103,17 +104,16 @@ def login() -> Response:
                 if coach.failed_logins >= ACCOUNT_LIMIT:
                     coach.locked_until = moment + ACCOUNT_LOCK
                     coach.failed_logins = 0
-            db.add(AuditLog(actor_id=coach.id if coach else None, actor="web",
-                            action="login.failed", target_type="coach",
-                            target_id=coach.id if coach else None,
-                            detail={"username": username[:80]}, created_at=moment))
+            add_audit(db, "login.failed", moment, via="web",
+                      actor_id=coach.id if coach else None, target_type="coach",
+                      target_id=coach.id if coach else None, username=username[:80])
             return _render_login("That username and password don't match. Please try again.",
                                  401)
         coach.failed_logins = 0
         coach.locked_until = None
         coach.last_login_at = moment
-        db.add(AuditLog(actor_id=coach.id, actor=f"web:coach:{coach.id}", action="login",
-                        target_type="coach", target_id=coach.id, created_at=moment))
+        add_audit(db, "login", moment, coach=coach, via="web", target_type="coach",
+                  target_id=coach.id)
         marker = auth_marker(coach)
         coach_id = coach.id
         db.execute(delete(LoginFailure).where(LoginFailure.address == address))

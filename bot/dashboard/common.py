@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from bot.domain.access import is_staff
-from bot.models import AuditLog, Coach
+from bot.domain.audit import audit as add_audit
+from bot.models import Coach
 from bot.services import Services
 
 csrf = CSRFProtect()  # init_app'd by bot.dashboard; checked by each blueprint's before_request
@@ -120,10 +121,8 @@ def back(default: str = "home.index", **values: Any) -> Response:
 def audit(db: Session, action: str, target_type: str | None = None,
           target_id: int | None = None, **detail: Any) -> None:
     """Record an audit-log entry for the signed-in user."""
-    coach = user()
-    db.add(AuditLog(actor_id=coach.id, actor=f"web:coach:{coach.id}", action=action,
-                    target_type=target_type, target_id=target_id, detail=detail,
-                    created_at=now()))
+    add_audit(db, action, now(), coach=user(), via="web", target_type=target_type,
+              target_id=target_id, **detail)
 
 
 def error_page(code: int, message: str) -> Response:

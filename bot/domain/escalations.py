@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.audit import audit
 from bot.domain.nudges import pause_for_participant
-from bot.models import AuditLog, Coach, Escalation, Participant
+from bot.models import Coach, Escalation, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, queue_message
 
 
@@ -66,9 +67,8 @@ def open_escalation(
         notify_staff(session, services, escalation, participant, now)
 
         pause_for_participant(session, participant.id, now)
-    session.add(AuditLog(actor="system", action="escalation.open", target_type="escalation",
-                         target_id=escalation.id, detail={"kind": kind, "urgent": urgent},
-                         created_at=now))
+    audit(session, "escalation.open", now, target_type="escalation", target_id=escalation.id,
+          kind=kind, urgent=urgent)
     return escalation
 
 
@@ -99,9 +99,8 @@ def acknowledge(session: Session, escalation: Escalation, coach: Coach, now: dat
         return False
     escalation.acknowledged_at = now
     escalation.acknowledged_by_id = coach.id
-    session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}",
-                         action="escalation.ack", target_type="escalation",
-                         target_id=escalation.id, created_at=now))
+    audit(session, "escalation.ack", now, coach=coach, via=via, target_type="escalation",
+          target_id=escalation.id)
     return True
 
 
@@ -112,7 +111,6 @@ def resolve(session: Session, escalation: Escalation, coach: Coach, now: datetim
     acknowledge(session, escalation, coach, now)
     escalation.resolved_at = now
     escalation.resolved_by_id = coach.id
-    session.add(AuditLog(actor_id=coach.id, actor=f"web:coach:{coach.id}",
-                         action="escalation.resolve", target_type="escalation",
-                         target_id=escalation.id, created_at=now))
+    audit(session, "escalation.resolve", now, coach=coach, via="web", target_type="escalation",
+          target_id=escalation.id)
     return True

@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.access import may_act, only_theirs
-from bot.models import AuditLog, Coach, Message, Nudge, Outbox, Participant
+from bot.domain.audit import audit
+from bot.models import Coach, Message, Nudge, Outbox, Participant
 from bot.outbox.queue import queue_message
 
 
@@ -84,8 +85,7 @@ def _check_pending(nudge: Nudge, *, allow_paused: bool = False) -> None:
 
 def _audit(session: Session, coach: Coach, action: str, nudge: Nudge, now: datetime,
            via: str) -> None:
-    session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}", action=action,
-                         target_type="nudge", target_id=nudge.id, created_at=now))
+    audit(session, action, now, coach=coach, via=via, target_type="nudge", target_id=nudge.id)
 
 
 def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
@@ -160,9 +160,8 @@ def resume_for_participant(session: Session, participant_id: int, coach: Coach,
                                           Nudge.message_id.is_not(None))
     session.execute(update(Outbox).where(Outbox.message_id.in_(held), Outbox.state == "held")
                     .values(state="pending"))
-    session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}",
-                         action="nudges.resume", target_type="participant",
-                         target_id=participant_id, created_at=now))
+    audit(session, "nudges.resume", now, coach=coach, via=via, target_type="participant",
+          target_id=participant_id)
 
 
 def pending_for(session: Session, coach: Coach) -> list[Nudge]:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from bot.core.phones import PhoneError, to_e164
-from bot.models import AuditLog, Coach, ConsentEvent, Participant
+from bot.domain.audit import audit
+from bot.models import Coach, ConsentEvent, Participant
 
 
 class EnrolmentError(ValueError):
@@ -88,8 +89,7 @@ def add_coach(
     )
     _insert(session, coach, f"phone number {e164} or username {username!r} is already taken"
             if username else f"phone number {e164} is already enrolled")
-    session.add(AuditLog(actor=actor, action=f"{role}.add", target_type="coach",
-                         target_id=coach.id, created_at=now))
+    audit(session, f"{role}.add", now, via=actor, target_type="coach", target_id=coach.id)
     return coach
 
 
@@ -118,6 +118,6 @@ def add_participant(
     _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,
                              created_at=now))
-    session.add(AuditLog(actor=actor, action="participant.add", target_type="participant",
-                         target_id=participant.id, created_at=now))
+    audit(session, "participant.add", now, via=actor, target_type="participant",
+          target_id=participant.id)
     return participant

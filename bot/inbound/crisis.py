@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.core.phones import mask
+from bot.domain.audit import audit
 from bot.domain.escalations import open_escalation
 from bot.flows.safety import SafetyMatcher
-from bot.models import AuditLog
 from bot.outbox.queue import PRIORITY_CRISIS, queue_message
 from bot.runtime.apply import end_active_runs
 
@@ -69,8 +69,8 @@ def handle_other_crisis(session: Session, services: Any, message: Any, now: date
         queue_message(session, phone=phone, body=alert, kind="alert", now=now, participant=None,
                       to_participant=False, respect_quiet_hours=False, priority=PRIORITY_CRISIS,
                       urgent=True)
-    session.add(AuditLog(actor="system", action="crisis.not_participant", target_type="message",
-                         target_id=message.id, detail={"sender": sender[:80]}, created_at=now))
+    audit(session, "crisis.not_participant", now, target_type="message", target_id=message.id,
+          sender=sender[:80])
     return [matcher.reply]
 
 
