@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core.durations import quiet_hours_end
+from bot.core.once import minute, once_key
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
 from bot.runtime import bulk as runtime_bulk
@@ -57,7 +58,7 @@ class Occurrence:
 
     @property
     def key_prefix(self) -> str:
-        return f"checkin:{self.name}:{self.local:%Y-%m-%dT%H:%M}:"
+        return once_key("checkin", self.name, minute(self.local), "")
 
 
 def scheduled_flows(services: Any) -> list[tuple[str, str]]:
@@ -198,7 +199,7 @@ def due_checkins(services: Any, now: datetime) -> str:
     for flow_id, cron in flows:
         for zone in zones:
             for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
-                done_key = f"checkins-done:{occ.key_prefix[8:]}{zone}"
+                done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
                 if zone_done(services, done_key):
                     continue
                 ids, failed = _due_ids(services, occ), 0

@@ -20,6 +20,7 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.durations import parse_duration
+from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
 from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
 from bot.inbound.spool import replay_spool
@@ -107,7 +108,7 @@ def coach_digests(services: Any, now: datetime) -> str:
         local = now.astimezone(ZoneInfo(zone))
         if not hour <= local.hour < hour + DIGEST_WINDOW_HOURS:
             continue
-        prefix = f"digest:{local.date().isoformat()}:"
+        prefix = once_key("digest", local.date().isoformat(), "")
         key = literal(prefix, String) + cast(Coach.id, String)
         with services.db.session() as session:
             rows = session.execute(
@@ -155,7 +156,7 @@ def recover_inbound(services: Any, now: datetime) -> str:
     replayed = replay_spool(services, now)
     summary = (f"{replayed} spooled and {recover_unprocessed(services, now)} unanswered "
                "inbound texts recovered")
-    pruned, day_key = 0, f"prune:unknown:{now.date().isoformat()}"
+    pruned, day_key = 0, once_key("prune", "unknown", now.date().isoformat())
     if not zone_done(services, day_key):  # once a day: the marks have no index for this
         with services.db.session() as session:
             pruned = prune_unknown_marks(session, now)

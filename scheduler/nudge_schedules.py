@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.core.once import minute, once_key
 from bot.domain.nudges import expire_stale_drafts
 from bot.flows.program_files import ProgramCache, pick_for, render
 from bot.models import Nudge, Participant
@@ -55,7 +56,7 @@ def _program(services: Any) -> Any:
 
 
 def _key(schedule_id: str, occ: Occurrence) -> str:
-    return f"schedule:{schedule_id}:{occ.local:%Y-%m-%dT%H:%M}:"
+    return once_key("schedule", schedule_id, minute(occ.local), "")
 
 
 def _due_ids(services: Any, schedule: Any, occ: Occurrence) -> list[int]:

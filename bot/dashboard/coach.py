@@ -6,7 +6,6 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response, flash, render_template, request
 
-from bot.core.durations import quiet_hours_end
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
@@ -21,8 +20,7 @@ assets = Blueprint("dashboard", __name__, static_folder="static",
 
 def send_time(nudge: Nudge, moment: datetime) -> datetime:
     """Return when an approved draft would actually leave (its time, after quiet hours)."""
-    quiet = services().config.program.quiet_hours
-    return quiet_hours_end(quiet, max(nudge.due_at, moment), nudge.participant.timezone)
+    return nudge_rules.leaves_at(nudge, services().config.program.quiet_hours, moment)
 
 
 @bp.get("/")

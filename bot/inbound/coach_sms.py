@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.core.durations import quiet_hours_end
 from bot.domain.access import coaches, may_act
 from bot.domain.escalations import acknowledge
 from bot.domain.nudges import (
     NudgeError,
     approve,
     get_for,
+    leaves_at,
     pending_for,
     reject,
     resume_for_participant,
@@ -75,8 +75,7 @@ def _queue(session: Session, coach: Coach) -> list[str]:
 
 
 def _when(nudge: Nudge, participant: Participant, services: Any, now: datetime) -> str:
-    due = quiet_hours_end(str(services.config.program.quiet_hours), max(nudge.due_at, now),
-                          participant.timezone)
+    due = leaves_at(nudge, str(services.config.program.quiet_hours), now)
     if due <= now:
         return "now"
     local = due.astimezone(ZoneInfo(participant.timezone))

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from bot.core.once import once_key
 from bot.core.phones import mask, try_e164
 from bot.flows.keywords import consent_keyword
 from bot.inbound import texts
@@ -295,7 +296,7 @@ def _route_participant(
     return handle_participant_message(session, services, participant, message, now)
 
 
-UNKNOWN_MARK = "unknown:"  # + phone + ":" + date: one note per number per day
+UNKNOWN_MARK = once_key("unknown", "")  # a prefix: one note per number per day
 UNKNOWN_MARK_KEPT = timedelta(days=2)
 
 
@@ -319,7 +320,7 @@ def _answer_unknown(session: Session, services: Any, message: Message, now: date
         return crisis_replies
     if consent_keyword(message.body) == "stop":
         return []  # someone who asks us to stop gets no note about the program
-    key = f"{UNKNOWN_MARK}{message.phone}:{now.date().isoformat()}"
+    key = once_key("unknown", message.phone, now.date().isoformat())
     if session.get(OnceMark, key) is not None:
         return []
     try:
