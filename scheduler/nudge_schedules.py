@@ -10,7 +10,7 @@ Rules:
 - One draft per participant, schedule and occurrence: the nudge's unique
   `event_key` (`schedule:ID:LOCAL-TIME:PID`); the query of who is due skips
   keys that exist, so a pass over nothing due is one query per zone.
-- The text is picked by bot/program_files.py, never the one drafted last
+- The text is picked by bot/flows/program_files.py, never the one drafted last
   for that participant and schedule; strategy reminders only for
   participants who picked strategies.
 - Set-based, CHUNK participants per transaction: one query for their last

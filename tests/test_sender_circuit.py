@@ -1,4 +1,4 @@
-"""The sender's provider-wide pause (scheduler/sender.py invariant 5), on a scripted transport.
+"""The sender's provider-wide pause (bot/sending/sender.py invariant 5), on a scripted transport.
 
 The same rules through the real Twilio transport and the local fake, on SQLite
 and PostgreSQL, are in tests/test_sender_rate.py.

@@ -8,7 +8,7 @@ At 8 s the script runs `pg_ctlcluster 15 main restart`. Pass: after the
 server is back, requests succeed again within 10 s, the last 10 s see no
 errors, the gunicorn workers are the same processes (nothing restarted), and
 every request answered 200 has its message stored: texts that arrived while
-the server was down were spooled (bot/spool.py) and replayed once it was back,
+the server was down were spooled (bot/inbound/spool.py) and replayed once it was back,
 so none is left in the spool.
 """
 

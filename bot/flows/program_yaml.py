@@ -1,4 +1,4 @@
-"""Read program files safely with line numbers, and check their fields (for bot.program_files)."""
+"""Read program files safely with line numbers, and check their fields (for program_files)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Rules:
 - A coach acts only on drafts and escalations of their own participants
-  (staff on all); the ownership and state checks live in bot/nudges.py and
-  bot/escalations.py, which also write the audit entries.
+  (staff on all); the ownership and state checks live in bot/domain/nudges.py and
+  bot/domain/escalations.py, which also write the audit entries.
 - Every answer is one short SMS a coach can read on a phone; mistakes get a
   plain sentence ("#12 is not one of yours"), anything else the usage line.
 - A refused command changes nothing (it runs in a savepoint).

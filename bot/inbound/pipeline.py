@@ -12,7 +12,7 @@ Rules (SPEC §6):
   an unknown number, or a coach's text that is no command, gets the crisis
   reply and alerts staff, every time.
 - A text the database cannot take (unreachable while storing or processing)
-  is spooled and answered by bot/spool.py, and replayed when it is back.
+  is spooled and answered by bot/inbound/spool.py, and replayed when it is back.
 """
 
 from __future__ import annotations

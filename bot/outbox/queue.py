@@ -1,7 +1,7 @@
 """Queue outbound texts durably: a Message row plus an Outbox row, in the caller's transaction.
 
 Rules:
-- Nothing is sent here; the sender (scheduler/sender.py) drains the outbox.
+- Nothing is sent here; the sender (bot/sending/sender.py) drains the outbox.
 - Whoever writes a row that must leave at once (crisis alerts, coach
   notifications) sets `urgent=True`; after the transaction commits the
   sender is woken instead of waiting for its next pass.

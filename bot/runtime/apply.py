@@ -12,7 +12,7 @@ Rules (SPEC §6.4-6.6, docs/architecture.md):
   drafts through draft_nudge; every saved answer becomes a CheckinAnswer.
 - A run finishes on the flow version it started (`Run.flow_version`).
 - Many scheduled starts at once (the check-in job) go through
-  bot.runtime_bulk.start_flows_bulk: the same decisions and rows as
+  bot.runtime.bulk.start_flows_bulk: the same decisions and rows as
   start_flow for each, the rows written with a few bulk INSERTs.
 """
 

@@ -1,7 +1,7 @@
 """Start one flow for many participants at once (the check-in job): plan in memory, write in bulk.
 
 Rules: start_flows_bulk makes, for each participant, the decision start_flow
-makes (it calls bot.runtime.start_flow with a StartBatch) and writes the same
+makes (it calls bot.runtime.apply.start_flow with a StartBatch) and writes the same
 rows; only the writing differs: the planned runs in one INSERT, their texts
 with queue_messages_bulk (queued, due after the participant's quiet hours).
 A start that does more than text and end is written one by one, as without a

@@ -1,6 +1,6 @@
 """A provider-wide pause (circuit breaker) for the outbox sender: one per sender, in memory.
 
-Rules (scheduler/sender.py invariant 5 relies on them):
+Rules (bot/sending/sender.py invariant 5 relies on them):
 
 1. Answers are ordered by a counter, not a clock: each acceptance and each
    retryable refusal the sender reports takes the next number. "The provider

@@ -30,7 +30,7 @@ Invariants (what the rest of PeerLine may rely on):
    `twilio.max_in_flight` are in flight at once (a small thread pool).
 5. A retryable failure (429, 5xx, network) is the provider's when no
    message was accepted, in this process, since the row's previous retryable
-   failure (or it had none); else it is the row's own (scheduler/circuit.py).
+   failure (or it had none); else it is the row's own (bot/sending/circuit.py).
    The provider's: the row goes back to pending with due_at and tries
    unchanged (the claim's +1 undone), last_error kept, and the circuit opens:
    nothing more is dispatched (the batch's rest is unclaimed, tries undone;
@@ -249,7 +249,7 @@ class OutboxSender:
 
     def _callback(self, claim: Claim) -> str | None:
         """Return the status callback URL naming our message, so a status that beats our
-        own write of the sid still finds it (bot/status.py); None without public_url."""
+        own write of the sid still finds it (bot/web/status.py); None without public_url."""
         public = str(self.services.config.twilio.public_url or "").rstrip("/")
         return f"{public}/sms/status?m={claim.message_id}" if public else None
 

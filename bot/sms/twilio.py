@@ -5,7 +5,7 @@ Rules:
 - `twilio.api_base_url`, when set, replaces https://api.twilio.com in every
   request (Prism or tests/fake_twilio.py in tests, a mock in demos).
 - `status_callback` is `twilio.public_url` + "/sms/status" when public_url is set;
-  the outbox sender passes its own, with `?m=<message id>` (bot/status.py).
+  the outbox sender passes its own, with `?m=<message id>` (bot/web/status.py).
 - Failures become `bot.sms.SendError`: 21610 (recipient opted out) and other
   4xx are final; 429, 5xx and network errors are retryable. Error texts are
   redacted: Twilio's messages can quote the phone number.

@@ -2,7 +2,7 @@
 
 Rules:
 - Always 200 (SPEC §4), with `"status": "error"` and the reason when the
-  database does not answer: a web node still takes texts then (bot/spool.py),
+  database does not answer: a web node still takes texts then (bot/inbound/spool.py),
   so a load balancer must not take every node out during a database outage,
   nor because the scheduler is late. Monitoring alerts on `status`.
 - The scheduler writes SchedulerState rows: `scheduler` for the process as a
