@@ -1,4 +1,4 @@
-"""The sender's circuit (bot/sending/circuit.py) alone: whose failure a refusal is, pauses, probes."""
+"""The sender's circuit (bot/sending/circuit.py) alone: whose failure a refusal is, probes."""
 
 from __future__ import annotations
 
