@@ -175,7 +175,7 @@ class SafetyMatcher:
         return verdict.rule if verdict.tier is Tier.CRISIS else None
 
     def screen(self, text: str, previous: str | None = None) -> Verdict:
-        """Return the verdict on `text`, read after `previous` (matches wholly in it don't count)."""
+        """Return the verdict on `text` read after `previous` (whose own matches do not count)."""
         try:
             return self._screen(text or "", previous or "")
         except Exception:  # never let a strange text switch the screen off
