@@ -67,6 +67,13 @@ def test_corpus_covers_every_family_in_both_polarities_and_languages(corpus: lis
     assert by["label"]["crisis"] and by["label"]["concern"]
 
 
+def test_sources_md_lists_every_source(corpus: list[Item]) -> None:
+    listed = (Path(__file__).parent / "safety" / "SOURCES.md").read_text(encoding="utf-8")
+    missing = sorted({i.source for i in corpus if i.source != "authored"
+                      and f"`{i.source}`" not in listed})
+    assert not missing, "tests/safety/SOURCES.md does not list:\n" + "\n".join(missing)
+
+
 def test_screen_holds_the_figures_on_the_corpus(figures: Figures) -> None:
     summary = (f"recall en {figures.recall('en'):.3f} (>= {MIN_RECALL['en']}), "
                f"es {figures.recall('es'):.3f} (>= {MIN_RECALL['es']}); crisis-tier false "

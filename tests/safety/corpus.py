@@ -207,3 +207,20 @@ def counts(items: list[Item]) -> dict[str, Counter[str]]:
         "kind": Counter(i.kind for i in items),
         "label": Counter(i.label for i in items),
     }
+
+
+def main() -> None:
+    """Print the corpus's counts: by polarity and language, family, kind, label and source."""
+    items = load_corpus()
+    print(f"{len(items)} items")
+    for name, counter in counts(items).items():
+        print(f"\n{name}:")
+        for key, number in sorted(counter.items()):
+            print(f"  {key:32} {number:4}")
+    print("\nsource:")
+    for source, number in Counter(i.source for i in items).most_common():
+        print(f"  {number:4}  {source}")
+
+
+if __name__ == "__main__":
+    main()
