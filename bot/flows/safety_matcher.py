@@ -152,10 +152,11 @@ class _Compiled:
                     seqs = compile_phrase(source, lists, vocab)
                 except PhraseError:  # the loader reports these; a built matcher skips them
                     continue
-                self.rules.extend(
-                    _Rule(len(self.rules) + i, family, source, seq,
+                base = len(self.rules)
+                self.rules.extend([
+                    _Rule(base + i, family, source, seq,
                           tuple(s for s in seq if not isinstance(s, int)))
-                    for i, seq in enumerate(seqs))
+                    for i, seq in enumerate(seqs)])
             for pattern in family.patterns:
                 try:
                     self.patterns.append((len(self.rules) + len(self.patterns), family, pattern,

@@ -8,7 +8,7 @@ Phrase syntax (documented for staff at the top of flows/safety.yaml):
 - `(gun|pistol)`   one of these (each may be several words; `(a|)` = optional);
 - `word?`          an optional word;
 - `<pills>`        any entry of the named list in `lists:`;
-- `...`            up to GAP other words ("nothing ... to live for").
+- `...`            up to GAP (5) other words ("nothing ... to live for").
 
 Invariants: a phrase is expanded at load into plain sequences of word slots
 and gaps (at most MAX_VARIANTS), so matching is a dictionary look-up per word
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from bot.flows.safety_text import FILLERS, forms, squash, words
 
-GAP = 4
+GAP = 5
 MAX_VARIANTS = 400
 MAX_GAPS = 3
 _SYNTAX = re.compile(r"\.\.\.|[()|]|<[^<>\s]*>?|[^\s()|<>]+")
@@ -185,7 +185,8 @@ class Lookup:
         for form, ids in exact.items():
             if len(form) < 5:
                 continue
-            for i in range(len(form)):
+            # a typo never turns "matarme" (myself) into "matarte" or "matarse"
+            for i in range(len(form) - 2 if form.endswith("me") else len(form)):
                 self.substituted.setdefault(form[:i] + "?" + form[i + 1:], set()).update(ids)
                 if len(form) >= 6:
                     self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)

@@ -49,12 +49,13 @@ _TABLE = str.maketrans(_LOOKALIKES)
 
 # Symbols and digits read as letters inside a word that has letters too.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s", "!": "i", "|": "i", "¡": "i", "€": "e", "+": "t"})
-_LEET_CHARS = set("0134578@$!|¡€+2")
+                       "$": "s", "!": "i", "|": "i", "¡": "i", "€": "e", "+": "t", "*": "i"})
+_LEET_CHARS = set("0134578@$!|¡€+2*")
 _UNIT = re.compile(r"\d+(?:st|nd|rd|th|am|pm|a|p|mg|mcg|ml|cc|x|k|s|h|hr|hrs|min|mins|lb|lbs|"
                    r"kg|yr|yrs|yo|ish|m|d|w|wk|wks|mo)?")
 _CHUNK = re.compile(r"[^\s]+")
 _TRIM = re.compile(r"^[^a-z0-9$@|¡]+|[^a-z0-9|]+$")
+_WITHOUT = re.compile(r"\bw/o\b")
 _WORD = re.compile(r"[a-z0-9]+")
 
 _APOSTROPHE_FORMS = (
@@ -80,7 +81,8 @@ SPELLED_OUT = {
     "coz": "because", "bc": "because", "rn": "right now", "tmrw": "tomorrow", "tmr": "tomorrow",
     "tomoro": "tomorrow", "2morrow": "tomorrow", "2moro": "tomorrow", "tonite": "tonight",
     "2nite": "tonight", "2night": "tonight", "ppl": "people", "pls": "please", "plz": "please",
-    "gud": "good", "nite": "night", "b4": "before", "alot": "a lot", "myslf": "myself",
+    "gud": "good", "wud": "would", "cud": "could", "shud": "should", "m": "me",
+    "nite": "night", "b4": "before", "alot": "a lot", "myslf": "myself",
     # Spanish texting forms
     "q": "que", "xq": "porque", "pq": "porque", "porq": "porque", "tb": "tambien",
     "tmb": "tambien", "kiero": "quiero", "kieres": "quieres", "toy": "estoy", "xa": "para",
@@ -93,7 +95,7 @@ FILLERS = frozenset({
     "really", "just", "so", "fucking", "fuckin", "fking", "fkn", "freaking", "freakin",
     "frickin", "friggin", "damn", "dang", "literally", "honestly", "seriously", "actually",
     "truly", "totally", "kinda", "sorta", "very", "simply", "definitely", "lowkey", "highkey",
-    "fr", "tbh", "ngl", "realmente", "neta", "enserio", "sinceramente", "bloody", "effing",
+    "fr", "tbh", "ngl", "even", "realmente", "neta", "enserio", "sinceramente", "bloody", "effing",
 })
 
 
@@ -106,6 +108,8 @@ def fold(text: str) -> str:
                        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
         text = text.translate(_TABLE)
     text = text.lower()
+    if "w/o" in text:
+        text = _WITHOUT.sub("without", text)
     if "'" in text:
         for pattern, spelled in _APOSTROPHE_FORMS:
             text = pattern.sub(spelled, text)
@@ -180,24 +184,15 @@ _GROUPS = (
     "stab stabs stabbed stabbing", "plan plans planned planning", "quit quits quitting",
     "swallow swallows swallowed swallowing", "jump jumps jumped jumping",
     "stop stops stopped stopping", "end ends ended ending", "live lives lived living",
-    # Spanish: the forms a phrase's infinitive also stands for
-    "morir morirme morirse muero muere mueres muera morire moriria muriendo murio",
-    "matar matarme matarse mato matare mataria matando",
-    "vivir vivo vive viviendo vivire",
+    # Spanish: only groups whose forms all mean the same thing; reflexive forms
+    # ("matarme") are written out in safety.yaml, since "mato" alone is not
+    # about oneself ("yo la mato", "mato el tiempo").
+    "morir muero muere mueres muera morire moriria muriendo",
+    "morirme morirse muriendome", "vivir vivo vive viviendo vivire",
     "querer quiero quiere quisiera queria quise",
     "aguantar aguanto aguanta aguantare aguantando aguantarlo",
-    "cortar cortarme corto cortando corte cortare",
-    "ahorcar ahorcarme ahorcarse ahorcare ahorcando",
-    "tomar tomarme tomo tome tomando tomare",
-    "tirar tirarme tiro tirare tirandome",
-    "acabar acabarlo acabo acabare acabando acabaria",
-    "despertar despertarme despierto despertare",
-    "suicidar suicidarme suicidarse suicidare suicidaria suicidando",
-    "desaparecer desaparezco desapareceria desaparecere",
-    "extranar extranaria extranarian extrana",
-    "disparar dispararme disparo disparare",
-    "colgar colgarme cuelgo colgare",
-    "lanzar lanzarme lanzo lanzare", "aventar aventarme", "hacer hacerme hago hare haria",
+    "despertar despierto despertare", "despertarme despertarse",
+    "suicidarme suicidandome",
 )
 _GROUP_OF: dict[str, tuple[str, ...]] = {}
 for _line in _GROUPS:
@@ -217,10 +212,9 @@ unos unas y o a al es soy""".split())
 
 def forms(word: str) -> frozenset[str]:
     """Return the forms `word` stands for: itself, its inflections, its irregular group."""
-    if word in _GROUP_OF:
-        return frozenset({word, *_GROUP_OF[word]})
+    group = _GROUP_OF.get(word, ())
     if word in _NO_FORMS or len(word) < 3 or not word.isalpha():
-        return frozenset({word})
+        return frozenset({word, *group})
     out = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
     if word.endswith("e"):
         out.add(word[:-1] + "ing")
@@ -228,5 +222,5 @@ def forms(word: str) -> frozenset[str]:
         out.add(word[:-2] + "ying")
     if word.endswith("y") and len(word) > 3:
         out.update({word[:-1] + "ied", word[:-1] + "ies"})
-    out.update(_GROUP_OF.get(word, ()))
+    out.update(group)
     return frozenset(out)
