@@ -86,7 +86,8 @@ FAMILIES: list[tuple[str, str, bool, list[str]]] = [
         "(be|keep) killing me", "(die|dying) (for|to (see|get|try|know|go|eat|have))",
         "to die for", "(die|died|dying) laughing", "dead tired", "shoot myself in the foot",
         "cut myself (shaving|cooking|on (a|the))", "kill myself (laughing|working|trying to)",
-        "take my (own)? life back", "(morir|morirme) de (risa|verguenza|hambre)"]),
+        "take my (own)? life back", "(morir|morirme) de (risa|verguenza|hambre)",
+        "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))"]),
     ("topic_talk", "none", False, [
         "suicide (prevention|awareness|rate|rates|bomber|squad)",
         "(news|story|article|training|class) (about|on) suicide"]),

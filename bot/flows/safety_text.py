@@ -59,6 +59,7 @@ _WITHOUT = re.compile(r"\bw/o\b")
 _WORD = re.compile(r"[a-z0-9]+")
 
 _APOSTROPHE_FORMS = (
+    (re.compile(r"\bo\.?d'd\b"), "overdosed"),
     (re.compile(r"\bcan'?t\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),
     (re.compile(r"\bain'?t\b"), "am not"), (re.compile(r"n't\b"), " not"),
     (re.compile(r"'m\b"), " am"), (re.compile(r"'re\b"), " are"), (re.compile(r"'ve\b"), " have"),
