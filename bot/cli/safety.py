@@ -10,6 +10,8 @@ as `crisis|concern|none`, a tab, and the line.
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import click
@@ -51,7 +53,8 @@ def safety_group() -> None:
 def safety_screen(config_path: str | None) -> None:
     """Read texts from stdin, one per line; print crisis, concern or none, a tab, the text."""
     matcher = _matcher(config_path)
-    for line in click.get_text_stream("stdin", errors="replace"):
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    for line in stdin:
         text = line.rstrip("\r\n")
         click.echo(f"{matcher.screen(text).tier.value}\t{text}")
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.flows.safety_text import FILLERS, forms, squash, words
+from bot.flows.safety_text import FILLERS, fold, forms, squash, words
 
 GAP = 5
 MAX_VARIANTS = 400
@@ -127,8 +127,8 @@ def _word_options(piece: str, vocab: Vocabulary) -> list[Seq]:
     piece = piece.rstrip("?")
     if piece.endswith("*"):
         found = words(piece[:-1])
-        if len(found) != 1 or len(found[0]) < 3:
-            raise PhraseError(f"'{piece}': a word start needs 3 or more letters before the *")
+        if len(found) != 1 or len(found[0]) < 3 or len(fold(piece[:-1]).strip("'")) < 3:
+            raise PhraseError(f"a word start needs 3 or more letters before the * ('{piece}')")
         seq: Seq = (frozenset({vocab.add_stem(found[0])}),)
     else:
         seq = tuple(frozenset({vocab.add(w)}) for w in words(piece) if w not in FILLERS)
