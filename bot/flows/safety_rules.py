@@ -183,13 +183,12 @@ class Lookup:
         self.substituted: dict[str, set[str]] = {}
         self.deleted: dict[str, set[str]] = {}
         for form, ids in exact.items():
-            if len(form) < 5:
+            if len(form) < 6:  # a wrong or missing letter only in words of 6+ letters
                 continue
             # a typo never turns "matarme" (myself) into "matarte" or "matarse"
             for i in range(len(form) - 2 if form.endswith("me") else len(form)):
                 self.substituted.setdefault(form[:i] + "?" + form[i + 1:], set()).update(ids)
-                if len(form) >= 6:
-                    self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)
+                self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)
         self.cache: dict[str, frozenset[str]] = {}
         self.split_cache: dict[str, tuple[str, ...]] = {}
 
@@ -201,10 +200,12 @@ class Lookup:
         if len(self.cache) > 50_000:
             self.cache.clear()
         out: set[str] = set(self.exact.get(word, ()))
+        if word.endswith("in") and len(word) >= 5:  # "killin", "cuttin"
+            out.update(self.exact.get(word + "g", ()))
         if len(word) >= 5:
             for i in range(len(word)):
-                out.update(self.substituted.get(word[:i] + "?" + word[i + 1:], ()))
-                if len(word) >= 6:
+                if len(word) >= 6:  # a wrong letter, or an extra one
+                    out.update(self.substituted.get(word[:i] + "?" + word[i + 1:], ()))
                     out.update(self.exact.get(word[:i] + word[i + 1:], ()))
                 if i + 1 < len(word):
                     out.update(self.exact.get(word[:i] + word[i + 1] + word[i] + word[i + 2:], ()))

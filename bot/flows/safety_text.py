@@ -221,7 +221,7 @@ def forms(word: str) -> frozenset[str]:
         out.add(word[:-1] + "ing")
     if word.endswith("ie"):
         out.add(word[:-2] + "ying")
-    if word.endswith("y") and len(word) > 3:
+    if word.endswith("y") and len(word) >= 3:
         out.update({word[:-1] + "ied", word[:-1] + "ies"})
     out.update(group)
     return frozenset(out)
