@@ -170,6 +170,19 @@ def test_crisis_words_after_a_coach_command_are_screened_and_the_command_runs(
     assert len(staff) == 1 and (staff[0].priority == PRIORITY_CRISIS_OTHER) == (tier == "crisis")
 
 
+def test_a_coachs_ack_of_a_crisis_asks_for_a_note_staff_resolve_it(alerting):
+    services, sms = alerting
+    sms.send(PARTICIPANT_PHONE, "I want to die")
+    with services.db.session() as session:
+        crisis = session.scalars(select(Escalation)).one().id
+    got = replies(sms.send(COACH_PHONE, f"ACK {crisis}"))
+    assert got == [f"Escalation #{crisis} acknowledged. Thank you. Please add a note on the "
+                   "dashboard saying what you did; staff will resolve it."]
+    with services.db.session() as session:
+        escalation = session.get(Escalation, crisis)
+        assert escalation.acknowledged_at is not None and escalation.resolved_at is None
+
+
 def test_a_coach_command_without_crisis_words_is_only_a_command(alerting):
     services, sms = alerting
     ids = _coach_world(services)
