@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.concern import ConcernState
-from bot.flows.safety import DEFAULT_CONCERN_NO_REPLY
 from bot.models import Concern, Escalation, Message, Outbox
 from bot.outbox import PRIORITY_ALERT
 from bot.texts import TOLD_COACH
@@ -34,6 +33,11 @@ def world(any_db_url: str, clock: Any, sender: Any) -> Iterator[tuple[Any, Sms]]
                                  clock, sender)
     yield services, Sms(app.test_client())
     services.db.dispose()
+
+
+def _no_reply(services: Any) -> str:
+    """Return the shipped answer to NO (flows/safety.yaml)."""
+    return str(services.flows.safety.concern_no_reply)
 
 
 def _concerns(services: Any) -> list[tuple[str, int | None]]:
@@ -86,7 +90,7 @@ def test_concern_no_alerts_the_coach_not_urgent_and_yes_is_ordinary_afterwards(w
     services, sms = world
     sms.send(PARTICIPANT_PHONE, CONCERN)
     answer = replies(sms.send(PARTICIPANT_PHONE, "nope"))
-    assert answer == [DEFAULT_CONCERN_NO_REPLY]
+    assert answer == [_no_reply(services)]
     assert _escalations(services) == [("concern", False, 1)]
     assert [state for state, _ in _concerns(services)] == [ConcernState.DECLINED]
     (body, due, priority), = _coach_alerts(services)
@@ -113,7 +117,7 @@ def test_the_concern_answer_goes_before_a_waiting_step_only_while_it_is_open(wor
     welcome = replies(sms.send(PARTICIPANT_PHONE, "WELCOME"))
     assert "Reply YES or NO" in welcome[-1]  # the welcome flow waits for yes/no
     sms.send(PARTICIPANT_PHONE, CONCERN)
-    assert replies(sms.send(PARTICIPANT_PHONE, "no")) == [DEFAULT_CONCERN_NO_REPLY]
+    assert replies(sms.send(PARTICIPANT_PHONE, "no")) == [_no_reply(services)]
     after = replies(sms.send(PARTICIPANT_PHONE, "yes"))  # now the flow's answer
     assert after and "838255" not in " ".join(after) and "skills" in " ".join(after).lower()
 
