@@ -137,7 +137,6 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_participant_created", "participant_id", "created_at"),
-        Index("ix_messages_phone_created", "phone", "created_at"),  # a number's recent texts
         # Inbound messages whose processing never finished (a crash): small, for recovery.
         Index("ix_messages_unprocessed", "created_at",
               postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
