@@ -239,10 +239,15 @@ class Escalation(Base):
 
     __tablename__ = "escalations"
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
-    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # crisis | flow | coach_request
+    # None for a number that is not enrolled (or a coach's own crisis): then `phone` says who.
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
+    coach_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # crisis | concern | flow | coach_request
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # who texted (crisis)
+    # Texts from `phone` counted on this alert (repeats within 30 minutes add here).
+    texts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_text_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text)
     event_key: Mapped[str] = mapped_column(String(120), unique=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
@@ -255,7 +260,22 @@ class Escalation(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"))
 
-    participant: Mapped[Participant] = relationship()
+    participant: Mapped[Participant | None] = relationship()
+
+
+class Concern(Base):
+    """A concern-tier text and the direct question it asked (states: bot/concern.py)."""
+
+    __tablename__ = "concerns"
+    __table_args__ = (Index("ix_concerns_state_due_at", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    state: Mapped[str] = mapped_column(String(10), default="asked")
+    asked_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
 
 
 class EscalationNote(Base):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.durations import parse_duration
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
+from bot.inbound import concern
 from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
 from bot.inbound.spool import replay_spool
 from bot.models import Coach, Escalation, Nudge, OnceMark
@@ -68,15 +69,33 @@ def due_expiries(services: Any, now: datetime) -> str:
     return f"{expired} runs expired"
 
 
+def concern_timeouts(services: Any, now: datetime) -> str:
+    """Alert the coach about concern questions unanswered for 30 minutes (once each)."""
+    with services.db.session() as session:
+        due = concern.due(session, now, limit=BATCH)
+    fired = 0
+    for concern_id in due:
+        try:
+            with services.db.session() as session:
+                fired += concern.fire_silence(session, services, concern_id, now)
+        except Exception:  # noqa: BLE001 - one broken row must not stop the others
+            log.exception("concern timeout %s failed", concern_id)
+    return f"{fired} unanswered concern questions sent to coaches"
+
+
 def escalate_to_staff(services: Any, now: datetime) -> str:
-    """Text staff about escalations no coach acknowledged within `safety.staff_after` (once)."""
+    """Text staff about escalations no coach acknowledged within `safety.staff_after` (once).
+
+    The time counts from the coach's text (a daytime alert's waits for the morning).
+    """
     cutoff = now - parse_duration(services.config.safety.staff_after)
     with services.db.session() as session:
         due = session.scalars(
             select(Escalation.id).where(Escalation.acknowledged_at.is_(None),
                                         Escalation.resolved_at.is_(None),
                                         Escalation.staff_notified_at.is_(None),
-                                        Escalation.created_at <= cutoff)
+                                        func.coalesce(Escalation.coach_notified_at,
+                                                      Escalation.created_at) <= cutoff)
             .order_by(Escalation.id).limit(BATCH)).all()
     texts = 0
     for escalation_id in due:
@@ -170,6 +189,7 @@ JOBS: dict[str, Job] = {
     "checkins": due_checkins,
     "timeouts": due_timeouts,
     "expiries": due_expiries,
+    "concerns": concern_timeouts,
     "staff_escalations": escalate_to_staff,
     "nudge_drafts": draft_scheduled_nudges,
     "coach_digests": coach_digests,

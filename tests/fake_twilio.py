@@ -52,6 +52,7 @@ import pytest
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"  # the same as tests.conftest.AUTH_TOKEN
+STAFF_PHONE = "+12025550198"
 FROM_NUMBER = "+12025550100"
 _PATH_PREFIX = "/2010-04-01/Accounts/"
 
@@ -142,6 +143,7 @@ class FakeTwilio:
             "twilio__auth_token": self.auth_token,
             "twilio__from_number": FROM_NUMBER,
             "twilio__api_base_url": self.base_url,
+            "safety__staff_phones": [STAFF_PHONE],  # required with the Twilio transport
         }
 
     def start(self) -> FakeTwilio:

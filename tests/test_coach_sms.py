@@ -214,7 +214,8 @@ def test_a_coach_in_crisis_gets_the_crisis_line_and_staff_are_texted(db_url, clo
                                     .where(Outbox.kind == "alert")).one()
             assert alert.phone == "+12025550199" and COACH_PHONE in alert.body
             assert "die" not in alert.body
-            assert session.scalars(select(Escalation)).all() == []
+            escalation = session.scalars(select(Escalation)).one()  # staff's, not theirs
+            assert (escalation.coach_id, escalation.phone) == (None, COACH_PHONE)
     finally:
         services.db.dispose()
 

@@ -99,7 +99,7 @@ def test_kill_9_while_sending_loses_nothing_and_repeats_at_most_in_flight(tmp_pa
 
     with FakeTwilio(latency=0.1) as fake:
         config = _config(tmp_path, fault_db,
-                         sms={"transport": "twilio"},
+                         sms={"transport": "twilio"}, safety={"staff_phones": ["+12025550198"]},
                          twilio={key.split("__")[1]: value
                                  for key, value in fake.config_overrides().items()
                                  if key.startswith("twilio__")}

@@ -79,7 +79,8 @@ def test_welcome_says_what_the_rules_require() -> None:
     flow = _load(FLOWS / "welcome.yaml")
     text = " ".join(t for _, kind, t in _texts(flow) if kind == "say")
     for needed in ("{{ coach.first_name }}", "24/7", "can't reach your doctor",
-                   "dial 988 then press 1", "text 838255", "Msg & data rates may apply",
+                   "dial 988 then press 1", "text 838255", "chat VeteransCrisisLine.net",
+                   "Msg & data rates may apply",
                    "HELP", "STOP", "a few texts a week"):
         assert needed in " ".join(text.split()), needed
     opening = [s for s in flow["steps"].values() if "say" in s]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.flows.safety import SafetyMatcher, load_safety
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, Run
+from bot.outbox.queue import PRIORITY_CRISIS_OTHER
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, replies
 
 SHIPPED = Path(__file__).parent.parent / "flows" / "safety.yaml"
@@ -157,11 +158,15 @@ def test_a_crisis_text_from_an_unenrolled_number_gets_the_crisis_line_and_alerts
     assert len(again) == 1 and "988" in again[0]  # every time, not once a day
     with quiet_services.db.session() as session:
         alerts = session.scalars(select(Outbox).where(Outbox.kind == "alert")).all()
-        assert [a.to_phone for a in alerts] == ["+12025550199", "+12025550199"]
-        assert all(not a.respect_quiet_hours and a.priority == 0 for a in alerts)
+        # one alert for both texts (within 30 minutes), after any enrolled veteran's
+        assert [a.to_phone for a in alerts] == ["+12025550199"]
+        assert all(not a.respect_quiet_hours and a.priority == PRIORITY_CRISIS_OTHER
+                   for a in alerts)
         bodies = [session.get(Message, a.message_id).body for a in alerts]
         assert all(stranger in b and "suicide" not in b for b in bodies)
-        assert session.scalars(select(Escalation)).all() == []  # no participant to attach to
+        escalation = session.scalars(select(Escalation)).one()  # staff only: no participant
+        assert (escalation.participant_id, escalation.coach_id) == (None, None)
+        assert (escalation.phone, escalation.texts, escalation.urgent) == (stranger, 2, True)
 
 
 def test_an_idiom_from_an_unenrolled_number_gets_the_usual_note(crisis_app, quiet_services):

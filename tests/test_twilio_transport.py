@@ -28,6 +28,7 @@ from tests.fake_twilio import (
 
 ACCOUNT = "AC" + "a1" * 16
 TO = "+12025550123"
+STAFF = "+12025550198"  # the Twilio transport requires staff phones
 
 
 class Seen:
@@ -48,7 +49,8 @@ class Seen:
 
 def prism_sender(prism_url: str, seen: Seen, **overrides: Any) -> TwilioSender:
     values = {"sms__transport": "twilio", "twilio__account_sid": ACCOUNT,
-              "twilio__from_number": "+12025550100", "twilio__api_base_url": prism_url}
+              "twilio__from_number": "+12025550100", "twilio__api_base_url": prism_url,
+              "safety__staff_phones": [STAFF]}
     values.update(overrides)
     config = make_config("sqlite:///unused.db", **values)
     return TwilioSender.from_config(config, request_hooks={"response": [seen]})
@@ -177,7 +179,8 @@ def test_refused_connection_is_retryable():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again before the send: nobody listens
     config = make_config("sqlite:///unused.db", sms__transport="twilio",
-                         twilio__account_sid=ACCOUNT, twilio__from_number="+12025550100",
+                         safety__staff_phones=[STAFF], twilio__account_sid=ACCOUNT,
+                         twilio__from_number="+12025550100",
                          twilio__api_base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(SendError) as caught:
         TwilioSender.from_config(config).send(TO, "hello")
@@ -207,14 +210,15 @@ def test_error_text_never_carries_the_phone_number(fake_twilio):
 @pytest.mark.parametrize("missing", ["account_sid", "auth_token"])
 def test_twilio_transport_without_credentials_is_a_config_error(missing):
     overrides = {"sms__transport": "twilio", "twilio__account_sid": ACCOUNT,
-                 "twilio__from_number": "+12025550100", f"twilio__{missing}": ""}
+                 "twilio__from_number": "+12025550100", f"twilio__{missing}": "",
+                 "safety__staff_phones": [STAFF]}
     with pytest.raises(ConfigError, match=missing):
         build_sender(make_config("sqlite:///unused.db", **overrides))
 
 
 def test_twilio_transport_without_a_sender_identity_is_a_config_error():
     config = make_config("sqlite:///unused.db", sms__transport="twilio",
-                         twilio__account_sid=ACCOUNT)
+                         twilio__account_sid=ACCOUNT, safety__staff_phones=[STAFF])
     with pytest.raises(ConfigError, match="from_number or messaging_service_sid"):
         build_sender(config)
 
@@ -224,7 +228,7 @@ def test_create_app_builds_the_twilio_client_without_any_request(fake_twilio, db
 
     app = create_app(test_config={
         "database": {"url": db_url}, "web": {"secret_key": "k"},
-        "sms": {"transport": "twilio"},
+        "sms": {"transport": "twilio"}, "safety": {"staff_phones": [STAFF]},
         "twilio": {"account_sid": fake_twilio.account_sid, "auth_token": fake_twilio.auth_token,
                    "from_number": "+12025550100", "api_base_url": fake_twilio.base_url},
     })

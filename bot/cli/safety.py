@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import config_option, fail
-from bot.config import ConfigError, load_config
+from bot.core.config import ConfigError, load_config
 from bot.flows.folder import SAFETY_FILE
 from bot.flows.safety import SafetyMatcher, load_safety
 

@@ -7,7 +7,9 @@ Rules:
 - Sources, later wins: built-in defaults, the TOML file, then environment
   variables `PEERLINE_<SECTION>_<KEY>`.
 - An unknown key or a bad value raises ConfigError naming the key and source;
-  start-up stops there.
+  start-up stops there. So do settings that are wrong together: with the
+  Twilio transport, `safety.staff_phones` must not be empty (crisis alerts
+  must reach a human beside the coach).
 - A config file that holds a secret must not be readable by other users.
 """
 
@@ -355,4 +357,14 @@ def load_config(
     for name, raw in (overrides or {}).items():
         section, _, key = name.partition("__")
         values[(section, key)] = _convert(section, key, raw, "override")
+    _check_rules(values, source)
     return Config(values, source)
+
+
+def _check_rules(values: Mapping[tuple[str, str], Any], source: str) -> None:
+    """Refuse settings that are valid alone but not together."""
+    if values[("sms", "transport")] == "twilio" and not values[("safety", "staff_phones")]:
+        raise ConfigError(
+            f"{source}: [safety] staff_phones is empty but [sms] transport is \"twilio\"; "
+            'list the numbers texted with every crisis alert, e.g. staff_phones = '
+            '["+12025550100"] (or PEERLINE_SAFETY_STAFF_PHONES)')

@@ -1,4 +1,13 @@
-"""Escalations: see one, acknowledge it, add a note, resolve it (with who and when)."""
+"""Escalations: see one, acknowledge it, add a note, resolve it (with who and when).
+
+Rules:
+- Only the veteran's own coach and staff open an escalation (an unknown
+  number's: staff only). The page shows the words that raised it and a
+  tap-to-call link to the number: here only, never by SMS. Every view is
+  audited (`escalation.view`), like every action.
+- Only staff resolve a crisis escalation; a coach acknowledges it and adds
+  notes (bot/escalations.py decides).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,19 @@ from flask import Flask, Response, flash, render_template, request
 from sqlalchemy import select
 
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user
-from bot.dashboard.queries import escalation_or_404, names
+from bot.dashboard.queries import alert_words, escalation_or_404, names
 from bot.domain import escalations as escalation_rules
-from bot.models import EscalationNote
+from bot.models import Escalation, EscalationNote
 
 bp = blueprint("escalations", __name__, url_prefix="/escalations")
 MAX_NOTE = 2000
+
+
+def _about(escalation: Escalation) -> str:
+    """Name whom an escalation is about: the veteran's first name, else the number."""
+    if escalation.participant is not None:
+        return escalation.participant.first_name
+    return str(escalation.phone or "an unknown number")
 
 
 @bp.get("/<int:escalation_id>")
@@ -25,8 +41,13 @@ def show(escalation_id: int) -> str:
                                 .order_by(EscalationNote.created_at, EscalationNote.id)))
         people = names(db, {escalation.acknowledged_by_id, escalation.resolved_by_id,
                             escalation.coach_id} | {n.author_id for n in notes})
-        return render_template("escalation.html", e=escalation, p=escalation.participant,
-                               notes=notes, people=people, max_note=MAX_NOTE)
+        participant = escalation.participant
+        audit(db, "escalation.view", "escalation", escalation.id)
+        return render_template(
+            "escalation.html", e=escalation, p=participant, notes=notes, people=people,
+            max_note=MAX_NOTE, words=alert_words(db, escalation),
+            phone=participant.phone if participant is not None else escalation.phone,
+            may_resolve=escalation_rules.can_resolve(user(), escalation))
 
 
 @bp.post("/<int:escalation_id>/ack")
@@ -36,7 +57,7 @@ def acknowledge(escalation_id: int) -> Response:
     with services().db.session() as db:
         escalation = escalation_or_404(db, escalation_id, user())
         done = escalation_rules.acknowledge(db, escalation, user(), now())
-        first = escalation.participant.first_name
+        first = _about(escalation)
     flash(f"Acknowledged the alert about {first}." if done else "It was already acknowledged.",
           "ok")
     return back("escalations.show", escalation_id=escalation_id)
@@ -67,8 +88,12 @@ def resolve(escalation_id: int) -> Response:
     """Resolve an escalation (acknowledging it too if nobody had)."""
     with services().db.session() as db:
         escalation = escalation_or_404(db, escalation_id, user())
-        done = escalation_rules.resolve(db, escalation, user(), now())
-        first = escalation.participant.first_name
+        try:
+            done = escalation_rules.resolve(db, escalation, user(), now())
+        except escalation_rules.NotAllowed as refused:
+            flash(str(refused), "error")
+            return back("escalations.show", escalation_id=escalation_id)
+        first = _about(escalation)
     flash(f"Resolved the alert about {first}." if done else "It was already resolved.", "ok")
     return back("escalations.show", escalation_id=escalation_id)
 

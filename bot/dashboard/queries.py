@@ -47,6 +47,25 @@ def escalation_or_404(db: Session, escalation_id: int, coach: Coach) -> Escalati
     return escalation
 
 
+MAX_ALERT_WORDS = 20  # texts of one alert shown on its page
+
+
+def alert_words(db: Session, escalation: Escalation) -> list[Message]:
+    """Return the texts that raised `escalation`: its message and the repeats it counted."""
+    if escalation.message_id is None:
+        return []
+    first = db.get(Message, escalation.message_id)
+    if first is None:
+        return []
+    if escalation.texts <= 1 or escalation.last_text_at is None:
+        return [first]
+    return list(db.scalars(
+        select(Message).where(Message.phone == first.phone, Message.direction == "in",
+                              Message.id >= first.id,
+                              Message.created_at <= escalation.last_text_at)
+        .order_by(Message.id).limit(MAX_ALERT_WORDS)))
+
+
 def open_escalations(db: Session, coach: Coach, participant_id: int | None = None
                      ) -> list[Escalation]:
     """Return unresolved escalations: urgent first, then unacknowledged, newest first."""

@@ -7,6 +7,10 @@ Rules:
 - Every answer is one short SMS a coach can read on a phone; mistakes get a
   plain sentence ("#12 is not one of yours"), anything else the usage line.
 - A refused command changes nothing (it runs in a savepoint).
+- ACK acknowledges; only staff resolve a crisis escalation (on the dashboard),
+  so a coach's ACK of one asks for a note there.
+- Crisis words in a coach's text are screened before any command (bot/inbound.py
+  calls bot/crisis.py first); a valid command in the same text still runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.domain.access import coaches, may_act
-from bot.domain.escalations import acknowledge
+from bot.domain.escalations import acknowledge, can_resolve
 from bot.domain.nudges import (
     NudgeError,
     approve,
@@ -112,6 +116,9 @@ def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
         return f"#{number} is not one of yours."
     if not acknowledge(session, escalation, coach, now, via="sms"):
         return f"#{number} was already acknowledged."
+    if not can_resolve(coach, escalation):  # a crisis: staff resolve it
+        return (f"Escalation #{number} acknowledged. Thank you. Please add a note on the "
+                "dashboard saying what you did; staff will resolve it.")
     return f"Escalation #{number} acknowledged. Thank you."
 
 

@@ -9,8 +9,8 @@ Rules (SPEC §6):
 - Order for an enrolled participant: crisis phrases, consent keywords
   (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
   Unknown numbers get one short note a day and no flow. Crisis language from
-  an unknown number, or a coach's text that is no command, gets the crisis
-  reply and alerts staff, every time.
+  an unknown number or a coach (also after a command word, which still runs)
+  gets the crisis reply and alerts staff (bot/crisis.py).
 - A text the database cannot take (unreachable while storing or processing)
   is spooled and answered by bot/inbound/spool.py, and replayed when it is back.
 """
@@ -240,12 +240,12 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
         message.kind = "coach"
         message.coach_id = coach.id
 
-        replies = None
-        if not is_command(message.body):  # free words: a coach may be in crisis too
-            replies = handle_other_crisis(session, services, message, now,
-                                          sender=f"coach {coach.name} (#{coach.id})")
-        if replies is None:
-            replies = handle_coach_message(session, services, coach, message.body, now)
+        # Crisis first, also after a command word ("ACK 1 ..."): peers live with pain too.
+        replies = handle_other_crisis(session, services, message, now,
+                                      sender=f"coach {coach.name} (#{coach.id})")
+        if replies is None or is_command(message.body):  # a valid command still runs
+            replies = (replies or []) + handle_coach_message(session, services, coach,
+                                                             message.body, now)
         for text in replies:
             _reply(session, late=late, phone=coach.phone or "", body=text, kind="coach_reply",
                    now=now, coach_id=coach.id)

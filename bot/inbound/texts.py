@@ -1,13 +1,18 @@
-"""The program's fixed texts: consent confirmations, HELP, unknown numbers.
+"""The program's fixed texts: consent confirmations, HELP, unknown numbers, who was told.
 
-Kept short (one SMS segment where possible) and plain.
+Kept short (one SMS segment where possible), plain and GSM-7. Automated texts
+never claim what did not happen: the crisis reply's "who was told" sentence is
+built from the alerts actually queued.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-CRISIS_LINE = "Veterans Crisis Line: dial 988 then press 1, or text 838255"
+CRISIS_LINE = ("Veterans Crisis Line: dial 988 then press 1, text 838255, "
+               "or chat at VeteransCrisisLine.net")
+TOLD_COACH = "I've let your coach know."
+TOLD_STAFF = "I've let the program staff know."
 
 
 def _contact(config: Any) -> str:
@@ -42,3 +47,16 @@ def unknown_number(config: Any) -> str:
     return (f"This is the {config.program.name} program line for enrolled Veterans."
             f"{_contact(config)}"
             f" In crisis: {CRISIS_LINE}.")
+
+
+def who_was_told(coach_texted: bool, staff_texted: bool) -> str:
+    """Return the sentence saying who was alerted, or "" if nobody was."""
+    if coach_texted:
+        return TOLD_COACH
+    return TOLD_STAFF if staff_texted else ""
+
+
+def with_who_was_told(reply: str, coach_texted: bool, staff_texted: bool) -> str:
+    """Return `reply` followed by the sentence saying who was alerted (if anyone)."""
+    told = who_was_told(coach_texted, staff_texted)
+    return f"{reply.rstrip()} {told}" if told else reply

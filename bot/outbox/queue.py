@@ -5,6 +5,9 @@ Rules:
 - Whoever writes a row that must leave at once (crisis alerts, coach
   notifications) sets `urgent=True`; after the transaction commits the
   sender is woken instead of waiting for its next pass.
+- Priority orders the sender's work (lowest first): an enrolled veteran's
+  crisis alert goes before an unknown number's, so a flood from one number
+  cannot hold a veteran's alert back.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from bot.core.db import insert_many
 from bot.models import Message, Outbox, Participant
 from bot.sms import segments_for
 
-PRIORITY_CRISIS = 0
-PRIORITY_ALERT = 1
+PRIORITY_CRISIS = 0  # crisis alerts about an enrolled veteran: first of all
+PRIORITY_CRISIS_OTHER = 1  # crisis alerts about an unknown number or a coach: after those
+PRIORITY_ALERT = 2  # other alerts to coaches and staff
 PRIORITY_NORMAL = 5
 
 
