@@ -60,5 +60,6 @@ def build_services(
     if load_flows:
         from bot.flows.store import FlowStore
 
-        services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir)
+        services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir,
+                                   background=True)  # a request never waits on a reload
     return services
