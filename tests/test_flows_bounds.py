@@ -21,6 +21,7 @@ from tests.conftest import PARTICIPANT_PHONE, Sms, make_config, replies
 
 REPO = Path(__file__).resolve().parent.parent
 PEERLINE = Path(sys.executable).with_name("peerline")
+FLOW = "id: {id}\nstart: s\nsteps:\n  s:\n    say: '{say}'\n"
 ALIAS_BOMB = 'x-a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + "".join(
     f"x-{name}: &{name} [{', '.join(['*' + previous] * 9)}]\n"
     for previous, name in zip("abcdefgh", "bcdefghi", strict=True))
@@ -74,8 +75,8 @@ def test_templates_cannot_compute_huge_values(tmp_path):
     for n, template in enumerate(('{{ "x" * 10**9 }}', "{{ [1] * 10**8 }}",
                                   "{{ range(10**9) | list | length }}",
                                   '{{ "%099999999d" % 1 }}')):
-        (folder / f"t{n}.yaml").write_text(f"id: t{n}\nstart: s\nsteps:\n  s:\n    say: '{template}'\n")
-    (folder / "ok.yaml").write_text("id: ok\nstart: s\nsteps:\n  s:\n    say: '{{ 2**10 }} {{ \"ab\" * 3 }}'\n")
+        (folder / f"t{n}.yaml").write_text(FLOW.format(id=f"t{n}", say=template))
+    (folder / "ok.yaml").write_text(FLOW.format(id="ok", say='{{ 2**10 }} {{ "ab" * 3 }}'))
     done, _ = _check(folder)
     out = done.stdout
     assert done.returncode == 1 and "ok.yaml" not in out
