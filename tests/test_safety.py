@@ -192,3 +192,24 @@ def test_no_question_of_the_ended_run_follows_a_crisis_reply(sms, services, peop
     # run the crisis ended: none of them follows the crisis reply
     assert sender.bodies_to(PARTICIPANT_PHONE) == []
     assert sender.bodies_to(COACH_PHONE)  # the coach's alert did go
+
+
+def test_screen_gives_tiers_and_joins_the_previous_text(shipped):
+    from bot.flows.safety import Tier
+
+    assert shipped.screen("I want to").tier is Tier.NONE
+    assert shipped.screen("die", previous="I want to").tier is Tier.CRISIS
+    assert shipped.screen("ok thanks", previous="I want to die").tier is Tier.NONE
+    assert shipped.screen("I cant go on like this").tier is Tier.CONCERN
+    assert shipped.match("I cant go on like this") is None
+
+
+def test_builtin_matcher_has_both_tiers_and_all_texts():
+    from bot.flows.safety import Tier
+
+    builtin = SafetyMatcher()
+    assert builtin.screen("I want to die").tier is Tier.CRISIS
+    assert builtin.screen("I can't go on").tier is Tier.CONCERN
+    for text in (builtin.reply, builtin.concern_reply, builtin.concern_no_reply):
+        assert "988" in text and "coach" not in text
+    assert "Reply YES or NO" in builtin.concern_reply

@@ -15,18 +15,47 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
 
-SAFETY_KEYS = ("reply", "phrases", "patterns", "exceptions")
-DEFAULT_REPLY = ("I'm really glad you told me. You don't have to face this alone. Please reach "
-                 "the Veterans Crisis Line now: dial 988 then press 1, or text 838255. If you "
-                 "are in danger, call 911. I've let your coach know.")
+SAFETY_KEYS = ("reply", "concern_reply", "concern_no_reply", "phrases", "concern_phrases",
+               "patterns", "exceptions")
+DEFAULT_REPLY = ("I'm really glad you told me. You are not alone. Please reach the Veterans "
+                 "Crisis Line now: dial 988 then press 1, text 838255, or chat at "
+                 "VeteransCrisisLine.net. If you are in danger, call 911.")
+DEFAULT_CONCERN_REPLY = ("Thank you for telling me. Are you thinking about killing yourself? "
+                         "Reply YES or NO. The Veterans Crisis Line is there 24/7: dial 988 "
+                         "then press 1, text 838255, or chat at VeteransCrisisLine.net.")
+DEFAULT_CONCERN_NO_REPLY = ("Thank you for answering. If things get harder, the Veterans Crisis "
+                            "Line is there 24/7: dial 988 then press 1, or text 838255.")
 DEFAULT_PHRASES = ("want to die", "wanna die", "kill myself", "end my life", "better off dead",
                    "no reason to live", "suicide", "suicidal", "end it all")
+DEFAULT_CONCERN_PHRASES = ("cant go on", "can not go on", "no point anymore", "no point in living",
+                           "better off without me", "nobody would miss me")
+
+
+class Tier(StrEnum):
+    """How serious a text is: crisis, concern (indirect signs) or none."""
+
+    CRISIS = "crisis"
+    CONCERN = "concern"
+    NONE = "none"
+
+
+_RANK = {Tier.NONE: 0, Tier.CONCERN: 1, Tier.CRISIS: 2}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The screen's answer: the tier, and the rule and family that decided it."""
+
+    tier: Tier
+    rule: str | None = None
+    family: str | None = None
 
 
 def _squash(word: str) -> str:
@@ -120,6 +149,9 @@ class SafetyMatcher:
 
     reply: str = DEFAULT_REPLY
     phrases: tuple[str, ...] = DEFAULT_PHRASES
+    concern_reply: str = DEFAULT_CONCERN_REPLY
+    concern_no_reply: str = DEFAULT_CONCERN_NO_REPLY
+    concern_phrases: tuple[str, ...] = DEFAULT_CONCERN_PHRASES
     patterns: tuple[str, ...] = ()
     exceptions: tuple[str, ...] = ()
     # Built once here (the matcher is immutable), so a check tokenises only the text.
@@ -138,13 +170,40 @@ class SafetyMatcher:
                            tuple((p, _compiled(p)) for p in self.patterns))
 
     def match(self, text: str) -> str | None:
-        """Return the phrase or pattern `text` matches (after exceptions), else None."""
+        """Return the crisis rule `text` matches (after exceptions), else None."""
+        verdict = self.screen(text)
+        return verdict.rule if verdict.tier is Tier.CRISIS else None
+
+    def screen(self, text: str, previous: str | None = None) -> Verdict:
+        """Return the verdict on `text` read after `previous` (whose own matches do not count)."""
+        try:
+            return self._screen(text or "", previous or "")
+        except Exception:  # never let a strange text switch the screen off
+            return Verdict(Tier.NONE)
+
+    def _screen(self, text: str, previous: str) -> Verdict:
+        before = len(tokens(previous, squash=False)) if previous else 0
+        joined = f"{previous}\n{text}" if previous else text
+        crisis = self._first(joined, before, self._phrase_targets, True)
+        if crisis is not None:
+            return Verdict(Tier.CRISIS, crisis, "crisis")
+        concern = self._first(joined, before, tuple(
+            (p, tuple(_phrase_words(p))) for p in self.concern_phrases), False)
+        if concern is not None:
+            return Verdict(Tier.CONCERN, concern, "concern")
+        return Verdict(Tier.NONE)
+
+    def _first(self, text: str, before: int, targets: Sequence[tuple[str, tuple[str, ...]]],
+               with_patterns: bool) -> str | None:
         plain = tokens(text, squash=False)
         words = [_squash(w) for w in plain]
         covered = [span for target in self._exception_targets for span in spans(target, words)]
-        for phrase, target in self._phrase_targets:
-            if any(not _inside(start, end, covered) for start, end in spans(target, words)):
+        for phrase, target in targets:
+            if any(end > before and not _inside(start, end, covered)
+                   for start, end in spans(target, words)):
                 return phrase
+        if not with_patterns:
+            return None
         if not self._compiled_patterns:
             return None
         joined = " ".join(plain)
@@ -154,6 +213,7 @@ class SafetyMatcher:
         covered_chars = [(starts[low], starts[high] - 1) for low, high in covered]
         for pattern, compiled in self._compiled_patterns:
             if any(not _inside(found.start(), found.end(), covered_chars)
+                   and found.end() > starts[before] - 1
                    for found in compiled.finditer(joined)):
                 return pattern
         return None
@@ -208,7 +268,18 @@ def load_safety(path: Path) -> tuple[SafetyMatcher | None, Report]:
     if not phrases:
         report.add(key_line(doc, "phrases") if "phrases" in doc else 1,
                    "phrases must list the crisis phrases")
-    matcher = SafetyMatcher(reply=str(reply).strip(), phrases=phrases,
+    texts = {}
+    for key, default in (("concern_reply", DEFAULT_CONCERN_REPLY),
+                         ("concern_no_reply", DEFAULT_CONCERN_NO_REPLY)):
+        value = doc.get(key, default)
+        if not isinstance(value, str) or "988" not in value:
+            report.add(key_line(doc, key), f"{key} must be a text giving the crisis line (988)")
+            value = default
+        texts[key] = str(value).strip()
+    concern = _strings(doc, "concern_phrases", report) if "concern_phrases" in doc \
+        else DEFAULT_CONCERN_PHRASES
+    matcher = SafetyMatcher(reply=str(reply).strip(), phrases=phrases, concern_phrases=concern,
+                            **texts,
                             patterns=_strings(doc, "patterns", report),
                             exceptions=_strings(doc, "exceptions", report))
     return (None if report.problems else matcher), report
