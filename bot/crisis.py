@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.escalations import open_escalation
-from bot.flows.safety import SafetyMatcher
+from bot.flows.safety import SafetyMatcher, Tier, Verdict
 from bot.models import AuditLog
 from bot.outbox import PRIORITY_CRISIS, queue_message
 from bot.phones import mask
@@ -52,14 +52,21 @@ def safe_matcher(services: Any) -> SafetyMatcher:
         return _BUILTIN
 
 
+def _is_crisis(matcher: SafetyMatcher, message: Any, verdict: Verdict | None) -> bool:
+    """Use the webhook's verdict when there is one (screened once); else screen the text."""
+    if verdict is not None:
+        return verdict.tier is Tier.CRISIS
+    return matcher.match(message.body or "") is not None
+
+
 def handle_other_crisis(session: Session, services: Any, message: Any, now: datetime,
-                        sender: str) -> list[str] | None:
+                        sender: str, verdict: Verdict | None = None) -> list[str] | None:
     """Return the crisis reply if a text from a non-participant is a crisis (staff texted).
 
     `sender` says who texted, for staff: "a number not enrolled", "coach Alex (#3)".
     """
     matcher = safe_matcher(services)
-    if matcher.match(message.body or "") is None:
+    if not _is_crisis(matcher, message, verdict):
         return None
     log.warning("crisis language from a non-participant at %s (message %s)",
                 mask(message.phone), message.id)
@@ -75,11 +82,12 @@ def handle_other_crisis(session: Session, services: Any, message: Any, now: date
 
 
 def handle_if_crisis(
-    session: Session, services: Any, participant: Any, message: Any, now: datetime
+    session: Session, services: Any, participant: Any, message: Any, now: datetime,
+    verdict: Verdict | None = None,
 ) -> list[str] | None:
     """Return the crisis replies if `message` is a crisis (and record alerts), else None."""
     matcher = safe_matcher(services)
-    if matcher.match(message.body or "") is None:
+    if not _is_crisis(matcher, message, verdict):
         return None
     log.warning("crisis language from participant %s (message %s)", participant.id, message.id)
     open_escalation(session, services, participant, kind="crisis", urgent=True,

@@ -30,10 +30,12 @@ database is unreachable would be lost. Rules:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -41,11 +43,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.flows.safety import Tier, Verdict
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
-DATABASE_DOWN = (OperationalError, InterfaceError)
+# Unreachable, or too slow: a lock or statement timeout (bot/db.py), no free pool connection.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+COUNTERS = ("spool_write_failures", "partial_files_removed", "direct_alert_failures")
+PARTIAL_STALE = 60.0  # seconds after which a temporary spool file is a leftover
+_COUNTER_LOCK = threading.Lock()
 REPLAY_EVERY = 2.0  # seconds between a process's looks at its spool
 REPLAY_IN_REQUEST = 50  # files one webhook request replays (~5 ms each); the job takes more
 
@@ -55,20 +63,30 @@ def spool_path(services: Any) -> Path:
     return Path(services.config.database.spool_dir)
 
 
-def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: bool) -> Path:
-    """Write one text durably to the spool; return its file."""
+def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: bool,
+               verdict: Verdict | None = None, staff_alerted: list[str] | None = None) -> Path:
+    """Write one text durably to the spool; return its file (OSError if the disk refuses)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     final = folder / f"{sms.sid}.json"
-    temporary = folder / f".{sms.sid}.{os.getpid()}.tmp"
+    temporary = folder / f".{sms.sid}.{os.getpid()}.{threading.get_ident()}.tmp"
     record = {"sid": sms.sid, "phone": sms.phone, "body": sms.body,
               "num_media": sms.num_media, "received_at": received_at.isoformat(),
               "crisis_answered": crisis_answered}
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:  # writes it all (os.write may write part)
-        handle.write(json.dumps(record).encode())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, final)
+    if verdict is not None:
+        record.update(tier=str(verdict.tier), rule=verdict.rule, family=verdict.family)
+    if staff_alerted:
+        record["staff_alerted"] = staff_alerted
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:  # writes it all (os.write may write part)
+            handle.write(json.dumps(record).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except OSError:
+        with contextlib.suppress(OSError):  # no partial file left behind
+            temporary.unlink()
+        raise
     with contextlib.suppress(OSError):  # make the rename itself durable
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
@@ -78,32 +96,107 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
     return final
 
 
-def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
-    """Spool a text the database could not take; return its TwiML (crisis reply or empty)."""
+def answer_while_down(services: Any, sms: Any, now: datetime, verdict: Verdict) -> str | None:
+    """Spool a text the database could not take; return its TwiML (None: answer 503).
+
+    `verdict` is the screen's, made from memory before the database was touched.
+    """
     from bot.crisis import safe_matcher
     from bot.inbound import render_twiml
 
     matcher = safe_matcher(services)
-    crisis = matcher.match(sms.body) is not None
+    reply = {Tier.CRISIS: [matcher.reply], Tier.CONCERN: [matcher.concern_reply]}.get(
+        verdict.tier, [])
     folder = spool_path(services)
-    if (folder / f"{sms.sid}.json").exists():  # a repeated MessageSid: same answer, no new alert
+    if _exists(folder / f"{sms.sid}.json"):  # a repeated MessageSid: same answer, no new alert
         log.warning("database unreachable: inbound %s repeated; already spooled", sms.sid)
-        return render_twiml([matcher.reply] if crisis else [])
-    spool_text(folder, sms, now, crisis_answered=crisis)
+        return render_twiml(reply)
+    alerted = list(services.config.safety.staff_phones) if verdict.tier is Tier.CRISIS else []
+    try:
+        spool_text(folder, sms, now, crisis_answered=verdict.tier is Tier.CRISIS,
+                   verdict=verdict, staff_alerted=alerted)
+    except OSError as exc:  # ENOSPC, EROFS, EIO: neither the database nor the disk takes it
+        count(services, "spool_write_failures")
+        log.error("database unreachable and the spool write failed (%s): inbound %s from %s "
+                  "is not kept", errno.errorcode.get(exc.errno or 0, type(exc).__name__),
+                  sms.sid, mask(sms.phone))
+        if verdict.tier is Tier.NONE:
+            # Nothing kept and nothing to say: a 503 shows in Twilio's debugger and sends
+            # the text to the number's fallback URL, if one is set; a 200 would hide it.
+            return None
+        _text_staff(services, sms, now, verdict, saved=False)
+        return render_twiml(reply)
     log.error("database unreachable: inbound %s from %s spooled for replay",
               sms.sid, mask(sms.phone))
-    if not crisis:
-        return render_twiml([])
-    log.warning("crisis language while the database is down: alerting staff directly")
-    alert = (f"PeerLine URGENT: crisis words in a text from {sms.phone} at "
-             f"{now:%H:%M} UTC. The database is down, so it is not on the dashboard yet. "
-             f"Call them now.")
+    if verdict.tier is Tier.CRISIS:
+        failed = _text_staff(services, sms, now, verdict, saved=True)
+        if failed:  # replay must alert those staff through the outbox
+            with contextlib.suppress(OSError):
+                spool_text(folder, sms, now, crisis_answered=True, verdict=verdict,
+                           staff_alerted=[p for p in alerted if p not in failed])
+    return render_twiml(reply)
+
+
+def _text_staff(services: Any, sms: Any, now: datetime, verdict: Verdict,
+                saved: bool) -> list[str]:
+    """Text every staff phone about a text the database could not take; return the failures."""
+    where = ("The database is down, so it is not on the dashboard yet." if saved else
+             "The database and the disk are failing: this text is NOT saved anywhere.")
+    what = "crisis words" if verdict.tier is Tier.CRISIS else "warning signs"
+    alert = (f"PeerLine URGENT: {what} in a text from {sms.phone} at {now:%H:%M} UTC. "
+             f"{where} Call them now.")
+    log.warning("%s while the database is down: alerting staff directly", what)
+    failed = []
     for phone in services.config.safety.staff_phones:
         try:
             services.sender.send(phone, alert)
         except Exception:  # noqa: BLE001 - one failed alert must not stop the others
-            log.exception("direct crisis alert to staff %s failed", mask(phone))
-    return render_twiml([matcher.reply])
+            failed.append(phone)
+            count(services, "direct_alert_failures")
+            log.exception("direct alert to staff %s failed", mask(phone))
+    return failed
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def count(services: Any, name: str, by: int = 1) -> None:
+    """Add `by` to this process's counter `name` (shown by /metrics and /healthz)."""
+    counters = services.extras.setdefault("counters", {})
+    with _COUNTER_LOCK:
+        counters[name] = counters.get(name, 0) + by
+
+
+def counters(services: Any) -> dict[str, int]:
+    """Return this process's spool counters (each starts at 0 when the process starts)."""
+    found = services.extras.get("counters", {})
+    return {name: int(found.get(name, 0)) for name in COUNTERS}
+
+
+def remove_partial_files(services: Any, older_than: float = PARTIAL_STALE) -> int:
+    """Delete temporary files a failed or killed spool write left; return how many."""
+    folder = spool_path(services)
+    removed = 0
+    try:
+        partials = list(folder.glob(".*.tmp"))
+    except OSError:
+        return 0
+    for path in partials:
+        try:
+            if time.time() - path.stat().st_mtime < older_than:
+                continue  # a write in progress (they take milliseconds)
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    if removed:
+        count(services, "partial_files_removed", removed)
+        log.warning("removed %d partial spool files left by failed or killed writes", removed)
+    return removed
 
 
 @contextlib.contextmanager
@@ -157,6 +250,7 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     from bot.inbound import InboundSms, process_late, store_inbound
 
     folder = spool_path(services)
+    remove_partial_files(services)
     files = pending_files(folder)
     if not files:
         return 0
@@ -171,6 +265,9 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
                                  num_media=int(record["num_media"]))
                 received = datetime.fromisoformat(record["received_at"])
                 answered = bool(record.get("crisis_answered", False))
+                verdict = _verdict(record)
+                answered = answered or verdict is not None and verdict.tier is not Tier.NONE
+                alerted = [str(p) for p in record.get("staff_alerted") or []]
             except FileNotFoundError:
                 continue  # replayed by another process meanwhile
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -178,7 +275,8 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
                 continue
             try:
                 message_id = store_inbound(services.db.engine, sms, received)
-                process_late(services, message_id, now, answered=answered)
+                process_late(services, message_id, now, answered=answered, verdict=verdict,
+                             staff_alerted=alerted)
             except DATABASE_DOWN:
                 raise
             except Exception:  # noqa: BLE001 - one bad file must not hold up the others
@@ -189,6 +287,13 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     if done:
         log.warning("replayed %d spooled inbound texts", done)
     return done
+
+
+def _verdict(record: dict[str, Any]) -> Verdict | None:
+    """Return the verdict the webhook gave a spooled text (None in files from before it)."""
+    if record.get("tier") not in tuple(Tier):
+        return Verdict(Tier.CRISIS) if record.get("crisis_answered") else None
+    return Verdict(Tier(record["tier"]), record.get("rule"), record.get("family"))
 
 
 def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic) -> None:
