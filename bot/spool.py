@@ -4,25 +4,44 @@ Twilio does not retry a webhook that fails, so a text that arrives while the
 database is unreachable would be lost. Rules:
 
 - Used only when storing or processing a text fails because the database
-  cannot be reached (SQLAlchemy OperationalError or InterfaceError; a text
-  stored before the failure is deduplicated on replay). The text goes to
+  cannot be reached or does not answer in time (DATABASE_DOWN: SQLAlchemy
+  OperationalError or InterfaceError, which include the webhook's lock and
+  statement timeouts, or no free pooled connection; a text stored before the
+  failure is deduplicated on replay). The text goes to
   `database.spool_dir` as one JSON file named after its MessageSid: written
   to a temporary file, fsynced, then renamed, so a file is whole or absent
   and a repeated sid is one file. Files are 0600 in a 0700 folder: they hold
   bodies and phone numbers, as the database does. The folder is per node.
-- The webhook still answers 200. Crisis language (the same matcher, already in
-  memory) gets the crisis reply in the TwiML at once, and every
-  `safety.staff_phones` is texted directly (no outbox: that needs the
-  database). That alert carries the sender's number, since the dashboard is
-  down too and staff must be able to call. Anything else gets an empty
-  answer now and its replies through the outbox on replay.
+- The webhook still answers 200 with the verdict the screen made from memory
+  before the database was touched (bot/screen.py; kept in the file, so the
+  replay acts on the same decision). Crisis language gets the crisis reply in
+  the TwiML at once, and every `safety.staff_phones` is texted directly (no
+  outbox: that needs the database); the phones that got it are kept in the
+  file. That alert carries the sender's number, since the dashboard is down
+  too and staff must be able to call. Concern language gets the concern
+  reply. Anything else gets an empty answer now and its replies through the
+  outbox on replay.
+- When the spool write fails too (ENOSPC, EROFS, EIO): the temporary file is
+  removed, the failure is logged (error name, sid, masked number; never the
+  body) and counted (`spool_write_failures`, /metrics and /healthz). A crisis
+  or concern text still gets its reply and staff a direct text saying it is
+  not saved anywhere. Any other text gets a 503 (answer_while_down returns
+  None): nothing was kept and there is nothing to say, so the loss must show:
+  Twilio does not retry, but a 503 is logged in Twilio's debugger (and the
+  message log keeps the text) and sends the text to the number's fallback
+  URL when one is set, where a 200 would hide it.
+- Partial files (`.SID.PID.THREAD.tmp`) that a failed or killed write left
+  are deleted when the spool is next looked at, once older than
+  PARTIAL_STALE seconds, and counted (`partial_files_removed`).
 - Replay (when a new text has been stored and before it is processed, so the
   older texts are answered first; at most every REPLAY_EVERY seconds per
   process; and in the scheduler's inbound_recovery job) takes the folder's
   flock without waiting, stores each file's text with its arrival time
   (deduplicated on the sid), processes it as a late text, and deletes the
   file only after that commit. Oldest first. A crisis reply already given in
-  the TwiML is recorded as sent, not sent again; the escalation is opened then.
+  the TwiML is recorded as sent, not sent again; the escalation is opened
+  then, and its alerts to the staff phones texted during the outage are
+  cancelled (bot.inbound.process_late): they are not texted twice.
   A file that cannot be read or stored is renamed `*.json.failed` (logged
   once) so it holds up nothing; /healthz counts it until a person removes it.
 """
@@ -274,7 +293,7 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
                 _set_aside(path, "is unreadable")
                 continue
             try:
-                message_id = store_inbound(services.db.engine, sms, received)
+                message_id = store_inbound(services.db.active_engine, sms, received)
                 process_late(services, message_id, now, answered=answered, verdict=verdict,
                              staff_alerted=alerted)
             except DATABASE_DOWN:
