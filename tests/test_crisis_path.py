@@ -111,6 +111,27 @@ def test_a_crisis_text_while_sqlite_is_held_exclusive_is_answered_and_replayed_o
     assert len(_stored(services, "SMlock0002")) == 1
 
 
+def test_a_concern_text_while_sqlite_is_locked_gets_the_concern_reply(sqlite_app, sender):
+    services, sms, path = sqlite_app
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        concern, took = _timed(sms, "nobody would miss me", "SMlock0101")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    matcher = services.flows.safety
+    assert replies(concern) == [matcher.concern_reply] and took < 5.0
+    assert sender.bodies_to(STAFF_PHONE) == []  # not urgent: the spool kept it
+    assert replay_spool(services, services.clock.now()) == 1
+    with services.db.session() as session:  # the reply it got is recorded, not sent again
+        out = session.scalars(select(Message).where(Message.direction == "out",
+                                                    Message.phone == PARTICIPANT_PHONE)).all()
+    assert [(m.status, m.body) for m in out if m.body == matcher.concern_reply] in (
+        [], [("twiml", matcher.concern_reply)])
+    assert not any(m.status == "queued" and m.body == matcher.concern_reply for m in out)
+
+
 def test_a_crisis_text_while_postgres_messages_are_locked_is_answered(pg_url, clock, sender):
     services, sms = _app(pg_url, clock, sender)
     holder = create_engine(pg_url).connect()
