@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
-WEBHOOK_WAIT_MS = 2_500  # lock waits of the webhook's transactions
+WEBHOOK_WAIT_MS = 3_000  # lock waits of the webhook's transactions
 WEBHOOK_STATEMENT_MS = 3_000  # any one statement of the webhook (PostgreSQL)
+# A crisis reply waits at most ~WEBHOOK_WAIT_MS for the store, the same again at worst for
+# the processing transaction, then the spool answers: well inside Twilio's 15 s.
 _short_waits: contextvars.ContextVar[bool] = contextvars.ContextVar("peerline_short_waits",
                                                                     default=False)
 

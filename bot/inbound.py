@@ -17,6 +17,9 @@ Rules (SPEC §6):
   the number's previous stored text.
 - The webhook's database work runs under `services.db.short_waits()`: a lock
   or statement that takes more than ~3 s counts as the database being down.
+  A crisis or concern text whose store took over SLOW_STORE seconds is
+  answered and spooled at once (replay processes the stored row), so the
+  processing transaction's own wait cannot push its reply past 5 seconds.
 - A text the database cannot take (unreachable, locked or too slow while
   storing or processing) is spooled and answered by bot/spool.py with the
   verdict's reply, and replayed when it is back. A replayed text whose staff
@@ -29,6 +32,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot import texts
 from bot.consent import opt_in, opt_out
-from bot.flows.safety import Verdict
+from bot.flows.safety import Tier, Verdict
 from bot.keywords import consent_keyword
 from bot.models import Coach, Message, OnceMark, Outbox, Participant
 from bot.outbox import queue_message, record_reply
@@ -53,6 +57,7 @@ from bot.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_pat
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
 RECOVER_AFTER = timedelta(minutes=2)  # longer than any webhook request may take
+SLOW_STORE = 1.5  # seconds; a crisis text stored slower than this is answered at once
 MAX_MEDIA = 10  # Twilio delivers at most 10 media per message
 _SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -139,7 +144,12 @@ def handle_inbound(services: Any, sms: InboundSms, verdict: Verdict | None = Non
         verdict = screen_inbound(services, sms.phone, sms.body, now)  # 0: from memory
     try:
         with services.db.short_waits():
+            started = time.monotonic()
             message_id = store_inbound(services.db.active_engine, sms, now)  # 1: committed first
+            if verdict.tier is not Tier.NONE and time.monotonic() - started > SLOW_STORE:
+                # The database is struggling: answer from memory now, process on replay,
+                # so a second wait cannot push the crisis reply past 5 seconds.
+                return answer_while_down(services, sms, now, verdict)
             replay_if_due(services, now)  # texts spooled while the database was down go first
             return _process(services, message_id, now, verdict)
     except DATABASE_DOWN:  # not stored, or stored but not processed: spooled either way

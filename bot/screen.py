@@ -89,7 +89,8 @@ def settle(session: Session, services: Any, message: Message,
     """Return the verdict routing acts on: the webhook's, raised by the stored previous text."""
     if verdict is not None and verdict.tier is Tier.CRISIS:
         return verdict
-    matcher = safe_matcher(services)
     stored = previous_stored(session, message)
-    found = matcher.screen(message.body or "", previous=stored)
+    if verdict is not None and stored is None:
+        return verdict  # nothing the webhook could have missed
+    found = safe_matcher(services).screen(message.body or "", previous=stored)
     return found if verdict is None else higher(verdict, found)

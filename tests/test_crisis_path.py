@@ -111,6 +111,26 @@ def test_a_crisis_text_while_sqlite_is_held_exclusive_is_answered_and_replayed_o
     assert len(_stored(services, "SMlock0002")) == 1
 
 
+def test_a_crisis_text_stored_slowly_is_answered_at_once_and_processed_on_replay(
+        sqlite_app, sender, monkeypatch):
+    import bot.inbound
+
+    services, sms, _ = sqlite_app
+    real = bot.inbound.store_inbound
+
+    def slow_store(*args: Any) -> int:
+        time.sleep(bot.inbound.SLOW_STORE + 0.1)  # a lock that let go just in time
+        return real(*args)
+
+    monkeypatch.setattr(bot.inbound, "store_inbound", slow_store)
+    crisis, took = _timed(sms, CRISIS, "SMslow0001")
+    monkeypatch.setattr(bot.inbound, "store_inbound", real)
+    assert "988" in replies(crisis)[0] and took < 5.0
+    stored = _stored(services, "SMslow0001")
+    assert len(stored) == 1 and stored[0].processed_at is None  # kept; processed on replay
+    _assert_replayed_once(services, sender, "SMslow0001")
+
+
 def test_a_concern_text_while_sqlite_is_locked_gets_the_concern_reply(sqlite_app, sender):
     services, sms, path = sqlite_app
     holder = sqlite3.connect(path, isolation_level=None, timeout=0)
