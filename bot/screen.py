@@ -10,7 +10,7 @@ Rules:
   PREVIOUS_WINDOW (10 minutes), so "I want to" + "die" is one crisis. This
   process keeps the last text per number in RecentTexts: in memory only,
   never logged or written, at most MAX_NUMBERS numbers (the least recently
-  heard is dropped first).
+  heard is dropped first) and the last KEPT_CHARS characters of each text.
 - A previous text that reached another worker is not in that cache, so the
   processing path, once the database answers, also reads the previous stored
   inbound text from that number (`settle`) and keeps the higher tier. It
@@ -33,6 +33,7 @@ from bot.models import Message
 
 PREVIOUS_WINDOW = timedelta(minutes=10)
 MAX_NUMBERS = 10_000
+KEPT_CHARS = 1_000  # of each previous text, its end: at most ~10 MB for the whole cache
 _ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
 
 
@@ -55,7 +56,7 @@ class RecentTexts:
     def remember(self, phone: str, at: datetime, body: str) -> None:
         """Keep `body` as the number's last text; drop the oldest number when full."""
         with self._lock:
-            self._texts[phone] = (at, body)
+            self._texts[phone] = (at, body[-KEPT_CHARS:])
             self._texts.move_to_end(phone)
             while len(self._texts) > self.max_numbers:
                 self._texts.popitem(last=False)
