@@ -137,6 +137,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_participant_created", "participant_id", "created_at"),
+        # The same number's previous text, read with a new one by the safety screen.
+        Index("ix_messages_phone_created", "phone", "created_at"),
         # Inbound messages whose processing never finished (a crash): small, for recovery.
         Index("ix_messages_unprocessed", "created_at",
               postgresql_where=text("direction = 'in' AND processed_at IS NULL"),

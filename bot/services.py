@@ -55,5 +55,6 @@ def build_services(
         sender=sender or build_sender(config),
     )
     if load_flows:
-        services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir)
+        services.flows = FlowStore(config.flows.dir, archive=config.flows.versions_dir,
+                                   background=True)  # a request never waits on a reload
     return services

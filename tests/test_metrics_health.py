@@ -89,8 +89,10 @@ def test_database_down_is_reported_with_200_not_a_traceback(client, services, mo
     monkeypatch.setattr(services.db, "session", contextlib.contextmanager(_broken_session))
     metrics = client.get("/metrics")
     assert metrics.status_code == 200  # Prometheus keeps only a 2xx scrape's samples
-    assert parse(metrics.get_data(as_text=True)) == {"peerline_database_up": 0,
-                                                     "peerline_spool_texts": 0}
+    assert parse(metrics.get_data(as_text=True)) == {
+        "peerline_database_up": 0, "peerline_spool_texts": 0,
+        "peerline_spool_write_failures_total": 0, "peerline_partial_files_removed_total": 0,
+        "peerline_direct_alert_failures_total": 0}
     health = client.get("/healthz")
     assert health.status_code == 200  # the node still spools texts: keep it in rotation
     assert health.json["status"] == "error"

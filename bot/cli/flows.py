@@ -91,7 +91,7 @@ class _Chat:
     def send(self, body: str) -> None:
         twiml = handle_inbound(self.services, InboundSms(f"CHAT{uuid.uuid4().hex}", self.phone,
                                                          body, 0))
-        for element in ElementTree.fromstring(twiml).iter("Message"):
+        for element in ElementTree.fromstring(twiml or "<Response/>").iter("Message"):
             click.echo(f"bot> {element.text or ''}")
         self.show_new(skip_twiml=True)
 

@@ -1,7 +1,21 @@
-"""Create database engines and sessions; run Alembic migrations."""
+"""Create database engines and sessions; run Alembic migrations.
+
+Rules on waiting:
+- Inside `Database.short_waits()` (the SMS webhook: Twilio gives up after
+  15 s, and a crisis reply must not wait on a lock) sessions and
+  `active_engine` use a second engine whose waits are short: SQLite's busy
+  timeout is WEBHOOK_WAIT_MS; PostgreSQL's lock_timeout is WEBHOOK_WAIT_MS,
+  statement_timeout WEBHOOK_STATEMENT_MS, connect_timeout and the pool's wait
+  3 s. Running out of any of them raises like an unreachable database
+  (bot.spool.DATABASE_DOWN), so the text is spooled and still answered.
+- Everything else (scheduler, CLI, dashboard) keeps the long waits: SQLite
+  waits BUSY_TIMEOUT_MS for a lock, PostgreSQL as long as the server lets it.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,16 +27,24 @@ from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+WEBHOOK_WAIT_MS = 3_000  # lock waits of the webhook's transactions
+WEBHOOK_STATEMENT_MS = 3_000  # any one statement of the webhook (PostgreSQL)
+# A crisis reply waits at most ~WEBHOOK_WAIT_MS for the store, the same again at worst for
+# the processing transaction, then the spool answers: well inside Twilio's 15 s.
+_short_waits: contextvars.ContextVar[bool] = contextvars.ContextVar("peerline_short_waits",
+                                                                    default=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
     """Return an Engine; SQLite gets WAL, foreign keys and a busy timeout."""
     kwargs.setdefault("hide_parameters", True)  # errors and logs must not quote bodies/phones
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs.setdefault("connect_args", {"check_same_thread": False,
+                                           "timeout": busy_timeout_ms / 1000})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -31,7 +53,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             if ":memory:" not in url:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -49,6 +71,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def make_webhook_engine(url: str) -> Engine:
+    """Return an Engine for the webhook: the same database, short lock and statement waits."""
+    if url.startswith("sqlite"):
+        return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS)
+    options = f"-c lock_timeout={WEBHOOK_WAIT_MS} -c statement_timeout={WEBHOOK_STATEMENT_MS}"
+    return make_engine(url, pool_timeout=3, connect_args={"connect_timeout": 3,
+                                                          "options": options})
+
+
 class Database:
     """An engine plus its session factory."""
 
@@ -58,6 +89,36 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.wakers: list[Callable[[], None]] = []
         event.listen(self.sessions, "after_commit", self._after_commit)
+        self._webhook: tuple[Engine, sessionmaker[Session]] | None = None
+        self._webhook_lock = threading.Lock()
+
+    def _short(self) -> tuple[Engine, sessionmaker[Session]]:
+        """Return the short-wait engine and its sessions (made on first use)."""
+        if self._webhook is None:
+            with self._webhook_lock:
+                if self._webhook is None:
+                    if ":memory:" in self.url:  # a second engine would be another database
+                        self._webhook = (self.engine, self.sessions)
+                    else:
+                        engine = make_webhook_engine(self.url)
+                        sessions = sessionmaker(engine, expire_on_commit=False)
+                        event.listen(sessions, "after_commit", self._after_commit)
+                        self._webhook = (engine, sessions)
+        return self._webhook
+
+    @contextmanager
+    def short_waits(self) -> Iterator[None]:
+        """Make sessions and `active_engine` in this context wait seconds, not minutes."""
+        token = _short_waits.set(True)
+        try:
+            yield
+        finally:
+            _short_waits.reset(token)
+
+    @property
+    def active_engine(self) -> Engine:
+        """Return the engine for this context: the short-wait one inside short_waits()."""
+        return self._short()[0] if _short_waits.get() else self.engine
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("wake_sender", False):
@@ -71,11 +132,14 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Yield a session in a transaction: commit on success, roll back on error."""
-        with self.sessions() as session, session.begin():
+        factory = self._short()[1] if _short_waits.get() else self.sessions
+        with factory() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._webhook is not None and self._webhook[0] is not self.engine:
+            self._webhook[0].dispose()
 
 
 def alembic_config(url: str) -> Any:

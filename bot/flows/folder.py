@@ -1,4 +1,8 @@
-"""Load a whole flows folder: every flow file, safety.yaml and the program-level files."""
+"""Load a whole flows folder: every flow file, safety.yaml and the program-level files.
+
+Rule: whatever a file holds, loading it gives problems (`FILE:LINE: message`),
+never a traceback: an unexpected failure of a check is a problem at line 1.
+"""
 
 from __future__ import annotations
 
@@ -45,21 +49,36 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
     """Load and validate the flow files of `folder` (or just `paths`), with safety.yaml."""
     result = Folder()
     for path in paths if paths is not None else flow_files(folder):
-        flow, problems = problems_of(path)
-        result.problems.extend(problems)
-        if flow is not None:
-            result.flows.append(flow)
-            result.problems.extend(validate_flow(flow))
-    result.problems.extend(cross_check(result.flows))
+        try:
+            flow, problems = problems_of(path)
+            result.problems.extend(problems)
+            if flow is not None:
+                result.problems.extend(validate_flow(flow))
+                result.flows.append(flow)
+        except Exception as exc:  # noqa: BLE001 - a problem with a line, never a traceback
+            result.problems.append(_unexpected(path, exc))
+    try:
+        result.problems.extend(cross_check(result.flows))
+    except Exception as exc:  # noqa: BLE001
+        result.problems.append(_unexpected(folder, exc))
     safety_path = folder / SAFETY_FILE
     if safety_path.exists():
-        matcher, report = load_safety(safety_path)
-        result.safety = matcher
-        result.safety_problems = report.problems
+        try:
+            matcher, report = load_safety(safety_path)
+            result.safety = matcher
+            result.safety_problems = report.problems
+        except Exception as exc:  # noqa: BLE001
+            result.safety_problems = [_unexpected(safety_path, exc)]
     else:
         result.safety_problems = [Problem(str(safety_path), 1,
                                           "safety.yaml is missing; built-in crisis phrases apply")]
     return result
+
+
+def _unexpected(path: Path, exc: Exception) -> Problem:
+    log.warning("checking %s failed unexpectedly: %s: %s", path, type(exc).__name__, exc)
+    return Problem(str(path), 1, f"this file could not be checked ({type(exc).__name__}); "
+                   "undo the last edit or ask a developer")
 
 
 def program_problems(folder: Path) -> list[str]:

@@ -1,17 +1,76 @@
-"""Jinja2 templates and `when` expressions, compiled and run only in the sandbox."""
+"""Jinja2 templates and `when` expressions, compiled and run only in the sandbox.
+
+Rules: the sandbox is bounded. `**`, `*` and `%` go through `call_binop`,
+which refuses a result over MAX_INT_BITS bits or MAX_ITEMS characters or
+items before computing it, and ranges hold at most MAX_ITEMS numbers; so a
+template like `{{ 9**10000000 }}` costs microseconds, not seconds, and is
+never folded into a constant at compile time. `check_bounds` finds such a
+constant at load time, so `flows check` refuses the file.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
+MAX_INT_BITS = 4096  # ~1200 digits: more than any text needs
+MAX_ITEMS = 10_000  # characters of a repeated text, items of a list or range
+_WIDTH = re.compile(r"%[-+ #0]*(\d{5,}|\*)|%[-+ #0]*\d*\.(\d{5,}|\*)")
+
+
+def _bits(value: Any) -> float:
+    return abs(value).bit_length() if isinstance(value, int) else 0.0
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Raise SecurityError if `left operator right` would be huge; computes nothing big."""
+    ints = isinstance(left, int) and isinstance(right, int)
+    if operator == "**" and ints and right > 0 and abs(left) > 1 \
+            and right * math.log2(abs(left)) > MAX_INT_BITS:
+        raise SecurityError(f"the number {left}**{right} is too large")
+    if operator == "*":
+        if ints and _bits(left) + _bits(right) > MAX_INT_BITS:
+            raise SecurityError("the product is too large")
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int) \
+                    and len(seq) * count > MAX_ITEMS:
+                raise SecurityError(f"repeating it {count} times makes a text or list longer "
+                                    f"than {MAX_ITEMS}")
+    if operator == "%" and isinstance(left, str) and _WIDTH.search(left):
+        raise SecurityError("a % format with a width or precision of 5 digits or more")
+
+
+def _bounded_range(*args: int) -> range:
+    found = range(*args)
+    if len(found) > MAX_ITEMS:
+        raise SecurityError(f"range() of more than {MAX_ITEMS} numbers")
+    return found
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox with `**`, `*` and `%` checked for size before they run."""
+
+    intercepted_binops = frozenset({"**", "*", "%"})
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.globals["range"] = _bounded_range
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Run a binary operator unless its result would be huge."""
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+STRICT = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+LENIENT = BoundedSandbox(undefined=Undefined, autoescape=False)
 GLOBALS = frozenset(STRICT.globals)
 _EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _BLOCK = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
@@ -37,12 +96,43 @@ def _parse(source: str) -> nodes.Template:
 
 def template_names(source: str) -> set[str]:
     """Return the variables `source` reads; raise TemplateProblem if it does not compile."""
-    return set(meta.find_undeclared_variables(_parse(source))) - GLOBALS
+    tree = _parse(source)
+    check_bounds(tree)
+    return set(meta.find_undeclared_variables(tree)) - GLOBALS
+
+
+def _constant(node: nodes.Node) -> Any:
+    """Return the value of a constant expression, checking each operator's size first."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        value = _constant(node.node)
+        return -value if isinstance(node, nodes.Neg) else value
+    if isinstance(node, nodes.List | nodes.Tuple):
+        return [_constant(item) for item in node.items]
+    if isinstance(node, nodes.BinExpr):
+        left, right = _constant(node.left), _constant(node.right)
+        _check_binop(node.operator, left, right)
+        return STRICT.binop_table[node.operator](left, right)
+    raise nodes.Impossible()
+
+
+def check_bounds(tree: nodes.Node) -> None:
+    """Raise TemplateProblem if a constant part of `tree` computes something huge."""
+    for node in tree.find_all(nodes.BinExpr):
+        try:
+            _constant(node)
+        except SecurityError as exc:
+            raise TemplateProblem(f"{exc}; templates may not compute huge numbers or "
+                                  "texts") from None
+        except Exception:  # noqa: BLE001 - not constant, or an error the render reports
+            continue
 
 
 def expression_names(source: str) -> set[str]:
     """Return the variables expression `source` reads; raise TemplateProblem if it is bad."""
     try:
+        check_bounds(STRICT.parse("{{ (" + source + ") }}"))
         STRICT.compile_expression(source)
     except TemplateError as exc:
         raise TemplateProblem(_describe(exc)) from None

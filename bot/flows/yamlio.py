@@ -3,6 +3,11 @@
 Invariants: no YAML tag ever constructs an object or runs code (the round-trip
 loader builds only maps, lists and scalars, and any explicit tag is reported
 as a problem); duplicate keys and syntax errors are problems with a line.
+A document is bounded: at most MAX_ALIASES aliases (`*name`), at most
+MAX_NODES values once every alias is expanded, nesting at most MAX_DEPTH
+deep; an alias bomb is refused while it is read, in milliseconds, with the
+line of the alias that went over. Any other failure of the parser is a
+problem at line 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,9 +19,44 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from bot.flows.model import Problem
+
+MAX_ALIASES = 100
+MAX_NODES = 50_000
+MAX_DEPTH = 50
+
+
+class _BoundedComposer(Composer):
+    """Compose nodes while counting aliases and the size the document has once expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        sizes: dict[int, int] = self.__dict__.setdefault("_sizes", {})
+        mark = self.parser.peek_event().start_mark
+        if self.parser.check_event(AliasEvent):
+            count = self.__dict__["_aliases"] = self.__dict__.get("_aliases", 0) + 1
+            if count > MAX_ALIASES:
+                raise ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name); "
+                                    "write the values out instead", mark)
+        node = super().compose_node(parent, index)
+        if id(node) in sizes:
+            size = sizes[id(node)]
+        elif isinstance(node, SequenceNode):
+            size = 1 + sum(sizes.get(id(child), MAX_NODES + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            size = 1 + sum(sizes.get(id(key), MAX_NODES + 1) + sizes.get(id(value), MAX_NODES + 1)
+                           for key, value in node.value)
+        else:
+            size = 1
+        if size > MAX_NODES:  # an alias bomb, or an alias inside its own anchor
+            raise ComposerError(None, None, f"the aliases (*name) here expand to more than "
+                                f"{MAX_NODES} values; write the values out instead", mark)
+        sizes[id(node)] = size
+        return node
 
 
 class Report:
@@ -91,6 +131,8 @@ def load_yaml(path: Path, report: Report) -> Any:
 def load_yaml_text(text: str, report: Report) -> Any:
     """Parse `text` safely; None (and problems) if it is not plain, valid YAML."""
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _BoundedComposer
+    yaml.max_depth = MAX_DEPTH
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -115,6 +157,9 @@ def load_yaml_text(text: str, report: Report) -> Any:
         return None
     except YAMLError as exc:
         report.add(1, f"invalid YAML: {exc}")
+        return None
+    except Exception as exc:  # noqa: BLE001 - a parser failure is a problem, never a traceback
+        report.add(1, f"invalid YAML: the file could not be read as YAML ({type(exc).__name__})")
         return None
     before = len(report.problems)
     _check_tags(data, 1, report, set())

@@ -10,9 +10,21 @@ Rules (SPEC §6):
   (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
   Unknown numbers get one short note a day and no flow. Crisis language from
   an unknown number or a coach (also after a command word, which still runs)
-  gets the crisis reply and alerts staff (bot/crisis.py).
-- A text the database cannot take (unreachable while storing or processing)
-  is spooled and answered by bot/inbound/spool.py, and replayed when it is back.
+  gets the crisis reply and alerts staff (bot/inbound/crisis.py).
+- The crisis screen runs first, from memory (bot/inbound/screen.py), before the
+  database is touched; its verdict is passed down (route_message, the crisis
+  handlers, the spool) instead of screening again, and only ever raised by
+  the number's previous stored text.
+- The webhook's database work runs under `services.db.short_waits()`: a lock
+  or statement that takes more than ~3 s counts as the database being down.
+  A crisis or concern text whose store took over SLOW_STORE seconds is
+  answered and spooled at once (replay processes the stored row), so the
+  processing transaction's own wait cannot push its reply past 5 seconds.
+- A text the database cannot take (unreachable, locked or too slow while
+  storing or processing) is spooled and answered by bot/inbound/spool.py with
+  the verdict's reply, and replayed when it is back. A replayed text whose staff
+  were texted directly during the outage does not text them again: the
+  escalation opens, its staff alerts are cancelled with that reason.
 """
 
 from __future__ import annotations
@@ -20,13 +32,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
-from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, select, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -34,18 +47,21 @@ from sqlalchemy.orm import Session, joinedload
 from bot.core.once import once_key
 from bot.core.phones import mask, try_e164
 from bot.flows.keywords import consent_keyword
+from bot.flows.safety import Tier, Verdict
 from bot.inbound import texts
 from bot.inbound.coach_sms import handle_coach_message, is_command
 from bot.inbound.consent import opt_in, opt_out
 from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
+from bot.inbound.screen import screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
-from bot.models import Coach, Message, OnceMark, Participant
+from bot.models import Coach, Message, OnceMark, Outbox, Participant
 from bot.outbox.queue import queue_message, record_reply
 from bot.runtime.apply import handle_participant_message
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
 RECOVER_AFTER = timedelta(minutes=2)  # longer than any webhook request may take
+SLOW_STORE = 1.5  # seconds; a crisis text stored slower than this is answered at once
 MAX_MEDIA = 10  # Twilio delivers at most 10 media per message
 _SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -121,25 +137,37 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
         return int(new_id)
 
 
-def handle_inbound(services: Any, sms: InboundSms) -> str:
-    """Store, then process one inbound SMS; return the TwiML reply (stored for repeats)."""
+def handle_inbound(services: Any, sms: InboundSms, verdict: Verdict | None = None) -> str | None:
+    """Screen, store, then process one inbound SMS; return the TwiML reply (stored for repeats).
+
+    None means the text could be neither stored nor spooled and needs no reply: the
+    webhook answers 503 (bot/spool.py says why).
+    """
     now = services.clock.now()
+    if verdict is None:
+        verdict = screen_inbound(services, sms.phone, sms.body, now)  # 0: from memory
     try:
-        message_id = store_inbound(services.db.engine, sms, now)  # 1: committed first
-        replay_if_due(services, now)  # older texts spooled while the database was down go first
-        return _process(services, message_id, now)
+        with services.db.short_waits():
+            started = time.monotonic()
+            message_id = store_inbound(services.db.active_engine, sms, now)  # 1: committed first
+            if verdict.tier is not Tier.NONE and time.monotonic() - started > SLOW_STORE:
+                # The database is struggling: answer from memory now, process on replay,
+                # so a second wait cannot push the crisis reply past 5 seconds.
+                return answer_while_down(services, sms, now, verdict)
+            replay_if_due(services, now)  # texts spooled while the database was down go first
+            return _process(services, message_id, now, verdict)
     except DATABASE_DOWN:  # not stored, or stored but not processed: spooled either way
-        return answer_while_down(services, sms, now)
+        return answer_while_down(services, sms, now, verdict)
 
 
-def _process(services: Any, message_id: int, now: datetime) -> str:
+def _process(services: Any, message_id: int, now: datetime, verdict: Verdict) -> str:
     """Process a stored message once, under its row lock; return its TwiML."""
     with services.db.session() as session:  # 2: processed once, under the row's lock
         message = session.get(Message, message_id, with_for_update=True)
         assert message is not None
         if message.processed_at is not None:
             return message.reply_twiml or render_twiml([])
-        replies = route_message(session, services, message, now)
+        replies = route_message(session, services, message, now, verdict=verdict)
         message.reply_twiml = render_twiml(replies)
         message.processed_at = now
         return message.reply_twiml
@@ -173,13 +201,16 @@ def _spooled_sids(services: Any) -> set[str]:
         return set()
 
 
-def process_late(services: Any, message_id: int, now: datetime, answered: bool = False) -> bool:
+def process_late(services: Any, message_id: int, now: datetime, answered: bool = False,
+                 verdict: Verdict | None = None, staff_alerted: list[str] | None = None) -> bool:
     """Process a stored message nobody answered yet; return whether this call did.
 
     Replies go through the outbox, except when `answered`: the webhook already
     gave them in its TwiML (a crisis reply while the database was down), so they
-    are recorded as sent. A message whose processing fails is marked `error`
-    (still visible to coaches) so it is not retried forever.
+    are recorded as sent. `verdict` is the webhook's, when it screened the text;
+    staff phones in `staff_alerted` were texted directly and get no second alert.
+    A message whose processing fails is marked `error` (still visible to coaches)
+    so it is not retried forever.
     """
     try:
         with services.db.session() as session:
@@ -187,7 +218,11 @@ def process_late(services: Any, message_id: int, now: datetime, answered: bool =
                                      .with_for_update(skip_locked=True))
             if message is None or message.processed_at is not None:
                 return False  # a webhook is on it, or finished it
-            replies = route_message(session, services, message, now, late=not answered)
+            queued = _queued_outbox(session)
+            replies = route_message(session, services, message, now, late=not answered,
+                                    verdict=verdict)
+            if staff_alerted:
+                _cancel_repeated_alerts(session, queued, set(staff_alerted), now)
             message.reply_twiml = render_twiml(replies if answered else [])
             message.processed_at = now
             return True
@@ -200,6 +235,31 @@ def process_late(services: Any, message_id: int, now: datetime, answered: bool =
                             .values(status="error", processed_at=now,
                                     reply_twiml=render_twiml([])))
         return False
+
+
+def _queued_outbox(session: Session) -> list[Outbox]:
+    """Collect the outbox rows this session writes from now on."""
+    found: list[Outbox] = []
+
+    @event.listens_for(session, "pending_to_persistent")
+    def _seen(_session: Session, instance: Any) -> None:
+        if isinstance(instance, Outbox):
+            found.append(instance)
+
+    return found
+
+
+def _cancel_repeated_alerts(session: Session, queued: list[Outbox], phones: set[str],
+                            now: datetime) -> None:
+    """Cancel the staff alerts a replay queued to phones texted directly during the outage."""
+    session.flush()
+    for row in queued:
+        if row.to_phone in phones and row.kind == "alert" and row.state == "pending":
+            row.state, row.finished_at = "cancelled", now
+            row.last_error = "staff were texted directly while the database was down"
+            session.execute(update(Message).where(Message.id == row.message_id)
+                            .values(status="canceled", updated_at=now))
+            log.info("replay: staff alert %s not repeated (texted during the outage)", row.id)
 
 
 _PARTICIPANT_AND_COACH = (
@@ -229,8 +289,12 @@ def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, no
 
 
 def route_message(session: Session, services: Any, message: Message, now: datetime,
-                  late: bool = False) -> list[str]:
-    """Decide who sent `message` and answer it; return the reply texts."""
+                  late: bool = False, verdict: Verdict | None = None) -> list[str]:
+    """Decide who sent `message` and answer it; return the reply texts.
+
+    `verdict` is the webhook's screen of the text (None: screened here).
+    """
+    verdict = settle(session, services, message, verdict)
     # One query in the common case: the participant and whether a coach has that phone too.
     row = session.execute(_PARTICIPANT_AND_COACH, {"phone": message.phone}).first()
     coach = None
@@ -242,7 +306,8 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
 
         # Crisis first, also after a command word ("ACK 1 ..."): peers live with pain too.
         replies = handle_other_crisis(session, services, message, now,
-                                      sender=f"coach {coach.name} (#{coach.id})")
+                                      sender=f"coach {coach.name} (#{coach.id})",
+                                      verdict=verdict)
         if replies is None or is_command(message.body):  # a valid command still runs
             replies = (replies or []) + handle_coach_message(session, services, coach,
                                                              message.body, now)
@@ -252,7 +317,7 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
         return replies
     participant = row[0] if row is not None else None
     if participant is None:
-        replies = _answer_unknown(session, services, message, now)
+        replies = _answer_unknown(session, services, message, now, verdict)
         for text in replies:
             _reply(session, late=late, phone=message.phone, body=text, kind="reply", now=now)
         return replies
@@ -261,7 +326,7 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     message.coach_id = participant.coach_id
     participant.last_inbound_at = now
     log.info("inbound %s from participant %s", message.id, participant.id)
-    replies = _route_participant(session, services, participant, message, now)
+    replies = _route_participant(session, services, participant, message, now, verdict)
     for text in replies:
         _reply(session, late=late, phone=participant.phone, body=text, kind="reply", now=now,
                participant=participant, coach_id=participant.coach_id)
@@ -270,11 +335,11 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     return replies
 
 
-def _route_participant(
-    session: Session, services: Any, participant: Participant, message: Message, now: datetime
-) -> list[str]:
+def _route_participant(session: Session, services: Any, participant: Participant,
+                       message: Message, now: datetime, verdict: Verdict) -> list[str]:
 
-    crisis_replies = handle_if_crisis(session, services, participant, message, now)
+    crisis_replies = handle_if_crisis(session, services, participant, message, now,
+                                      verdict=verdict)
     if crisis_replies is not None:
         return crisis_replies
     config = services.config
@@ -311,11 +376,12 @@ def prune_unknown_marks(session: Session, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
+def _answer_unknown(session: Session, services: Any, message: Message, now: datetime,
+                    verdict: Verdict) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
 
     crisis_replies = handle_other_crisis(session, services, message, now,
-                                         sender="a number not enrolled")
+                                         sender="a number not enrolled", verdict=verdict)
     if crisis_replies is not None:
         return crisis_replies
     if consent_keyword(message.body) == "stop":

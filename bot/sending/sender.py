@@ -56,10 +56,24 @@ Invariants (what the rest of PeerLine may rely on):
 6. The sender never reads the wall clock for domain times (services.clock)
    and never sleeps except through its injected `sleep`, so tests run it in
    virtual time.
+7. After a crash, a new sender does not wait out the lease for rows it can
+   prove dead: on its first pass it puts back to pending the claimed rows
+   whose holder ran on this node (same hostname, boot and PID namespace:
+   NODE, the first part of every sender's name `NODE:PID:N`) in a process
+   that no longer exists (`kill(pid, 0)` says no such process). A holder on
+   another node, a live PID (even one reused by an unrelated process) or this
+   very process is never reclaimed this way: the lease still applies, so two
+   live senders can never both hold a row. The reset names the dead holder
+   (`claimed_by = holder`), so a row another sender claimed meanwhile is left
+   alone. Crisis rows go first anyway (priority); all of a dead holder's rows
+   are reclaimed, since the lease would send the same rows again later.
+   Only the sends in flight at the crash can go twice, as with the lease.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -69,6 +83,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -88,6 +103,38 @@ PAUSED_RECHECK = timedelta(hours=1)
 SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; replies
 
 
+def _node() -> str:
+    """Return this node's id: the hostname and a hash of the boot and the PID namespace."""
+    parts = []
+    for read in (lambda: Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                 lambda: os.readlink("/proc/self/ns/pid")):
+        with contextlib.suppress(OSError):
+            parts.append(read())
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()[:40]}/{digest}"
+
+
+NODE = _node()
+
+
+def holder_is_dead(holder: str | None) -> bool:
+    """Tell whether `holder` names a sender process of this node that no longer exists."""
+    node, _, rest = (holder or "").partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if node != NODE or not pid_text.isdigit():
+        return False  # another node, or a name we did not make: only the lease may tell
+    pid = int(pid_text)
+    if pid == os.getpid() or pid <= 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: a live process of another user
+        return False
+    return False
+
+
 class OutboxSender:
     """Claim and send due outbox rows; `drain()` once, or `start()` a background loop."""
 
@@ -99,7 +146,7 @@ class OutboxSender:
                  poll_seconds: float = 1.0, batch_size: int | None = None):
         config = services.config
         self.services = services
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
+        self.name = name or f"{NODE}:{os.getpid()}:{id(self) % 10000}"
         self.rate = float(rate or config.twilio.max_messages_per_second)
         self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
         self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
@@ -121,8 +168,32 @@ class OutboxSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._orphans_checked = False
 
     # -- claiming ---------------------------------------------------------------------------
+
+    def reclaim_orphans(self, report: PassReport | None = None) -> int:
+        """Put back the claimed rows of dead senders of this node (invariant 7); return how many."""
+        self._orphans_checked = True
+        with self.services.db.session() as session:
+            holders = {holder for (holder,) in session.execute(
+                select(Outbox.claimed_by).where(Outbox.state == "claimed",
+                                                Outbox.claimed_by.startswith(f"{NODE}:"))
+                .distinct())}
+            dead = sorted(holder for holder in holders if holder_is_dead(holder))
+            if not dead:
+                return 0
+            result = session.execute(
+                update(Outbox).where(Outbox.state == "claimed", Outbox.claimed_by.in_(dead))
+                .values(state="pending", claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False))
+            count = int(result.rowcount or 0)
+        if count:
+            log.warning("reclaimed %d outbox rows held by %d dead sender processes of this node",
+                        count, len(dead))
+            if report is not None:
+                report.add("reclaimed", count)
+        return count
 
     def claim(self, report: PassReport, *, probe: bool = False,
               avoid: int | None = None) -> list[Claim]:
@@ -131,6 +202,8 @@ class OutboxSender:
         A `probe` claims one row (invariant 5): the first sendable one, but when that is
         `avoid` and others are due, the first other to another phone, else the next.
         """
+        if not self._orphans_checked:
+            self.reclaim_orphans(report)
         now = self.services.clock.now()
         with self.services.db.session() as session:
             stale = session.execute(

@@ -11,6 +11,9 @@ Rules:
 - `spool` counts texts this node spooled while the database was down. They
   are replayed by the next text; any left while the database answers make
   the status `degraded`.
+- `spool_failures` counts texts this process could neither store nor spool
+  (and partial spool files it removed): any makes the status `degraded` (or
+  stays `error` while the database is down), until the process restarts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import select, text
 
-from bot.inbound.spool import spooled_count
+from bot.inbound.spool import counters, spooled_count
 from bot.models import SchedulerState
 
 bp = Blueprint("health", __name__)
@@ -46,7 +49,9 @@ def healthz() -> tuple[Response, int]:
     """Report whether the database answers and when the scheduler and each job last ran."""
     services = current_app.extensions["peerline"]
     now = services.clock.now()
-    body: dict[str, object] = {"status": "ok", "spool": spooled_count(services)}
+    failures = counters(services)
+    body: dict[str, object] = {"status": "ok", "spool": spooled_count(services),
+                               "spool_failures": failures}
     try:
         with services.db.session() as session:
             session.execute(text("SELECT 1"))
@@ -66,7 +71,7 @@ def healthz() -> tuple[Response, int]:
     scheduler["jobs"] = described
     body["scheduler"] = scheduler
     if scheduler["state"] == "stale" or any(j["state"] == "stale" for j in described.values()) \
-            or body["spool"]:
+            or body["spool"] or failures["spool_write_failures"]:
         body["status"] = "degraded"
     return jsonify(body), 200
 

@@ -6,6 +6,9 @@ Rules:
 - Only aggregates: counts grouped by a low-cardinality column, one MIN over an
   indexed column, and the scheduler's own state rows. No phone numbers, no
   bodies, no per-participant labels.
+- Exception: the spool counters (`peerline_spool_*_total`) are this
+  process's own, since they count what happened when the database could not
+  be written; they start at 0 when the process starts (sum them over nodes).
 - A database failure answers 200 with `peerline_database_up 0` and this
   node's spool count (Prometheus drops the samples of a non-2xx scrape, so
   an alert on `peerline_database_up == 0` needs a 200), never a traceback.
@@ -21,7 +24,7 @@ from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.inbound.spool import spooled_count
+from bot.inbound.spool import counters, spooled_count
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, SchedulerState
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,15 @@ def _spool_family(out: Exposition, services: object) -> None:
     out.family("peerline_spool_texts", "gauge",
                "Texts this node spooled while the database was down, not yet replayed.",
                [({}, spooled_count(services))])
+    found = counters(services)
+    for name, help_text in (
+            ("spool_write_failures", "Texts neither the database nor the spool could keep "
+                                     "(disk full, read-only or failing), in this process."),
+            ("partial_files_removed", "Partial spool files left by failed or killed writes, "
+                                      "removed by this process."),
+            ("direct_alert_failures", "Direct staff texts that failed while the database was "
+                                      "down, in this process.")):
+        out.family(f"peerline_{name}_total", "counter", help_text, [({}, found[name])])
 
 
 def init_app(app: Flask) -> None:

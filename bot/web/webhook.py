@@ -6,7 +6,11 @@ Rules:
 - The signed URL is `twilio.public_url` + path when set (TLS proxies), else
   the URL Flask saw or the one a proxy's X-Forwarded-Proto/Host describe.
 - No request body, however odd, produces a 5xx: bad input is a 400 or an
-  empty TwiML answer.
+  empty TwiML answer. The one 503: a text with no crisis or concern words
+  that neither the database nor the spool could keep (bot/spool.py).
+- The text is screened from memory first (bot/screen.py); the database is
+  touched only after that, with short waits (bot/db.py), so a locked, slow or
+  unreachable database never delays the crisis reply past a few seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from bot.inbound.pipeline import InboundSms, clean_sid, handle_inbound
+from bot.inbound.screen import screen_inbound
 from bot.web.status import apply_status
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,10 @@ def inbound() -> Response:
         log.warning("inbound without From or MessageSid refused")
         abort(400)
     services = current_app.extensions["peerline"]
-    xml = handle_inbound(services, sms)
+    verdict = screen_inbound(services, sms.phone, sms.body, services.clock.now())
+    xml = handle_inbound(services, sms, verdict)
+    if xml is None:
+        return Response("", status=503)
     return Response(xml, mimetype="application/xml")
 
 

@@ -1,0 +1,97 @@
+"""Screen an inbound text from memory, before the database is touched (SPEC §10).
+
+Rules:
+- The webhook screens every text first, with the safety matcher in force
+  (bot.crisis.safe_matcher: the flow store's current snapshot, which never
+  waits on a reload; the built-in phrases if the store fails). The verdict is
+  passed down to routing and to the spool, so the decision is made once and
+  the crisis (or concern) reply is known even when the database never answers.
+- The text is read with the same number's previous text of the last
+  PREVIOUS_WINDOW (10 minutes), so "I want to" + "die" is one crisis. This
+  process keeps the last text per number in RecentTexts: in memory only,
+  never logged or written, at most MAX_NUMBERS numbers (the least recently
+  heard is dropped first) and the last KEPT_CHARS characters of each text.
+- A previous text that reached another worker is not in that cache, so the
+  processing path, once the database answers, also reads the previous stored
+  inbound text from that number (`settle`) and keeps the higher tier. It
+  never lowers the webhook's verdict.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.flows.safety import Tier, Verdict
+from bot.inbound.crisis import safe_matcher
+from bot.models import Message
+
+PREVIOUS_WINDOW = timedelta(minutes=10)
+MAX_NUMBERS = 10_000
+KEPT_CHARS = 1_000  # of each previous text, its end: at most ~10 MB for the whole cache
+_ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
+
+
+class RecentTexts:
+    """The last text of each recently heard number: phone -> (time, body), bounded."""
+
+    def __init__(self, max_numbers: int = MAX_NUMBERS):
+        self.max_numbers = max_numbers
+        self._texts: OrderedDict[str, tuple[datetime, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def previous(self, phone: str, now: datetime) -> str | None:
+        """Return the number's last text if it came within PREVIOUS_WINDOW before `now`."""
+        with self._lock:
+            found = self._texts.get(phone)
+        if found is None or not now - PREVIOUS_WINDOW <= found[0] <= now:
+            return None
+        return found[1]
+
+    def remember(self, phone: str, at: datetime, body: str) -> None:
+        """Keep `body` as the number's last text; drop the oldest number when full."""
+        with self._lock:
+            self._texts[phone] = (at, body[-KEPT_CHARS:])
+            self._texts.move_to_end(phone)
+            while len(self._texts) > self.max_numbers:
+                self._texts.popitem(last=False)
+
+
+def screen_inbound(services: Any, phone: str, body: str, now: datetime) -> Verdict:
+    """Return the verdict on a new text, read after the number's previous one; remember it."""
+    recent: RecentTexts = services.extras.setdefault("recent_texts", RecentTexts())
+    verdict = safe_matcher(services).screen(body, previous=recent.previous(phone, now))
+    recent.remember(phone, now, body)
+    return verdict
+
+
+def higher(a: Verdict, b: Verdict) -> Verdict:
+    """Return the more serious of two verdicts (the first when equal)."""
+    return b if _ORDER.index(b.tier) > _ORDER.index(a.tier) else a
+
+
+def previous_stored(session: Session, message: Message) -> str | None:
+    """Return the body of the number's stored inbound text just before `message`, if recent."""
+    return session.scalar(
+        select(Message.body).where(
+            Message.phone == message.phone, Message.direction == "in",
+            Message.id != message.id, Message.created_at <= message.created_at,
+            Message.created_at >= message.created_at - PREVIOUS_WINDOW)
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
+
+
+def settle(session: Session, services: Any, message: Message,
+           verdict: Verdict | None) -> Verdict:
+    """Return the verdict routing acts on: the webhook's, raised by the stored previous text."""
+    if verdict is not None and verdict.tier is Tier.CRISIS:
+        return verdict
+    stored = previous_stored(session, message)
+    if verdict is not None and stored is None:
+        return verdict  # nothing the webhook could have missed
+    found = safe_matcher(services).screen(message.body or "", previous=stored)
+    return found if verdict is None else higher(verdict, found)
