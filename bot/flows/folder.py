@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.flows.attributes import attribute_problems
 from bot.flows.loader import problems_of
 from bot.flows.model import Flow, Problem
 from bot.flows.safety import SafetyMatcher, load_safety
@@ -62,6 +63,7 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
             result.flows.append(flow)
             result.problems.extend(validate_flow(flow))
     result.problems.extend(cross_check(result.flows))
+    result.problems.extend(attribute_problems(result.flows))
     safety_path = folder / SAFETY_FILE
     if safety_path.exists():
         matcher, report = load_safety(safety_path)
