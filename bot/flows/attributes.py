@@ -29,12 +29,13 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
 def attributes_read(tree: nodes.Node) -> Iterable[tuple[str, str]]:
     """Yield (object, attribute) for each `participant.x` / `coach["x"]` in a parsed template."""
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        base = node.node
+        base = getattr(node, "node", None)
         if not isinstance(base, nodes.Name) or base.name not in ATTRIBUTES:
             continue
         if isinstance(node, nodes.Getattr):
             yield base.name, node.attr
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str):
             yield base.name, node.arg.value
 
 
