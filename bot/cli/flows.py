@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,15 +51,27 @@ def flows_test(path: Path | None, config_path: str | None) -> None:
     from bot.flows.scenarios import run_path
 
     target = path or _default_dir(config_path)
+    logging.getLogger("bot.flows.store").setLevel(logging.CRITICAL)  # refusals: once, below
     results = run_path(target)
     failed = [r for r in results if not r.ok]
-    for result in failed:
-        click.echo(f"FAIL {result.file}: {result.name}\n{result.failure}\n")
+    for failure, names in _grouped(failed).items():
+        click.echo(failure)
+        if len(names) > 1:  # one cause (e.g. a flow file with a problem) fails many cases
+            click.echo(f"  (this failed {len(names)} cases: {', '.join(names)})")
+        click.echo("")
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed.")
     if failed or not results:
         if not results:
             click.echo(f"no scenario files found under {target}", err=True)
         raise SystemExit(1)
+
+
+def _grouped(failed: list[Any]) -> dict[str, list[str]]:
+    """Return {failure text: case names}: a failure that repeats word for word prints once."""
+    groups: dict[str, list[str]] = {}
+    for result in failed:
+        groups.setdefault(result.failure, []).append(f'"{result.name}"')
+    return groups
 
 
 def register(main: click.Group) -> None:
