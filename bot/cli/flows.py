@@ -51,8 +51,13 @@ def flows_test(path: Path | None, config_path: str | None) -> None:
     from bot.flows.scenarios import run_path
 
     target = path or _default_dir(config_path)
-    logging.getLogger("bot.flows.store").setLevel(logging.CRITICAL)  # refusals: once, below
-    results = run_path(target)
+    store_log = logging.getLogger("bot.flows.store")
+    level = store_log.level
+    store_log.setLevel(logging.CRITICAL)  # each refusal is printed once, below
+    try:
+        results = run_path(target)
+    finally:
+        store_log.setLevel(level)
     failed = [r for r in results if not r.ok]
     for failure, names in _grouped(failed).items():
         click.echo(failure)
