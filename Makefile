@@ -1,9 +1,13 @@
 # PeerLine: `make run` to try it, `make test` to test it, `make lint` to check style and types.
+# `make run PORT=8000` serves on another port; `make demo-reset` puts the demo back as seeded;
+# `make clean` removes the database and caches but keeps .venv (`make distclean` removes it too).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
-.PHONY: run test lint flows-check clean
+.PHONY: run test lint flows-check demo-reset clean distclean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +22,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
+	$(BIN)/peerline serve --check-port --host $(HOST) --port $(PORT)
 	$(BIN)/peerline db upgrade
 	$(BIN)/peerline demo seed
-	$(BIN)/peerline serve --demo
+	$(BIN)/peerline serve --demo --host $(HOST) --port $(PORT)
+
+demo-reset: $(VENV)/.installed
+	$(BIN)/peerline db upgrade
+	$(BIN)/peerline demo reset
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
@@ -32,4 +41,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/pip-audit --skip-editable --progress-spinner off || echo "pip-audit could not finish (it needs network)"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV)

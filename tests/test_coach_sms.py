@@ -160,8 +160,10 @@ def test_a_paused_draft_needs_resume(sms, services, people):
     nudge_id = _draft(services, people["participant"])
     with services.db.session() as session:
         pause_for_participant(session, people["participant"], START)
-    assert "paused" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
     pid = people["participant"]
+    refused = replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
+    assert "paused" in refused and f"text RESUME {pid}" in refused  # says how, not just what
+    assert f"then OK {nudge_id}" in refused and len(refused) <= 160
     assert replies(sms.send(COACH_PHONE, f"RESUME P{pid}")) == [
         f"Nudges for Sam (P{pid}) are on again."]
     assert "approved" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -85,8 +86,9 @@ def test_thread_shows_direction_delivery_and_flow_step(app: Any, services: Any,
     alex = Visitor(app.test_client())
     alex.login("alex", "alex-password")
     page = alex.text(f"/veterans/{world['sam']}")
-    assert "✓✓ Delivered" in page and "weekly_checkin › pain" in page
-    assert "‖ Held: nudges are paused" in page
+    assert re.search(r'icon-double-check"[^>]*>.*?</svg> Delivered', page)
+    assert "weekly_checkin › pain" in page
+    assert re.search(r'icon-pause"[^>]*>.*?</svg> Held: nudges are paused', page)
     assert '<li class="msg in"' in page and '<li class="msg out' in page
 
 

@@ -118,7 +118,8 @@ def test_failed_sends_show_the_last_error(sage: Visitor, services: Any,
 def test_flow_files_show_versions_and_file_line_problems(
         sage: Visitor, services: Any, tmp_path: Path) -> None:
     page = sage.text("/staff/flows")
-    assert "weekly_checkin.yaml" in page and "Running:" in page and "✓ Valid" in page
+    assert "weekly_checkin.yaml" in page and "Running:" in page and "</svg> Valid" in page
+    assert "a fingerprint of the file&#39;s contents" in page
     from bot.flows.store import FlowStore
 
     folder = tmp_path / "myflows"

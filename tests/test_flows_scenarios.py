@@ -83,7 +83,11 @@ def test_cli_flows_test(tmp_path):
     assert good.exit_code == 0, good.output
     assert "0 failed" in good.output
     bad = runner.invoke(main, ["flows", "test", str(_wrong_folder(tmp_path))])
-    assert bad.exit_code == 1 and "FAIL" in bad.output and "That sounds hard" in bad.output
+    assert bad.exit_code == 1 and "That sounds hard" in bad.output
+    assert "0 passed, 2 failed." in bad.output
+    # each failure once, starting with FILE:LINE (no "FAIL file: name" header repeating it)
+    assert bad.output.count('case "a wrong expectation"') == 1
+    assert bad.output.startswith(str(tmp_path))
 
 
 def test_unknown_step_key_in_scenario_is_reported(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bot.cli import chat as chat_commands
 from bot.cli import db as db_commands
 from bot.cli import export as export_commands
 from bot.cli import flows as flows_commands
@@ -13,10 +14,12 @@ from bot.cli import serve as serve_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show INFO log lines (e.g. 'flows loaded') on one-shot commands.")
+def main(verbose: bool) -> None:
     """PeerLine: peer-coached pain self-management by SMS."""
 
 
 for module in (db_commands, people_commands, export_commands, serve_commands, flows_commands,
-               safety_commands):
+               safety_commands, chat_commands):
     module.register(main)

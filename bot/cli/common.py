@@ -32,14 +32,28 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def load(config_path: str | None) -> Config:
-    """Load the config or exit 1 with the key that is wrong."""
+def verbose() -> bool:
+    """Return whether `peerline -v` was given (INFO log lines on one-shot commands)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("verbose"))
+
+
+def load(config_path: str | None, *, quiet: bool = True) -> Config:
+    """Load the config or exit 1 with the key that is wrong.
+
+    One-shot commands are `quiet`: their log lines start at WARNING unless
+    `peerline -v`, so the answer is not buried under INFO chatter. The
+    servers (`serve`, `scheduler`) log at the configured level.
+    """
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         fail(str(exc))
         raise  # unreachable
-    setup_logging(config.logging.level, config.logging.json)
+    level = config.logging.level
+    if quiet and not verbose() and level in ("DEBUG", "INFO"):
+        level = "WARNING"
+    setup_logging(level, config.logging.json)
     return config
 
 
@@ -59,14 +73,14 @@ def with_services(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_services(config_path: str | None, *, check_database: bool = True,
-                  **kwargs: Any) -> Services:
+                  quiet: bool = True, **kwargs: Any) -> Services:
     """Build services from --config, exiting 1 on configuration errors.
 
     With `check_database` (all but `serve` and `scheduler`, which must start
     during an outage to spool texts), an unreachable or unmigrated database
     is a one-line refusal here instead of a traceback at the first query.
     """
-    config = load(config_path)
+    config = load(config_path, quiet=quiet)
     try:
         services = build_services(config, **kwargs)
     except ConfigError as exc:

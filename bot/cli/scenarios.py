@@ -243,7 +243,8 @@ def _check(step: Any, outputs: dict[str, list[str]], saved: dict[str, Any]) -> l
         if name not in saved:
             lines.append(f"  expect_saved: {name} was never saved (expected {value!r})")
         elif not _same(value, saved[name]):
-            lines.append(f"  expect_saved: {name}\n    - {value!r}\n    + {saved[name]!r}")
+            lines.append(f"  expect_saved: {name} was expected to be {value!r}, but was saved "
+                         f"as {saved[name]!r}")
     return lines
 
 
@@ -319,9 +320,12 @@ def run_file(path: Path, store: FlowStore | None = None,
             continue
         line = key_line(doc["cases"], name)
         if not flow_id or store.get(flow_id) is None:
+            own = [e for e in store.errors if Path(e.split(":", 1)[0]).stem == flow_id] \
+                or store.errors
             yield CaseResult(str(path), str(name), line,
                              f"{path}:{key_line(doc, 'flow')}: no valid flow {flow_id!r} in "
-                             f"{store.folder}" + "".join(f"\n  {e}" for e in store.errors))
+                             f"{store.folder}" + (", because of:" if own else "")
+                             + "".join(f"\n  {e}" for e in own))
             continue
         yield _run_case(path, doc, flow_id, store, str(name), line, steps)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -22,11 +23,18 @@ from scheduler.runner import Runner, record_pass
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Print the demo login and how to text the bot.")
+@click.option("--check-port", is_flag=True,
+              help="Only check that the port is free (exit 1 with what to do if not).")
 @config_option
-def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> None:
+def serve_command(host: str, port: int, demo: bool, check_port: bool,
+                  config_path: str | None) -> None:
     """Run the web app (webhook and dashboard) and the scheduler in one process."""
 
-    services = open_services(config_path, check_database=False)  # spools during an outage
+    port_free(host, port)
+    if check_port:
+        return
+    # check_database=False: it must start during an outage, to spool texts
+    services = open_services(config_path, check_database=False, quiet=False)
     app = create_app(services=services)
     runner = Runner(services)
     runner.start()
@@ -46,7 +54,7 @@ def serve_command(host: str, port: int, demo: bool, config_path: str | None) -> 
 def scheduler_command(config_path: str | None) -> None:
     """Run the scheduler alone (one acts; others stand by and take over when it dies)."""
 
-    services = open_services(config_path, check_database=False)
+    services = open_services(config_path, check_database=False, quiet=False)
     runner = Runner(services)
 
     def _stop(_signum: int, _frame: Any) -> None:
@@ -60,6 +68,20 @@ def scheduler_command(config_path: str | None) -> None:
         runner.deactivate()
     finally:
         services.db.dispose()
+
+
+def port_free(host: str, port: int) -> None:
+    """Exit 1 with what to do unless `host:port` can be listened on."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another PeerLine or "
+             f"another program is using that port. Stop it, or pick a free port: "
+             f"make run PORT={port + 1} (or peerline serve --port {port + 1})")
+    finally:
+        probe.close()
 
 
 def parse_instant(text: str) -> datetime:

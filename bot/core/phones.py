@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import phonenumbers
 
+# Said with every refusal; the number itself is not repeated (messages may reach a log).
+_EXAMPLE = ("write a US number with its area code, like (202) 555-0123, or another "
+            "country's with + and its code, like +44 20 7946 0958")
+
 
 class PhoneError(ValueError):
     """A phone number could not be read."""
@@ -15,9 +19,11 @@ def to_e164(raw: str, region: str = "US") -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise PhoneError(f"not a phone number: {mask(text)!s}") from None
+        raise PhoneError(f"not a phone number: {_EXAMPLE}") from None
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        raise PhoneError(f"not a valid phone number: {mask(text)}")
+        digits = sum(c.isdigit() for c in text)
+        raise PhoneError(f"not a complete phone number ({digits} digit"
+                         f"{'' if digits == 1 else 's'}): {_EXAMPLE}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

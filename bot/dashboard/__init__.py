@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from bot.dashboard import auth, coach, common, staff, veterans
+from bot.dashboard import auth, coach, common, errors, staff, veterans
 from bot.dashboard import escalations as escalation_pages
 
 
@@ -25,5 +25,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     common.csrf.init_app(app)
     common.init_app(app)
+    errors.init_app(app)
     for module in (auth, coach, veterans, escalation_pages, staff):
         module.init_app(app)

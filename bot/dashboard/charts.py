@@ -79,6 +79,30 @@ def weekly_peg(answers: Iterable[Any], tz: str, weeks: int = 12) -> list[Week]:
     return [by_week[k] for k in sorted(by_week)][-weeks:]
 
 
+def peg_checkins(answers: Iterable[Any], tz: str, limit: int = 24) -> list[Week]:
+    """Return one row per check-in (its run), dated by its local day, oldest first.
+
+    The chart keeps one point per week; the table shows every check-in, so a
+    hard-week check-in stays visible when the veteran checks in again that week.
+    """
+    zone = ZoneInfo(tz)
+    rows: dict[Any, Week] = {}
+    for answer in sorted(answers, key=lambda a: a.answered_at):
+        item = peg_item(answer.variable)
+        if item is None:
+            continue
+        try:
+            value = float(str(answer.value).strip())
+        except ValueError:
+            continue
+        if not 0 <= value <= 10:
+            continue
+        day = answer.answered_at.astimezone(zone).date()
+        key = getattr(answer, "run_id", None) or ("day", day)
+        rows.setdefault(key, Week(day)).values[item] = value
+    return list(rows.values())[-limit:]
+
+
 def fmt(value: float | None) -> str:
     """Show 7.0 as 7 and 6.33 as 6.3; None as a dash."""
     if value is None:

@@ -22,9 +22,11 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bot.dashboard.icons import icon
 from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
 from bot.models import Coach
@@ -221,25 +223,28 @@ def _span(seconds: float) -> str:
     return "less than a minute"
 
 
-_HELD = {"pending": ("⏳", "Waiting to send", True), "claimed": ("⏳", "Sending now", True),
-         "held": ("‖", "Held: nudges are paused", True),
-         "cancelled": ("✕", "Not sent (cancelled)", False),
-         "expired": ("✕", "Not sent (too late)", False), "failed": ("⚠", "Failed to send", False)}
-_STATUS = {"twiml": ("✓", "Sent as a reply"), "sent": ("✓", "Sent"), "sending": ("✓", "Sent"),
-           "accepted": ("✓", "Sent"), "delivered": ("✓✓", "Delivered"), "read": ("✓✓", "Read"),
-           "undelivered": ("⚠", "Not delivered"), "failed": ("⚠", "Failed to send"),
-           "cancelled": ("✕", "Not sent (cancelled)"), "expired": ("✕", "Not sent (too late)"),
-           "received": ("", "Received")}
+_HELD = {"pending": ("clock", "Waiting to send", True), "claimed": ("clock", "Sending now", True),
+         "held": ("pause", "Held: nudges are paused", True),
+         "cancelled": ("cross", "Not sent (cancelled)", False),
+         "expired": ("cross", "Not sent (too late)", False),
+         "failed": ("warn", "Failed to send", False)}
+_STATUS = {"twiml": ("check", "Sent as a reply"), "sent": ("check", "Sent"),
+           "sending": ("check", "Sent"), "accepted": ("check", "Sent"),
+           "delivered": ("double-check", "Delivered"), "read": ("double-check", "Read"),
+           "undelivered": ("warn", "Not delivered"), "failed": ("warn", "Failed to send"),
+           "cancelled": ("cross", "Not sent (cancelled)"),
+           "expired": ("cross", "Not sent (too late)"), "received": ("", "Received")}
 
 
-def delivery(status: str, outbox_state: str | None) -> tuple[str, str, bool]:
-    """Return (icon, words, still_pending) for a message's delivery status."""
+def delivery(status: str, outbox_state: str | None) -> tuple[Markup, str, bool]:
+    """Return (inline SVG icon, words, still_pending) for a message's delivery status."""
     if status == "queued" and outbox_state in _HELD:
-        return _HELD[outbox_state]
+        name, words, pending = _HELD[outbox_state]
+        return icon(name), words, pending
     if status == "queued":
-        return "⏳", "Waiting to send", True
-    icon, words = _STATUS.get(status, ("", status.capitalize()))
-    return icon, words, False
+        return icon("clock"), "Waiting to send", True
+    name, words = _STATUS.get(status, ("", status.capitalize()))
+    return icon(name), words, False
 
 
 def init_app(app: Flask) -> None:
@@ -249,6 +254,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["iso"] = lambda v: v.isoformat() if v else ""
     app.jinja_env.globals["STATUS_WORDS"] = STATUS_WORDS
     app.jinja_env.globals["delivery"] = delivery
+    app.jinja_env.globals["icon"] = icon
 
     @app.context_processor
     def _program() -> dict[str, Any]:

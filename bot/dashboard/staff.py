@@ -167,7 +167,9 @@ def flow_report() -> dict[str, Any]:
         flow = running.get(name)
         note = ""
         if flow is not None:
-            note = f"Running: {flow.name or flow.id} ({flow.id}), version {flow.version[:12]}"
+            note = (f"Running: {flow.name or flow.id} ({flow.id}), version {flow.version[:12]} "
+                    "(a fingerprint of the file's contents: it changes with every saved edit; "
+                    "a conversation finishes on the version it started)")
             if errors:
                 note += ". The last edit was refused; this earlier valid version keeps running."
         elif errors:

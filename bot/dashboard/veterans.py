@@ -9,7 +9,16 @@ from flask import Flask, Response, flash, render_template, request
 from sqlalchemy import select
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
-from bot.dashboard.charts import ITEMS, LABELS, STYLE, fmt, legend_svg, peg_chart_svg, weekly_peg
+from bot.dashboard.charts import (
+    ITEMS,
+    LABELS,
+    STYLE,
+    fmt,
+    legend_svg,
+    peg_chart_svg,
+    peg_checkins,
+    weekly_peg,
+)
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import (
@@ -56,7 +65,9 @@ def show(participant_id: int) -> str:
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
         messages = thread(db, participant.id)
-        weeks = weekly_peg(answers_for(db, participant.id), participant.timezone)
+        answers = answers_for(db, participant.id)
+        weeks = weekly_peg(answers, participant.timezone)
+        checkins = peg_checkins(answers, participant.timezone)
         escalations = open_escalations(db, coach, participant.id)
         drafts = [(n, send_time(n, moment)) for n in db.scalars(
             select(Nudge).where(Nudge.participant_id == participant.id,
@@ -68,7 +79,7 @@ def show(participant_id: int) -> str:
         quiet = services().config.program.quiet_hours
         quiet_now = in_quiet_hours(quiet, moment, participant.timezone)
         return render_template(
-            "veteran.html", p=participant, messages=messages, weeks=weeks,
+            "veteran.html", p=participant, messages=messages, weeks=weeks, checkins=checkins,
             chart=peg_chart_svg(weeks, participant.first_name), items=ITEMS, labels=LABELS,
             styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
             drafts=drafts, people=people, strategies=strategies,

@@ -81,7 +81,9 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
 def _check_pending(nudge: Nudge, *, allow_paused: bool = False) -> None:
     if nudge.status == "pending":
         if nudge.paused and not allow_paused:
-            raise NudgeError(f"#{nudge.id} is paused after a crisis; resume it first.")
+            raise NudgeError(f"#{nudge.id} is paused after a crisis alert. To send it, first "
+                             f"text RESUME {nudge.participant_id} (or resume nudges on the "
+                             f"veteran's page), then OK {nudge.id}.")
         return
     words = {"approved": "was already approved", "sent": "was already sent",
              "rejected": "was already rejected", "expired": "expired (too late to send)",

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.flows.attributes import attribute_problems
 from bot.flows.loader import problems_of
 from bot.flows.model import Flow, Problem
 from bot.flows.program_files import NOT_FLOWS
@@ -59,6 +60,7 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
             result.problems.append(_unexpected(path, exc))
     try:
         result.problems.extend(cross_check(result.flows))
+        result.problems.extend(attribute_problems(result.flows))
     except Exception as exc:  # noqa: BLE001
         result.problems.append(_unexpected(folder, exc))
     safety_path = folder / SAFETY_FILE

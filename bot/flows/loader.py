@@ -12,6 +12,7 @@ from typing import Any
 from croniter import croniter
 
 from bot.core.durations import parse_duration
+from bot.flows.cron import cron_problem
 from bot.flows.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, normalize_keyword
 from bot.flows.model import (
     DEFAULT_EXPIRE,
@@ -296,8 +297,10 @@ def _trigger(node: Any, line: int, report: Report) -> tuple[tuple[str, ...], str
     if schedule is not None:
         lines["schedule"] = key_line(node, "schedule")
         if not isinstance(schedule, str) or not croniter.is_valid(schedule):
-            report.add(lines["schedule"], f"bad cron expression {schedule!r}; "
-                       "write minute hour day month weekday, e.g. \"0 10 * * MON\"")
+            why = cron_problem(schedule) if isinstance(schedule, str) else ""
+            report.add(lines["schedule"], f"bad cron expression {schedule!r}"
+                       + (f": {why}" if why else "")
+                       + "; write minute hour day month weekday, e.g. \"0 10 * * MON\"")
             schedule = None
     return tuple(keywords), schedule, lines
 

@@ -51,6 +51,7 @@ from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.core.durations import parse_duration
+from bot.flows.cron import cron_problem
 from bot.flows.program_yaml import (
     Report,
     check_mapping,
@@ -154,7 +155,9 @@ def _parse_schedules(path: Path, problems: list[str],
         what = f"schedule {sid!r}"
         cron = text_field(item, "cron", report, what, one_line=True, max_len=100)
         if cron and (len(cron.split()) != 5 or not croniter.is_valid(cron)):
-            report.add(key_line(item, "cron"), f"{what}: bad cron {cron!r}; write five fields: "
+            why = cron_problem(cron)
+            report.add(key_line(item, "cron"), f"{what}: bad cron {cron!r}"
+                       + (f": {why}" if why else "") + "; write five fields: "
                        "minute hour day-of-month month day-of-week, e.g. \"0 11 * * TUE,FRI\"")
         reason = text_field(item, "reason", report, what, one_line=True, max_len=200)
         max_late = DEFAULT_MAX_LATE

@@ -80,6 +80,18 @@ class TemplateProblem(ValueError):
     """A template or expression does not compile; str() says why."""
 
 
+_NO_ATTRIBUTE = re.compile(r"'[\w ]+ object' has no attribute '(\w+)'")
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+
+
+def plain_error(exc: Exception) -> str:
+    """Say a render error in staff's words, not Jinja's ('dict object' has no attribute)."""
+    text = str(exc)
+    text = _NO_ATTRIBUTE.sub(r"'\1' has no value here (not saved yet, or misspelled)", text)
+    return _UNDEFINED.sub(r"'\1' has no value here (not saved on this path, or misspelled)",
+                          text)
+
+
 def _describe(exc: TemplateError) -> str:
     line = getattr(exc, "lineno", None)
     text = getattr(exc, "message", None) or str(exc)
@@ -150,7 +162,7 @@ def render(source: str, scope: Mapping[str, Any]) -> tuple[str, str | None]:
     try:
         return compiled_template(source, True).render(scope).strip(), None
     except Exception as exc:  # a bad template must never stop a conversation
-        error = f"template error: {exc}"
+        error = f"template error: {plain_error(exc)}"
     try:
         return compiled_template(source, False).render(scope).strip(), error
     except Exception:
@@ -178,4 +190,4 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> tuple[bool, str | None]:
     try:
         return bool(_expression(source)(**scope)), None
     except Exception as exc:
-        return False, f"expression error in {source!r}: {exc}"
+        return False, f"expression error in {source!r}: {plain_error(exc)}"

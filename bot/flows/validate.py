@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import deque
 from collections.abc import Iterable
 
 from jinja2 import nodes
 
+from bot.flows.braces import locate
 from bot.flows.model import PROVIDED, Flow, Problem, Step
 from bot.flows.templates import STRICT, TemplateProblem, expression_names, template_names
 from bot.flows.yamlio import hint
@@ -19,14 +21,15 @@ def _saved_name(step: Step) -> str | None:
     return None
 
 
-def reachable(flow: Flow) -> set[str]:
-    """Return the ids of the steps reachable from `start`."""
+def reachable(flow: Flow, aliases: dict[str, str] | None = None) -> set[str]:
+    """Return the ids of the steps reachable from `start` (a typo'd target read via `aliases`)."""
     if flow.start not in flow.steps:
         return set()
     seen = {flow.start}
     queue = deque([flow.start])
     while queue:
         for _kind, target, _line in flow.steps[queue.popleft()].targets():
+            target = (aliases or {}).get(target, target)
             if target in flow.steps and target not in seen:
                 seen.add(target)
                 queue.append(target)
@@ -145,16 +148,22 @@ def validate_flow(flow: Flow) -> list[Problem]:
     if flow.start and flow.start not in flow.steps:
         out.append(Problem(flow.path, flow.line_of("start"), f"start step '{flow.start}' "
                            f"does not exist{hint(flow.start, flow.steps)}"))
+    aliases: dict[str, str] = {}  # a typo'd target -> the step it most likely means
     for step in flow.steps.values():
         for kind, target, line in step.targets():
             if target not in flow.steps:
+                close = difflib.get_close_matches(target, sorted(flow.steps), n=1, cutoff=0.6)
+                if close:
+                    aliases[target] = close[0]
                 out.append(Problem(flow.path, line,
                                    f"{kind} goes to unknown step '{target}'"
                                    f"{hint(target, flow.steps)}"))
     live = reachable(flow)
     if flow.start in flow.steps:
+        # Steps only cut off by a typo'd target are that typo's follow-on: not reported again.
+        intended = reachable(flow, aliases) if aliases else live
         for step in flow.steps.values():
-            if step.id not in live:
+            if step.id not in intended:
                 out.append(Problem(flow.path, step.line,
                                    f"step '{step.id}' is unreachable from start '{flow.start}'"))
     entry = defined_on_entry(flow)
@@ -166,7 +175,8 @@ def validate_flow(flow: Flow) -> list[Problem]:
             try:
                 names = template_names(source)
             except TemplateProblem as exc:
-                out.append(Problem(flow.path, line, f"bad template in {what}: {exc}"))
+                at, why = locate(flow.path, line, source, str(exc))
+                out.append(Problem(flow.path, at, f"bad template in {what}: {why}"))
                 continue
             for name in sorted(names & free_text.keys() if what in COACH_TEXTS else set()):
                 out.append(Problem(flow.path, line, (

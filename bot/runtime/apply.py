@@ -46,6 +46,7 @@ from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
 from bot.outbox.cancel import cancel_unsent
 from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_message
+from bot.runtime.late_answers import late_answer_reply
 
 if TYPE_CHECKING:
     from bot.runtime.bulk import StartBatch
@@ -275,9 +276,14 @@ def handle_participant_message(
         if flow is None or step is None or step.expect is None:
             end_run(run, now)
         elif keyword_flow is None or parse_reply(step.expect, text).ok:
+            if isinstance(message, StoredMessage):  # exports: the question this answered
+                message.flow_id, message.step_id, message.run_id = run.flow_id, run.step, run.id
             applier.run_event(flow, run, Message(text))
             return applier.texts
     target, trigger = keyword_flow, "keyword"
+    if target is None and (late := late_answer_reply(
+            session, services, participant, text, now, getattr(message, "id", None))) is not None:
+        return [late]  # before fallback: say how to restart, not the generic menu
     if target is None:
         target, trigger = store.get("fallback"), "fallback"
     if target is None:

@@ -55,3 +55,22 @@ def test_pages_fit_and_screenshots(services: Services, live: Any, page_for: Any,
     page.goto(live.url + "/")
     first_alert = page.locator("[data-escalation]").first
     assert "URGENT" in first_alert.inner_text()
+
+
+def test_staff_tables_scroll_sideways_with_a_cue_on_a_phone(services: Services, live: Any,
+                                                            page_for: Any) -> None:
+    seed_showcase(services)
+    page = page_for(PHONE, device_scale_factor=1.5)
+    log_in(page, live.url, "staff", "peerline-demo")
+    for path in ("/staff/", "/staff/audit"):
+        page.goto(live.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
+        wrap = page.locator(".table-wrap.wide").first
+        assert wrap.evaluate("w => w.scrollWidth > w.clientWidth"), path  # it scrolls...
+        cue = wrap.evaluate("w => getComputedStyle(w, '::before').content")
+        assert "Swipe the table sideways" in cue, path  # ...and says so
+    page.goto(live.url + "/staff/")
+    out = _out_dir()
+    if out is not None:
+        page.screenshot(path=str(out / "staff-phone.png"), full_page=False)

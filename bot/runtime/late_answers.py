@@ -1,0 +1,53 @@
+"""Recognise a late answer: a reply to a question whose run has already ended.
+
+Rules: asked only when a text is neither a keyword nor a reply to a waiting
+step, just before the fallback flow. A text is a late answer when the
+participant's most recent run ended while waiting on a question asked
+within the flow's `expire_after` (a run keeps the step it waited at, and its asked_at),
+no text came from them between the question and the end (so it timed out or
+expired, not answered, not ended by another text), and the text reads as a
+valid answer to that question. The reply says the question closed and which
+keyword starts the flow again; nothing is saved (the answer belongs to a run
+that is over). Flows without keywords cannot be restarted by text, so they
+are left to the fallback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, true
+from sqlalchemy.orm import Session
+
+from bot.flows.replies import parse_reply
+from bot.models import Message, Participant, Run
+
+
+def late_answer_reply(session: Session, services: Any, participant: Participant, text: str,
+                      now: datetime, message_id: int | None = None) -> str | None:
+    """Return the 'that question has closed; text KEYWORD' reply, or None if not a late answer."""
+    run = session.scalar(select(Run).where(Run.participant_id == participant.id)
+                         .order_by(Run.id.desc()).limit(1))
+    if run is None or run.status == "active" or run.ended_at is None:
+        return None
+    flow = services.flows.version(run.flow_id, run.flow_version) or services.flows.get(run.flow_id)
+    current = services.flows.get(run.flow_id)
+    if flow is None or current is None or not current.keywords:
+        return None
+    step = flow.steps.get(run.step or "")
+    if step is None or step.expect is None or step.save is None or run.asked_at is None:
+        return None
+    if now - run.asked_at > flow.expire_after:  # too long ago to be an answer to it
+        return None
+    replied = session.scalar(select(Message.id).where(
+        Message.participant_id == participant.id, Message.direction == "in",
+        Message.id != message_id if message_id is not None else true(),
+        or_(and_(Message.run_id == run.id, Message.step_id == run.step),
+            and_(Message.created_at > run.asked_at, Message.created_at <= run.ended_at)))
+        .limit(1))
+    if replied is not None or not parse_reply(step.expect, text).ok:
+        return None
+    name = (current.name or current.id.replace("_", " ")).strip()
+    return (f"Sorry, that {name.lower()} has closed, so your answer was not saved. "
+            f"To start it again, text {current.keywords[0]}.")
