@@ -180,7 +180,7 @@ class Figures:
     def report(self) -> str:
         """Describe the failures, then the missed and false-alarm items by family."""
         lines = list(self.failures())
-        for title, chosen in (("MISSED (crisis texts that got no crisis reply)", self.missed()),
+        for title, chosen in (("MISSED (crisis or concern texts let through)", self.missed()),
                               ("FALSE ALARMS (hard negatives given the crisis tier, idioms "
                                "either tier)", self.false_alarms())):
             grouped: dict[str, list[Item]] = defaultdict(list)
