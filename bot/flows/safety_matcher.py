@@ -1,0 +1,223 @@
+"""The safety screen (SPEC §10): read a text, say crisis, concern or none.
+
+Rules:
+- Every rule belongs to a family with a tier. A `none` family lists sayings
+  that are not crisis language ("my back is killing me"): a match lying
+  wholly inside one of them does not count. A concern family marked
+  `context` (e.g. losing someone to suicide) makes a crisis match lying
+  wholly inside it count as concern. An exception covers only its own
+  words: crisis language elsewhere in the text, or overlapping the saying
+  ("want to die for real" beside "to die for"), still counts.
+- `previous` (the same number's text of the last 10 minutes) is read
+  before `text` as one text, so "I want to" + "die" is caught; a match lying
+  wholly inside `previous` does not count (it was answered then).
+- The highest tier wins; among rules of one tier, the first in the file.
+- Screening never raises, whatever the text: on an internal fault it logs
+  and falls back to a plain look for the built-in crisis words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bot.flows import safety_builtin as builtin
+from bot.flows.safety_rules import (
+    Lookup,
+    PhraseError,
+    Seq,
+    Vocabulary,
+    Words,
+    anchor,
+    compile_phrase,
+    find_spans,
+)
+from bot.flows.safety_text import fold, words
+
+log = logging.getLogger(__name__)
+
+
+class Tier(StrEnum):
+    """How serious a text is: crisis, concern (indirect signs) or none."""
+
+    CRISIS = "crisis"
+    CONCERN = "concern"
+    NONE = "none"
+
+
+RANK = {Tier.NONE: 0, Tier.CONCERN: 1, Tier.CRISIS: 2}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The screen's answer: the tier, and the rule and family that decided it."""
+
+    tier: Tier
+    rule: str | None = None
+    family: str | None = None
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of rules with one tier, as listed in safety.yaml."""
+
+    name: str
+    tier: Tier
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    context: bool = False
+
+
+@dataclass(frozen=True)
+class _Rule:
+    order: int
+    family: Family
+    source: str
+    seq: Seq
+    slots: tuple[frozenset[str], ...]  # every word slot; the text must touch each one
+
+
+def _builtin_families() -> tuple[Family, ...]:
+    return tuple(Family(name, Tier(tier), tuple(phrases), context=context)
+                 for name, tier, context, phrases in builtin.FAMILIES)
+
+
+BUILTIN_FAMILIES = _builtin_families()
+BUILTIN_LISTS = tuple((name, tuple(entries)) for name, entries in builtin.LISTS.items())
+
+
+@dataclass(frozen=True)
+class SafetyMatcher:
+    """The safety screen: families of rules, exceptions, and the three replies.
+
+    `SafetyMatcher()` is the built-in screen used when safety.yaml is missing
+    or broken. `phrases`, `patterns` and `exceptions` are the older flat lists
+    (crisis, crisis, none), still accepted; `concern_phrases` likewise.
+    """
+
+    reply: str = builtin.REPLY
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    exceptions: tuple[str, ...] = ()
+    concern_reply: str = builtin.CONCERN_REPLY
+    concern_no_reply: str = builtin.CONCERN_NO_REPLY
+    concern_phrases: tuple[str, ...] = ()
+    families: tuple[Family, ...] = BUILTIN_FAMILIES
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = BUILTIN_LISTS
+    _compiled: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", _Compiled(self.all_families(), dict(self.lists)))
+
+    def all_families(self) -> list[Family]:
+        """Return the families in screening order (the flat lists first)."""
+        flat = [Family("phrases", Tier.CRISIS, self.phrases, self.patterns),
+                Family("concern_phrases", Tier.CONCERN, self.concern_phrases),
+                Family("exceptions", Tier.NONE, self.exceptions)]
+        return [f for f in flat if f.phrases or f.patterns] + list(self.families)
+
+    def match(self, text: str) -> str | None:
+        """Return the crisis rule `text` matches (after exceptions), else None."""
+        verdict = self.screen(text)
+        return verdict.rule if verdict.tier is Tier.CRISIS else None
+
+    def screen(self, text: str, previous: str | None = None) -> Verdict:
+        """Return the verdict on `text` read after `previous` (whose own matches do not count)."""
+        try:
+            return self._compiled.screen(text or "", previous or "")
+        except Exception:  # a fault must never switch the screen off
+            log.exception("safety screen fault; using the plain built-in words")
+            plain = " ".join(re.findall(r"[a-z]+", fold(f"{previous or ''} {text or ''}")))
+            for word in builtin.PLAIN_CRISIS_WORDS:
+                if word in plain:
+                    return Verdict(Tier.CRISIS, word, "fallback")
+            return Verdict(Tier.NONE)
+
+
+class _Compiled:
+    """The rules of one matcher, compiled once for fast screening."""
+
+    def __init__(self, families: Sequence[Family], lists: dict[str, tuple[str, ...]]):
+        vocab = Vocabulary({}, {})
+        self.rules: list[_Rule] = []
+        self.patterns: list[tuple[int, Family, str, re.Pattern[str]]] = []
+        for family in families:
+            for source in family.phrases:
+                try:
+                    seqs = compile_phrase(source, lists, vocab)
+                except PhraseError:  # the loader reports these; a built matcher skips them
+                    continue
+                base = len(self.rules)
+                self.rules.extend([
+                    _Rule(base + i, family, source, seq,
+                          tuple(s for s in seq if not isinstance(s, int)))
+                    for i, seq in enumerate(seqs)])
+            for pattern in family.patterns:
+                try:
+                    self.patterns.append((len(self.rules) + len(self.patterns), family, pattern,
+                                          re.compile(pattern, re.IGNORECASE)))
+                except re.error:
+                    continue
+        self.lookup = Lookup(vocab)
+        self.index: dict[str, list[_Rule]] = {}
+        for rule in self.rules:
+            for key in anchor(rule.seq):
+                self.index.setdefault(key, []).append(rule)
+
+    def screen(self, text: str, previous: str) -> Verdict:
+        """Return the verdict (see the module rules)."""
+        found = Words(words(previous) if previous else [], words(text), self.lookup)
+        present = found.all_ids()
+        candidates: dict[int, _Rule] = {}
+        for key in present:
+            for rule in self.index.get(key, ()):
+                if rule.order not in candidates and all(
+                        not slot.isdisjoint(present) for slot in rule.slots):
+                    candidates[rule.order] = rule
+        hits: list[tuple[int, Family, str, int, int]] = []
+        for order in sorted(candidates):
+            rule = candidates[order]
+            hits.extend((order, rule.family, rule.source, start, end)
+                        for start, end in find_spans(rule.seq, found))
+        if self.patterns:
+            hits.extend(self._pattern_hits(found))
+        return _decide(hits, found.boundary)
+
+    def _pattern_hits(self, found: Words) -> list[tuple[int, Family, str, int, int]]:
+        joined = " ".join(found.plain)
+        starts = [0]
+        for word in found.plain:
+            starts.append(starts[-1] + len(word) + 1)
+        out = []
+        for order, family, source, compiled in self.patterns:
+            for hit in compiled.finditer(joined):
+                first = bisect_right(starts, hit.start()) - 1
+                last = bisect_right(starts, max(hit.end() - 1, hit.start()))
+                out.append((order, family, source, first, max(last, first + 1)))
+        return out
+
+
+def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(low <= start and end <= high for low, high in spans)
+
+
+def _decide(hits: list[tuple[int, Family, str, int, int]], boundary: int) -> Verdict:
+    masks = [(s, e) for _, fam, _, s, e in hits if fam.tier is Tier.NONE]
+    contexts = [(s, e) for _, fam, _, s, e in hits if fam.context and fam.tier is not Tier.NONE]
+    best: tuple[int, int, Family, str] | None = None
+    for order, family, source, start, end in hits:
+        if family.tier is Tier.NONE or end <= boundary or _inside(start, end, masks):
+            continue
+        if family.tier is Tier.CRISIS and _inside(start, end, contexts):
+            continue
+        key = (-RANK[family.tier], order)
+        if best is None or key < (best[0], best[1]):
+            best = (key[0], key[1], family, source)
+    if best is None:
+        return Verdict(Tier.NONE)
+    return Verdict(best[2].tier, best[3], best[2].name)

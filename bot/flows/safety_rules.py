@@ -1,0 +1,366 @@
+"""Compile safety.yaml phrases and find them in a text, fast.
+
+Phrase syntax (documented for staff at the top of flows/safety.yaml):
+- `kill myself`    words in order; each word also matches its inflections
+                   (killed, killing), repeated letters, and, in words of 5+
+                   letters, one typo (a letter missing, extra, wrong or swapped);
+- `suicid*`        a word start (3+ letters): suicide, suicidal, suicidio;
+- `(gun|pistol)`   one of these (each may be several words; `(a|)` = optional);
+- `word?`          an optional word;
+- `<pills>`        any entry of the named list in `lists:`;
+- `...`            up to GAP (5) other words ("nothing ... to live for").
+
+Invariants: a phrase is expanded at load into plain sequences of word slots
+and gaps (at most MAX_VARIANTS), so matching is a dictionary look-up per word
+plus a short walk; a word that fails to match still costs nothing after the
+first time (look-ups are cached per matcher); nothing here raises on any text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.flows.safety_text import FILLERS, fold, forms, squash, words
+
+GAP = 5
+MAX_VARIANTS = 400
+MAX_GAPS = 3
+_SYNTAX = re.compile(r"\.\.\.|[()|]|<[^<>\s]*>?|[^\s()|<>]+")
+
+Slot = frozenset[str] | int  # a set of word ids, or a gap of up to N words
+Seq = tuple[Slot, ...]
+
+
+class PhraseError(ValueError):
+    """A phrase that cannot be compiled; the message says how to fix it."""
+
+
+@dataclass
+class Vocabulary:
+    """Every word form the rules know, for exact, typo and word-start look-ups."""
+
+    exact: dict[str, set[str]]
+    stems: dict[str, set[str]]
+
+    def add(self, word: str) -> str:
+        """Register `word` and its forms; return its id."""
+        key = squash(word)
+        for form in forms(word):
+            self.exact.setdefault(squash(form), set()).add(key)
+        return key
+
+    def add_stem(self, stem: str) -> str:
+        """Register a word start; return its id."""
+        key = "*" + squash(stem)
+        self.stems.setdefault(squash(stem)[:3], set()).add(key)
+        return key
+
+
+def _parse(source: str, lists: Mapping[str, Sequence[str]], vocab: Vocabulary,
+           depth: int = 0) -> list[Seq]:
+    """Return the plain sequences `source` stands for."""
+    pieces = _SYNTAX.findall(source)
+    seqs, pos = _alternatives(pieces, 0, lists, vocab, depth)
+    if pos != len(pieces):
+        raise PhraseError(f"unexpected '{pieces[pos]}'; a ')' or '|' has no '(' before it")
+    return seqs
+
+
+def _alternatives(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
+                  vocab: Vocabulary, depth: int) -> tuple[list[Seq], int]:
+    out: list[Seq] = []
+    while True:
+        seq, pos = _sequence(pieces, pos, lists, vocab, depth)
+        out.extend(seq)
+        if pos < len(pieces) and pieces[pos] == "|":
+            pos += 1
+            continue
+        return out, pos
+
+
+def _sequence(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
+              vocab: Vocabulary, depth: int) -> tuple[list[Seq], int]:
+    variants: list[Seq] = [()]
+    while pos < len(pieces) and pieces[pos] not in ("|", ")"):
+        piece = pieces[pos]
+        pos += 1
+        if piece == "(":
+            options, pos = _alternatives(pieces, pos, lists, vocab, depth)
+            if pos >= len(pieces) or pieces[pos] != ")":
+                raise PhraseError("a '(' is not closed with ')'")
+            pos += 1
+            if pos < len(pieces) and pieces[pos] == "?":
+                pos += 1
+                options.append(())
+        elif piece == "...":
+            options = [(GAP,)]
+        elif piece.startswith("<"):
+            options = _list_options(piece, lists, vocab, depth)
+        else:
+            options = _word_options(piece, vocab)
+        variants = [a + b for a, b in itertools.product(variants, _merge(options))]
+        if len(variants) > MAX_VARIANTS:
+            raise PhraseError(f"this phrase has more than {MAX_VARIANTS} combinations; "
+                              "split it into several phrases")
+    return variants, pos
+
+
+def _list_options(piece: str, lists: Mapping[str, Sequence[str]], vocab: Vocabulary,
+                  depth: int) -> list[Seq]:
+    name = piece.strip("<>")
+    if not piece.endswith(">") or name not in lists:
+        known = ", ".join(f"<{n}>" for n in sorted(lists)) or "none"
+        raise PhraseError(f"unknown list {piece}; lists are named under `lists:` ({known})")
+    if depth > 3:
+        raise PhraseError(f"list {piece} refers to lists too deeply (at most 3 levels)")
+    out: list[Seq] = []
+    for entry in lists[name]:
+        out.extend(_parse(entry, lists, vocab, depth + 1))
+    return out
+
+
+def _word_options(piece: str, vocab: Vocabulary) -> list[Seq]:
+    optional = piece.endswith("?")
+    piece = piece.rstrip("?")
+    if piece.endswith("*"):
+        found = words(piece[:-1])
+        if len(found) != 1 or len(found[0]) < 3 or len(fold(piece[:-1]).strip("'")) < 3:
+            raise PhraseError(f"a word start needs 3 or more letters before the * ('{piece}')")
+        seq: Seq = (frozenset({vocab.add_stem(found[0])}),)
+    else:
+        seq = tuple(frozenset({vocab.add(w)}) for w in words(piece) if w not in FILLERS)
+    return [seq, ()] if optional else [seq]
+
+
+def _merge(options: list[Seq]) -> list[Seq]:
+    """Join one-word options into a single slot: (kill|end|take) is one look-up."""
+    single = [o[0] for o in options if len(o) == 1 and isinstance(o[0], frozenset)]
+    rest = [o for o in options if not (len(o) == 1 and isinstance(o[0], frozenset))]
+    merged: list[Seq] = [(frozenset().union(*single),)] if single else []
+    unique: list[Seq] = []
+    for seq in merged + rest:
+        if seq not in unique:
+            unique.append(seq)
+    return unique
+
+
+def compile_phrase(source: str, lists: Mapping[str, Sequence[str]],
+                   vocab: Vocabulary) -> list[Seq]:
+    """Return the plain sequences of a phrase; PhraseError says what is wrong with it."""
+    seqs = []
+    for seq in _parse(source, lists, vocab):
+        while seq and isinstance(seq[0], int):
+            seq = seq[1:]
+        while seq and isinstance(seq[-1], int):
+            seq = seq[:-1]
+        if not seq:
+            continue
+        if sum(isinstance(slot, int) for slot in seq) > MAX_GAPS:
+            raise PhraseError(f"at most {MAX_GAPS} '...' in one phrase")
+        seqs.append(seq)
+    if not seqs:
+        raise PhraseError("the phrase has no words (filler words like 'really' do not count)")
+    return seqs
+
+
+class Lookup:
+    """Which word ids a text word stands for, with typos and word starts, cached."""
+
+    def __init__(self, vocab: Vocabulary):
+        exact: dict[str, frozenset[str]] = {form: frozenset(ids)
+                                            for form, ids in vocab.exact.items()}
+        self.exact = exact
+        self.stems = {key: tuple(sorted(ids, key=len, reverse=True))
+                      for key, ids in vocab.stems.items()}
+        self.long_stems: dict[str, list[str]] = {}  # by first letter, for typos in stems
+        for stem_ids in vocab.stems.values():
+            for stem in stem_ids:
+                if len(stem) >= 6:  # "*" + 5 letters or more
+                    self.long_stems.setdefault(stem[1], []).append(stem)
+        self.substituted: dict[str, set[str]] = {}
+        self.deleted: dict[str, set[str]] = {}
+        for form, ids in exact.items():
+            if len(form) < 5:
+                continue
+            # a typo never turns "matarme" (myself) into "matarte" or "matarse"
+            for i in range(len(form) - 2 if form.endswith("me") else len(form)):
+                self.substituted.setdefault(form[:i] + "?" + form[i + 1:], set()).update(ids)
+                if len(form) >= 6:
+                    self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)
+        self.cache: dict[str, frozenset[str]] = {}
+        self.split_cache: dict[str, tuple[str, ...]] = {}
+
+    def ids(self, word: str) -> frozenset[str]:
+        """Return the ids of squashed `word` (exact, then one typo, then word starts)."""
+        found = self.cache.get(word)
+        if found is not None:
+            return found
+        if len(self.cache) > 50_000:
+            self.cache.clear()
+        out: set[str] = set(self.exact.get(word, ()))
+        if len(word) >= 5:
+            for i in range(len(word)):
+                out.update(self.substituted.get(word[:i] + "?" + word[i + 1:], ()))
+                if len(word) >= 6:
+                    out.update(self.exact.get(word[:i] + word[i + 1:], ()))
+                if i + 1 < len(word):
+                    out.update(self.exact.get(word[:i] + word[i + 1] + word[i] + word[i + 2:], ()))
+            out.update(self.deleted.get(word, ()))
+        out.update(self.stem_ids(word, typos=True))
+        found = frozenset(out)
+        self.cache[word] = found
+        return found
+
+    def stem_ids(self, word: str, typos: bool = False) -> list[str]:
+        """Return the ids of the word starts `word` begins with (one typo in 5+ letters)."""
+        out = [stem for stem in self.stems.get(word[:3], ()) if word.startswith(stem[1:])]
+        if typos and not out and len(word) >= 5:
+            out = [stem for stem in self.long_stems.get(word[0], ()) if _near_start(word, stem[1:])]
+        return out
+
+    def split(self, raw: str) -> tuple[str, ...]:
+        """Split an unknown run-together word ("killmyself") into known words, if it can."""
+        found = self.split_cache.get(raw)
+        if found is not None:
+            return found
+        if len(self.split_cache) > 50_000:
+            self.split_cache.clear()
+        result: tuple[str, ...] = (raw,)
+        if 6 <= len(raw) <= 40:
+            best: list[tuple[str, ...] | None] = [None] * (len(raw) + 1)
+            best[0] = ()
+            for end in range(1, len(raw) + 1):
+                for start in range(max(0, end - 20), end):
+                    before = best[start]
+                    part = raw[start:end]
+                    if before is None or len(before) >= 5 or (len(part) < 2 and part != "i"):
+                        continue
+                    if squash(part) in self.exact:
+                        candidate = (*before, part)
+                        current = best[end]
+                        if current is None or len(candidate) < len(current):
+                            best[end] = candidate
+            parts = best[len(raw)]
+            if parts is not None and len(parts) > 1:
+                result = parts
+        self.split_cache[raw] = result
+        return result
+
+
+def _near_start(word: str, stem: str) -> bool:
+    """Tell whether `word` starts with `stem` give or take one typo."""
+    size = len(stem)
+    same = word[:size]
+    if len(same) == size:
+        diff = [i for i in range(size) if same[i] != stem[i]]
+        if len(diff) == 1:
+            return True
+        first, second = (diff + [-1, -1])[:2]
+        if len(diff) == 2 and second == first + 1 and same[first] == stem[second] \
+                and same[second] == stem[first]:
+            return True
+    short = word[:size - 1]
+    if len(short) == size - 1 and any(stem[:i] + stem[i + 1:] == short for i in range(size)):
+        return True
+    long_ = word[:size + 1]
+    return len(long_) == size + 1 and any(long_[:i] + long_[i + 1:] == stem
+                                          for i in range(size + 1))
+
+
+class Words:
+    """A text's words as the matcher sees them: squashed, fillers out, split, with ids."""
+
+    def __init__(self, previous: list[str], raw: list[str], lookup: Lookup):
+        self.lookup = lookup
+        plain: list[str] = []
+        self.boundary = 0  # words before this index are the previous text's
+        for part in (previous, raw):
+            for word in part:
+                if word in FILLERS:
+                    continue
+                squashed = squash(word)
+                if squashed not in lookup.exact and len(word) >= 6 and not lookup.ids(squashed):
+                    plain.extend(lookup.split(word))
+                else:
+                    plain.append(word)
+            if part is previous:
+                self.boundary = len(plain)
+        self.plain = plain
+        self.n = len(plain)
+        self.squashed = [squash(w) for w in plain]
+        self.ids = [lookup.ids(w) for w in self.squashed]
+        self._joined: dict[int, frozenset[str]] = {}
+
+    def joined_ids(self, index: int) -> frozenset[str]:
+        """Return the exact ids of this word run together with the next ("ki ll")."""
+        found = self._joined.get(index)
+        if found is None:
+            both = squash(self.plain[index] + self.plain[index + 1])
+            found = self.lookup.exact.get(both, frozenset())
+            stems = self.lookup.stem_ids(both)
+            if stems:
+                found = found | frozenset(stems)
+            self._joined[index] = found
+        return found
+
+    def all_ids(self) -> set[str]:
+        """Return every id any word (or pair of words run together) stands for."""
+        out: set[str] = set()
+        for index, ids in enumerate(self.ids):
+            out.update(ids)
+            if index + 1 < self.n:
+                out.update(self.joined_ids(index))
+        return out
+
+
+def _walk(seq: Seq, si: int, text: Words, ti: int) -> int | None:
+    """Return where `seq[si:]` ends if it matches from word `ti`, else None."""
+    if si == len(seq):
+        return ti
+    slot = seq[si]
+    if isinstance(slot, int):
+        for skip in range(slot + 1):
+            if ti + skip > text.n:
+                break
+            end = _walk(seq, si + 1, text, ti + skip)
+            if end is not None:
+                return end
+        return None
+    if ti >= text.n:
+        return None
+    if not slot.isdisjoint(text.ids[ti]):
+        end = _walk(seq, si + 1, text, ti + 1)
+        if end is not None:
+            return end
+    if ti + 1 < text.n and not slot.isdisjoint(text.joined_ids(ti)):
+        return _walk(seq, si + 1, text, ti + 2)
+    return None
+
+
+def find_spans(seq: Seq, text: Words) -> Iterator[tuple[int, int]]:
+    """Yield every (start, end) word span where `seq` matches, by start."""
+    first = seq[0]
+    assert not isinstance(first, int)
+    ids = text.ids
+    last = text.n - 1
+    for start in range(text.n):
+        if first.isdisjoint(ids[start]) and (
+                start >= last or first.isdisjoint(text.joined_ids(start))):
+            continue
+        end = _walk(seq, 0, text, start)
+        if end is not None:
+            yield start, end
+
+
+_COMMON = frozenset(squash(w) for w in """i me my you your it is am are be was to the a an
+and of in on at for with not no do have that this all so can will would what que de la el
+me mi no yo y a se lo en un una ya te""".split())
+
+
+def anchor(seq: Seq) -> frozenset[str]:
+    """Return the ids of the seq's least common slot: the text must have one of them."""
+    slots = [s for s in seq if not isinstance(s, int)]
+    return min(slots, key=lambda s: (bool(s & _COMMON), -min(len(i) for i in s), len(s)))

@@ -1,0 +1,247 @@
+"""The safety screen's families, tiers, normalising and previous-text join (SPEC §10).
+
+Examples here are written for the families (how people say each thing), not
+copied from the labelled corpus in tests/safety/, which measures the screen.
+Each family is checked on the shipped flows/safety.yaml and on the built-in
+screen used when that file is missing or broken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety_text import fold, forms, squash, words
+
+SHIPPED = Path(__file__).parent.parent / "flows" / "safety.yaml"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SafetyMatcher:
+    matcher, report = load_safety(SHIPPED)
+    assert matcher is not None, report.problems
+    return matcher
+
+
+@pytest.fixture(scope="module", params=["shipped", "builtin"])
+def screen(request, shipped):
+    return shipped if request.param == "shipped" else SafetyMatcher()
+
+
+CRISIS_BY_FAMILY = {
+    "direct_intent": ["i am going to end my life this weekend", "I'll kill myself",
+                      "ready to end it all", "honestly i wanna die", "I'm suicidal again",
+                      "there is nothing at all left to live for",
+                      "i do not want to live anymore", "im so tired of living like this"],
+    "passive_wish": ["some nights I hope I go to sleep and just never wake up",
+                     "I wish I had never been born", "rather be dead than keep going"],
+    "method_overdose": ["thinking about swallowing all of my percocets",
+                        "been stockpiling my oxy for a while", "I'll take the whole bottle",
+                        "i have enough pain pills saved to make sure",
+                        "planning to overdose on my meds tonight"],
+    "method_firearm": ["I keep thinking about putting a bullet through my head",
+                       "want to blow my brains out", "my pistol is in my mouth",
+                       "sitting with my shotgun and I'm going to use it"],
+    "method_other": ["i might hang myself in the garage", "tied a noose last night",
+                     "gonna jump off the overpass", "step in front of a train"],
+    "self_harm": ["I cut myself again last night", "slit my wrists",
+                  "i want to hurt myself so bad", "i keep burning myself with cigarettes"],
+    "slang": ["kms", "ngl i might kms tonight", "thinking about how to unalive myself", "ctb",
+              "gonna off myself"],
+    "preparation_farewell": ["wrote a goodbye note to my kids", "it all ends tonight",
+                             "this is goodbye, thank you for everything"],
+    "past_attempt": ["tried to kill myself on friday", "I nearly ended it last month"],
+    "spanish": ["me quiero morir", "ya no quiero vivir", "me voy a matar esta noche",
+                "quiero quitarme la vida", "mejor muerto", "voy a tomarme todas mis pastillas",
+                "pienso ahorcarme", "quiero cortarme las venas", "me voy a suicidar"],
+}
+CONCERN_BY_FAMILY = {
+    "hopelessness": ["I can't go on like this", "there's no point anymore",
+                     "what's the point of anything", "I feel totally hopeless",
+                     "ya no aguanto mas", "no puedo seguir asi"],
+    "burden": ["nobody would miss me", "my family would be better off without me",
+               "i feel like such a burden", "nadie me extranaria", "soy una carga"],
+    "leaving_signs": ["I gave away most of my tools", "won't be around much longer"],
+    "loss_to_suicide": ["my buddy killed himself last year",
+                        "lost my brother to suicide in 2019"],
+}
+NONE_TEXTS = [
+    "my back is killing me", "this pain is killing me today", "my knees are killing me",
+    "I'm dying for a coffee", "that pie was to die for", "dead tired after PT",
+    "I could kill for a burger", "killing it at the gym", "drop dead gorgeous day",
+    "I nearly died laughing", "me muero de hambre", "me mata el dolor de espalda",
+    "estoy muerto de cansancio", "I take my pills every morning", "the pills help a lot",
+    "ran out of my pain pills, need a refill", "took my rifle out hunting",
+    "cleaning my gun this afternoon", "went to suicide prevention training at the VFW",
+    "I hurt myself lifting the mower", "I want to take my life back from this pain",
+    "shot myself in the foot with that one", "cut myself shaving", "7", "YES", "",
+    "I almost killed myself tripping on the stairs", "ok thanks, walked 20 minutes",
+]
+
+
+@pytest.mark.parametrize("family,text", [(f, t) for f, ts in CRISIS_BY_FAMILY.items()
+                                         for t in ts])
+def test_crisis_families_are_crisis(shipped, family, text):
+    assert shipped.screen(text).tier is Tier.CRISIS, (family, shipped.screen(text))
+
+
+@pytest.mark.parametrize("family,text", [(f, t) for f, ts in CONCERN_BY_FAMILY.items()
+                                         for t in ts])
+def test_concern_families_are_concern(shipped, family, text):
+    assert shipped.screen(text).tier is Tier.CONCERN, (family, shipped.screen(text))
+
+
+@pytest.mark.parametrize("text", NONE_TEXTS)
+def test_idioms_and_everyday_talk_are_none(screen, text):
+    assert screen.screen(text).tier is Tier.NONE, screen.screen(text)
+
+
+@pytest.mark.parametrize("text", ["I want to die", "kill myself", "me quiero morir", "kms",
+                                  "thinking about hanging myself", "put a bullet in my head",
+                                  "saving up my pills", "wrote my goodbye letter"])
+def test_the_builtin_screen_covers_the_crisis_families(text):
+    assert SafetyMatcher().screen(text).tier is Tier.CRISIS
+
+
+@pytest.mark.parametrize("text", ["I cannot go on", "nobody would miss me",
+                                  "gave away my things", "my buddy killed himself"])
+def test_the_builtin_screen_has_the_concern_tier(text):
+    assert SafetyMatcher().screen(text).tier is Tier.CONCERN
+
+
+def test_the_verdict_names_the_rule_and_family(shipped):
+    verdict = shipped.screen("I've been saving up my oxys")
+    assert verdict.tier is Tier.CRISIS and verdict.family == "method_overdose"
+    assert verdict.rule is not None and "<pills>" in verdict.rule
+    assert shipped.match("I've been saving up my oxys") == verdict.rule
+    assert shipped.match("I cannot go on") is None  # match() is the crisis tier only
+
+
+# --- normalising -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "KILL MYSELF", "kill myseIf", "k1ll mys3lf", "k!ll myself", "ki|| myself", "$uicidal",
+    "k.i.l.l myself", "k i l l myself", "k-i-l-l m-y-s-e-l-f", "killmyself", "kill my self",
+    "kiiiiill myyyself", "kil myslef", "sucidal", "ｋｉｌｌ ｍｙｓｅｌｆ",  # full width
+    "kіll myself",  # Cyrillic i
+    "κill myself",  # Greek kappa
+    "k\u200bill myself",  # zero-width space
+    "k*ll myself", "w4nt t0 d1e", "want2die", "i wanna d!e", "QUIERO MORIR",
+    "me quiero morír", "quitarme la vída",
+])
+def test_disguised_crisis_words_are_read(shipped, text):
+    assert shipped.screen(text).tier is Tier.CRISIS, text
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("I'm", ["i", "am"]), ("can't", ["can", "not"]), ("dont", ["do", "not"]),
+    ("wanna", ["want", "to"]), ("u", ["you"]), ("10am", ["10am"]), ("50mg", ["50mg"]),
+    ("more!!!", ["more"]), ("más", ["mas"]), ("k i l l", ["kill"]), ("a b", ["a", "b"]),
+])
+def test_words_are_normalised(text, expected):
+    assert words(text) == expected
+
+
+def test_fold_undoes_lookalikes_width_and_accents():
+    assert fold("ＡＢＣ ñandú Сука") == "abc nandu cyka"
+
+
+@pytest.mark.parametrize("word,form", [("kill", "killed"), ("kill", "killing"),
+                                       ("hang", "hung"), ("hang", "hanged"), ("cut", "cutting"),
+                                       ("overdose", "od"), ("overdose", "overdosed"),
+                                       ("die", "dying"), ("die", "died"), ("take", "took")])
+def test_forms_cover_inflections(word, form):
+    assert squash(form) in {squash(f) for f in forms(word)}
+
+
+@pytest.mark.parametrize("text", ["killed myself", "killing myself", "hanging myself",
+                                  "overdosed on purpose", "i od'd on purpose last night"])
+def test_inflected_phrases_match(shipped, text):
+    assert shipped.screen(text).tier is Tier.CRISIS, text
+
+
+def test_words_between_the_parts_of_a_phrase(shipped):
+    assert shipped.screen("nothing much left anymore to live for").tier is Tier.CRISIS
+    assert shipped.screen("I have a gun and I'm thinking about using it").tier is Tier.CRISIS
+    # a gap has a limit: words far apart are not a phrase
+    assert shipped.screen("nothing on tv tonight, going to the store because I need milk "
+                          "and bread to live for the week").tier is Tier.NONE
+
+
+# --- exceptions, context ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["my back is killing me and I want to die",
+                                  "I want to die for real", "this pain is killing me, kms",
+                                  "dying to see my kids but honestly I'm suicidal"])
+def test_an_exception_covers_only_its_own_words(shipped, text):
+    assert shipped.screen(text).tier is Tier.CRISIS
+
+
+def test_grief_and_denial_are_concern_not_crisis(shipped):
+    assert shipped.screen("my buddy committed suicide last year").tier is Tier.CONCERN
+    assert shipped.screen("I'm not suicidal, just tired").tier is Tier.CONCERN
+    assert shipped.screen("my buddy committed suicide and I want to kill myself").tier \
+        is Tier.CRISIS
+
+
+def test_suicide_as_a_topic_stays_out(shipped):
+    for text in ("suicide prevention month at the VA", "the veteran suicide rate is awful",
+                 "watched a documentary about suicide"):
+        assert shipped.screen(text).tier is Tier.NONE, text
+
+
+# --- the previous text -----------------------------------------------------------------
+
+def test_the_previous_text_is_joined(shipped):
+    assert shipped.screen("die", previous="I want to").tier is Tier.CRISIS
+    assert shipped.screen("myself", previous="I'm going to kill").tier is Tier.CRISIS
+    assert shipped.screen("pills tonight", previous="thinking about taking all my").tier \
+        is Tier.CRISIS
+    assert shipped.screen("go on", previous="I can not").tier is Tier.CONCERN
+
+
+def test_a_match_wholly_inside_the_previous_text_does_not_count(shipped):
+    assert shipped.screen("ok thanks", previous="I want to die").tier is Tier.NONE
+    assert shipped.screen("7", previous="I cannot go on").tier is Tier.NONE
+
+
+def test_the_higher_tier_wins(shipped):
+    assert shipped.screen("I want to kill myself", previous="I cannot go on").tier \
+        is Tier.CRISIS
+    assert shipped.screen("I cannot go on, I want to die").tier is Tier.CRISIS
+
+
+def test_an_exception_in_the_joined_text_still_covers_its_words(shipped):
+    assert shipped.screen("killing me", previous="my back is").tier is Tier.NONE
+
+
+# --- texts -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["shipped", "builtin"])
+def test_the_three_texts(shipped, which):
+    from bot.sms import segments_for
+
+    matcher = shipped if which == "shipped" else SafetyMatcher()
+    for text in (matcher.reply, matcher.concern_reply, matcher.concern_no_reply):
+        assert "988" in text and "838255" in text
+        assert "coach" not in text.lower()  # who was told is added only when true
+        assert segments_for(text) <= 2
+        assert all(ord(ch) < 128 for ch in text)
+    assert "dial 988 then press 1" in matcher.reply and "VeteransCrisisLine.net" in matcher.reply
+    assert "911" in matcher.reply
+    assert "Are you thinking about killing yourself? Reply YES or NO" in matcher.concern_reply
+    assert "VeteransCrisisLine.net" in matcher.concern_reply
+
+
+def test_screening_is_fast_enough_for_the_webhook(shipped):
+    import time
+
+    text = ("Hi, back was rough this week, did my stretches and walked twice but pain is "
+            "still a 7 most days. Thanks for checking in, talk soon ok? see you Tuesday")
+    shipped.screen(text)
+    started = time.perf_counter()
+    for _ in range(200):
+        shipped.screen(text)
+    assert (time.perf_counter() - started) / 200 < 0.005  # median is ~0.1 ms; loose for CI
