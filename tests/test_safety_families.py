@@ -64,9 +64,11 @@ CONCERN_BY_FAMILY = {
     "hopelessness": ["I can't go on like this", "there's no point anymore",
                      "what's the point of anything", "I feel totally hopeless",
                      "ya no aguanto mas", "no puedo seguir asi", "I feel so trapped",
-                     "I don't think I will make it through the night"],
+                     "I don't think I will make it through the night", "what's the use",
+                     "it's all too much lately", "i hate my life", "no veo ninguna salida"],
     "burden": ["nobody would miss me", "my family would be better off without me",
-               "i feel like such a burden", "nadie me extranaria", "soy una carga"],
+               "i feel like such a burden", "nadie me extranaria", "soy una carga",
+               "nobody needs me now", "who cares if I die", "es mejor que yo no este"],
     "leaving_signs": ["I gave away most of my tools", "won't be around much longer",
                       "you won't have to worry about me anymore",
                       "I'm sorry for everything, bye"],
@@ -87,6 +89,7 @@ NONE_TEXTS = [
     "I need to cut back on sugar", "I could sleep forever after that walk",
     "I double dosed by mistake, is that ok?", "I give up on this diet",
     "I keep my pistol loaded for home defense", "me voy a morir de risa",
+    "slid off the road into a ditch on the ice",
 ]
 
 
