@@ -58,7 +58,9 @@ CRISIS_BY_FAMILY = {
     "past_attempt": ["tried to kill myself on friday", "I nearly ended it last month"],
     "spanish": ["me quiero morir", "ya no quiero vivir", "me voy a matar esta noche",
                 "quiero quitarme la vida", "mejor muerto", "voy a tomarme todas mis pastillas",
-                "pienso ahorcarme", "quiero cortarme las venas", "me voy a suicidar"],
+                "pienso ahorcarme", "quiero cortarme las venas", "me voy a suicidar",
+                "ya no quiero estar en este mundo", "ojala me muriera",
+                "quisiera dormir para siempre"],
 }
 CONCERN_BY_FAMILY = {
     "hopelessness": ["I can't go on like this", "there's no point anymore",
@@ -69,7 +71,7 @@ CONCERN_BY_FAMILY = {
     "burden": ["nobody would miss me", "my family would be better off without me",
                "i feel like such a burden", "nadie me extranaria", "soy una carga",
                "nobody needs me now", "who cares if I die", "es mejor que yo no este"],
-    "leaving_signs": ["I gave away most of my tools", "won't be around much longer",
+    "leaving_signs": ["I gave away most of my things", "won't be around much longer",
                       "you won't have to worry about me anymore",
                       "I'm sorry for everything, bye"],
     "loss_to_suicide": ["my buddy killed himself last year",
@@ -90,6 +92,8 @@ NONE_TEXTS = [
     "I double dosed by mistake, is that ok?", "I give up on this diet",
     "I keep my pistol loaded for home defense", "me voy a morir de risa",
     "slid off the road into a ditch on the ice",
+    "hoy es mi ultimo dia de trabajo", "ya no aguanto el calor",
+    "nadie me quiere ayudar con la mudanza", "me corte el pelo",
 ]
 
 
