@@ -40,7 +40,7 @@ FAMILIES: list[tuple[str, str, bool, list[str]]] = [
         "(wish|hope) i (be|had) (dead|died|never been born)", "(rather|better off) be? dead",
         "no reason (to|for) (live|living)", "nothing (left)? ... to live for",
         "(do not|dont) want to (live|be alive|be here) (anymore)?", "tired of (living|life)",
-        "(quiero|quisiera) morir", "me (quiero|voy a) (matar|morir)", "matarme",
+        "(quiero|quisiera) morir", "me (quiero|voy a) matar", "matarme",
         "quitarme la vida", "(no|ya no) quiero vivir", "mejor (muerto|muerta)"]),
     ("passive_wish", "crisis", False, [
         "(sleep|asleep) ... (never|not) wake up", "(want|wish|hope) ... (never|not) wake up",
@@ -86,8 +86,10 @@ FAMILIES: list[tuple[str, str, bool, list[str]]] = [
         "(be|keep) killing me", "(die|dying) (for|to (see|get|try|know|go|eat|have))",
         "to die for", "(die|died|dying) laughing", "dead tired", "shoot myself in the foot",
         "cut myself (shaving|cooking|on (a|the))", "kill myself (laughing|working|trying to)",
-        "take my (own)? life back", "(morir|morirme) de (risa|verguenza|hambre)",
-        "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))"]),
+        "take my (own)? life back",
+        "(me quiero|quiero)? (morir|morirme) de (risa|verguenza|hambre)",
+        "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))",
+        "(no|ya no) aguanto (el|la|los|las|al) (calor|frio|trafico|ruido|gente|jefe)"]),
     ("topic_talk", "none", False, [
         "suicide (prevention|awareness|rate|rates|bomber|squad)",
         "(news|story|article|training|class) (about|on) suicide"]),
