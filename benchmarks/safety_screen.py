@@ -1,6 +1,6 @@
 """The safety screen on the labelled corpus: figures per family and microseconds per text.
 
-Run: .venv/bin/python benchmarks/safety_screen.py [--rounds 5]
+Run: .venv/bin/python benchmarks/safety_screen.py [--rounds 5] [--since COMMIT]
 
 Data: the corpus in tests/safety/ (SOURCES.md says where each item comes from),
 screened by the configured screen, flows/safety.yaml through load_safety, the
@@ -12,12 +12,17 @@ beside the threshold the corpus test holds. Speed: every text is screened
 Baselines, measured in the same run: the thresholds for the rates, and for
 speed the cheapest possible screen (lower-case the text, then a substring
 test against a plain phrase list). No services needed.
+
+--since COMMIT measures only the items added to the corpus after COMMIT (read
+with git): when a screen was tuned on the corpus as it stood at COMMIT, only
+the later items still measure it independently.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,12 +38,26 @@ from tests.safety.corpus import (
     Item,
     load_corpus,
     measure,
+    normalized,
+    parse,
 )
 from tests.test_safety_corpus import tier_function
 
 PLAIN_PHRASES = ("want to die", "wanna die", "kill myself", "end my life", "better off dead",
                  "no reason to live", "suicide", "suicidal", "end it all", "me quiero morir",
                  "quiero morir", "matarme", "suicidarme")
+
+
+def added_since(commit: str, items: list[Item]) -> list[Item]:
+    """Return the items whose text was not in the corpus at `commit`."""
+    folder = "tests/safety/"
+    names = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", commit, folder],
+                           check=True, capture_output=True, text=True).stdout.split()
+    seen = {normalized(item.text) for name in names if name.endswith(".yaml")
+            for item in parse(subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{name}"],
+                                             check=True, capture_output=True,
+                                             text=True).stdout, name)}
+    return [item for item in items if normalized(item.text) not in seen]
 
 
 def cheapest(text: str) -> str:
@@ -99,18 +118,26 @@ def main() -> None:
     """Measure the configured screen on the corpus and print the figures and timings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--since", metavar="COMMIT",
+                        help="measure only the items added to the corpus after COMMIT")
     args = parser.parse_args()
     matcher, report = load_safety(ROOT / "flows" / "safety.yaml")
     if matcher is None:
         raise SystemExit("\n".join(str(p) for p in report.problems))
     screen = tier_function(matcher)
     items = load_corpus()
+    if args.since:
+        items = added_since(args.since, items)
+        print(f"only the {len(items)} items added to the corpus after {args.since}")
     api = "screen (two tiers)" if hasattr(matcher, "screen") else "match (crisis or none)"
     print(f"safety screen on {len(items)} corpus texts via {api}; {machine_note()}")
     figures, cheap = measure(screen, items), measure(cheapest, items)
     families(figures, cheap)
     print("\n   headline figures (the corpus test holds these):")
     for language, least in MIN_RECALL.items():
+        if not any(item.positive and item.language == language for item in items):
+            print(f"   recall {language}: no {language} positives among these items")
+            continue
         got = figures.recall(language)
         print(f"   recall {language}: {got:.3f} (>= {least}: {verdict(got >= least)}; "
               f"cheapest screen {cheap.recall(language):.3f})")

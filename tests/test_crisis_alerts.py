@@ -4,6 +4,7 @@ words, and the staff phones the Twilio transport requires."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.config import ConfigError
+from bot.domain.export import write_csv
 from bot.domain.people import add_coach, add_participant
 from bot.inbound.texts import TOLD_COACH, TOLD_STAFF
 from bot.models import Escalation, Message, Outbox, Participant
@@ -231,3 +233,14 @@ def test_start_up_stops_on_twilio_without_staff_phones(tmp_path):
                                     '[sms]\ntransport = "twilio"\n')
     line = refusal(run("tick", "--at", "2026-12-07T16:00:00Z", "--config", str(config)))
     assert "[safety] staff_phones" in line and "twilio" in line
+
+
+def test_research_exports_leave_out_alerts_about_numbers_not_enrolled(alerting):
+    services, sms = alerting
+    sms.send(STRANGER, "I want to die")
+    sms.send(COACH_PHONE, "I want to die")
+    sms.send(PARTICIPANT_PHONE, "I want to die")
+    out = io.StringIO()
+    with services.db.session() as session:
+        assert write_csv(session, "escalations", out) == 1
+    assert STRANGER not in out.getvalue() and "coach Alex" not in out.getvalue()

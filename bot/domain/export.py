@@ -54,7 +54,9 @@ def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
     if kind == "escalations":
         columns = ["escalation_id", "participant_id", "kind", "urgent", "reason", "created_at",
                    "acknowledged_at", "resolved_at"]
-        escalations = select(Escalation).order_by(Escalation.id)
+        # Research subjects only: an alert about an unknown number or a coach is not theirs.
+        escalations = (select(Escalation).where(Escalation.participant_id.is_not(None))
+                       .order_by(Escalation.id))
         return columns, (
             [e.id, e.participant_id, e.kind, int(e.urgent), e.reason, _iso(e.created_at),
              _iso(e.acknowledged_at), _iso(e.resolved_at)]

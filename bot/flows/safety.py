@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_matcher import Family, SafetyMatcher, Tier, Verdict
-from bot.flows.safety_rules import PhraseError, Vocabulary, compile_phrase
+from bot.flows.safety_rules import Lists, PhraseError, compile_phrase
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml, node_line
 
 __all__ = ["SafetyMatcher", "Tier", "Verdict", "Family", "load_safety", "SAFETY_KEYS"]
@@ -99,11 +99,10 @@ def _lists(doc: Any, report: Report) -> dict[str, tuple[str, ...]]:
 def _phrases(doc: Any, key: str, lists: dict[str, tuple[str, ...]], report: Report) -> tuple[
         str, ...]:
     """Return the phrases under `key` that compile; report the others at their line."""
-    vocab = Vocabulary({}, {})
     good = []
     for text, line in _strings(doc, key, report):
         try:
-            compile_phrase(text, lists, vocab)
+            compile_phrase(text, Lists(lists))
         except PhraseError as exc:
             report.add(line, f"phrase {text!r}: {exc}")
             continue
@@ -156,8 +155,30 @@ def _families(doc: Any, lists: dict[str, tuple[str, ...]], report: Report) -> li
     return out
 
 
+_LOADED: dict[tuple[str, bytes], SafetyMatcher] = {}  # good files by path and bytes
+
+
 def load_safety(path: Path) -> tuple[SafetyMatcher | None, Report]:
-    """Load safety.yaml; None (with problems in the report) if it is not usable."""
+    """Load safety.yaml; None (with problems in the report) if it is not usable.
+
+    A file whose bytes were loaded before gives the same (immutable) screen
+    without compiling it again.
+    """
+    try:
+        key = (str(path), path.read_bytes())
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key], Report(str(path))
+    matcher, report = _load(path)
+    if matcher is not None and key is not None:
+        if len(_LOADED) >= 8:
+            _LOADED.clear()
+        _LOADED[key] = matcher
+    return matcher, report
+
+
+def _load(path: Path) -> tuple[SafetyMatcher | None, Report]:
     report = Report(str(path))
     doc = load_yaml(path, report)
     if doc is None:

@@ -88,7 +88,8 @@ FAMILIES: list[tuple[str, str, bool, list[str]]] = [
         "cut myself (shaving|cooking|on (a|the))", "kill myself (laughing|working|trying to)",
         "take my (own)? life back",
         "(me quiero|quiero)? (morir|morirme) de (risa|verguenza|hambre)",
-        "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))"]),
+        "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))",
+        "(no|ya no) aguanto (el|la|los|las|al) (calor|frio|trafico|ruido|gente|jefe)"]),
     ("topic_talk", "none", False, [
         "suicide (prevention|awareness|rate|rates|bomber|squad)",
         "(news|story|article|training|class) (about|on) suicide"]),

@@ -28,6 +28,7 @@ from typing import Any
 
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_rules import (
+    Lists,
     Lookup,
     PhraseError,
     Seq,
@@ -144,12 +145,13 @@ class _Compiled:
 
     def __init__(self, families: Sequence[Family], lists: dict[str, tuple[str, ...]]):
         vocab = Vocabulary({}, {})
+        named = Lists(lists)
         self.rules: list[_Rule] = []
         self.patterns: list[tuple[int, Family, str, re.Pattern[str]]] = []
         for family in families:
             for source in family.phrases:
                 try:
-                    seqs = compile_phrase(source, lists, vocab)
+                    seqs = compile_phrase(source, named, vocab)
                 except PhraseError:  # the loader reports these; a built matcher skips them
                     continue
                 base = len(self.rules)

@@ -22,6 +22,7 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.flows.safety_text import FILLERS, fold, forms, squash, words
 
@@ -38,6 +39,11 @@ class PhraseError(ValueError):
     """A phrase that cannot be compiled; the message says how to fix it."""
 
 
+@lru_cache(maxsize=16384)
+def _squashed_forms(word: str) -> frozenset[str]:
+    return frozenset(squash(form) for form in forms(word))
+
+
 @dataclass
 class Vocabulary:
     """Every word form the rules know, for exact, typo and word-start look-ups."""
@@ -48,8 +54,8 @@ class Vocabulary:
     def add(self, word: str) -> str:
         """Register `word` and its forms; return its id."""
         key = squash(word)
-        for form in forms(word):
-            self.exact.setdefault(squash(form), set()).add(key)
+        for form in _squashed_forms(word):
+            self.exact.setdefault(form, set()).add(key)
         return key
 
     def add_stem(self, stem: str) -> str:
@@ -59,21 +65,50 @@ class Vocabulary:
         return key
 
 
-def _parse(source: str, lists: Mapping[str, Sequence[str]], vocab: Vocabulary,
-           depth: int = 0) -> list[Seq]:
+class Lists:
+    """The named word lists of a safety file, hashable so compiled phrases can be cached."""
+
+    def __init__(self, mapping: Mapping[str, Sequence[str]]):
+        self.map = {str(k): tuple(v) for k, v in mapping.items()}
+        self.key = tuple(sorted(self.map.items()))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lists) and other.key == self.key
+
+
+class _Recorder:
+    """Collect the words and word starts a phrase uses; return their ids."""
+
+    def __init__(self) -> None:
+        self.words: set[str] = set()
+        self.stems: set[str] = set()
+
+    def add(self, word: str) -> str:
+        self.words.add(word)
+        return squash(word)
+
+    def add_stem(self, stem: str) -> str:
+        self.stems.add(stem)
+        return "*" + squash(stem)
+
+
+def _parse(source: str, lists: Lists, rec: _Recorder, depth: int = 0) -> list[Seq]:
     """Return the plain sequences `source` stands for."""
     pieces = _SYNTAX.findall(source)
-    seqs, pos = _alternatives(pieces, 0, lists, vocab, depth)
+    seqs, pos = _alternatives(pieces, 0, lists, rec, depth)
     if pos != len(pieces):
         raise PhraseError(f"unexpected '{pieces[pos]}'; a ')' or '|' has no '(' before it")
     return seqs
 
 
-def _alternatives(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
-                  vocab: Vocabulary, depth: int) -> tuple[list[Seq], int]:
+def _alternatives(pieces: list[str], pos: int, lists: Lists, rec: _Recorder,
+                  depth: int) -> tuple[list[Seq], int]:
     out: list[Seq] = []
     while True:
-        seq, pos = _sequence(pieces, pos, lists, vocab, depth)
+        seq, pos = _sequence(pieces, pos, lists, rec, depth)
         out.extend(seq)
         if pos < len(pieces) and pieces[pos] == "|":
             pos += 1
@@ -81,14 +116,14 @@ def _alternatives(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]
         return out, pos
 
 
-def _sequence(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
-              vocab: Vocabulary, depth: int) -> tuple[list[Seq], int]:
+def _sequence(pieces: list[str], pos: int, lists: Lists, rec: _Recorder,
+              depth: int) -> tuple[list[Seq], int]:
     variants: list[Seq] = [()]
     while pos < len(pieces) and pieces[pos] not in ("|", ")"):
         piece = pieces[pos]
         pos += 1
         if piece == "(":
-            options, pos = _alternatives(pieces, pos, lists, vocab, depth)
+            options, pos = _alternatives(pieces, pos, lists, rec, depth)
             if pos >= len(pieces) or pieces[pos] != ")":
                 raise PhraseError("a '(' is not closed with ')'")
             pos += 1
@@ -98,9 +133,12 @@ def _sequence(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
         elif piece == "...":
             options = [(GAP,)]
         elif piece.startswith("<"):
-            options = _list_options(piece, lists, vocab, depth)
+            seqs, used, stems = _list_options(piece, lists, depth)
+            rec.words.update(used)
+            rec.stems.update(stems)
+            options = list(seqs)
         else:
-            options = _word_options(piece, vocab)
+            options = _word_options(piece, rec)
         variants = [a + b for a, b in itertools.product(variants, _merge(options))]
         if len(variants) > MAX_VARIANTS:
             raise PhraseError(f"this phrase has more than {MAX_VARIANTS} combinations; "
@@ -108,30 +146,33 @@ def _sequence(pieces: list[str], pos: int, lists: Mapping[str, Sequence[str]],
     return variants, pos
 
 
-def _list_options(piece: str, lists: Mapping[str, Sequence[str]], vocab: Vocabulary,
-                  depth: int) -> list[Seq]:
+@lru_cache(maxsize=1024)
+def _list_options(piece: str, lists: Lists, depth: int) -> tuple[
+        tuple[Seq, ...], frozenset[str], frozenset[str]]:
+    """Return a list's sequences and the words they use (cached: lists repeat a lot)."""
     name = piece.strip("<>")
-    if not piece.endswith(">") or name not in lists:
-        known = ", ".join(f"<{n}>" for n in sorted(lists)) or "none"
+    if not piece.endswith(">") or name not in lists.map:
+        known = ", ".join(f"<{n}>" for n in sorted(lists.map)) or "none"
         raise PhraseError(f"unknown list {piece}; lists are named under `lists:` ({known})")
     if depth > 3:
         raise PhraseError(f"list {piece} refers to lists too deeply (at most 3 levels)")
+    rec = _Recorder()
     out: list[Seq] = []
-    for entry in lists[name]:
-        out.extend(_parse(entry, lists, vocab, depth + 1))
-    return out
+    for entry in lists.map[name]:
+        out.extend(_parse(entry, lists, rec, depth + 1))
+    return tuple(out), frozenset(rec.words), frozenset(rec.stems)
 
 
-def _word_options(piece: str, vocab: Vocabulary) -> list[Seq]:
+def _word_options(piece: str, rec: _Recorder) -> list[Seq]:
     optional = piece.endswith("?")
     piece = piece.rstrip("?")
     if piece.endswith("*"):
         found = words(piece[:-1])
         if len(found) != 1 or len(found[0]) < 3 or len(fold(piece[:-1]).strip("'")) < 3:
             raise PhraseError(f"a word start needs 3 or more letters before the * ('{piece}')")
-        seq: Seq = (frozenset({vocab.add_stem(found[0])}),)
+        seq: Seq = (frozenset({rec.add_stem(found[0])}),)
     else:
-        seq = tuple(frozenset({vocab.add(w)}) for w in words(piece) if w not in FILLERS)
+        seq = tuple(frozenset({rec.add(w)}) for w in words(piece) if w not in FILLERS)
     return [seq, ()] if optional else [seq]
 
 
@@ -147,11 +188,11 @@ def _merge(options: list[Seq]) -> list[Seq]:
     return unique
 
 
-def compile_phrase(source: str, lists: Mapping[str, Sequence[str]],
-                   vocab: Vocabulary) -> list[Seq]:
-    """Return the plain sequences of a phrase; PhraseError says what is wrong with it."""
+@lru_cache(maxsize=8192)
+def _compile(source: str, lists: Lists) -> tuple[tuple[Seq, ...], frozenset[str], frozenset[str]]:
+    rec = _Recorder()
     seqs = []
-    for seq in _parse(source, lists, vocab):
+    for seq in _parse(source, lists, rec):
         while seq and isinstance(seq[0], int):
             seq = seq[1:]
         while seq and isinstance(seq[-1], int):
@@ -163,7 +204,23 @@ def compile_phrase(source: str, lists: Mapping[str, Sequence[str]],
         seqs.append(seq)
     if not seqs:
         raise PhraseError("the phrase has no words (filler words like 'really' do not count)")
-    return seqs
+    return tuple(seqs), frozenset(rec.words), frozenset(rec.stems)
+
+
+def compile_phrase(source: str, lists: Mapping[str, Sequence[str]] | Lists,
+                   vocab: Vocabulary | None = None) -> list[Seq]:
+    """Return the plain sequences of a phrase (registering its words in `vocab`).
+
+    PhraseError says what is wrong with it. Compiling is cached, so checking a
+    file and then building its screen compiles each phrase once.
+    """
+    seqs, used, stems = _compile(source, lists if isinstance(lists, Lists) else Lists(lists))
+    if vocab is not None:
+        for word in used:
+            vocab.add(word)
+        for stem in stems:
+            vocab.add_stem(stem)
+    return list(seqs)
 
 
 class Lookup:

@@ -216,12 +216,16 @@ def forms(word: str) -> frozenset[str]:
     group = _GROUP_OF.get(word, ())
     if word in _NO_FORMS or len(word) < 3 or not word.isalpha():
         return frozenset({word, *group})
-    out = {word, word + "s", word + "es", word + "ed", word + "d", word + "ing"}
+    out = {word, word + "ing"}
     if word.endswith("e"):
-        out.add(word[:-1] + "ing")
+        out.update({word + "s", word + "d", word[:-1] + "ing"})
+    elif word.endswith(("s", "x", "z", "ch", "sh")):
+        out.update({word + "es", word + "ed"})
+    elif word.endswith("y"):
+        out.update({word + "s", word + "ed", word[:-1] + "ied", word[:-1] + "ies"})
+    else:
+        out.update({word + "s", word + "ed"})
     if word.endswith("ie"):
         out.add(word[:-2] + "ying")
-    if word.endswith("y") and len(word) >= 3:
-        out.update({word[:-1] + "ied", word[:-1] + "ies"})
     out.update(group)
     return frozenset(out)

@@ -96,8 +96,10 @@ def handle_if_crisis(
     session: Session, services: Any, participant: Any, message: Any, now: datetime,
     verdict: Verdict | None = None,
 ) -> list[str] | None:
-    """Return the safety replies for a participant's text (crisis, concern, or the answer
-    to an open concern question), having recorded its alerts; None if it is none of these."""
+    """Return the safety replies for a participant's text (alerts recorded), else None.
+
+    Safety texts are crisis, concern, and the answer to an open concern question.
+    """
     matcher = safe_matcher(services)
     if verdict is None:
         verdict = screen(session, matcher, message, now)
