@@ -99,3 +99,25 @@ def test_weekly_checkin_asks_the_three_peg_items() -> None:
         assert "escalate" in flow["steps"][step["timeout"]["go"]]
     hard = flow["steps"]["hard_week"]
     assert "VA care team" in hard["say"] and "notify_coach" in hard
+
+
+# Krebs et al. 2009 (J Gen Intern Med 24(6):733-8), Figure 1: the items and their anchors.
+PEG_ITEMS = {
+    "pain": ("What number best describes your pain on average in the past week?",
+             "0 = No pain", "10 = Pain as bad as you can imagine"),
+    "enjoyment": ("What number best describes how, during the past week, pain has interfered "
+                  "with your enjoyment of life?", "0 = Does not interfere",
+                  "10 = Completely interferes"),
+    "activity": ("What number best describes how, during the past week, pain has interfered "
+                 "with your general activity?", "0 = Does not interfere",
+                 "10 = Completely interferes"),
+}
+
+
+@pytest.mark.parametrize("step", sorted(PEG_ITEMS))
+def test_the_peg_items_keep_their_published_wording_and_anchors(step: str) -> None:
+    flow = _load(FLOWS / "weekly_checkin.yaml")
+    said = " ".join(flow["steps"][step]["say"].split())
+    for part in PEG_ITEMS[step]:
+        assert part in said, f"weekly_checkin {step}: {part!r} is not in {said!r}"
+    assert flow["steps"][step]["expect"] == {"type": "number", "min": 0, "max": 10}
