@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,34 @@ def test_the_peg_items_keep_their_published_wording_and_anchors(step: str) -> No
     for part in PEG_ITEMS[step]:
         assert part in said, f"weekly_checkin {step}: {part!r} is not in {said!r}"
     assert flow["steps"][step]["expect"] == {"type": "number", "min": 0, "max": 10}
+
+
+# Drafts go out under the coach's name once approved: they must not put words of lived
+# experience in the coach's mouth ("Helps me more than I expected") that the coach never said.
+FIRST_PERSON_CLAIM = re.compile(
+    r"\b(helps? me|helped me|works? for me|worked for me|i(?:'ve| have)? found|"
+    r"in my experience|my (?:own )?(?:pain|back|knees?|flare)|i(?:'ve| have) been there|"
+    r"when i (?:hurt|flare))\b", re.IGNORECASE)
+
+
+def _drafted_texts() -> Iterator[tuple[str, str]]:
+    for strategy in _load(FLOWS / "strategies.yaml")["strategies"]:
+        for text in strategy["reminders"]:
+            yield f"strategies.yaml {strategy['id']}", text
+    for schedule in _load(FLOWS / "nudges.yaml")["schedules"]:
+        for text in schedule.get("texts", []):
+            yield f"nudges.yaml {schedule['id']}", text
+    for path in FLOW_FILES:
+        for step_id, kind, text in _texts(_load(path)):
+            if kind == "nudge":
+                yield f"{path.name} {step_id}", text
+
+
+def test_drafts_make_no_first_person_claims_for_the_coach() -> None:
+    claims = [(where, text) for where, text in _drafted_texts() if FIRST_PERSON_CLAIM.search(text)]
+    assert not claims, claims
+
+
+def test_the_claim_check_catches_the_old_wording() -> None:
+    assert FIRST_PERSON_CLAIM.search("Breathe in for 4, out for 6. Helps me more than I expected.")
+    assert not FIRST_PERSON_CLAIM.search("Text me back, I'll answer when I can.")
