@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.models import Coach, Nudge
 from bot.people import add_coach, add_participant
+from bot.program_arc import program_length
 from bot.services import Services
 
 DEMO_USERNAME = "coach"
@@ -31,7 +32,8 @@ def seed_demo(services: Services) -> bool:
                   username=DEMO_STAFF_USERNAME, password=DEMO_PASSWORD, timezone=zone,
                   actor="demo")
         participant = add_participant(session, phone=DEMO_PARTICIPANT_PHONE, name="Sam Carter",
-                                      coach=coach, timezone=zone, now=now, actor="demo")
+                                      coach=coach, timezone=zone, now=now, actor="demo",
+                                      length=program_length(services.config))
         participant.strategies = ["pacing", "relaxation"]
         session.add(Nudge(
             participant_id=participant.id, coach_id=coach.id,

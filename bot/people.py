@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -104,9 +104,13 @@ def find_coach_by_phone(session: Session, raw: str) -> Coach:
 
 def add_participant(
     session: Session, *, phone: str, name: str, coach: Coach, timezone: str, now: datetime,
-    actor: str = "cli",
+    actor: str = "cli", length: timedelta | None = None,
 ) -> Participant:
-    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field."""
+    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field.
+
+    `length` is the program's length ([program] length); without it the arc job sets
+    the end from the configured length the first time it sees the participant.
+    """
     _check_name(name)
     e164 = _phone(phone)
     if _phone_taken(session, e164):
@@ -114,6 +118,7 @@ def add_participant(
     participant = Participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
         status="active", strategies=[], fields={}, enrolled_at=now,
+        program_end_at=now + length if length is not None else None,
     )
     _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,

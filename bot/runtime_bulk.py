@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from bot import runtime
 from bot.db import insert_many
 from bot.durations import quiet_hours_end
+from bot.flow_context import context_for
 from bot.flows import actions as act
 from bot.flows.engine import Outcome, Start, advance
 from bot.flows.model import Flow
 from bot.models import Participant, Run
 from bot.outbox import QueuedText, queue_messages_bulk
-from bot.runtime import context_for, end_run, ended_as, flow_text, new_run, set_state
+from bot.runtime import end_run, ended_as, flow_text, new_run, set_state
 
 log = logging.getLogger(__name__)
 

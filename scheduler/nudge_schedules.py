@@ -81,8 +81,8 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 
 def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
+    from bot.flow_context import context_for
     from bot.program_files import pick_for, render
-    from bot.runtime import context_for
 
     strategies = _program(services).strategies()
     source = f"schedule:{schedule.id}"

@@ -19,8 +19,12 @@ FLOWS = Path(__file__).resolve().parent.parent / "flows"
 FLOW_FILES = sorted(p for p in FLOWS.glob("*.yaml") if p.name not in NOT_FLOWS)
 ENV = SandboxedEnvironment()
 # long names and the longest goal answers, to measure the worst case
-SAMPLE = {"participant": {"first_name": "Christopher"}, "coach": {"first_name": "Alexandra"},
-          "program": {"name": "PeerLine"}, "goal_what": "w" * 100, "goal_when": "x" * 100}
+SAMPLE = {"participant": {"first_name": "Christopher", "week": 16, "weeks": 16,
+                          "goal": {"what": "w" * 100, "due": True}},
+          "coach": {"first_name": "Alexandra"},
+          "program": {"name": "PeerLine", "care_team_contact": "call your VA primary care team "
+                      "(PACT) or send them a secure message on My HealtheVet"},
+          "goal_what": "w" * 100, "goal_when": "x" * 100}
 SCORES = {"pain", "enjoyment", "activity", "goal_confidence"}
 
 
@@ -91,15 +95,20 @@ def test_weekly_checkin_asks_the_three_peg_items() -> None:
     flow = _load(FLOWS / "weekly_checkin.yaml")
     assert flow["trigger"]["schedule"] == "0 10 * * MON"
     assert set(flow["trigger"]["keywords"]) == {"CHECKIN", "PAIN"}
-    asked = [s for s in flow["steps"].values() if "expect" in s]
+    asked = [s for s in flow["steps"].values()
+             if s.get("expect", {}).get("type") == "number"]
     assert [s["save"] for s in asked] == ["pain", "enjoyment", "activity"]
     for step in asked:
         assert step["expect"] == {"type": "number", "min": 0, "max": 10}
         assert "past week" in step["say"] and step["retries"] == 1
         assert step["timeout"]["after"] == "24h"
-        assert "escalate" in flow["steps"][step["timeout"]["go"]]
+    # one missed check-in is no escalation (SPEC 12); two in a row tell the coach once
+    assert not any("escalate" in step for step in flow["steps"].values())
+    assert "missed_checkins" in str(flow["steps"]["no_reply"]["next"])
     hard = flow["steps"]["hard_week"]
-    assert "VA care team" in hard["say"] and "notify_coach" in hard
+    assert "program.care_team_contact" in hard["say"] and "notify_coach" in hard
+    assert flow["steps"]["activity"]["next"][0] == {"when": "hard_week()", "go": "hard_week"}
+    assert flow["steps"]["goal_check"]["save"] == "goal_result"
 
 
 # Krebs et al. 2009 (J Gen Intern Med 24(6):733-8), Figure 1: the items and their anchors.

@@ -8,6 +8,7 @@ import click
 
 from bot.cli.common import fail, with_services
 from bot.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
+from bot.program_arc import program_length
 from bot.services import Services
 
 
@@ -89,6 +90,7 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
             participant = add_participant(
                 session, phone=phone, name=name, coach=coach, now=now,
                 timezone=timezone or services.config.program.timezone,
+                length=program_length(services.config),
             )
             from bot.runtime import on_enrolled
 

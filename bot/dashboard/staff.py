@@ -16,6 +16,7 @@ from bot.dashboard.queries import names
 from bot.export import KINDS, write_csv
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
 from bot.people import EnrolmentError, add_participant
+from bot.program_arc import program_length
 
 log = logging.getLogger(__name__)
 bp = blueprint("staff", __name__, url_prefix="/staff")
@@ -61,7 +62,8 @@ def add_veteran() -> Response | str:
                 participant = add_participant(
                     db, phone=form["phone"], name=form["name"], coach=coach,
                     timezone=form["timezone"] or services().config.program.timezone,
-                    now=moment, actor=f"web:coach:{user().id}")
+                    now=moment, actor=f"web:coach:{user().id}",
+                    length=program_length(services().config))
                 audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
                 from bot.runtime import on_enrolled
 

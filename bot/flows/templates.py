@@ -10,8 +10,12 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, Undefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.flows.hard_week import hard_week
+
 STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 LENIENT = SandboxedEnvironment(undefined=Undefined, autoescape=False)
+for _env in (STRICT, LENIENT):  # functions flows may call (each documented in docs/flows.md)
+    _env.globals["hard_week"] = hard_week
 GLOBALS = frozenset(STRICT.globals)
 _EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _BLOCK = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
