@@ -21,7 +21,6 @@ Rules:
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -73,8 +72,8 @@ def week_of(participant: Participant, now: datetime) -> int:
 
 
 def total_weeks(participant: Participant, config: Any) -> int:
-    """Return how many weeks the participant's program lasts (a part week counts)."""
-    return max(1, math.ceil((end_of(participant, config) - participant.enrolled_at) / WEEK))
+    """Return how many weeks the participant's program lasts, to the nearest week."""
+    return max(1, round((end_of(participant, config) - participant.enrolled_at) / WEEK))
 
 
 def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: int = 3) -> int:
