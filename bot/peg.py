@@ -63,14 +63,14 @@ def record_baseline(participant: Participant, answers: Mapping[str, Any], now: d
 
 def history(session: Session, participant: Participant) -> list[PegScore]:
     """Return the participant's complete PEGs, oldest first."""
-    runs: dict[int | None, dict[str, Any]] = {}
+    runs: dict[object, dict[str, Any]] = {}  # by run; answers with no run, by their moment
     for run_id, variable, value, answered_at in session.execute(
             select(CheckinAnswer.run_id, CheckinAnswer.variable, CheckinAnswer.value,
                    CheckinAnswer.answered_at)
             .where(CheckinAnswer.participant_id == participant.id,
-                   CheckinAnswer.variable.in_(PEG_ITEMS), CheckinAnswer.run_id.is_not(None))
+                   CheckinAnswer.variable.in_(PEG_ITEMS))
             .order_by(CheckinAnswer.id)):
-        found = runs.setdefault(run_id, {})
+        found = runs.setdefault(run_id if run_id is not None else answered_at, {})
         found[variable] = value
         found["at"] = answered_at
     scores = []
