@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,3 +88,22 @@ def change_from_baseline(participant: Participant, latest: PegScore | None) -> f
     if latest is None or "score" not in baseline:
         return None
     return round(latest.score - float(baseline["score"]), 1)
+
+
+PEG_COLUMNS = ["participant_id", "answered_at", "program_week", "pain", "enjoyment", "activity",
+               "score", "baseline_score", "change_from_baseline"]
+
+
+def peg_rows(session: Session) -> Iterator[list[Any]]:
+    """Yield one export row per complete PEG, with its change from the veteran's baseline."""
+    for participant in session.scalars(select(Participant).order_by(Participant.id)):
+        baseline = (participant.peg_baseline or {}).get("score")
+        for score in history(session, participant):
+            yield [participant.id, score.at.isoformat(), score.week, _fmt(score.pain),
+                   _fmt(score.enjoyment), _fmt(score.activity), _fmt(score.score),
+                   "" if baseline is None else _fmt(float(baseline)),
+                   "" if baseline is None else _fmt(round(score.score - float(baseline), 1))]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")

@@ -203,7 +203,7 @@ def export(kind: str) -> Response:
         abort(404)
     out = io.StringIO()
     with services().db.session() as db:
-        rows = write_csv(db, kind, out)
+        rows = write_csv(db, kind, out, services().config, now())
         audit(db, "export", "export", None, kind=kind, rows=rows)
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), mimetype="text/csv", headers={
