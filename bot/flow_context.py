@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.durations import parse_duration
 from bot.flows.engine import Context
+from bot.frequency import texts_per_week
 from bot.goals import goal_fact
 from bot.models import Participant
 from bot.program_arc import missed_in_a_row, total_weeks, week_of
@@ -51,6 +52,7 @@ def context_for(services: Any, participant: Participant, session: Session | None
         coach={"id": coach.id, "name": coach.name, "first_name": coach.first_name} if coach
         else {"first_name": "your coach", "name": "your coach"},
         program={"name": program.name, "contact": program.contact,
+                 "texts_per_week": texts_per_week(services),
                  "care_team_contact": program.care_team_contact,
                  "hard_week_points": program.hard_week_points,
                  "hard_week_percent": program.hard_week_percent},

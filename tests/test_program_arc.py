@@ -241,3 +241,14 @@ def test_hard_week_is_relative_to_the_baseline(scores, baseline, hard):
 
 def test_the_percent_rule_can_be_turned_off():
     assert not is_hard_week({"pain": 4}, {"pain": 3}, 2, 0)
+
+
+def test_a_back_dated_enrolment_counts_weeks_from_that_date(services):
+    with services.db.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone=COACH, now=ENROLLED)
+        person = add_participant(session, phone=SAM, name="Sam Carter", coach=coach,
+                                 timezone="America/New_York", now=ENROLLED + timedelta(days=10),
+                                 length=program_length(services.config),
+                                 enrolled_at=ENROLLED + timedelta(days=1))
+        assert person.program_end_at == END + timedelta(days=1)
+        assert week_of(person, ENROLLED + timedelta(days=10)) == 2

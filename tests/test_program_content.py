@@ -12,6 +12,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from ruamel.yaml import YAML
 
+from bot.frequency import per_week
 from bot.keywords import HELP_WORDS, START_WORDS, STOP_WORDS
 from bot.program_files import NOT_FLOWS
 
@@ -85,7 +86,7 @@ def test_welcome_says_what_the_rules_require() -> None:
     text = " ".join(t for _, kind, t in _texts(flow) if kind == "say")
     for needed in ("{{ coach.first_name }}", "24/7", "can't reach your doctor",
                    "dial 988 then press 1", "text 838255", "Msg & data rates may apply",
-                   "HELP", "STOP", "a few texts a week"):
+                   "HELP", "STOP", "{{ program.texts_per_week }} texts a week"):
         assert needed in " ".join(text.split()), needed
     opening = [s for s in flow["steps"].values() if "say" in s]
     assert 2 <= len(opening) <= 4
@@ -162,3 +163,12 @@ def test_drafts_make_no_first_person_claims_for_the_coach() -> None:
 def test_the_claim_check_catches_the_old_wording() -> None:
     assert FIRST_PERSON_CLAIM.search("Breathe in for 4, out for 6. Helps me more than I expected.")
     assert not FIRST_PERSON_CLAIM.search("Text me back, I'll answer when I can.")
+
+
+def test_texts_per_week_counts_what_the_program_schedules() -> None:
+
+
+    assert per_week(("0 10 * * MON",)) == 1
+    assert per_week(("0 10 * * MON", "0 11 * * TUE,FRI", "0 14 * * WED")) == 4  # as shipped
+    assert per_week(("0 10 * * MON#1",)) == 0  # monthly rounds to none a week
+    assert per_week(()) == 0
