@@ -99,12 +99,16 @@ class Participant(Base):
     coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="active", index=True)
-    # active | paused | opted_out | completed
+    # active | paused | opted_out | completed | maintenance (bot.program_arc moves the last two)
     status_before_opt_out: Mapped[str | None] = mapped_column(String(12))
     nudges_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     strategies: Mapped[list[Any]] = mapped_column(default=list)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enrolled_at: Mapped[datetime]
+    # The program's end: enrolled_at + [program] length when enrolled; moved only by staff.
+    program_end_at: Mapped[datetime | None]
+    # The first complete PEG ({pain, enjoyment, activity, mean, at, week}); see bot.peg.
+    peg_baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_inbound_at: Mapped[datetime | None]
     last_outbound_at: Mapped[datetime | None]
 

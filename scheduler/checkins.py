@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core.durations import quiet_hours_end
 from bot.core.once import minute, once_key
+from bot.domain.program_arc import STARTABLE
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
 from bot.runtime import bulk as runtime_bulk
@@ -55,22 +56,25 @@ class Occurrence:
     local: datetime  # naive local wall-clock time
     at: datetime  # the aware UTC instant of `local`
     due: datetime  # `at`, or the end of quiet hours
+    statuses: tuple[str, ...] = ("active",)  # whose occurrence it is (trigger.statuses)
 
     @property
     def key_prefix(self) -> str:
         return once_key("checkin", self.name, minute(self.local), "")
 
 
-def scheduled_flows(services: Any) -> list[tuple[str, str]]:
-    """Return (flow id, cron) for every loaded flow with `trigger.schedule`."""
+def scheduled_flows(services: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Return (flow id, cron, statuses) for every loaded flow with `trigger.schedule`."""
     store = services.flows
     if store is None:
         return []
-    return [(str(flow.id), str(flow.schedule)) for flow in store.scheduled()]
+    return [(str(flow.id), str(flow.schedule), tuple(flow.schedule_statuses))
+            for flow in store.scheduled()]
 
 
 def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
-                latest: datetime) -> Iterator[Occurrence]:
+                latest: datetime, statuses: tuple[str, ...] = ("active",)
+                ) -> Iterator[Occurrence]:
     """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
     tz = ZoneInfo(zone)
     start = (earliest - QUIET_WAIT).astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
@@ -87,14 +91,15 @@ def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
         at = local.replace(tzinfo=tz).astimezone(earliest.tzinfo)
         due = quiet_hours_end(quiet, at, zone)
         if earliest < due <= latest:
-            yield Occurrence(key, zone, local, at, due)
+            yield Occurrence(key, zone, local, at, due, statuses)
 
 
 def active_zones(services: Any) -> list[str]:
-    """Return the time zones of active participants (one cron evaluation each)."""
+    """Return the time zones of participants flows may start for (one cron evaluation each)."""
     with services.db.session() as session:
         return sorted(z for z in session.scalars(
-            select(Participant.timezone).where(Participant.status == "active").distinct()) if z)
+            select(Participant.timezone).where(Participant.status.in_(sorted(STARTABLE)))
+            .distinct()) if z)
 
 
 def _due_ids(services: Any, occ: Occurrence) -> list[int]:
@@ -102,7 +107,7 @@ def _due_ids(services: Any, occ: Occurrence) -> list[int]:
     with services.db.session() as session:
         return list(session.scalars(
             select(Participant.id).where(
-                Participant.status == "active", Participant.timezone == occ.zone,
+                Participant.status.in_(occ.statuses), Participant.timezone == occ.zone,
                 Participant.enrolled_at <= occ.at,
                 ~exists().where(OnceMark.key == key))
             .order_by(Participant.id)))
@@ -146,7 +151,7 @@ def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) 
     with services.db.session() as session:
         people = [p for p in session.scalars(select(Participant).where(Participant.id.in_(ids))
                                              .options(selectinload(Participant.coach)))
-                  if p.status == "active"]
+                  if p.status in occ.statuses]
         claimed = insert_new(session, OnceMark, [
             {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people], "key")
         people = [p for p in people if f"{occ.key_prefix}{p.id}" in claimed]
@@ -162,7 +167,7 @@ def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
     started = failed = 0
     with services.db.session() as session:
         for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))):
-            if participant.status != "active":
+            if participant.status not in occ.statuses:
                 continue
             try:
                 with session.begin_nested():
@@ -196,10 +201,12 @@ def due_checkins(services: Any, now: datetime) -> str:
     quiet = str(services.config.program.quiet_hours)
     started = 0
     zones = active_zones(services)
-    for flow_id, cron in flows:
+    for flow_id, cron, statuses in flows:
         for zone in zones:
             for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
                 done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
+            for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now, statuses):
+                done_key = f"checkins-done:{occ.key_prefix[8:]}{zone}"
                 if zone_done(services, done_key):
                     continue
                 ids, failed = _due_ids(services, occ), 0

@@ -29,6 +29,7 @@ from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox.queue import PRIORITY_ALERT, queue_message
 from bot.runtime import apply as runtime
 from bot.sending.sender import OutboxSender
+from scheduler.arc import due_arc_events
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
@@ -186,6 +187,7 @@ def recover_inbound(services: Any, now: datetime) -> str:
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).
 JOBS: dict[str, Job] = {
     "inbound_recovery": recover_inbound,
+    "program_arc": due_arc_events,
     "checkins": due_checkins,
     "timeouts": due_timeouts,
     "expiries": due_expiries,

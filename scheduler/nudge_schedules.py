@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core.once import minute, once_key
 from bot.domain.nudges import expire_stale_drafts
-from bot.flows.program_files import ProgramCache, pick_for, render
+from bot.flows.program_files import pick_for, program_cache, render
 from bot.models import Nudge, Participant
-from bot.runtime.apply import context_for
+from bot.runtime.context import context_for
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -45,14 +45,6 @@ from scheduler.checkins import (
 log = logging.getLogger(__name__)
 DRAFT_LEAD = timedelta(hours=24)
 CHUNK = 1000
-
-
-def _program(services: Any) -> Any:
-
-    cache = services.extras.get("program_cache")
-    if cache is None:
-        cache = services.extras["program_cache"] = ProgramCache(services.config.flows.dir)
-    return cache
 
 
 def _key(schedule_id: str, occ: Occurrence) -> str:
@@ -84,7 +76,7 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
 
-    strategies = _program(services).strategies()
+    strategies = program_cache(services).strategies()
     source = f"schedule:{schedule.id}"
     max_lateness = int(schedule.max_late.total_seconds())
     with services.db.session() as session:
@@ -117,7 +109,7 @@ def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: d
 def draft_scheduled_nudges(services: Any, now: datetime) -> str:
     """Draft every scheduled nudge due within DRAFT_LEAD for each active participant (once)."""
     expired = _expire_hourly(services, now)
-    schedules = _program(services).schedules()
+    schedules = program_cache(services).schedules()
     if not schedules:
         return "no nudge schedules" + expired
     quiet = str(services.config.program.quiet_hours)

@@ -123,6 +123,14 @@ REFUSALS = {
                       "--coach", COACH, "--timezone", "Mars/Olympus"], "unknown time zone"),
     "short_password": (["coach", "add", "--name", "Short Pw", "--phone", "+12025550146",
                         "--username", "sp", "--password-stdin"], "at least 8"),
+    "future_enrolment": (["participant", "add", "--phone", "+12025550147", "--name", "Soon",
+                          "--coach", COACH, "--enrolled", "2999-01-01"], "is in the future"),
+    "enrolment_before_the_program": (["participant", "add", "--phone", "+12025550148",
+                                      "--name", "Early", "--coach", COACH, "--enrolled",
+                                      "2001-09-10"], "before the program existed"),
+    "enrolment_not_a_date": (["participant", "add", "--phone", "+12025550149", "--name",
+                              "Vague", "--coach", COACH, "--enrolled", "last week"],
+                             "write YYYY-MM-DD"),
 }
 
 CONFIG_ERRORS = {  # every kind of config error is covered in-process by tests/test_config.py

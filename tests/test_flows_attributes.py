@@ -15,6 +15,12 @@ from tests.test_cli import run
 SHIPPED = Path(__file__).parent.parent / "flows"
 
 
+def _say_line() -> int:
+    """Return the line of the shipped check-in's first `say:` (where its problems point)."""
+    lines = (SHIPPED / "weekly_checkin.yaml").read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.strip().startswith("say:"))
+
+
 def _typo_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "flows"
     shutil.copytree(SHIPPED, folder)
@@ -23,7 +29,7 @@ def _typo_folder(tmp_path: Path) -> Path:
     assert "participant.first_name }}, check-in" in text
     path.write_text(text.replace("participant.first_name }}, check-in",
                                  "participant.frist_name }}, check-in")
-                    .replace("{{ coach.first_name }} will", "{{ coach['phone'] }} will"))
+                    .replace("{{ coach.first_name }} know", "{{ coach['phone'] }} know"))
     (folder / "uses_a_saved_field.yaml").write_text(
         "id: uses_a_saved_field\nstart: a\nsteps:\n  a:\n"
         "    say: \"Your skills: {{ participant.strategies|join(', ') }}\"\n"
@@ -39,7 +45,7 @@ def test_flows_check_names_each_unknown_attribute_with_file_line_and_a_suggestio
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     weekly = folder / "weekly_checkin.yaml"
-    assert (f"{weekly}:13: say uses 'participant.frist_name', but participant has no "
+    assert (f"{weekly}:{_say_line()}: say uses 'participant.frist_name', but participant has no "
             f"'frist_name' (did you mean 'first_name'?)") in lines
     assert any(line.startswith(f"{weekly}:") and "'coach.phone', but coach has no 'phone'; "
                "coach has: first_name, id, name" in line for line in lines), lines
@@ -77,5 +83,5 @@ def test_the_flow_files_page_shows_the_same_problem(app: Any, services: Any, wor
     assert sage.login("sage", "sage-password").status_code == 302
     services.flows = FlowStore(_typo_folder(tmp_path))
     page = sage.text("/staff/flows")
-    assert "weekly_checkin.yaml:13: say uses &#39;participant.frist_name&#39;" in page
+    assert f"weekly_checkin.yaml:{_say_line()}: say uses &#39;participant.frist_name&#39;" in page
     assert "did you mean &#39;first_name&#39;?" in page

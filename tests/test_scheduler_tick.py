@@ -44,7 +44,11 @@ def test_tick_subprocesses_start_send_once_and_escalate(db_url, tmp_path):
     assert "[sms to" not in again and "outbox: nothing due" in again
     later = _tick(config, "2026-12-08T16:00:00+00:00")  # 24 h of silence
     assert "timeouts: 1 timeouts fired" in later
-    assert "[sms to +12025550101] PeerLine Escalation #1: Sam (P1)" in later
+    assert "Escalation" not in later and "PeerLine (P1)" not in later  # one miss: quiet
+    _tick(config, "2026-12-14T16:00:00+00:00")  # the next Monday's check-in
+    second = _tick(config, "2026-12-15T16:00:00+00:00")  # missed again: the coach hears once
+    assert "[sms to +12025550101] PeerLine (P1): Sam has not answered the last two" in second
+    assert "[sms to +12025550101] PeerLine (P1)" not in _tick(config, "2026-12-15T16:00:00Z")
 
 
 def test_tick_refuses_a_bad_time(tmp_path):

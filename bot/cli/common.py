@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from alembic.runtime.migration import MigrationContext
@@ -26,7 +26,7 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print a one-line refusal and exit 1."""
     click.echo(f"error: {message}", err=True)
     raise SystemExit(1)

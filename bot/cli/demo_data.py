@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, or_, select
 
 from bot.domain.people import add_coach, add_participant
+from bot.domain.program_arc import program_length
 from bot.models import Base, Coach, Nudge, Participant
 from bot.services import Services
 
@@ -42,10 +43,12 @@ def seed_demo(services: Services) -> bool:
                   username=DEMO_STAFF_USERNAME, password=DEMO_PASSWORD, timezone=zone,
                   actor="demo")
         participant = add_participant(session, phone=DEMO_PARTICIPANT_PHONE, name="Sam Carter",
-                                      coach=coach, timezone=zone, now=now, actor="demo")
+                                      coach=coach, timezone=zone, now=now, actor="demo",
+                                      length=program_length(services.config))
         participant.strategies = ["pacing", "relaxation"]
         second = add_participant(session, phone=DEMO_SECOND_PHONE, name="Jo Park", coach=coach,
-                                 timezone=zone, now=now, actor="demo")
+                                 timezone=zone, now=now, actor="demo",
+                                 length=program_length(services.config))
         second.strategies = ["sleep"]
         session.add(Nudge(
             participant_id=participant.id, coach_id=coach.id,

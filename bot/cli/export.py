@@ -19,7 +19,7 @@ from bot.services import Services
 def export_command(services: Services, kind: str, fmt: str) -> None:
     """Write a research export (participant ids, no phone numbers) to stdout."""
     with services.db.session() as session:
-        count = write_csv(session, kind, sys.stdout)
+        count = write_csv(session, kind, sys.stdout, services.config, services.clock.now())
         audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count)
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sys
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import click
 
 from bot.cli.common import fail, with_services
 from bot.cli.demo import demo_group
-from bot.domain.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
+from bot.domain.people import (
+    EnrolmentError,
+    add_coach,
+    add_participant,
+    check_timezone,
+    find_coach_by_phone,
+)
+from bot.domain.program_arc import program_length
 from bot.runtime.apply import on_enrolled
 from bot.services import Services
 
@@ -80,23 +89,38 @@ def participant_group() -> None:
 @click.option("--name", required=True)
 @click.option("--coach", "coach_phone", required=True, help="The coach's phone number.")
 @click.option("--timezone", default=None, help="IANA zone (default: program.timezone).")
+@click.option("--enrolled", "enrolled", default=None, metavar="YYYY-MM-DD",
+              help="When the program started for them, if earlier than today (default: now).")
 @with_services
 def participant_add(services: Services, phone: str, name: str, coach_phone: str,
-                    timezone: str | None) -> None:
+                    timezone: str | None, enrolled: str | None) -> None:
     """Enrol a veteran with their peer coach."""
     now = services.clock.now()
+    zone = timezone or services.config.program.timezone
     try:
         with services.db.session() as session:
             coach = find_coach_by_phone(session, coach_phone)
             participant = add_participant(
-                session, phone=phone, name=name, coach=coach, now=now,
-                timezone=timezone or services.config.program.timezone,
+                session, phone=phone, name=name, coach=coach, now=now, timezone=zone,
+                length=program_length(services.config),
+                enrolled_at=_enrolment_date(enrolled, zone) if enrolled else None,
             )
 
             on_enrolled(session, services, participant, now)
     except EnrolmentError as exc:
         fail(str(exc))
     click.echo(f"added participant #{participant.id} {participant.name}")
+
+
+def _enrolment_date(text: str, zone: str) -> datetime:
+    """Return the start of day `text` (YYYY-MM-DD) in `zone`, or stop with the fix."""
+    try:
+        day = date.fromisoformat(text.strip())
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(check_timezone(zone)))
+    except ValueError:
+        fail(f"--enrolled {text!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-30")
+    except EnrolmentError as exc:
+        fail(str(exc))
 
 
 def register(main: click.Group) -> None:

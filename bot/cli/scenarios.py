@@ -25,14 +25,17 @@ from bot.core.config import load_config
 from bot.core.db import Database
 from bot.core.durations import parse_duration
 from bot.domain.people import add_coach, add_participant
+from bot.domain.program_arc import program_length, week_of
 from bot.flows.store import FlowStore
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
 from bot.inbound.pipeline import route_message
 from bot.models import Base, Escalation, Message, Nudge, Participant, Run
 from bot.runtime import apply as runtime
 from bot.services import Services
+from scheduler import simulate
+from scheduler.jobs import run_job
 
-FILE_KEYS = ("flow", "participant", "coach", "cases", "description")
+FILE_KEYS = ("flow", "participant", "coach", "cases", "description", "scheduler")
 STEP_KEYS = ("send", "trigger", "wait", "expect_say", "expect_coach", "expect_escalation",
              "expect_nudge", "expect_saved")
 OUTPUTS = (("expect_say", "the bot said"), ("expect_coach", "the coach got"),
@@ -98,12 +101,14 @@ class _Case:
 
     def __init__(self, store: FlowStore, doc: Any, flow_id: str):
         self.flow_id = flow_id
+        self.run_scheduler = doc.get("scheduler") is True
         person = dict(doc.get("participant") or {})
         coach = dict(doc.get("coach") or {})
         zone = str(person.get("timezone", "America/New_York"))
         start = datetime.combine(START_DAY, time(10), tzinfo=ZoneInfo(zone))
         self.clock = FrozenClock(start)
-        config = load_config(None, environ={}, overrides={"database__url": "sqlite://"})
+        config = load_config(None, environ={}, overrides={"database__url": "sqlite://",
+                                                          "flows__dir": str(store.folder)})
         self.db = Database("sqlite://", poolclass=StaticPool)
         Base.metadata.create_all(self.db.engine)
 
@@ -115,7 +120,11 @@ class _Case:
                           phone="+12025550101", now=self.clock.now(), actor="scenario")
             p = add_participant(session, phone="+12025550123", coach=c, timezone=zone,
                                 name=str(person.get("name") or person.get("first_name", "Sam")),
-                                now=self.clock.now(), actor="scenario")
+                                now=self.clock.now(), actor="scenario",
+                                length=program_length(self.services.config))
+            if "enrolled" in person:  # enrolled this long before the case starts
+                p.enrolled_at = self.clock.now() - parse_duration(str(person["enrolled"]))
+                p.program_end_at = p.enrolled_at + program_length(self.services.config)
             p.strategies = list(person.get("strategies") or [])
             p.fields = dict(person.get("fields") or {})
             self.participant_id, self.coach_phone, self.phone = p.id, c.phone, p.phone
@@ -145,8 +154,17 @@ class _Case:
                     return f"flow '{self.flow_id}' could not start"
             elif step.get("trigger") == "enrolled":
                 runtime.on_enrolled(session, self.services, participant, now)
+            elif step.get("trigger") == "program_week":
+                if runtime.start_flow(session, self.services, participant, self.flow_id, now,
+                                      trigger="program_week") is None:
+                    return f"flow '{self.flow_id}' could not start"
+            elif step.get("trigger") == "program_end":
+                participant.program_end_at = now  # as staff's "end now"; the job does the rest
             elif "trigger" in step:
-                return f"unknown trigger {step['trigger']!r}; use schedule or enrolled"
+                return (f"unknown trigger {step['trigger']!r}; use schedule, enrolled, "
+                        "program_week or program_end")
+        if step.get("trigger") == "program_end":
+            run_job(self.services, "program_arc", now)
         if "wait" in step:
             try:
                 self.wait(parse_duration(str(step["wait"])))
@@ -155,8 +173,11 @@ class _Case:
         return None
 
     def wait(self, delta: timedelta) -> None:
-        """Advance the clock by `delta`, firing each due timeout and expiry at its time."""
-        advance_clock(self.services, self.clock, delta)
+        """Advance the clock by `delta`, doing what falls due on the way at its own time."""
+        if self.run_scheduler:
+            simulate.advance(self.services, self.clock, delta)
+        else:
+            advance_clock(self.services, self.clock, delta)
 
     def outputs(self) -> dict[str, list[str]]:
         """Return what happened since the last call, by expectation key."""
@@ -192,6 +213,11 @@ class _Case:
             for name, value in (participant.fields or {}).items():
                 values[f"participant.{name}"] = value
             values["participant.strategies"] = list(participant.strategies or [])
+            values["participant.status"] = participant.status
+            if participant.peg_baseline:
+                values["participant.baseline"] = {
+                    k: v for k, v in participant.peg_baseline.items() if k not in ("at", "week")}
+            values["participant.week"] = week_of(participant, self.clock.now())
         return values
 
 
@@ -265,6 +291,12 @@ def _check_person(doc: Any, who: str, report: Report) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             report.add(key_line(person, "timezone"), f"unknown time zone "
                        f"{str(person['timezone'])!r}; use a name like America/Chicago")
+    if "enrolled" in person:
+        try:
+            parse_duration(str(person["enrolled"]))
+        except ValueError as exc:
+            report.add(key_line(person, "enrolled"), f"enrolled: {exc} (how long before the "
+                       "case starts the participant enrolled)")
     if not isinstance(person.get("strategies") or [], list):
         report.add(key_line(person, "strategies"),
                    "strategies must be a list like [pacing, sleep]")

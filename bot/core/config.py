@@ -215,6 +215,16 @@ SETTINGS: tuple[Setting, ...] = (
             "participant local time; only replies and crisis alerts go out then"),
     Setting("program", "nudge_max_lateness", "12h", _to_duration,
             "an approved nudge later than this is expired, not sent (flows may override)"),
+    Setting("program", "length", "16w", _to_duration,
+            "how long a veteran's program lasts from enrolment (staff may extend or end one); "
+            "changing it does not move the ends of veterans already enrolled"),
+    Setting("program", "care_team_contact", "call your VA primary care team (PACT) or send "
+            "them a secure message on My HealtheVet", _to_str,
+            "the concrete next step a hard-week reply names, e.g. a clinic number"),
+    Setting("program", "hard_week_points", 2, _to_int,
+            "a PEG item this many points above the veteran's baseline makes a hard week"),
+    Setting("program", "hard_week_percent", 30, _to_int,
+            "or this many percent above it (0 turns the percent rule off)"),
     Setting("safety", "staff_phones", [], _to_phones,
             "E.164 numbers texted with every crisis alert, beside the coach"),
     Setting("safety", "staff_after", "2h", _to_duration,

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from bot.dashboard import auth, coach, common, errors, staff, veterans
+from bot.dashboard import auth, coach, common, errors, fidelity, program, staff, veterans
 from bot.dashboard import escalations as escalation_pages
 
 
@@ -26,5 +26,5 @@ def init_app(app: Flask) -> None:
     common.csrf.init_app(app)
     common.init_app(app)
     errors.init_app(app)
-    for module in (auth, coach, veterans, escalation_pages, staff):
+    for module in (auth, coach, veterans, program, escalation_pages, staff, fidelity):
         module.init_app(app)

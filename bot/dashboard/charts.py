@@ -132,8 +132,8 @@ def legend_svg(item: str) -> Markup:
     )
 
 
-def peg_chart_svg(weeks: list[Week], first_name: str) -> Markup:
-    """Return a line chart of the PEG items by week, 0–10, with its description for readers."""
+def peg_chart_svg(weeks: list[Week], first_name: str, baseline: float | None = None) -> Markup:
+    """Return a line chart of the PEG items by week, 0–10, with the baseline PEG marked."""
     if not weeks:
         return Markup("")
     width, height = 380, 210
@@ -149,7 +149,8 @@ def peg_chart_svg(weeks: list[Week], first_name: str) -> Markup:
         f'<svg class="peg-chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="peg-title peg-desc" preserveAspectRatio="xMidYMid meet">',
         f'<title id="peg-title">{escape(first_name)}\'s weekly PEG answers, 0 to 10</title>',
-        '<desc id="peg-desc">' + escape("; ".join(
+        '<desc id="peg-desc">' + escape(
+            (f"Baseline PEG {fmt(baseline)}. " if baseline is not None else "") + "; ".join(
             f"week of {w.start:%-d %b}: " + ", ".join(
                 f"{LABELS[i].lower()} {fmt(w.values.get(i))}" for i in ITEMS)
             for w in weeks)) + "</desc>",
@@ -160,6 +161,13 @@ def peg_chart_svg(weeks: list[Week], first_name: str) -> Markup:
                      f'stroke="#d5d8dc" stroke-width="1"/>')
         parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" '
                      f'font-size="11" fill="#3b4148">{tick}</text>')
+    if baseline is not None:
+        _, y = xy(0, baseline)
+        parts.append(f'<line class="baseline" x1="{left}" y1="{y:.1f}" x2="{width - right}" '
+                     f'y2="{y:.1f}" stroke="#3b4148" stroke-width="1.5" stroke-dasharray="8 3">'
+                     f'<title>Baseline PEG {fmt(baseline)}</title></line>')
+        parts.append(f'<text x="{width - right}" y="{y - 4:.1f}" text-anchor="end" '
+                     f'font-size="11" fill="#3b4148">baseline {fmt(baseline)}</text>')
     every = max(1, (len(weeks) + 3) // 4)
     for index, week in enumerate(weeks):
         last = index == len(weeks) - 1

@@ -15,6 +15,7 @@ from bot.dashboard.common import audit, back, blueprint, now, services, staff_re
 from bot.dashboard.queries import names
 from bot.domain.export import KINDS, write_csv
 from bot.domain.people import EnrolmentError, add_participant
+from bot.domain.program_arc import program_length
 from bot.flows.program_files import check as check_program_files
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
 from bot.runtime.apply import on_enrolled
@@ -63,7 +64,8 @@ def add_veteran() -> Response | str:
                 participant = add_participant(
                     db, phone=form["phone"], name=form["name"], coach=coach,
                     timezone=form["timezone"] or services().config.program.timezone,
-                    now=moment, actor=f"web:coach:{user().id}")
+                    now=moment, actor=f"web:coach:{user().id}",
+                    length=program_length(services().config))
                 audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
 
                 on_enrolled(db, services(), participant, moment)
@@ -202,7 +204,7 @@ def export(kind: str) -> Response:
         abort(404)
     out = io.StringIO()
     with services().db.session() as db:
-        rows = write_csv(db, kind, out)
+        rows = write_csv(db, kind, out, services().config, now())
         audit(db, "export", "export", None, kind=kind, rows=rows)
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), mimetype="text/csv", headers={

@@ -21,6 +21,7 @@ from bot.dashboard.charts import (
 )
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
+from bot.dashboard.program import program_summary
 from bot.dashboard.queries import (
     answers_for,
     names,
@@ -78,9 +79,12 @@ def show(participant_id: int) -> str:
         strategies = [(s, library.get(str(s), str(s))) for s in participant.strategies or []]
         quiet = services().config.program.quiet_hours
         quiet_now = in_quiet_hours(quiet, moment, participant.timezone)
+        program = program_summary(db, participant, services().config, moment)
         return render_template(
             "veteran.html", p=participant, messages=messages, weeks=weeks, checkins=checkins,
-            chart=peg_chart_svg(weeks, participant.first_name), items=ITEMS, labels=LABELS,
+            program=program,
+            chart=peg_chart_svg(weeks, participant.first_name, program.baseline_score),
+            items=ITEMS, labels=LABELS,
             styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
             drafts=drafts, people=people, strategies=strategies,
             quiet_now=quiet_now, quiet_end=quiet_hours_end(quiet, moment, participant.timezone),

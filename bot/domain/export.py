@@ -11,9 +11,11 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain.fidelity import COLUMNS, fidelity_rows
+from bot.domain.peg import PEG_COLUMNS, peg_rows
 from bot.models import CheckinAnswer, Escalation, Message
 
-KINDS = ("checkins", "messages", "escalations")
+KINDS = ("checkins", "messages", "escalations", "peg", "fidelity")
 # Excel and LibreOffice run a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -31,7 +33,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
+def _rows(session: Session, kind: str, config: Any = None,
+          now: datetime | None = None) -> tuple[list[str], Iterator[list[Any]]]:
+    if kind in ("peg", "fidelity"):
+        if config is None or now is None:
+            raise ValueError(f"the {kind} export needs the program's settings and the time")
+        if kind == "peg":
+            return PEG_COLUMNS, peg_rows(session)
+        return COLUMNS, (row.cells() for row in fidelity_rows(session, config, now))
     if kind == "checkins":
         columns = ["participant_id", "flow", "variable", "value", "asked_at", "answered_at",
                    "run_id"]
@@ -65,9 +74,10 @@ def _rows(session: Session, kind: str) -> tuple[list[str], Iterator[list[Any]]]:
     raise ValueError(f"unknown export {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def write_csv(session: Session, kind: str, out: IO[str]) -> int:
+def write_csv(session: Session, kind: str, out: IO[str], config: Any = None,
+              now: datetime | None = None) -> int:
     """Write export `kind` as CSV to `out`; return the number of rows."""
-    columns, rows = _rows(session, kind)
+    columns, rows = _rows(session, kind, config, now)
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a bare \r in a text is quoted
     writer.writerow(columns)
     count = 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -102,18 +102,37 @@ def find_coach_by_phone(session: Session, raw: str) -> Coach:
     return coach
 
 
+def _check_enrolled(session: Session, enrolled_at: datetime, now: datetime) -> datetime:
+    if enrolled_at > now:
+        raise EnrolmentError(f"the enrolment date {enrolled_at:%Y-%m-%d} is in the future")
+    first = session.scalar(select(func.min(Coach.created_at)))
+    if first is None or enrolled_at < first:
+        since = f"on {first:%Y-%m-%d}" if first else "yet"
+        raise EnrolmentError(f"the enrolment date {enrolled_at:%Y-%m-%d} is before the program "
+                             f"existed (its first coach was added {since})")
+    return enrolled_at
+
+
 def add_participant(
     session: Session, *, phone: str, name: str, coach: Coach, timezone: str, now: datetime,
-    actor: str = "cli",
+    actor: str = "cli", length: timedelta | None = None, enrolled_at: datetime | None = None,
 ) -> Participant:
-    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field."""
+    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field.
+
+    `length` is the program's length ([program] length); without it the arc job sets
+    the end from the configured length the first time it sees the participant.
+    `enrolled_at` back-dates the program's start (enrolled on paper first); it may not
+    be in the future, nor before the program's first coach was added.
+    """
     _check_name(name)
+    start = _check_enrolled(session, enrolled_at, now) if enrolled_at is not None else now
     e164 = _phone(phone)
     if _phone_taken(session, e164):
         raise EnrolmentError(f"phone number {e164} is already enrolled")
     participant = Participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
-        status="active", strategies=[], fields={}, enrolled_at=now,
+        status="active", strategies=[], fields={}, enrolled_at=start,
+        program_end_at=start + length if length is not None else None,
     )
     _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,

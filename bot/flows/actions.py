@@ -62,6 +62,14 @@ class SetParticipantField:
 
 
 @dataclass(frozen=True)
+class SetProgramStatus:
+    """Move the participant to `maintenance` or `completed` (the end of their program)."""
+
+    status: str
+    step: str
+
+
+@dataclass(frozen=True)
 class StartFlow:
     """Hand over to another flow (the current run ends with EndRun('handover'))."""
 
@@ -77,4 +85,4 @@ class EndRun:
 
 
 Action = Send | NotifyCoach | Escalate | DraftNudge | SaveAnswer | SetParticipantField \
-    | StartFlow | EndRun
+    | SetProgramStatus | StartFlow | EndRun

@@ -19,10 +19,13 @@ from bot.flows.templates import STRICT, TemplateProblem, _parse
 from bot.flows.validate import _templates
 from bot.flows.yamlio import hint
 
-ATTRIBUTES: dict[str, frozenset[str]] = {
-    "participant": frozenset({"id", "name", "first_name", "timezone", "strategies", "fields"}),
+ATTRIBUTES: dict[str, frozenset[str]] = {  # bot.runtime.context gives exactly these (tested)
+    "participant": frozenset({"id", "name", "first_name", "timezone", "strategies", "fields",
+                              "status", "week", "weeks", "baseline", "goal",
+                              "missed_checkins"}),
     "coach": frozenset({"id", "name", "first_name"}),
-    "program": frozenset({"name", "contact"}),
+    "program": frozenset({"name", "contact", "care_team_contact", "texts_per_week",
+                          "hard_week_points", "hard_week_percent"}),
 }
 
 

@@ -34,6 +34,7 @@ from bot.flows.actions import (
     SaveAnswer,
     Send,
     SetParticipantField,
+    SetProgramStatus,
     StartFlow,
 )
 from bot.flows.model import Flow, Step
@@ -207,6 +208,8 @@ class _Turn:
             self.actions.append(DraftNudge(
                 self.render(step.nudge.say), step.id, event, self.now + step.nudge.delay,
                 step.nudge.max_late or self.context.nudge_max_late))
+        if step.set_status is not None:
+            self.actions.append(SetProgramStatus(step.set_status, step.id))
 
     def wait(self, step: Step) -> RunState:
         token = _digest(self.state.wait_token, self.flow.id, step.id, self.now.isoformat(),

@@ -9,14 +9,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from croniter import croniter
-
 from bot.core.durations import parse_duration
-from bot.flows.cron import cron_problem
-from bot.flows.keywords import HELP_WORDS, START_WORDS, STOP_WORDS, normalize_keyword
 from bot.flows.model import (
     DEFAULT_EXPIRE,
     PROVIDED,
+    SETTABLE_STATUSES,
     Branch,
     Expect,
     Flow,
@@ -25,12 +22,12 @@ from bot.flows.model import (
     Step,
     TimeoutSpec,
 )
+from bot.flows.triggers import Trigger, parse_trigger
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml_text, node_line
 
 TOP_KEYS = ("id", "name", "description", "trigger", "start", "expire_after", "steps")
-TRIGGER_KEYS = ("keywords", "schedule")
 STEP_KEYS = ("say", "expect", "save", "invalid", "retries", "on_invalid", "timeout", "next",
-             "notify_coach", "escalate", "nudge", "start_flow")
+             "notify_coach", "escalate", "nudge", "start_flow", "set_status")
 EXPECT_KEYS = ("type", "min", "max", "options", "multiple", "max_length")
 EXPECT_TYPES = ("number", "choice", "yesno", "text")
 TIMEOUT_KEYS = ("after", "go")
@@ -40,7 +37,6 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 STEP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 PARTICIPANT_BUILTINS = frozenset({"id", "name", "first_name", "phone", "timezone", "fields",
                                   "status"})
-RESERVED_KEYWORDS = STOP_WORDS | START_WORDS | HELP_WORDS
 
 
 def content_version(data: bytes) -> str:
@@ -219,6 +215,12 @@ def _step(step_id: str, node: Any, line: int, report: Report) -> Step | None:
         fields["next"] = _next(node["next"], at["next"], report)
     if "nudge" in node:
         fields["nudge"] = _nudge(node["nudge"], at["nudge"], report)
+    if "set_status" in node:
+        if node["set_status"] in SETTABLE_STATUSES:
+            fields["set_status"] = str(node["set_status"])
+        else:
+            report.add(at["set_status"], f"set_status must be one of "
+                       f"{', '.join(SETTABLE_STATUSES)}, not {node['set_status']!r}")
     _combination_rules(step_id, node, at, line, report)
     return Step(id=step_id, line=line, lines=MappingProxyType(at),
                 **{k: v for k, v in fields.items() if v is not None})
@@ -234,7 +236,7 @@ def _combination_rules(step_id: str, node: Any, at: dict[str, int], line: int,
             if key in node:
                 report.add(at[key], f"a step with start_flow hands over; it cannot also {key}")
     if not any(key in node for key in ("say", "expect", "notify_coach", "escalate", "nudge",
-                                       "start_flow", "next")):
+                                       "start_flow", "next", "set_status")):
         report.add(line, f"step '{step_id}' does nothing; give it a say or another action")
 
 
@@ -269,42 +271,6 @@ def _nudge(node: Any, line: int, report: Report) -> NudgeSpec | None:
     return NudgeSpec(say=say, delay=delay, max_late=max_late)
 
 
-def _trigger(node: Any, line: int, report: Report) -> tuple[tuple[str, ...], str | None, dict]:
-    lines: dict[str, int] = {}
-    if not isinstance(node, dict):
-        report.add(line, "trigger must be a mapping with keywords and/or schedule")
-        return (), None, lines
-    check_keys(node, TRIGGER_KEYS, "trigger", report)
-    keywords: list[str] = []
-    raw = node.get("keywords")
-    if raw is not None:
-        lines["keywords"] = key_line(node, "keywords")
-        items = [raw] if isinstance(raw, str) else raw
-        if not isinstance(items, list):
-            report.add(lines["keywords"], "keywords must be a list like [CHECKIN, PAIN]")
-            items = []
-        for index, word in enumerate(items):
-            at = item_line(items, index) if isinstance(raw, list) else lines["keywords"]
-            normal = normalize_keyword(str(word))
-            if not normal:
-                report.add(at, "a keyword must have letters or digits")
-            elif normal in RESERVED_KEYWORDS:
-                report.add(at, f"keyword {normal} is reserved for STOP/START/HELP")
-            else:
-                lines[f"keyword:{normal}"] = at
-                keywords.append(normal)
-    schedule = node.get("schedule")
-    if schedule is not None:
-        lines["schedule"] = key_line(node, "schedule")
-        if not isinstance(schedule, str) or not croniter.is_valid(schedule):
-            why = cron_problem(schedule) if isinstance(schedule, str) else ""
-            report.add(lines["schedule"], f"bad cron expression {schedule!r}"
-                       + (f": {why}" if why else "")
-                       + "; write minute hour day month weekday, e.g. \"0 10 * * MON\"")
-            schedule = None
-    return tuple(keywords), schedule, lines
-
-
 def parse_flow(path: Path, data: bytes, report: Report) -> Flow | None:
     """Build the Flow in `data` (the bytes of `path`); None if it is not usable."""
     before = len(report.problems)
@@ -324,11 +290,10 @@ def parse_flow(path: Path, data: bytes, report: Report) -> Flow | None:
         flow_id = path.stem
     elif flow_id != path.stem:
         report.add(lines["id"], f"id '{flow_id}' must equal the file name '{path.stem}'")
-    keywords: tuple[str, ...] = ()
-    schedule = None
+    trigger = Trigger()
     if "trigger" in doc:
-        keywords, schedule, trigger_lines = _trigger(doc["trigger"], lines["trigger"], report)
-        lines.update(trigger_lines)
+        trigger = parse_trigger(doc["trigger"], lines["trigger"], report)
+        lines.update(trigger.lines)
     expire = DEFAULT_EXPIRE
     if "expire_after" in doc:
         expire = _duration(doc["expire_after"], lines["expire_after"], "expire_after",
@@ -354,7 +319,10 @@ def parse_flow(path: Path, data: bytes, report: Report) -> Flow | None:
     return Flow(id=str(flow_id), path=report.path, version=content_version(data),
                 start=str(start), steps=MappingProxyType(steps),
                 name=str(name) if isinstance(name, str) else str(flow_id),
-                keywords=keywords, schedule=schedule, expire_after=expire,
+                keywords=trigger.keywords, schedule=trigger.schedule,
+                schedule_statuses=trigger.statuses, on_enrolled=trigger.enrolled,
+                program_weeks=trigger.program_weeks, on_program_end=trigger.program_end,
+                expire_after=expire,
                 lines=MappingProxyType(lines))
 
 

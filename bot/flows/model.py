@@ -10,6 +10,11 @@ from typing import Any
 PROVIDED = frozenset({"participant", "coach", "program"})
 DEFAULT_EXPIRE = timedelta(days=3)
 DEFAULT_RETRIES = 1
+# What a flow's `set_status` may move a participant to (bot.program_arc owns the column).
+SETTABLE_STATUSES = ("maintenance", "completed")
+# Statuses a scheduled flow may start for (`trigger.statuses`).
+SCHEDULE_STATUSES = ("active", "maintenance")
+MAX_PROGRAM_WEEK = 520
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Step:
     escalate: str | None = None
     nudge: NudgeSpec | None = None
     start_flow: str | None = None
+    set_status: str | None = None
     lines: Any = field(default_factory=lambda: MappingProxyType({}))
 
     def line_of(self, key: str) -> int:
@@ -109,6 +115,10 @@ class Flow:
     name: str = ""
     keywords: tuple[str, ...] = ()
     schedule: str | None = None
+    schedule_statuses: tuple[str, ...] = ("active",)  # who the schedule starts for
+    on_enrolled: bool = False
+    program_weeks: tuple[int, ...] = ()
+    on_program_end: bool = False
     expire_after: timedelta = DEFAULT_EXPIRE
     line: int = 1
     lines: Any = field(default_factory=lambda: MappingProxyType({}))

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -354,3 +354,11 @@ class ProgramCache:
         """Return the current enabled nudge schedules."""
         self._refresh()
         return self._schedules
+
+
+def program_cache(services: Any) -> ProgramCache:
+    """Return the services' ProgramCache (made on first use) for the configured flows folder."""
+    cache = services.extras.get("program_cache")
+    if cache is None:
+        cache = services.extras["program_cache"] = ProgramCache(services.config.flows.dir)
+    return cast(ProgramCache, cache)

@@ -20,6 +20,8 @@ from jinja2 import StrictUndefined, TemplateError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.flows.hard_week import hard_week
+
 MAX_INT_BITS = 4096  # ~1200 digits: more than any text needs
 MAX_ITEMS = 10_000  # characters of a repeated text, items of a list or range
 _WIDTH = re.compile(r"%[-+ #0]*(\d{5,}|\*)|%[-+ #0]*\d*\.(\d{5,}|\*)")
@@ -71,6 +73,9 @@ class BoundedSandbox(SandboxedEnvironment):
 
 STRICT = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
 LENIENT = BoundedSandbox(undefined=Undefined, autoescape=False)
+
+for _env in (STRICT, LENIENT):  # functions flows may call (each documented in docs/flows.md)
+    _env.globals["hard_week"] = hard_week
 GLOBALS = frozenset(STRICT.globals)
 _EXPRESSION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _BLOCK = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration, quiet_hours_end
+from bot.core.durations import quiet_hours_end
 from bot.domain.escalations import open_escalation
 from bot.domain.nudges import draft_nudge
+from bot.domain.peg import record_baseline
+from bot.domain.program_arc import STARTABLE, set_status
 from bot.flows import actions as act
 from bot.flows.engine import (
-    Context,
     Event,
     Expire,
     Message,
@@ -46,6 +47,7 @@ from bot.models import CheckinAnswer, Coach, Participant, Run
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
 from bot.outbox.cancel import cancel_unsent
 from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_message
+from bot.runtime.context import context_for
 from bot.runtime.late_answers import late_answer_reply
 
 if TYPE_CHECKING:
@@ -53,24 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5
-
-
-def context_for(services: Any, participant: Participant) -> Context:
-    """Return the template context for `participant` (plain data only)."""
-    fields = dict(participant.fields or {})
-    person: dict[str, Any] = {**fields, "id": participant.id, "name": participant.name,
-                              "first_name": participant.first_name,
-                              "timezone": participant.timezone,
-                              "strategies": list(participant.strategies or []), "fields": fields}
-    coach = participant.coach
-    program = services.config.program
-    return Context(
-        participant=person,
-        coach={"id": coach.id, "name": coach.name, "first_name": coach.first_name} if coach
-        else {"first_name": "your coach", "name": "your coach"},
-        program={"name": program.name, "contact": program.contact},
-        nudge_max_late=parse_duration(program.nudge_max_lateness),
-    )
 
 
 def _state(run: Run) -> RunState:
@@ -188,7 +172,7 @@ class _Apply:
         return run
 
     def run_event(self, flow: Flow, run: Run, event: Event, depth: int = 0) -> bool:
-        context = context_for(self.services, self.participant)
+        context = context_for(self.services, self.participant, self.session, flow.id)
         state = None if isinstance(event, Start) else _state(run)
         outcome = advance(flow, state, event, self.now, context)
         for error in outcome.errors:
@@ -237,6 +221,7 @@ class _Apply:
         elif isinstance(action, act.SaveAnswer):
             if not action.variable.startswith("participant."):
                 run.variables = {**(run.variables or {}), action.variable: action.value}
+                record_baseline(participant, run.variables, now)
             session.add(CheckinAnswer(participant_id=participant.id, run_id=run.id,
                                       flow_id=flow.id, variable=action.variable[:80],
                                       value=_export_value(action.value),
@@ -247,6 +232,8 @@ class _Apply:
                 participant.strategies = list(value) if isinstance(value, list) else [value]
             else:
                 participant.fields = {**(participant.fields or {}), action.name: action.value}
+        elif isinstance(action, act.SetProgramStatus):
+            set_status(session, participant, action.status, now, actor=f"flow:{flow.id}")
         elif isinstance(action, act.StartFlow):
             return action.flow_id
         elif isinstance(action, act.EndRun):
@@ -302,7 +289,7 @@ def start_flow(
     With `batch`, a start that only texts is planned there and written (the run
     gets its id) by batch.write(), in the same transaction.
     """
-    if services.flows is None or participant.status != "active":
+    if services.flows is None or participant.status not in STARTABLE:
         return None
     flow = services.flows.get(flow_id)
     if flow is None:
@@ -389,6 +376,10 @@ def fire_due(session: Session, services: Any, now: datetime) -> int:
 
 
 def on_enrolled(session: Session, services: Any, participant: Participant, now: datetime) -> None:
-    """Start what a new participant gets: the `welcome` flow, if there is one."""
-    if services.flows is not None and services.flows.get("welcome") is not None:
-        start_flow(session, services, participant, "welcome", now, trigger="enrolled")
+    """Start what a new participant gets: the flow with `enrolled: true`, else `welcome`."""
+    if services.flows is None:
+        return
+    marked = sorted(flow.id for flow in services.flows.flows() if flow.on_enrolled)
+    first = marked[0] if marked else "welcome"
+    if services.flows.get(first) is not None:
+        start_flow(session, services, participant, first, now, trigger="enrolled")

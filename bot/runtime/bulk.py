@@ -26,7 +26,8 @@ from bot.flows.model import Flow
 from bot.models import Participant, Run
 from bot.outbox.queue import QueuedText, queue_messages_bulk
 from bot.runtime import apply as runtime
-from bot.runtime.apply import context_for, end_run, ended_as, flow_text, new_run, set_state
+from bot.runtime.apply import end_run, ended_as, flow_text, new_run, set_state
+from bot.runtime.context import context_for
 
 log = logging.getLogger(__name__)
 

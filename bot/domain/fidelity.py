@@ -1,0 +1,217 @@
+"""Fidelity (SPEC 12): per coach and per pair, per month, what the program's supervisor reads.
+
+Rules:
+- Months are calendar months in `[program] timezone`, from the first to the last
+  month with any activity.
+- Contacts are a coach's human contacts with their veteran. Until the contact log
+  exists they are counted from what the database already holds, and the rows say
+  so (`contacts_from`): texts the coach wrote to the veteran (the compose box,
+  `TEXT`) and the coach's acknowledgements of that veteran's alerts.
+- A pair met `contact_every` in a month when no stretch of that month (from
+  enrolment, or the month's start, to the month's end or the program's end) went
+  longer than `contact_every` without a contact; months before enrolment are
+  not the pair's. The current month is judged up to now.
+- Time to acknowledge: the median minutes from an alert's creation to its
+  acknowledgement, for alerts created that month and acknowledged.
+- Drafts by the month they were decided (expired ones by their due time):
+  approved as written, edited (approved with a changed text), rejected, expired.
+- Caseload: the coach's veterans enrolled by the month's end (the current
+  assignment; reassignments are not replayed).
+- PEG change: the latest score that month minus the baseline (bot.peg); a coach's
+  row has the median over their pairs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.durations import parse_duration
+from bot.domain.peg import PegScore, history
+from bot.domain.program_arc import end_of
+from bot.models import Escalation, Message, Nudge, Participant
+
+CONTACTS_FROM = "relayed texts and alert acknowledgements"
+COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts_from",
+           "met_contact_every", "median_minutes_to_acknowledge", "drafts_approved",
+           "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
+DEFAULT_CONTACT_EVERY = "14d"
+
+
+@dataclass
+class FidelityRow:
+    """One coach's or one pair's month."""
+
+    level: str  # coach | pair
+    month: str  # YYYY-MM
+    coach_id: int
+    participant_id: int | None = None
+    contacts: int = 0
+    met: bool | None = None
+    ack_minutes: float | None = None
+    approved: int = 0
+    edited: int = 0
+    rejected: int = 0
+    expired: int = 0
+    caseload: int | None = None
+    peg_change: float | None = None
+    ack_waits: list[float] = field(default_factory=list)
+    pairs_met: int = 0  # coach rows: pairs that met contact_every, of those judged
+    pairs_judged: int = 0
+
+    def cells(self) -> list[Any]:
+        """Return the row as CSV cells, in COLUMNS order."""
+        return [self.level, self.month, self.coach_id, self.participant_id or "",
+                self.contacts, CONTACTS_FROM, "" if self.met is None else
+                ("yes" if self.met else "no"), _num(self.ack_minutes), self.approved,
+                self.edited, self.rejected, self.expired,
+                "" if self.caseload is None else self.caseload, _num(self.peg_change)]
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}".removesuffix(".0")
+
+
+def _month(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m")
+
+
+def _month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def _months(first: str, last: str) -> list[str]:
+    out, (year, number) = [], (int(p) for p in first.split("-"))
+    while f"{year:04d}-{number:02d}" <= last:
+        out.append(f"{year:04d}-{number:02d}")
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return out
+
+
+def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
+               every: timedelta) -> bool:
+    """Tell whether no stretch of [start, end) went longer than `every` without a contact."""
+    last = start
+    for moment in sorted(c for c in contacts if start <= c < end):
+        if moment - last > every:
+            return False
+        last = moment
+    return end - last <= every
+
+
+def _contacts(session: Session) -> dict[int, list[datetime]]:
+    found: dict[int, list[datetime]] = defaultdict(list)
+    for participant_id, created_at in session.execute(
+            select(Message.participant_id, Message.created_at).where(
+                Message.direction == "out", Message.kind == "compose",
+                Message.participant_id.is_not(None))):
+        if participant_id is not None:
+            found[participant_id].append(created_at)
+    for participant_id, acked in session.execute(
+            select(Escalation.participant_id, Escalation.acknowledged_at).where(
+                Escalation.acknowledged_at.is_not(None),
+                Escalation.acknowledged_by_id == Escalation.coach_id)):
+        if acked is not None and participant_id is not None:
+            found[participant_id].append(acked)
+    return found
+
+
+def fidelity_rows(session: Session, config: Any, now: datetime) -> list[FidelityRow]:
+    """Return the pair rows and then the coach rows, month by month."""
+    zone = ZoneInfo(config.program.timezone)
+    every = parse_duration(getattr(config.program, "contact_every", DEFAULT_CONTACT_EVERY))
+    people = list(session.scalars(select(Participant).order_by(Participant.id)))
+    if not people:
+        return []
+    contacts = _contacts(session)
+    pegs: dict[int, list[PegScore]] = {p.id: history(session, p) for p in people}
+    months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
+    pairs: dict[tuple[str, int], FidelityRow] = {}
+    for person in people:
+        for month in months:
+            start, end = _month_bounds(month, zone)
+            if person.enrolled_at >= end:
+                continue
+            row = FidelityRow("pair", month, person.coach_id, person.id)
+            mine = contacts.get(person.id, [])
+            row.contacts = sum(start <= c < end for c in mine)
+            stop = min(end, now, end_of(person, config))
+            begin = max(start, person.enrolled_at)
+            row.met = met_target(mine, begin, stop, every) if stop > begin else None
+            latest = [s for s in pegs[person.id] if s.at < end]
+            baseline = (person.peg_baseline or {}).get("score")
+            if latest and baseline is not None:
+                row.peg_change = round(latest[-1].score - float(baseline), 1)
+            pairs[(month, person.id)] = row
+    _add_acks(session, pairs, zone)
+    _add_drafts(session, pairs, zone)
+    return [*pairs.values(), *_coach_rows(pairs.values(), people, zone)]
+
+
+def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow],
+              zone: ZoneInfo) -> None:
+    waits: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for participant_id, created, acked in session.execute(
+            select(Escalation.participant_id, Escalation.created_at,
+                   Escalation.acknowledged_at).where(Escalation.acknowledged_at.is_not(None))):
+        if acked is not None and participant_id is not None:
+            waits[(_month(created, zone), participant_id)].append(
+                (acked - created).total_seconds() / 60)
+    for key, minutes in waits.items():
+        if key in pairs:
+            pairs[key].ack_minutes = statistics.median(minutes)
+            pairs[key].ack_waits = minutes
+
+
+def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow],
+                zone: ZoneInfo) -> None:
+    for nudge in session.scalars(select(Nudge).where(
+            Nudge.status.in_(("approved", "sent", "rejected", "expired")))):
+        moment = nudge.decided_at or nudge.due_at
+        row = pairs.get((_month(moment, zone), nudge.participant_id))
+        if row is None:
+            continue
+        if nudge.status == "rejected":
+            row.rejected += 1
+        elif nudge.status == "expired" and nudge.decided_by_id is None:
+            row.expired += 1
+        elif nudge.body != nudge.original_body:
+            row.edited += 1
+        else:
+            row.approved += 1
+
+
+def _coach_rows(pairs: Iterable[FidelityRow], people: list[Participant],
+                zone: ZoneInfo) -> list[FidelityRow]:
+    by_coach: dict[tuple[str, int], list[FidelityRow]] = defaultdict(list)
+    for row in pairs:
+        by_coach[(row.month, row.coach_id)].append(row)
+    out = []
+    for (month, coach_id), rows in sorted(by_coach.items()):
+        _, end = _month_bounds(month, zone)
+        coach = FidelityRow("coach", month, coach_id)
+        coach.contacts = sum(r.contacts for r in rows)
+        judged = [r.met for r in rows if r.met is not None]
+        coach.met = all(judged) if judged else None
+        waits = [w for r in rows for w in r.ack_waits]
+        coach.ack_minutes = statistics.median(waits) if waits else None
+        for name in ("approved", "edited", "rejected", "expired"):
+            setattr(coach, name, sum(getattr(r, name) for r in rows))
+        coach.caseload = sum(p.coach_id == coach_id and p.enrolled_at < end for p in people)
+        changes = [r.peg_change for r in rows if r.peg_change is not None]
+        coach.peg_change = statistics.median(changes) if changes else None
+        coach.pairs_met = sum(bool(r.met) for r in rows)
+        coach.pairs_judged = len(judged)
+        out.append(coach)
+    return out

@@ -1,0 +1,67 @@
+"""A veteran's weekly goal (the `goal` flow's action plan) and its follow-up (SPEC 12).
+
+Rules:
+- A goal is the latest `goal_what` answer; it was set when that answer was saved.
+- The follow-up is due from 4 to 13 days after the goal was set (the week after),
+  until a `goal_result` (all / some / not_yet) is saved after it: asked once.
+- History pairs each goal with the result saved after it, if any, newest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import CheckinAnswer
+
+FOLLOW_UP_FROM = timedelta(days=4)
+FOLLOW_UP_UNTIL = timedelta(days=14)
+GOAL = "goal_what"
+RESULT = "goal_result"
+RESULT_WORDS = {"all": "All of it", "some": "Some of it", "not_yet": "Not yet"}
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal and how it went."""
+
+    what: str
+    set_at: datetime
+    result: str | None = None
+    result_at: datetime | None = None
+
+    @property
+    def result_words(self) -> str:
+        return RESULT_WORDS.get(self.result or "", "Not asked yet")
+
+
+def goal_history(session: Session, participant_id: int, limit: int = 20) -> list[Goal]:
+    """Return the participant's goals with their results, newest first."""
+    rows = session.execute(
+        select(CheckinAnswer.variable, CheckinAnswer.value, CheckinAnswer.answered_at)
+        .where(CheckinAnswer.participant_id == participant_id,
+               CheckinAnswer.variable.in_((GOAL, RESULT)))
+        .order_by(CheckinAnswer.answered_at, CheckinAnswer.id)).all()
+    goals: list[Goal] = []
+    for variable, value, answered_at in rows:
+        if variable == GOAL:
+            goals.append(Goal(what=value, set_at=answered_at))
+        elif goals and goals[-1].result is None:
+            last = goals[-1]
+            goals[-1] = Goal(last.what, last.set_at, value, answered_at)
+    return list(reversed(goals))[:limit]
+
+
+def goal_fact(session: Session, participant_id: int, now: datetime) -> dict[str, Any]:
+    """Return `participant.goal` for templates: what, and whether the follow-up is due."""
+    goals = goal_history(session, participant_id, limit=1)
+    if not goals:
+        return {"what": "", "due": False}
+    goal = goals[0]
+    age = now - goal.set_at
+    return {"what": goal.what, "due": goal.result is None
+            and FOLLOW_UP_FROM <= age < FOLLOW_UP_UNTIL}

@@ -1,0 +1,144 @@
+"""Start the program's arc events (SPEC 12): `program_week: N` flows and the program's end.
+
+Rules (the arc itself, weeks and statuses, is bot.program_arc's):
+- Each event happens once per participant: a once-mark written in the same
+  transaction as the flow's start (`arc:week:FLOW:N:PID`, and
+  `arc:end:PID:END` with the end's time, so a program staff extend and that
+  ends again gets its closing flow again).
+- Nothing starts inside the participant's quiet hours, nor while one of their
+  runs waits for an answer (a check-in in progress is not cut off); the next
+  pass tries again. A week's flow not started by the end of that week is
+  skipped.
+- At the end an active participant's `program_end` flow starts (the first by
+  id, if any flow has that trigger), then they become `completed`; the flow
+  may move them to `maintenance`.
+- Who is due is one indexed query per (flow, week) and one for the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, exists, literal, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.core.durations import in_quiet_hours
+from bot.domain.program_arc import WEEK, Status, program_length, set_status
+from bot.models import OnceMark, Participant, Run
+from bot.runtime import apply as runtime
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+
+def _fill_ends(services: Any, now: datetime) -> int:
+    """Give rows without a program end one, from the length in force now."""
+    length = program_length(services.config)
+    with services.db.session() as session:
+        people = list(session.scalars(select(Participant).where(
+            Participant.program_end_at.is_(None)).limit(BATCH)))
+        for participant in people:
+            participant.program_end_at = participant.enrolled_at + length
+        return len(people)
+
+
+def _ready(session: Session, services: Any, participant: Participant, now: datetime) -> bool:
+    """Tell whether a flow may start for the participant now (not quiet, none waiting)."""
+    if in_quiet_hours(services.config.program.quiet_hours, now, participant.timezone):
+        return False
+    waiting = session.scalar(select(Run.id).where(Run.participant_id == participant.id,
+                                                  Run.status == "active", Run.waiting))
+    return waiting is None
+
+
+def _claim(session: Session, key: str, now: datetime) -> bool:
+    """Write the once-mark `key`; return False if it was already there."""
+    try:
+        with session.begin_nested():
+            session.add(OnceMark(key=key, created_at=now))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _start_week(services: Any, flow_id: str, week: int, participant_id: int,
+                now: datetime) -> bool:
+    with services.db.session() as session:
+        participant = session.get(Participant, participant_id, with_for_update=True)
+        if participant is None or participant.status != Status.ACTIVE \
+                or not _ready(session, services, participant, now):
+            return False
+        if not _claim(session, f"arc:week:{flow_id}:{week}:{participant.id}", now):
+            return False
+        return runtime.start_flow(session, services, participant, flow_id, now,
+                                  trigger="program_week") is not None
+
+
+def _week_flows(services: Any, now: datetime) -> int:
+    started = 0
+    for flow in services.flows.flows():
+        for week in flow.program_weeks:
+            prefix = f"arc:week:{flow.id}:{week}:"
+            with services.db.session() as session:
+                due = list(session.scalars(select(Participant.id).where(
+                    Participant.status == Status.ACTIVE,
+                    Participant.enrolled_at <= now - (week - 1) * WEEK,
+                    Participant.enrolled_at > now - week * WEEK,
+                    Participant.program_end_at > now,
+                    ~exists().where(OnceMark.key == literal(prefix, String)
+                                    + sql_cast(Participant.id, String)))
+                    .order_by(Participant.id).limit(BATCH)))
+            for participant_id in due:
+                try:
+                    started += _start_week(services, flow.id, week, participant_id, now)
+                except Exception:  # noqa: BLE001 - one broken participant must not stop the rest
+                    log.exception("week %s flow %s for participant %s failed", week, flow.id,
+                                  participant_id)
+    return started
+
+
+def _end_one(services: Any, closing: str | None, participant_id: int, now: datetime) -> bool:
+    with services.db.session() as session:
+        participant = session.get(Participant, participant_id, with_for_update=True)
+        if participant is None or participant.status != Status.ACTIVE \
+                or participant.program_end_at is None or participant.program_end_at > now \
+                or not _ready(session, services, participant, now):
+            return False
+        end = participant.program_end_at
+        if not _claim(session, f"arc:end:{participant.id}:{end:%Y%m%dT%H%M%S}", now):
+            return False
+        if closing is not None:
+            runtime.start_flow(session, services, participant, closing, now,
+                               trigger="program_end")
+        set_status(session, participant, Status.COMPLETED, now)
+        return True
+
+
+def _end_programs(services: Any, now: datetime) -> int:
+    closing = sorted(flow.id for flow in services.flows.flows() if flow.on_program_end)
+    with services.db.session() as session:
+        due = list(session.scalars(select(Participant.id).where(
+            Participant.status == Status.ACTIVE, Participant.program_end_at <= now)
+            .order_by(Participant.program_end_at).limit(BATCH)))
+    ended = 0
+    for participant_id in due:
+        try:
+            ended += _end_one(services, closing[0] if closing else None, participant_id, now)
+        except Exception:  # noqa: BLE001 - one broken participant must not stop the rest
+            log.exception("ending the program of participant %s failed", participant_id)
+    return ended
+
+
+def due_arc_events(services: Any, now: datetime) -> str:
+    """Start due program-week flows and end the programs whose time has come."""
+    _fill_ends(services, now)
+    if services.flows is None:
+        return "no flows"
+    started = _week_flows(services, now)
+    ended = _end_programs(services, now)
+    return f"{started} program-week flows started, {ended} programs ended"
