@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def create_app(
         # The demo runs on plain http://127.0.0.1, where a Secure cookie would be dropped.
         SESSION_COOKIE_SECURE=bool(config.web.secure_cookies) and not config.uses_demo_database,
         MAX_CONTENT_LENGTH=256 * 1024,
+        # Flask's default is 31 days; a dashboard sign-in lasts one working day.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
     app.extensions["peerline"] = services
     if config.web.proxy_hops > 0:  # the visitor's address from X-Forwarded-For, for login limits

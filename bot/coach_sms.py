@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.durations import quiet_hours_end
 from bot.escalations import acknowledge, can_act
+from bot.ids import in_range
 from bot.models import Coach, Escalation, Nudge, Participant
 from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume_for_participant
 
@@ -98,7 +99,7 @@ def _decide(session: Session, services: Any, coach: Coach, verb: str, number: in
 
 
 def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
-    escalation = session.get(Escalation, number, with_for_update=True)
+    escalation = session.get(Escalation, number, with_for_update=True) if in_range(number) else None
     if escalation is None:
         return f"There is no escalation #{number}."
     if not can_act(coach, escalation):
@@ -109,7 +110,7 @@ def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
 
 
 def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
-    participant = session.get(Participant, number)
+    participant = session.get(Participant, number) if in_range(number) else None
     if participant is None:
         return f"There is no participant P{number}."
     if coach.role != "staff" and participant.coach_id != coach.id:

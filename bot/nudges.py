@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.ids import in_range
 from bot.models import AuditLog, Coach, Message, Nudge, Outbox, Participant
 from bot.outbox import queue_message
 
@@ -67,7 +68,8 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     """Return draft `nudge_id` if `coach` may act on it, else raise NudgeError."""
     # populate_existing: a caller may have read the row before (unlocked); the locked read must
     # replace that state, or an approval committed in between is not seen and sends twice.
-    nudge = session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
+    nudge = (session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
+             if in_range(nudge_id) else None)
     if nudge is None:
         raise NudgeError(f"There is no draft #{nudge_id}.")
     if not can_act(coach, nudge):

@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from bot.models import AuditLog, Coach, ConsentEvent, Participant
 from bot.phones import PhoneError, to_e164
+from bot.textclean import has_control
 
 
 class EnrolmentError(ValueError):
@@ -25,6 +26,8 @@ USERNAME_MAX = 80  # coaches.username
 def _check_name(name: str) -> None:
     if not name.strip():
         raise EnrolmentError("a name is required")
+    if has_control(name):
+        raise EnrolmentError("the name holds a control character; type it again")
     if len(name.strip()) > NAME_MAX:
         raise EnrolmentError(f"the name is too long: at most {NAME_MAX} characters")
 

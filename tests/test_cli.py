@@ -121,6 +121,10 @@ REFUSALS = {
                        "--coach", "+12025550199"], "no coach"),
     "unknown_zone": (["participant", "add", "--phone", "+12025550145", "--name", "Mars",
                       "--coach", COACH, "--timezone", "Mars/Olympus"], "unknown time zone"),
+    "control_in_name": (["participant", "add", "--phone", "+12025550147", "--name",
+                         "Sam\x1b[31m Red", "--coach", COACH], "control character"),
+    "control_in_coach_name": (["coach", "add", "--name", "Al\x01ex", "--phone",
+                               "+12025550148"], "control character"),
     "short_password": (["coach", "add", "--name", "Short Pw", "--phone", "+12025550146",
                         "--username", "sp", "--password-stdin"], "at least 8"),
 }

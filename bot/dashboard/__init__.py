@@ -8,8 +8,6 @@ Rules:
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
@@ -24,7 +22,6 @@ def init_app(app: Flask) -> None:
     # Only the dashboard's own blueprints check tokens: Twilio's webhooks cannot send one.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     csrf.init_app(app)
     common.init_app(app)
     for module in (auth, coach, veterans, escalation_pages, staff):

@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     g,
     redirect,
@@ -25,8 +26,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bot.ids import in_range
 from bot.models import AuditLog, Coach
 from bot.services import Services
+from bot.textclean import has_control
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,8 +55,12 @@ def user() -> Coach:
 
 
 def auth_marker(coach: Coach) -> str:
-    """Return a short value that changes when the password does (ends older sessions)."""
-    return hashlib.sha256((coach.password_hash or "").encode()).hexdigest()[:16]
+    """Return a short value that changes with the password or the session version.
+
+    Logging out bumps the account's session version, so a saved cookie stops working.
+    """
+    seed = f"{coach.password_hash or ''}:{coach.session_version or 0}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def load_user() -> None:
@@ -100,8 +107,13 @@ def staff_required(view: F) -> F:
 
 
 def safe_next(target: str | None, default: str = "home.index") -> str:
-    """Return `target` if it is a path on this site, else the URL of `default`."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Return `target` if it is a path on this site, else the URL of `default`.
+
+    Browsers drop tabs and newlines from a Location (`/\t/evil.com` becomes `//evil.com`),
+    so any space or control character makes the target unsafe.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and all(" " < ch != "\x7f" for ch in target)):
         return target
     return url_for(default)
 
@@ -151,6 +163,21 @@ def _csrf_check() -> None:
         csrf.protect()
 
 
+def _ids_in_range() -> None:
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not in_range(value):
+            abort(404)
+
+
+def _no_control_characters() -> Response | None:
+    # Query strings and `next` are never stored (safe_next checks `next`); the rest of a form is.
+    for key, value in request.form.items(multi=True):
+        if key != "next" and (has_control(key) or has_control(value)):
+            return error_page(400, "That form held characters that cannot be stored "
+                                   "(control characters). Retype it and try again.")
+    return None
+
+
 def _headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -164,6 +191,8 @@ def _headers(response: Response) -> Response:
 def blueprint(name: str, import_name: str, url_prefix: str | None = None) -> Blueprint:
     """Return a dashboard blueprint with user loading, CSRF, headers and error pages."""
     bp = Blueprint(name, import_name, url_prefix=url_prefix)
+    bp.before_request(_no_control_characters)
+    bp.before_request(_ids_in_range)
     bp.before_request(load_user)
     bp.before_request(_csrf_check)
     bp.after_request(_headers)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
 from bot.dashboard.queries import names
 from bot.export import KINDS, write_csv
+from bot.ids import parse_id
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
 from bot.people import EnrolmentError, add_participant
 
@@ -55,7 +56,7 @@ def add_veteran() -> Response | str:
         moment = now()
         try:
             with services().db.session() as db:
-                coach = db.get(Coach, int(form["coach"])) if form["coach"].isdigit() else None
+                coach = db.get(Coach, parse_id(form["coach"])) if parse_id(form["coach"]) else None
                 if coach is None or coach.role != "coach":
                     raise EnrolmentError("choose the veteran's coach")
                 participant = add_participant(
@@ -124,7 +125,7 @@ def reassign(participant_id: int) -> Response:
     raw = request.form.get("coach", "")
     with services().db.session() as db:
         participant = _participant(db, participant_id)
-        coach = db.get(Coach, int(raw)) if raw.isdigit() else None
+        coach = db.get(Coach, parse_id(raw)) if parse_id(raw) else None
         if coach is None or coach.role != "coach" or not coach.active:
             flash("Choose an active coach.", "error")
         elif coach.id == participant.coach_id:
