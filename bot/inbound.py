@@ -38,6 +38,7 @@ from bot.models import Coach, Message, OnceMark, Participant
 from bot.outbox import queue_message, record_reply
 from bot.phones import mask, try_e164
 from bot.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
+from bot.textclean import outgoing
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -88,7 +89,8 @@ def render_twiml(replies: list[str]) -> str:
     """Return the TwiML MessagingResponse would build, ~50x faster (same bytes)."""
     if not replies:
         return _XML_DECLARATION + "<Response />"
-    parts = [f"<Message>{escape(text)}</Message>" if text else "<Message />" for text in replies]
+    texts = [outgoing(text) for text in replies]  # as record_reply stores them
+    parts = [f"<Message>{escape(text)}</Message>" if text else "<Message />" for text in texts]
     return _XML_DECLARATION + "<Response>" + "".join(parts) + "</Response>"
 
 

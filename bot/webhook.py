@@ -20,6 +20,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.ids import parse_id
 from bot.inbound import InboundSms, clean_sid, handle_inbound
 from bot.status import apply_status
+from bot.textclean import outgoing
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -63,7 +64,7 @@ def twiml(replies: list[str]) -> Response:
     """Return a TwiML response carrying `replies` as <Message> elements."""
     response = MessagingResponse()
     for text in replies:
-        response.message(text)
+        response.message(outgoing(text))
     return Response(str(response), mimetype="application/xml")
 
 
