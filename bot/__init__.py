@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -17,13 +18,18 @@ from bot.logs import setup_logging
 from bot.services import Services, build_services
 from bot.sms import SmsSender
 
+log = logging.getLogger(__name__)
+
 
 def _secret_key(config: Config) -> str:
     if config.web.secret_key:
         return str(config.web.secret_key)
     if not config.uses_demo_database:
+        twilio = " (the twilio transport never uses the demo's generated key)" \
+            if config.sms.transport == "twilio" else ""
         raise ConfigError(
-            "[web] secret_key is empty; set it (or PEERLINE_WEB_SECRET_KEY) to a long random string"
+            "[web] secret_key is empty; set it (or PEERLINE_WEB_SECRET_KEY) to a long random "
+            f"string{twilio}"
         )
     path = Path("var/secret_key")
     if not path.exists():
@@ -31,6 +37,18 @@ def _secret_key(config: Config) -> str:
         path.write_text(secrets.token_hex(32))
         os.chmod(path, 0o600)
     return path.read_text().strip()
+
+
+def _check_signatures(config: Config) -> None:
+    """Refuse unsigned Twilio webhooks unless allowed on purpose; warn at every start then."""
+    if config.sms.transport != "twilio" or config.twilio.validate_signatures:
+        return
+    if not config.twilio.allow_unsigned:
+        raise ConfigError(
+            "[twilio] validate_signatures = false with transport twilio lets anyone post texts "
+            "as any number; set it true, or set [twilio] allow_unsigned = true to accept that")
+    log.warning("[twilio] validate_signatures = false: webhooks are not checked, anyone can "
+                "post texts as any number (allowed by [twilio] allow_unsigned)")
 
 
 def create_app(
@@ -52,6 +70,7 @@ def create_app(
         setup_logging(config.logging.level, config.logging.json)
         services = build_services(config, clock=clock, sender=sender)
     config = services.config
+    _check_signatures(config)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_secret_key(config),
