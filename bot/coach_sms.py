@@ -7,6 +7,9 @@ Rules:
 - Every answer is one short SMS a coach can read on a phone; mistakes get a
   plain sentence ("#12 is not one of yours"), anything else the usage line.
 - A refused command changes nothing (it runs in a savepoint).
+- Caller ID can be spoofed, so nothing a text asks may put new words in a veteran's
+  phone or lift a crisis pause: `EDIT` holds the new text for confirmation on the
+  dashboard, and `RESUME` answers that resuming is done on the dashboard.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from bot.durations import quiet_hours_end
 from bot.escalations import acknowledge, can_act
 from bot.ids import in_range
 from bot.models import Coach, Escalation, Nudge, Participant
-from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume_for_participant
+from bot.nudges import NudgeError, approve, get_for, hold_sms_edit, pending_for, reject
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
-         "EDIT ID new text (change and send), ACK ID (escalation seen).")
+         "EDIT ID new text (confirm on dashboard), ACK ID (escalation seen).")
 # After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
@@ -87,7 +90,8 @@ def _decide(session: Session, services: Any, coach: Coach, verb: str, number: in
     if verb == "EDIT":
         if not rest.strip():
             raise NudgeError(f"Write the new text after the number: EDIT {number} your text")
-        approve(session, nudge, coach, now, body=rest, via="sms")
+        if hold_sms_edit(session, nudge, coach, now, rest):
+            return f"#{number} edit saved, not sent. To send it, confirm it on the dashboard."
         done = "edited and approved"
     else:
         approve(session, nudge, coach, now, via="sms")
@@ -117,8 +121,8 @@ def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
         return f"P{number} is not one of yours."
     if not participant.nudges_paused:
         return f"Nudges for {participant.first_name} (P{number}) are not paused."
-    resume_for_participant(session, participant.id, coach, now, via="sms")
-    return f"Nudges for {participant.first_name} (P{number}) are on again."
+    return (f"Nudges for {participant.first_name} (P{number}) stay paused after a crisis. "
+            "To resume them, use the dashboard.")
 
 
 LIST_VERBS = frozenset({"QUEUE", "Q", "LIST"})

@@ -9,6 +9,8 @@ Rules (SPEC §6.7):
   drafts cannot be approved until a coach or staff member resumes them.
 - A pending draft past its lateness can no longer go: the nudge_drafts job
   expires it (hourly), so it leaves the coach's queue and digest count.
+- New words sent by SMS (`EDIT`) are held in `sms_edit_body` and go out only when
+  confirmed on the dashboard: a sender number can be spoofed, a password cannot.
 - Errors are NudgeError with a sentence a coach can read on a phone.
 """
 
@@ -125,11 +127,30 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
         not_after=not_after,
     )
     nudge.status = "approved"
+    nudge.sms_edit_body = None  # decided: a held SMS edit is either this text or dropped
     nudge.decided_by_id = coach.id
     nudge.decided_at = now
     nudge.message_id = message.id
     _audit(session, coach, "nudge.edit" if body is not None else "nudge.approve", nudge, now, via)
     return message
+
+
+def hold_sms_edit(session: Session, nudge: Nudge, coach: Coach, now: datetime,
+                  body: str) -> bool:
+    """Keep `body` (from an SMS EDIT) for confirmation on the dashboard; False if expired.
+
+    A draft already past its lateness is expired instead, as approve() would.
+    """
+    _check_pending(nudge)
+    if now > nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds):
+        approve(session, nudge, coach, now, via="sms")  # marks it expired, queues nothing
+        return False
+    body = body.strip()
+    if not body:
+        raise NudgeError("The new text is empty.")
+    nudge.sms_edit_body = body[:1600]
+    _audit(session, coach, "nudge.sms_edit", nudge, now, "sms")
+    return True
 
 
 def reject(session: Session, nudge: Nudge, coach: Coach, now: datetime, via: str = "web") -> None:
