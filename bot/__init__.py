@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,6 +13,7 @@ from flask import Flask
 
 from bot.clock import Clock
 from bot.config import Config, ConfigError, load_config
+from bot.files import private_file
 from bot.logs import setup_logging
 from bot.services import Services, build_services
 from bot.sms import SmsSender
@@ -33,9 +33,7 @@ def _secret_key(config: Config) -> str:
         )
     path = Path("var/secret_key")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        os.chmod(path, 0o600)
+        private_file(path).write_text(secrets.token_hex(32))
     return path.read_text().strip()
 
 

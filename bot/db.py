@@ -10,6 +10,8 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.files import private_file
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -19,7 +21,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 in a 0700 folder; SQLite's -wal/-shm copy the mode
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
 

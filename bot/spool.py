@@ -42,6 +42,7 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot.files import private_dir
 from bot.phones import mask
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def spool_path(services: Any) -> Path:
 
 def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: bool) -> Path:
     """Write one text durably to the spool; return its file."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder)
     final = folder / f"{sms.sid}.json"
     temporary = folder / f".{sms.sid}.{os.getpid()}.tmp"
     record = {"sid": sms.sid, "phone": sms.phone, "body": sms.body,
