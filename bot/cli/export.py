@@ -7,7 +7,7 @@ import sys
 import click
 
 from bot.cli.common import with_services
-from bot.export import KINDS, write_csv
+from bot.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.models import AuditLog
 from bot.services import Services
 
@@ -15,13 +15,19 @@ from bot.services import Services
 @click.command("export")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--include-free-text", is_flag=True,
+              help="Also export what veterans wrote in their own words (audit-logged).")
 @with_services
-def export_command(services: Services, kind: str, fmt: str) -> None:
-    """Write a research export (participant ids, no phone numbers) to stdout."""
+def export_command(services: Services, kind: str, fmt: str, include_free_text: bool) -> None:
+    """Write a de-identified research export (participant ids; no names or phones) to stdout."""
+    flows = services.flows.flows() if services.flows is not None else []
+    options = ExportOptions(include_free_text=include_free_text,
+                            text_variables=text_variables(flows))
     with services.db.session() as session:
-        count = write_csv(session, kind, sys.stdout)
+        count = write_csv(session, kind, sys.stdout, options)
         session.add(AuditLog(actor="cli", action="export", target_type=kind,
-                             detail={"rows": count}, created_at=services.clock.now()))
+                             detail={"rows": count, "free_text": include_free_text},
+                             created_at=services.clock.now()))
 
 
 def register(main: click.Group) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
 from bot.dashboard.queries import names
-from bot.export import KINDS, write_csv
+from bot.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.ids import parse_id
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
 from bot.people import EnrolmentError, add_participant
@@ -201,9 +201,13 @@ def export(kind: str) -> Response:
     if kind not in KINDS:
         abort(404)
     out = io.StringIO()
+    free_text = request.form.get("include_free_text") == "1"
+    flows = services().flows
+    options = ExportOptions(include_free_text=free_text,
+                            text_variables=text_variables(flows.flows() if flows else []))
     with services().db.session() as db:
-        rows = write_csv(db, kind, out)
-        audit(db, "export", "export", None, kind=kind, rows=rows)
+        rows = write_csv(db, kind, out, options)
+        audit(db, "export", "export", None, kind=kind, rows=rows, free_text=free_text)
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="peerline-{kind}-{stamp}.csv"'})
