@@ -1,4 +1,10 @@
-"""Opt participants out and back in, recording how and when."""
+"""Opt participants out and back in, and record withdrawal, with how and when.
+
+Rules:
+- The consent states of `participants.status` belong here: `opted_out` (the
+  veteran texted STOP; START undoes it) and `withdrawn` (staff recorded that the
+  veteran left the program or study; no text undoes it). Both stop every text.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.models import ConsentEvent, Message, Outbox, Participant
+from bot.models import AuditLog, ConsentEvent, Message, Nudge, Outbox, Participant
+
+
+class WithdrawalError(ValueError):
+    """A withdrawal could not be recorded (a sentence staff can read)."""
 
 
 def opt_out(
@@ -50,6 +60,36 @@ def opt_in(
     return True
 
 
+def withdraw(session: Session, participant_id: int, *, reason: str, actor: str,
+             now: datetime, actor_id: int | None = None) -> Participant:
+    """Record a withdrawal (staff action): texts stop, drafts are cancelled, reason kept."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise WithdrawalError("say why they withdrew (a short reason is kept for the record)")
+    participant = session.get(Participant, participant_id, with_for_update=True)
+    if participant is None:
+        raise WithdrawalError(f"there is no participant P{participant_id}")
+    if participant.status == "withdrawn":
+        raise WithdrawalError(f"P{participant_id} already withdrew")
+    participant.status = "withdrawn"
+    participant.status_before_opt_out = None
+    participant.withdrawn_at = now
+    participant.withdrawal_reason = reason[:1000]
+    session.add(ConsentEvent(participant_id=participant_id, kind="withdrawn",
+                             method=actor[:40], created_at=now))
+    session.add(AuditLog(actor_id=actor_id, actor=actor, action="participant.withdraw",
+                         target_type="participant", target_id=participant_id,
+                         detail={"reason": reason[:200]}, created_at=now))
+    from bot.runtime import end_active_runs  # bot.runtime imports this module
+
+    end_active_runs(session, participant_id, now)
+    session.execute(update(Nudge).where(Nudge.participant_id == participant_id,
+                                        Nudge.status.in_(("pending", "approved")))
+                    .values(status="cancelled", decided_at=now))
+    cancel_unsent(session, participant_id, now)
+    return participant
+
+
 def cancel_unsent(session: Session, participant_id: int, now: datetime) -> None:
     """Cancel every pending outbox row addressed to the participant."""
     ids = (
@@ -64,7 +104,7 @@ def cancel_unsent(session: Session, participant_id: int, now: datetime) -> None:
         return
     session.execute(
         update(Outbox).where(Outbox.id.in_(row_ids))
-        .values(state="cancelled", last_error="opted out", finished_at=now)
+        .values(state="cancelled", last_error="opted out or withdrew", finished_at=now)
     )
     session.execute(
         update(Message).where(Message.id.in_(

@@ -284,6 +284,8 @@ def _route_participant(
         changed = opt_out(session, participant.id, method=f"sms:{message.body.strip()[:20]}",
                           now=now, message_id=message.id)
         return [texts.opted_out(config)] if changed else []
+    if participant.status == "withdrawn":  # left the program: crisis above, HELP, else quiet
+        return [texts.help_text(config, participant)] if keyword == "help" else []
     if participant.status == "opted_out":
         if keyword == "start":
             opt_in(session, participant.id, method="sms:START", now=now, message_id=message.id)

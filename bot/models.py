@@ -101,7 +101,7 @@ class Participant(Base):
     coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="active", index=True)
-    # active | paused | opted_out | completed
+    # active | paused | opted_out | completed | withdrawn (consent states: bot/consent.py)
     status_before_opt_out: Mapped[str | None] = mapped_column(String(12))
     nudges_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     strategies: Mapped[list[Any]] = mapped_column(default=list)
@@ -122,7 +122,8 @@ class Participant(Base):
 
     @property
     def opted_out(self) -> bool:
-        return self.status == "opted_out"
+        """Tell whether no text may go to them: they texted STOP, or they withdrew."""
+        return self.status in ("opted_out", "withdrawn")
 
 
 class ConsentEvent(Base):

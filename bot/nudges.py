@@ -118,7 +118,7 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
         nudge.body = body[:1600]
     participant = session.get(Participant, nudge.participant_id)
     assert participant is not None
-    if participant.status == "opted_out":
+    if participant.opted_out:
         raise NudgeError(f"#{nudge.id} can't be sent: {participant.first_name} has opted out.")
     due = max(nudge.due_at, now)
     message = queue_message(

@@ -105,11 +105,23 @@ def find_coach_by_phone(session: Session, raw: str) -> Coach:
     return coach
 
 
+def find_participant_by_phone(session: Session, raw: str) -> Participant:
+    """Return the participant with phone `raw`, or raise EnrolmentError."""
+    phone = _phone(raw)
+    participant = session.scalar(select(Participant).where(Participant.phone == phone))
+    if participant is None:
+        raise EnrolmentError(f"no participant has phone number {phone}")
+    return participant
+
+
 def add_participant(
     session: Session, *, phone: str, name: str, coach: Coach, timezone: str, now: datetime,
-    actor: str = "cli",
+    actor: str = "cli", consent_version: str | None = None,
 ) -> Participant:
-    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field."""
+    """Enrol a participant with a coach, recording the consent version and time.
+
+    Raise EnrolmentError on a bad or duplicate field.
+    """
     _check_name(name)
     e164 = _phone(phone)
     if _phone_taken(session, e164):
@@ -117,10 +129,11 @@ def add_participant(
     participant = Participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
         status="active", strategies=[], fields={}, enrolled_at=now,
+        consent_version=(consent_version or "").strip()[:40] or None, consented_at=now,
     )
     _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,
-                             created_at=now))
+                             version=participant.consent_version, created_at=now))
     session.add(AuditLog(actor=actor, action="participant.add", target_type="participant",
                          target_id=participant.id, created_at=now))
     return participant

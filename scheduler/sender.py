@@ -220,7 +220,7 @@ class OutboxSender:
             row.claimed_at = now  # renew the lease for the call: a live send is not reclaimed
             if claim.participant_id and row.to_participant and session.scalar(
                     select(Participant.status).where(Participant.id == claim.participant_id)
-            ) == "opted_out":
+            ) in ("opted_out", "withdrawn"):
                 message = session.get(Message, claim.message_id)
                 assert message is not None
                 self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")

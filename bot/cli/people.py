@@ -7,7 +7,14 @@ import sys
 import click
 
 from bot.cli.common import fail, with_services
-from bot.people import EnrolmentError, add_coach, add_participant, find_coach_by_phone
+from bot.consent import WithdrawalError, withdraw
+from bot.people import (
+    EnrolmentError,
+    add_coach,
+    add_participant,
+    find_coach_by_phone,
+    find_participant_by_phone,
+)
 from bot.services import Services
 
 
@@ -78,10 +85,12 @@ def participant_group() -> None:
 @click.option("--name", required=True)
 @click.option("--coach", "coach_phone", required=True, help="The coach's phone number.")
 @click.option("--timezone", default=None, help="IANA zone (default: program.timezone).")
+@click.option("--consent-version", default=None,
+              help="Version of the consent form they agreed to (default: program.consent_version).")
 @with_services
 def participant_add(services: Services, phone: str, name: str, coach_phone: str,
-                    timezone: str | None) -> None:
-    """Enrol a veteran with their peer coach."""
+                    timezone: str | None, consent_version: str | None) -> None:
+    """Enrol a veteran with their peer coach (their consent is recorded with its version)."""
     now = services.clock.now()
     try:
         with services.db.session() as session:
@@ -89,6 +98,7 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
             participant = add_participant(
                 session, phone=phone, name=name, coach=coach, now=now,
                 timezone=timezone or services.config.program.timezone,
+                consent_version=consent_version or services.config.program.consent_version,
             )
             from bot.runtime import on_enrolled
 
@@ -96,6 +106,23 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
     except EnrolmentError as exc:
         fail(str(exc))
     click.echo(f"added participant #{participant.id} {participant.name}")
+
+
+@participant_group.command("withdraw")
+@click.option("--phone", required=True, help="The veteran's phone number.")
+@click.option("--reason", required=True, help="Why, as the veteran or staff said it.")
+@with_services
+def participant_withdraw(services: Services, phone: str, reason: str) -> None:
+    """Record that a veteran withdrew: texts stop at once, exports flag their rows."""
+    try:
+        with services.db.session() as session:
+            participant = find_participant_by_phone(session, phone)
+            withdraw(session, participant.id, reason=reason, actor="cli",
+                     now=services.clock.now())
+            pid = participant.id
+    except (EnrolmentError, WithdrawalError) as exc:
+        fail(str(exc))
+    click.echo(f"P{pid} withdrew; no more texts will be sent to them")
 
 
 def register(main: click.Group) -> None:

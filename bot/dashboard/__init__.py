@@ -16,7 +16,7 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprints, CSRF protection and template helpers."""
-    from bot.dashboard import auth, coach, common, staff, veterans
+    from bot.dashboard import auth, coach, common, staff, veterans, withdrawal
     from bot.dashboard import escalations as escalation_pages
 
     # Only the dashboard's own blueprints check tokens: Twilio's webhooks cannot send one.
@@ -24,5 +24,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     csrf.init_app(app)
     common.init_app(app)
-    for module in (auth, coach, veterans, escalation_pages, staff):
+    for module in (auth, coach, veterans, escalation_pages, staff, withdrawal):
         module.init_app(app)

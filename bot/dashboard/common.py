@@ -36,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 STATUS_WORDS = {"active": "Active", "paused": "Paused", "opted_out": "Opted out",
-                "completed": "Completed"}
+                "completed": "Completed", "withdrawn": "Withdrew"}
 
 
 def services() -> Services:

@@ -62,7 +62,8 @@ def add_veteran() -> Response | str:
                 participant = add_participant(
                     db, phone=form["phone"], name=form["name"], coach=coach,
                     timezone=form["timezone"] or services().config.program.timezone,
-                    now=moment, actor=f"web:coach:{user().id}")
+                    now=moment, actor=f"web:coach:{user().id}",
+                    consent_version=services().config.program.consent_version)
                 audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
                 from bot.runtime import on_enrolled
 
