@@ -164,6 +164,19 @@ def recover_inbound(services: Any, now: datetime) -> str:
     return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
+def purge_old_texts(services: Any, now: datetime) -> str:
+    """Once a day, blank texts older than [data] retention (bot/retention.py; audited)."""
+    from bot.retention import describe, purge
+
+    day_key = f"purge:{now.date().isoformat()}"
+    if zone_done(services, day_key):
+        return "done today"
+    with services.db.session() as session:
+        counts = purge(session, services, now, actor="scheduler")
+    mark_zone_done(services, day_key, now)
+    return describe(counts)
+
+
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).
 JOBS: dict[str, Job] = {
     "inbound_recovery": recover_inbound,
@@ -173,6 +186,7 @@ JOBS: dict[str, Job] = {
     "staff_escalations": escalate_to_staff,
     "nudge_drafts": draft_scheduled_nudges,
     "coach_digests": coach_digests,
+    "retention": purge_old_texts,
     "outbox": send_outbox,
 }
 

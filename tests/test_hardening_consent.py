@@ -27,6 +27,7 @@ def _cli(services: Any, *args: str) -> Any:
     config = Path("consent.toml")
     config.write_text(f'[database]\nurl = "{services.config.database.url}"\n\n'
                       f'[flows]\ndir = "{REPO / "flows"}"\n\n[program]\nconsent_version = "v3"\n')
+    config.chmod(0o600)  # it may hold a database password
     return CliRunner().invoke(main, [*args, "--config", str(config)])
 
 

@@ -53,6 +53,7 @@ def _cli(services: Any, *args: str) -> list[dict[str, str]]:
     config = Path("export.toml")
     config.write_text(f'[database]\nurl = "{services.config.database.url}"\n\n'
                       f'[flows]\ndir = "{REPO / "flows"}"\n')
+    config.chmod(0o600)  # it may hold a database password
     result = CliRunner().invoke(main, ["export", *args, "--config", str(config)])
     assert result.exit_code == 0, result.output
     return _csv(result.stdout)

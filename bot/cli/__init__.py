@@ -8,6 +8,7 @@ from bot.cli import db as db_commands
 from bot.cli import export as export_commands
 from bot.cli import flows as flows_commands
 from bot.cli import people as people_commands
+from bot.cli import purge as purge_commands
 from bot.cli import serve as serve_commands
 
 
@@ -16,5 +17,6 @@ def main() -> None:
     """PeerLine: peer-coached pain self-management by SMS."""
 
 
-for module in (db_commands, people_commands, export_commands, serve_commands, flows_commands):
+for module in (db_commands, people_commands, export_commands, serve_commands, flows_commands,
+               purge_commands):
     module.register(main)
