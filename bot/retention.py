@@ -13,9 +13,9 @@ Rules (SPEC §13):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import CursorResult, and_, or_, update
 from sqlalchemy.orm import Session
 
 from bot.config import retention_of
@@ -27,32 +27,34 @@ _SCORE = r"^ *-?[0-9]+(\.[0-9]+)? *$"
 FLAGS = ("true", "false", "yes", "no", "True", "False")
 
 
+def _changed(session: Session, statement: Any) -> int:
+    """Run an UPDATE; return how many rows it changed."""
+    result = cast(CursorResult[Any], session.execute(
+        statement.execution_options(synchronize_session=False)))
+    return int(result.rowcount or 0)
+
+
 def purge(session: Session, services: Any, now: datetime, *, actor: str) -> dict[str, Any]:
     """Blank what is older than the retention window; audit and return what was blanked."""
     before = now - retention_of(services.config)
     flows = services.flows.flows() if services.flows is not None else []
     counts: dict[str, Any] = {}
-    counts["messages"] = session.execute(
-        update(Message).where(Message.created_at < before,
-                              or_(Message.body != "", Message.reply_twiml.is_not(None)))
-        .values(body="", reply_twiml=None)).rowcount
-    counts["nudges"] = session.execute(
-        update(Nudge).where(Nudge.created_at < before,
-                            or_(Nudge.body != "", Nudge.original_body != ""))
-        .values(body="", original_body="", sms_edit_body=None)).rowcount
-    counts["notes"] = session.execute(
-        update(EscalationNote).where(EscalationNote.created_at < before,
-                                     EscalationNote.body != "").values(body="")).rowcount
-    free = [CheckinAnswer.flow_id + ":" + CheckinAnswer.variable == f"{flow}:{variable}"
+    counts["messages"] = _changed(session, update(Message).where(
+        Message.created_at < before, or_(Message.body != "", Message.reply_twiml.is_not(None)))
+        .values(body="", reply_twiml=None))
+    counts["nudges"] = _changed(session, update(Nudge).where(
+        Nudge.created_at < before, or_(Nudge.body != "", Nudge.original_body != ""))
+        .values(body="", original_body="", sms_edit_body=None))
+    counts["notes"] = _changed(session, update(EscalationNote).where(
+        EscalationNote.created_at < before, EscalationNote.body != "").values(body=""))
+    free = [and_(CheckinAnswer.flow_id == flow, CheckinAnswer.variable == variable)
             for flow, variable in text_variables(flows)]
     words = ~CheckinAnswer.value.regexp_match(_SCORE) & CheckinAnswer.value.not_in(FLAGS)
-    counts["answers"] = session.execute(
-        update(CheckinAnswer).where(CheckinAnswer.answered_at < before, CheckinAnswer.value != "",
-                                    or_(words, *free))
-        .values(value="")).rowcount
-    counts["runs"] = session.execute(
-        update(Run).where(Run.status != "active", Run.started_at < before)
-        .values(variables={})).rowcount
+    counts["answers"] = _changed(session, update(CheckinAnswer).where(
+        CheckinAnswer.answered_at < before, CheckinAnswer.value != "", or_(words, *free))
+        .values(value=""))
+    counts["runs"] = _changed(session, update(Run).where(
+        Run.status != "active", Run.started_at < before).values(variables={}))
     counts["before"] = before.isoformat()
     session.add(AuditLog(actor=actor, action="data.purge", target_type="data",
                          detail=counts, created_at=now))

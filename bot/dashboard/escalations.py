@@ -20,6 +20,7 @@ def show(escalation_id: int) -> str:
     """Show an escalation with its notes and what was done, by whom and when."""
     with services().db.session() as db:
         escalation = escalation_or_404(db, escalation_id, user())
+        audit(db, "escalation.view", "escalation", escalation.id)  # every read (SPEC §13)
         notes = list(db.scalars(select(EscalationNote)
                                 .where(EscalationNote.escalation_id == escalation.id)
                                 .order_by(EscalationNote.created_at, EscalationNote.id)))

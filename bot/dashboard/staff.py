@@ -11,8 +11,8 @@ from flask import Flask, Response, abort, flash, redirect, render_template, requ
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.dashboard.audit_words import sentences
 from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
-from bot.dashboard.queries import names
 from bot.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.ids import parse_id
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
@@ -220,8 +220,7 @@ def audit_log() -> str:
     """Show the latest audit-log entries, newest first."""
     with services().db.session() as db:
         entries = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(300)))
-        people = names(db, {e.actor_id for e in entries})
-        return render_template("staff/audit.html", entries=entries, people=people)
+        return render_template("staff/audit.html", entries=sentences(db, entries))
 
 
 @bp.get("/failed")

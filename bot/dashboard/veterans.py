@@ -58,6 +58,7 @@ def show(participant_id: int) -> str:
     moment = now()
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
+        audit(db, "participant.view", "participant", participant.id)  # every read (SPEC §13)
         messages = thread(db, participant.id)
         weeks = weekly_peg(answers_for(db, participant.id), participant.timezone)
         escalations = open_escalations(db, coach, participant.id)
