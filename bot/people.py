@@ -78,6 +78,8 @@ def add_coach(
         raise EnrolmentError("a coach needs a phone number")
     if e164 and _phone_taken(session, e164):
         raise EnrolmentError(f"phone number {e164} is already enrolled")
+    if username and has_control(username):
+        raise EnrolmentError("the username holds a control character; type it again")
     if username and len(username) > USERNAME_MAX:
         raise EnrolmentError(f"the username is too long: at most {USERNAME_MAX} characters")
     if username and session.scalar(select(Coach.id).where(Coach.username == username)):
