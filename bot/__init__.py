@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import logging
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,41 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot import dashboard
 from bot.core.clock import Clock
 from bot.core.config import Config, ConfigError, load_config
+from bot.core.files import private_file
 from bot.core.logs import setup_logging
 from bot.services import Services, build_services
 from bot.sms import SmsSender
 from bot.web import health, metrics, webhook
+
+log = logging.getLogger(__name__)
 
 
 def _secret_key(config: Config) -> str:
     if config.web.secret_key:
         return str(config.web.secret_key)
     if not config.uses_demo_database:
+        twilio = " (the twilio transport never uses the demo's generated key)" \
+            if config.sms.transport == "twilio" else ""
         raise ConfigError(
-            "[web] secret_key is empty; set it (or PEERLINE_WEB_SECRET_KEY) to a long random string"
+            "[web] secret_key is empty; set it (or PEERLINE_WEB_SECRET_KEY) to a long random "
+            f"string{twilio}"
         )
     path = Path("var/secret_key")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        os.chmod(path, 0o600)
+        private_file(path).write_text(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _check_signatures(config: Config) -> None:
+    """Refuse unsigned Twilio webhooks unless allowed on purpose; warn at every start then."""
+    if config.sms.transport != "twilio" or config.twilio.validate_signatures:
+        return
+    if not config.twilio.allow_unsigned:
+        raise ConfigError(
+            "[twilio] validate_signatures = false with transport twilio lets anyone post texts "
+            "as any number; set it true, or set [twilio] allow_unsigned = true to accept that")
+    log.warning("[twilio] validate_signatures = false: webhooks are not checked, anyone can "
+                "post texts as any number (allowed by [twilio] allow_unsigned)")
 
 
 def create_app(
@@ -54,6 +71,7 @@ def create_app(
         setup_logging(config.logging.level, config.logging.json)
         services = build_services(config, clock=clock, sender=sender)
     config = services.config
+    _check_signatures(config)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_secret_key(config),
@@ -62,6 +80,8 @@ def create_app(
         # The demo runs on plain http://127.0.0.1, where a Secure cookie would be dropped.
         SESSION_COOKIE_SECURE=bool(config.web.secure_cookies) and not config.uses_demo_database,
         MAX_CONTENT_LENGTH=256 * 1024,
+        # Flask's default is 31 days; a dashboard sign-in lasts one working day.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
     app.extensions["peerline"] = services
     if config.web.proxy_hops > 0:  # the visitor's address from X-Forwarded-For, for login limits

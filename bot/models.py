@@ -78,6 +78,8 @@ class Coach(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by logout: every session cookie of the account stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -99,7 +101,8 @@ class Participant(Base):
     coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="active", index=True)
-    # active | paused | opted_out | completed | maintenance (bot.program_arc moves the last two)
+    # active | paused | opted_out | withdrawn | completed | maintenance: the consent states are
+    # bot/inbound/consent.py's, completed and maintenance bot/domain/program_arc.py's
     status_before_opt_out: Mapped[str | None] = mapped_column(String(12))
     nudges_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     strategies: Mapped[list[Any]] = mapped_column(default=list)
@@ -109,6 +112,10 @@ class Participant(Base):
     program_end_at: Mapped[datetime | None]
     # The first complete PEG ({pain, enjoyment, activity, mean, at, week}); see bot.peg.
     peg_baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    consent_version: Mapped[str | None] = mapped_column(String(40))
+    consented_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]  # staff recorded a withdrawal: no more texts
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     last_inbound_at: Mapped[datetime | None]
     last_outbound_at: Mapped[datetime | None]
 
@@ -120,7 +127,8 @@ class Participant(Base):
 
     @property
     def opted_out(self) -> bool:
-        return self.status == "opted_out"
+        """Tell whether no text may go to them: they texted STOP, or they withdrew."""
+        return self.status in ("opted_out", "withdrawn")
 
 
 class ConsentEvent(Base):
@@ -129,7 +137,8 @@ class ConsentEvent(Base):
     __tablename__ = "consent_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # enrolled | opt_out | opt_in
+    kind: Mapped[str] = mapped_column(String(12))  # enrolled | opt_out | opt_in | withdrawn
+    version: Mapped[str | None] = mapped_column(String(40))  # consent version (enrolled)
     method: Mapped[str] = mapped_column(String(40))  # e.g. sms:STOP, twilio:21610, cli
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime]
@@ -311,6 +320,9 @@ class Nudge(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     # pending | approved | rejected | expired | sent | cancelled
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Text a coach sent with SMS EDIT: shown on the dashboard, sent only once confirmed there
+    # (a sender number can be spoofed; the dashboard needs a password).
+    sms_edit_body: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime]
     max_lateness_seconds: Mapped[int] = mapped_column(Integer, default=12 * 3600)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"))
@@ -333,9 +345,11 @@ class LoginFailure(Base):
     """A failed dashboard login from one client address, for the per-address limit."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_address_created", "address", "created_at"),)
+    __table_args__ = (Index("ix_login_failures_address_created", "address", "created_at"),
+                      Index("ix_login_failures_username_created", "username", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(80))  # as typed, known or not
     created_at: Mapped[datetime]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.durations import parse_duration
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
+from bot.domain.retention import describe, purge
 from bot.inbound import concern
 from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
 from bot.inbound.spool import replay_spool
@@ -184,6 +185,17 @@ def recover_inbound(services: Any, now: datetime) -> str:
     return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
+def purge_old_texts(services: Any, now: datetime) -> str:
+    """Once a day, blank texts older than [data] retention (bot/domain/retention.py; audited)."""
+    day_key = f"purge:{now.date().isoformat()}"
+    if zone_done(services, day_key):
+        return "done today"
+    with services.db.session() as session:
+        counts = purge(session, services, now, actor="scheduler")
+    mark_zone_done(services, day_key, now)
+    return describe(counts)
+
+
 # Fixed job ids, in the order a tick runs them (the outbox last, so it sends what they queued).
 JOBS: dict[str, Job] = {
     "inbound_recovery": recover_inbound,
@@ -195,6 +207,7 @@ JOBS: dict[str, Job] = {
     "staff_escalations": escalate_to_staff,
     "nudge_drafts": draft_scheduled_nudges,
     "coach_digests": coach_digests,
+    "retention": purge_old_texts,
     "outbox": send_outbox,
 }
 

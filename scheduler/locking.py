@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.core.files import private_dir
+
 log = logging.getLogger(__name__)
 
 ADVISORY_KEY = 0x5EE41E  # "peerline scheduler"; one per database
@@ -110,7 +112,7 @@ class FileLock:
 
         if self._fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,7 +25,9 @@ What it does:
 - Success is 201 with a message resource JSON (`sid`, `status: queued`,
   `num_segments` as a string, ...). Errors are Twilio's error JSON
   (`code`, `message`, `more_info`, `status`).
-- Every request is recorded (`requests`), failed or not, in arrival order.
+- Every request is recorded (`requests`), failed or not, in arrival order; one cut
+  off before its whole body arrived (a killed client) is not a request Twilio would
+  act on, and is only counted (`incomplete`).
 - Outcomes: during an `outage` every request gets its outcomes in turn; else
   a recipient can be made to fail every time (`fail_for`); else scripted ones
   are consumed one per request (`script`); else OK.
@@ -118,6 +120,7 @@ class FakeTwilio:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.requests: list[Recorded] = []
+        self.incomplete = 0  # requests cut off before their whole body arrived
         self.max_concurrent = 0
         self._in_flight = 0
         self._script: deque[Outcome] = deque()
@@ -306,7 +309,12 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def _post(self) -> None:
             arrived = fake.time()
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode("utf-8", errors="replace")
+            data = self.rfile.read(length)
+            if len(data) < length:  # the client died mid-request: Twilio would not act on it
+                fake.incomplete += 1
+                self.close_connection = True
+                return
+            raw = data.decode("utf-8", errors="replace")
             form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
             auth = self._auth()
             expected = f"{_PATH_PREFIX}{fake.account_sid}/Messages.json"

@@ -56,7 +56,7 @@ def test_queue_splits_and_trims_for_sms(sms, services, people):
     assert 1 < len(answer) <= 3
     assert all(len(text) <= REPLY_CHARS + 40 for text in answer)
     assert "more on the dashboard" in answer[-1]
-    assert "…" in answer[0]
+    assert "..." in answer[0] and "…" not in answer[0]  # plain GSM-7, one segment
 
 
 def test_empty_queue(sms, people):
@@ -99,13 +99,24 @@ def test_a_draft_past_its_lateness_is_not_approved_as_if_it_would_go(sms, servic
         assert session.scalars(select(Message).where(Message.kind == "nudge")).all() == []
 
 
-def test_edit_replaces_the_text(sms, services, people):
+def test_edit_is_held_for_the_dashboard(sms, services, people, sender):
+    """A sender number can be spoofed: new words by text wait for a signed-in confirmation."""
     nudge_id = _draft(services, people["participant"])
     answer = replies(sms.send(COACH_PHONE, f"EDIT {nudge_id} Sam, proud of you. Alex"))
-    assert answer == [f"#{nudge_id} edited and approved; it goes to Sam now."]
+    assert answer == [f"#{nudge_id} edit saved, not sent. To send it, confirm it on the "
+                      "dashboard."]
     nudge = _nudge(services, nudge_id)
-    assert (nudge.status, nudge.body, nudge.original_body) == (
-        "approved", "Sam, proud of you. Alex", "Keep going, Sam")
+    assert (nudge.status, nudge.body, nudge.sms_edit_body) == (
+        "pending", "Keep going, Sam", "Sam, proud of you. Alex")
+    with services.db.session() as session:
+        assert session.scalars(select(Message).where(Message.kind == "nudge")).all() == []
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "nudge.sms_edit")).all()
+        assert [a.target_id for a in audit] == [nudge_id]
+    # a spoofed OK afterwards sends the program's draft, never the texted words
+    assert "approved" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
+    nudge = _nudge(services, nudge_id)
+    assert (nudge.status, nudge.body, nudge.sms_edit_body) == ("approved", "Keep going, Sam",
+                                                              None)
 
 
 @pytest.mark.parametrize(("command", "sent"), [
@@ -118,9 +129,8 @@ def test_edit_replaces_the_text(sms, services, people):
 ])
 def test_edit_keeps_the_coachs_words(sms, services, people, command, sent):
     nudge_id = _draft(services, people["participant"])
-    assert "edited and approved" in replies(sms.send(COACH_PHONE,
-                                                     command.format(id=nudge_id)))[0]
-    assert _nudge(services, nudge_id).body == sent
+    assert "edit saved" in replies(sms.send(COACH_PHONE, command.format(id=nudge_id)))[0]
+    assert _nudge(services, nudge_id).sms_edit_body == sent
 
 
 def test_edit_without_text_changes_nothing(sms, services, people):
@@ -165,8 +175,11 @@ def test_a_paused_draft_needs_resume(sms, services, people):
     assert "paused" in refused and f"text RESUME {pid}" in refused  # says how, not just what
     assert f"then OK {nudge_id}" in refused and len(refused) <= 160
     assert replies(sms.send(COACH_PHONE, f"RESUME P{pid}")) == [
-        f"Nudges for Sam (P{pid}) are on again."]
-    assert "approved" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
+        f"Nudges for Sam (P{pid}) stay paused after a crisis. To resume them, use the "
+        "dashboard."]
+    with services.db.session() as session:  # a spoofed sender must not lift a crisis pause
+        assert session.get(Participant, pid).nudges_paused is True
+    assert "paused" in replies(sms.send(COACH_PHONE, f"OK {nudge_id}"))[0]
 
 
 def test_ack_acknowledges_own_escalations_only(sms, services, people, other):

@@ -154,7 +154,7 @@ def _coach_world(services: Any) -> dict[str, int]:
     ("ACK {alert} I want to die tonight", "crisis", "acknowledged"),
     ("OK {draft} i cant go on", "concern", "approved"),
     ("NO {draft} I want to kill myself", "crisis", "rejected"),
-    ("EDIT {draft} see you soon. I want to die", "crisis", "edited and approved"),
+    ("EDIT {draft} see you soon. I want to die", "crisis", "edit saved, not sent"),
     ("QUEUE kill myself", "crisis", "draft"),
 ])
 def test_crisis_words_after_a_coach_command_are_screened_and_the_command_runs(

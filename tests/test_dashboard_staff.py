@@ -92,11 +92,11 @@ def test_export_downloads_csv_without_phone_numbers_and_is_audited(
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0][:3] == ["message_id", "participant_id", "direction"]
-    assert any("my pain is about a 7 today" in row for row in rows)
+    assert not any("my pain is about a 7 today" in row for row in rows)  # free text left out
     assert "+1202555" not in response.get_data(as_text=True)
     with services.db.session() as db:
         entry = db.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
-        assert entry.detail == {"kind": "messages", "rows": 2}
+        assert entry.detail == {"kind": "messages", "rows": 2, "free_text": False}
     assert sage.post("/staff/exports/phones").status_code == 404
     assert "export" in sage.text("/staff/audit")
 

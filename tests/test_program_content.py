@@ -87,7 +87,10 @@ def test_welcome_says_what_the_rules_require() -> None:
     for needed in ("{{ coach.first_name }}", "24/7", "can't reach your doctor",
                    "dial 988 then press 1", "text 838255", "chat VeteransCrisisLine.net",
                    "Msg & data rates may apply",
-                   "HELP", "STOP", "{{ program.texts_per_week }} texts a week"):
+                   "HELP", "STOP", "{{ program.texts_per_week }} texts a week",
+                   # consent: who reads the texts, and what the answers are used for
+                   "{{ coach.first_name }} and program staff read your texts",
+                   "answers are used for the program and its research"):
         assert needed in " ".join(text.split()), needed
     opening = [s for s in flow["steps"].values() if "say" in s]
     assert 2 <= len(opening) <= 4

@@ -13,7 +13,10 @@ NUMBERS = [
     ("twenty", 20), ("thirteen", 13), ("I'd say 4", 4), ("4!!!", 4), ("7 7", 7),
     ("6.5", 6.5), ("7️⃣", 7), ("٧", 7),
 ]
-NOT_NUMBERS = ["7 or 8", "7-8", "between 3 and 5", "bad", "", "   ", "😭", "很痛", "eleven 12"]
+NOT_NUMBERS = ["7 or 8", "7-8", "between 3 and 5", "bad", "", "   ", "😭", "很痛", "eleven 12",
+               # half a fraction, a scale word or sums: the value would be invented
+               "out of 10", "/10", "10/", "outta 10", "seven hundred quintillion",
+               "2 thousand", "a million", "=1+1", "2*3", "5^2"]
 
 
 @pytest.mark.parametrize(("text", "value"), NUMBERS)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.domain.nudges import draft_nudge
+from bot.domain.nudges import approve, draft_nudge, get_for, resume_for_participant
 from bot.domain.people import add_coach, add_participant
 from bot.flows.store import FlowStore
-from bot.models import Escalation, Message, Nudge, Participant, Run
+from bot.models import Coach, Escalation, Message, Nudge, Participant, Run
 from scheduler.jobs import run_all, send_outbox
 from tests.conftest import make_config, replies
 
@@ -132,6 +132,12 @@ def test_a_flow_nudge_waits_for_its_own_coach(services, clock, sender, sms, vets
     assert replies(sms.send(OTHER_COACH, f"OK {nudge.id}")) == [f"#{nudge.id} is not one of yours."]
     sms.send(COACH, f"EDIT {nudge.id} Sam, how's the walking? Alex")
     tick(services, clock, nudge.due_at + timedelta(minutes=2))
+    assert texts(sender, SAM, "walking") == []  # an SMS edit waits for the dashboard
+    with services.db.session() as session:
+        coach = session.get(Coach, session.get(Nudge, nudge.id).coach_id)
+        approve(session, get_for(session, nudge.id, coach), coach, clock.now(),
+                body="Sam, how's the walking? Alex")
+    tick(services, clock, nudge.due_at + timedelta(minutes=3))
     assert texts(sender, SAM, "walking") == ["Sam, how's the walking? Alex"]
     with services.db.session() as session:
         assert session.get(Nudge, nudge.id).status == "sent"
@@ -181,6 +187,11 @@ def test_a_crisis_alerts_at_once_and_holds_nudges_until_resumed(
     assert "want to die" not in " ".join(sender.bodies_to(COACH) + sender.bodies_to(STAFF))
     tick(services, clock, clock.now() + timedelta(hours=12))
     assert texts(sender, SAM, "Nudge approved") == []  # held by the crisis
-    assert "on again" in replies(sms.send(COACH, f"RESUME P{vets['sam']}"))[0]
+    assert "dashboard" in replies(sms.send(COACH, f"RESUME P{vets['sam']}"))[0]
+    tick(services, clock, clock.now() + timedelta(minutes=1))
+    assert texts(sender, SAM, "Nudge approved") == []  # a text cannot lift a crisis pause
+    with services.db.session() as session:
+        coach = session.scalar(select(Coach).where(Coach.phone == COACH))
+        resume_for_participant(session, vets["sam"], coach, clock.now(), via="web")
     tick(services, clock, clock.now() + timedelta(minutes=1))
     assert texts(sender, SAM, "Nudge approved") == ["Nudge approved"]

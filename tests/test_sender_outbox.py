@@ -300,3 +300,40 @@ def test_a_batch_longer_than_the_lease_sends_nothing_twice(services, clock, fake
         clock.advance(timedelta(seconds=1))
     bodies = sorted(body for _, body in fake.sent)
     assert bodies == [f"text {n:02d}" for n in range(40)]  # every one, none twice
+
+
+def test_a_live_senders_call_that_outlasts_the_lease_is_not_sent_again(services, people, clock,
+                                                                      fake, make_sender):
+    """The flaky kill -9 test once saw 5 repeats with 4 in flight: under load a live call
+    (with its write after) outlasted the 5 s lease and another pass reclaimed and resent it.
+    A live sender now renews its claims (a heartbeat thread, every lease / 3)."""
+    import threading
+
+    services.config = services.config.replace(scheduler__lease_seconds=3)
+    message_id = queue(services, people["participant"], "hello")
+    send, entered, release = fake.send, threading.Event(), threading.Event()
+
+    def slow_call(to, body, *, status_callback=None):
+        if not entered.is_set():
+            entered.set()
+            release.wait(20)
+        return send(to, body, status_callback=status_callback)
+
+    fake.send = slow_call
+    slow = make_sender(name="slow", poll_seconds=0.05)
+    slow.start()
+    try:
+        assert entered.wait(10), "the live sender never called"
+        clock.advance(timedelta(seconds=10))  # the call has now lasted past the lease
+        deadline = threading.Event()
+        for _ in range(40):  # the heartbeat renews within lease / 3 = 1 s (real time)
+            row = outbox_row(services, message_id)[0]
+            if row.claimed_at == clock.now():
+                break
+            deadline.wait(0.1)
+        report = make_sender(name="other").drain()
+        assert (report.reclaimed, report.sent) == (0, 0)
+    finally:
+        release.set()
+        slow.stop()
+    assert fake.sent == [(PARTICIPANT_PHONE, "hello")]

@@ -9,6 +9,7 @@ from bot.cli import db as db_commands
 from bot.cli import export as export_commands
 from bot.cli import flows as flows_commands
 from bot.cli import people as people_commands
+from bot.cli import purge as purge_commands
 from bot.cli import safety as safety_commands
 from bot.cli import serve as serve_commands
 
@@ -21,5 +22,5 @@ def main(verbose: bool) -> None:
 
 
 for module in (db_commands, people_commands, export_commands, serve_commands, flows_commands,
-               safety_commands, chat_commands):
+               safety_commands, chat_commands, purge_commands):
     module.register(main)

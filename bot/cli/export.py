@@ -8,19 +8,26 @@ import click
 
 from bot.cli.common import with_services
 from bot.domain.audit import audit
-from bot.domain.export import KINDS, write_csv
+from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.services import Services
 
 
 @click.command("export")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--include-free-text", is_flag=True,
+              help="Also export what veterans wrote in their own words (audit-logged).")
 @with_services
-def export_command(services: Services, kind: str, fmt: str) -> None:
-    """Write a research export (participant ids, no phone numbers) to stdout."""
+def export_command(services: Services, kind: str, fmt: str, include_free_text: bool) -> None:
+    """Write a de-identified research export (participant ids; no names or phones) to stdout."""
+    flows = services.flows.flows() if services.flows is not None else []
+    options = ExportOptions(include_free_text=include_free_text,
+                            text_variables=text_variables(flows), config=services.config,
+                            now=services.clock.now())
     with services.db.session() as session:
-        count = write_csv(session, kind, sys.stdout, services.config, services.clock.now())
-        audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count)
+        count = write_csv(session, kind, sys.stdout, options)
+        audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count,
+              free_text=include_free_text)
 
 
 def register(main: click.Group) -> None:

@@ -16,8 +16,10 @@ from bot.domain.people import (
     add_participant,
     check_timezone,
     find_coach_by_phone,
+    find_participant_by_phone,
 )
 from bot.domain.program_arc import program_length
+from bot.inbound.consent import WithdrawalError, withdraw
 from bot.runtime.apply import on_enrolled
 from bot.services import Services
 
@@ -91,10 +93,13 @@ def participant_group() -> None:
 @click.option("--timezone", default=None, help="IANA zone (default: program.timezone).")
 @click.option("--enrolled", "enrolled", default=None, metavar="YYYY-MM-DD",
               help="When the program started for them, if earlier than today (default: now).")
+@click.option("--consent-version", default=None,
+              help="Version of the consent form they agreed to (default: program.consent_version).")
 @with_services
 def participant_add(services: Services, phone: str, name: str, coach_phone: str,
-                    timezone: str | None, enrolled: str | None) -> None:
-    """Enrol a veteran with their peer coach."""
+                    timezone: str | None, enrolled: str | None,
+                    consent_version: str | None) -> None:
+    """Enrol a veteran with their peer coach (their consent is recorded with its version)."""
     now = services.clock.now()
     zone = timezone or services.config.program.timezone
     try:
@@ -104,6 +109,7 @@ def participant_add(services: Services, phone: str, name: str, coach_phone: str,
                 session, phone=phone, name=name, coach=coach, now=now, timezone=zone,
                 length=program_length(services.config),
                 enrolled_at=_enrolment_date(enrolled, zone) if enrolled else None,
+                consent_version=consent_version or services.config.program.consent_version,
             )
 
             on_enrolled(session, services, participant, now)
@@ -121,6 +127,23 @@ def _enrolment_date(text: str, zone: str) -> datetime:
         fail(f"--enrolled {text!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-30")
     except EnrolmentError as exc:
         fail(str(exc))
+
+
+@participant_group.command("withdraw")
+@click.option("--phone", required=True, help="The veteran's phone number.")
+@click.option("--reason", required=True, help="Why, as the veteran or staff said it.")
+@with_services
+def participant_withdraw(services: Services, phone: str, reason: str) -> None:
+    """Record that a veteran withdrew: texts stop at once, exports flag their rows."""
+    try:
+        with services.db.session() as session:
+            participant = find_participant_by_phone(session, phone)
+            withdraw(session, participant.id, reason=reason, actor="cli",
+                     now=services.clock.now())
+            pid = participant.id
+    except (EnrolmentError, WithdrawalError) as exc:
+        fail(str(exc))
+    click.echo(f"P{pid} withdrew; no more texts will be sent to them")
 
 
 def register(main: click.Group) -> None:

@@ -23,6 +23,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -154,6 +155,33 @@ def _to_duration(value: Any) -> str:
     return str(value)
 
 
+_YEARS = re.compile(r"^\s*(\d{1,2})\s*y\s*$")
+
+
+def _retention(text: str) -> timedelta:
+    match = _YEARS.match(text)
+    if match:
+        days = 365 * int(match.group(1))
+        if not 0 < days <= 3650:
+            raise ValueError(f"retention {text!r}: write 1y to 10y, or days like 400d")
+        return timedelta(days=days)
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f"bad retention {text!r}; write years or days: 2y, 400d") from None
+
+
+def _to_retention(value: Any) -> str:
+    if _retention(_to_str(value)) < timedelta(days=1):
+        raise ValueError("keep message bodies at least 1d")
+    return str(value)
+
+
+def retention_of(config: Config) -> timedelta:
+    """Return how long message bodies are kept (`[data] retention`)."""
+    return _retention(str(config.data.retention))
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         text = _to_str(value)
@@ -196,6 +224,9 @@ SETTINGS: tuple[Setting, ...] = (
             "empty = Twilio; else e.g. http://127.0.0.1:4010 (a mock)"),
     Setting("twilio", "validate_signatures", True, _to_bool,
             "refuse webhooks without a valid X-Twilio-Signature"),
+    Setting("twilio", "allow_unsigned", False, _to_bool,
+            "must be true to start with validate_signatures = false and transport twilio "
+            "(a warning is logged at every start)"),
     Setting("twilio", "public_url", "", _to_base_url,
             "base URL Twilio calls (for signatures behind a proxy)"),
     Setting("twilio", "max_messages_per_second", 1.0, _to_float, "sender-side rate limit"),
@@ -213,6 +244,8 @@ SETTINGS: tuple[Setting, ...] = (
             "default time zone for participants without one"),
     Setting("program", "quiet_hours", "20:00-09:00", _to_quiet_hours,
             "participant local time; only replies and crisis alerts go out then"),
+    Setting("program", "consent_version", "1", _to_str,
+            "consent form version recorded at enrolment (participant add --consent-version)"),
     Setting("program", "nudge_max_lateness", "12h", _to_duration,
             "an approved nudge later than this is expired, not sent (flows may override)"),
     Setting("program", "length", "16w", _to_duration,
@@ -230,7 +263,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("safety", "staff_after", "2h", _to_duration,
             "escalations no coach acknowledged by then are texted to staff_phones"),
     Setting("web", "secret_key", "", _to_str,
-            "signs sessions; required unless the demo database is in use", secret=True),
+            "signs sessions; required unless the demo database is in use (never with twilio)",
+            secret=True),
     Setting("web", "secure_cookies", True, _to_bool,
             "send session cookies only over HTTPS (set false for plain-HTTP local use)"),
     Setting("web", "proxy_hops", 0, _to_int,
@@ -241,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scheduler", "lease_seconds", 120, _to_positive_int,
             "a claimed outbox row whose sender went silent this long is reclaimed"),
     Setting("scheduler", "digest_hour", 8, _to_hour, "coach's local hour for the daily digest"),
+    Setting("data", "retention", "2y", _to_retention,
+            "message bodies older than this are blanked by `peerline purge` and a daily job "
+            "(scores, timings and counts are kept): 2y, 400d"),
     Setting("logging", "level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "log level"),
     Setting("logging", "json", False, _to_bool, "write one JSON object per log line"),
@@ -277,7 +314,13 @@ class Config:
 
     @property
     def uses_demo_database(self) -> bool:
-        return bool(self.database.url == DEFAULT_DATABASE_URL)
+        """Tell whether this is the local demo: default database, texts on the console.
+
+        With the Twilio transport the default database is a real deployment, so it
+        gets no generated key and no relaxed cookie.
+        """
+        return bool(self.database.url == DEFAULT_DATABASE_URL
+                    and self.sms.transport != "twilio")
 
 
 def _convert(section: str, key: str, raw: Any, where: str) -> Any:

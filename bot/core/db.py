@@ -26,6 +26,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core.files import private_file
+
 MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 WEBHOOK_WAIT_MS = 3_000  # lock waits of the webhook's transactions
@@ -42,7 +44,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: A
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 in a 0700 folder; SQLite's -wal/-shm copy the mode
         kwargs.setdefault("connect_args", {"check_same_thread": False,
                                            "timeout": busy_timeout_ms / 1000})
         engine = create_engine(url, **kwargs)

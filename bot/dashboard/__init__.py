@@ -8,11 +8,19 @@ Rules:
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask
 
-from bot.dashboard import auth, coach, common, errors, fidelity, program, staff, veterans
+from bot.dashboard import (
+    auth,
+    coach,
+    common,
+    errors,
+    fidelity,
+    program,
+    staff,
+    veterans,
+    withdrawal,
+)
 from bot.dashboard import escalations as escalation_pages
 
 
@@ -22,9 +30,8 @@ def init_app(app: Flask) -> None:
     # Only the dashboard's own blueprints check tokens: Twilio's webhooks cannot send one.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     common.csrf.init_app(app)
     common.init_app(app)
     errors.init_app(app)
-    for module in (auth, coach, veterans, program, escalation_pages, staff, fidelity):
+    for module in (auth, coach, veterans, program, escalation_pages, staff, fidelity, withdrawal):
         module.init_app(app)

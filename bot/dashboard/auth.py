@@ -56,10 +56,25 @@ def _address_blocked_until(db: Session, address: str, moment: datetime) -> datet
     return oldest + ADDRESS_WINDOW if count >= ADDRESS_LIMIT and oldest else None
 
 
-def _address_failed(db: Session, address: str, moment: datetime) -> None:
-    """Count one failed login from `address`; forget failures older than the window."""
-    db.execute(delete(LoginFailure).where(LoginFailure.created_at <= moment - ADDRESS_WINDOW))
-    db.add(LoginFailure(address=address[:64], created_at=moment))
+def _username_blocked_until(db: Session, username: str, moment: datetime) -> datetime | None:
+    """Return until when `username` is locked, or None; the same for known and unknown names.
+
+    Failures are counted per username as typed, so a real account and a made-up one
+    lock after the same number of tries and answer alike.
+    """
+    count, newest = db.execute(
+        select(func.count(), func.max(LoginFailure.created_at)).where(
+            LoginFailure.username == username[:80],
+            LoginFailure.created_at > moment - ACCOUNT_LOCK)).one()
+    return newest + ACCOUNT_LOCK if count >= ACCOUNT_LIMIT and newest else None
+
+
+def _login_failed(db: Session, address: str, username: str, moment: datetime) -> None:
+    """Count one failed login from `address` for `username`; forget failures out of the window."""
+    db.execute(delete(LoginFailure).where(
+        LoginFailure.created_at <= moment - max(ADDRESS_WINDOW, ACCOUNT_LOCK)))
+    db.add(LoginFailure(address=address[:64], username=username[:80] or None,
+                        created_at=moment))
 
 
 def _wait_text(until: datetime) -> str:
@@ -90,15 +105,17 @@ def login() -> Response:
         if blocked is not None:
             return _render_login(_wait_text(blocked), 429)
         coach = db.scalar(select(Coach).where(Coach.username == username)) if username else None
-        if coach is not None and coach.locked_until is not None and coach.locked_until > moment:
-            _address_failed(db, address, moment)
-            add_audit(db, "login.locked", moment, via="web", actor_id=coach.id, target_type="coach",
-                      target_id=coach.id)
-            return _render_login(_wait_text(coach.locked_until), 429)
+        locked = _username_blocked_until(db, username, moment) if username else None
+        if locked is not None:
+            _login_failed(db, address, "", moment)  # counts for the address, not the lock
+            add_audit(db, "login.locked", moment, via="web",
+                      actor_id=coach.id if coach else None, target_type="coach",
+                      target_id=coach.id if coach else None, username=username[:80])
+            return _render_login(_wait_text(locked), 429)
         good = check_password_hash(coach.password_hash if coach and coach.password_hash
                                    else _DUMMY_HASH, password)
         if coach is None or not coach.password_hash or not coach.active or not good:
-            _address_failed(db, address, moment)
+            _login_failed(db, address, username, moment)
             if coach is not None:
                 coach.failed_logins = (coach.failed_logins or 0) + 1
                 if coach.failed_logins >= ACCOUNT_LIMIT:
@@ -116,7 +133,9 @@ def login() -> Response:
                   target_id=coach.id)
         marker = auth_marker(coach)
         coach_id = coach.id
-        db.execute(delete(LoginFailure).where(LoginFailure.address == address))
+        # The account's own count starts again; the address's does not (it would let one
+        # known password reset a guessing run from the same address).
+        db.execute(delete(LoginFailure).where(LoginFailure.username == username[:80]))
     cookie.clear()  # a fresh session on every login (no fixation)
     cookie.permanent = True
     cookie["coach_id"] = coach_id
@@ -126,9 +145,12 @@ def login() -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out and return to the login page."""
+    """Sign out everywhere (server-side) and return to the login page."""
     if g.get("user") is not None:
         with services().db.session() as db:
+            coach = db.get(Coach, user().id, with_for_update=True)
+            if coach is not None:  # every saved cookie of this account stops working
+                coach.session_version = (coach.session_version or 0) + 1
             audit(db, "logout", "coach", user().id)
     cookie.clear()
     flash("You are signed out.", "ok")

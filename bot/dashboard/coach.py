@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response, flash, render_template, request
 
+from bot.core.ids import parse_id
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
@@ -101,11 +102,12 @@ def approve_all() -> Response:
     moment = now()
     approved, problems = 0, []
     for raw in request.form.getlist("ids"):
-        if not raw.isdigit():
+        nudge_id = parse_id(raw)
+        if nudge_id is None:
             continue
         try:
             with services().db.session() as db:
-                nudge = db.get(Nudge, int(raw))
+                nudge = db.get(Nudge, nudge_id)
                 if nudge is None or not may_act(coach, nudge):
                     continue  # never say whether someone else's draft exists
                 if nudge_rules.approve(db, nudge_rules.get_for(db, nudge.id, coach), coach,

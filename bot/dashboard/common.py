@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     g,
     redirect,
@@ -26,6 +27,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bot.core.ids import in_range
+from bot.core.textclean import has_control
 from bot.dashboard.icons import icon
 from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
@@ -39,7 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 STATUS_WORDS = {"active": "Active", "paused": "Paused", "opted_out": "Opted out",
-                "completed": "Completed", "maintenance": "Monthly check-ins"}
+                "completed": "Completed", "maintenance": "Monthly check-ins",
+                "withdrawn": "Withdrew"}
 
 
 def services() -> Services:
@@ -58,8 +62,12 @@ def user() -> Coach:
 
 
 def auth_marker(coach: Coach) -> str:
-    """Return a short value that changes when the password does (ends older sessions)."""
-    return hashlib.sha256((coach.password_hash or "").encode()).hexdigest()[:16]
+    """Return a short value that changes with the password or the session version.
+
+    Logging out bumps the account's session version, so a saved cookie stops working.
+    """
+    seed = f"{coach.password_hash or ''}:{coach.session_version or 0}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def load_user() -> None:
@@ -106,8 +114,13 @@ def staff_required(view: F) -> F:
 
 
 def safe_next(target: str | None, default: str = "home.index") -> str:
-    """Return `target` if it is a path on this site, else the URL of `default`."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Return `target` if it is a path on this site, else the URL of `default`.
+
+    Browsers drop tabs and newlines from a Location (`/\t/evil.com` becomes `//evil.com`),
+    so any space or control character makes the target unsafe.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and all(" " < ch != "\x7f" for ch in target)):
         return target
     return url_for(default)
 
@@ -153,6 +166,21 @@ def _csrf_check() -> None:
         csrf.protect()
 
 
+def _ids_in_range() -> None:
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not in_range(value):
+            abort(404)
+
+
+def _no_control_characters() -> Response | None:
+    # Query strings and `next` are never stored (safe_next checks `next`); the rest of a form is.
+    for key, value in request.form.items(multi=True):
+        if key != "next" and (has_control(key) or has_control(value)):
+            return error_page(400, "That form held characters that cannot be stored "
+                                   "(control characters). Retype it and try again.")
+    return None
+
+
 def _headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -166,6 +194,8 @@ def _headers(response: Response) -> Response:
 def blueprint(name: str, import_name: str, url_prefix: str | None = None) -> Blueprint:
     """Return a dashboard blueprint with user loading, CSRF, headers and error pages."""
     bp = Blueprint(name, import_name, url_prefix=url_prefix)
+    bp.before_request(_no_control_characters)
+    bp.before_request(_ids_in_range)
     bp.before_request(load_user)
     bp.before_request(_csrf_check)
     bp.after_request(_headers)

@@ -36,13 +36,13 @@ def show(escalation_id: int) -> str:
     """Show an escalation with its notes and what was done, by whom and when."""
     with services().db.session() as db:
         escalation = escalation_or_404(db, escalation_id, user())
+        audit(db, "escalation.view", "escalation", escalation.id)  # every read (SPEC §13)
         notes = list(db.scalars(select(EscalationNote)
                                 .where(EscalationNote.escalation_id == escalation.id)
                                 .order_by(EscalationNote.created_at, EscalationNote.id)))
         people = names(db, {escalation.acknowledged_by_id, escalation.resolved_by_id,
                             escalation.coach_id} | {n.author_id for n in notes})
         participant = escalation.participant
-        audit(db, "escalation.view", "escalation", escalation.id)
         return render_template(
             "escalation.html", e=escalation, p=participant, notes=notes, people=people,
             max_note=MAX_NOTE, words=alert_words(db, escalation),

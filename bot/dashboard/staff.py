@@ -11,9 +11,10 @@ from flask import Flask, Response, abort, flash, redirect, render_template, requ
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.core.ids import parse_id
+from bot.dashboard.audit_words import sentences
 from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
-from bot.dashboard.queries import names
-from bot.domain.export import KINDS, write_csv
+from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.domain.people import EnrolmentError, add_participant
 from bot.domain.program_arc import program_length
 from bot.flows.program_files import check as check_program_files
@@ -58,14 +59,15 @@ def add_veteran() -> Response | str:
         moment = now()
         try:
             with services().db.session() as db:
-                coach = db.get(Coach, int(form["coach"])) if form["coach"].isdigit() else None
+                coach = db.get(Coach, parse_id(form["coach"])) if parse_id(form["coach"]) else None
                 if coach is None or coach.role != "coach":
                     raise EnrolmentError("choose the veteran's coach")
                 participant = add_participant(
                     db, phone=form["phone"], name=form["name"], coach=coach,
                     timezone=form["timezone"] or services().config.program.timezone,
                     now=moment, actor=f"web:coach:{user().id}",
-                    length=program_length(services().config))
+                    length=program_length(services().config),
+                    consent_version=services().config.program.consent_version)
                 audit(db, "participant.enrol", "participant", participant.id, coach_id=coach.id)
 
                 on_enrolled(db, services(), participant, moment)
@@ -127,7 +129,7 @@ def reassign(participant_id: int) -> Response:
     raw = request.form.get("coach", "")
     with services().db.session() as db:
         participant = _participant(db, participant_id)
-        coach = db.get(Coach, int(raw)) if raw.isdigit() else None
+        coach = db.get(Coach, parse_id(raw)) if parse_id(raw) else None
         if coach is None or coach.role != "coach" or not coach.active:
             flash("Choose an active coach.", "error")
         elif coach.id == participant.coach_id:
@@ -203,9 +205,14 @@ def export(kind: str) -> Response:
     if kind not in KINDS:
         abort(404)
     out = io.StringIO()
+    free_text = request.form.get("include_free_text") == "1"
+    flows = services().flows
+    options = ExportOptions(include_free_text=free_text,
+                            text_variables=text_variables(flows.flows() if flows else []),
+                            config=services().config, now=now())
     with services().db.session() as db:
-        rows = write_csv(db, kind, out, services().config, now())
-        audit(db, "export", "export", None, kind=kind, rows=rows)
+        rows = write_csv(db, kind, out, options)
+        audit(db, "export", "export", None, kind=kind, rows=rows, free_text=free_text)
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="peerline-{kind}-{stamp}.csv"'})
@@ -217,8 +224,7 @@ def audit_log() -> str:
     """Show the latest audit-log entries, newest first."""
     with services().db.session() as db:
         entries = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(300)))
-        people = names(db, {e.actor_id for e in entries})
-        return render_template("staff/audit.html", entries=entries, people=people)
+        return render_template("staff/audit.html", entries=sentences(db, entries))
 
 
 @bp.get("/failed")

@@ -65,6 +65,7 @@ def show(participant_id: int) -> str:
     moment = now()
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
+        audit(db, "participant.view", "participant", participant.id)  # every read (SPEC §13)
         messages = thread(db, participant.id)
         answers = answers_for(db, participant.id)
         weeks = weekly_peg(answers, participant.timezone)

@@ -9,6 +9,8 @@ Rules (SPEC §6.7):
   drafts cannot be approved until a coach or staff member resumes them.
 - A pending draft past its lateness can no longer go: the nudge_drafts job
   expires it (hourly), so it leaves the coach's queue and digest count.
+- New words sent by SMS (`EDIT`) are held in `sms_edit_body` and go out only when
+  confirmed on the dashboard: a sender number can be spoofed, a password cannot.
 - Errors are NudgeError with a sentence a coach can read on a phone.
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.durations import quiet_hours_end
+from bot.core.ids import in_range
 from bot.domain.access import may_act, only_theirs
 from bot.domain.audit import audit
 from bot.models import Coach, Message, Nudge, Outbox, Participant
@@ -70,7 +73,8 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
     """Return draft `nudge_id` if `coach` may act on it, else raise NudgeError."""
     # populate_existing: a caller may have read the row before (unlocked); the locked read must
     # replace that state, or an approval committed in between is not seen and sends twice.
-    nudge = session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
+    nudge = (session.get(Nudge, nudge_id, with_for_update=True, populate_existing=True)
+             if in_range(nudge_id) else None)
     if nudge is None:
         raise NudgeError(f"There is no draft #{nudge_id}.")
     if not may_act(coach, nudge):
@@ -118,7 +122,7 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
         nudge.body = body[:1600]
     participant = session.get(Participant, nudge.participant_id)
     assert participant is not None
-    if participant.status == "opted_out":
+    if participant.opted_out:
         raise NudgeError(f"#{nudge.id} can't be sent: {participant.first_name} has opted out.")
     due = max(nudge.due_at, now)
     message = queue_message(
@@ -127,11 +131,30 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
         not_after=not_after,
     )
     nudge.status = "approved"
+    nudge.sms_edit_body = None  # decided: a held SMS edit is either this text or dropped
     nudge.decided_by_id = coach.id
     nudge.decided_at = now
     nudge.message_id = message.id
     _audit(session, coach, "nudge.edit" if body is not None else "nudge.approve", nudge, now, via)
     return message
+
+
+def hold_sms_edit(session: Session, nudge: Nudge, coach: Coach, now: datetime,
+                  body: str) -> bool:
+    """Keep `body` (from an SMS EDIT) for confirmation on the dashboard; False if expired.
+
+    A draft already past its lateness is expired instead, as approve() would.
+    """
+    _check_pending(nudge)
+    if now > nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds):
+        approve(session, nudge, coach, now, via="sms")  # marks it expired, queues nothing
+        return False
+    body = body.strip()
+    if not body:
+        raise NudgeError("The new text is empty.")
+    nudge.sms_edit_body = body[:1600]
+    _audit(session, coach, "nudge.sms_edit", nudge, now, "sms")
+    return True
 
 
 def reject(session: Session, nudge: Nudge, coach: Coach, now: datetime, via: str = "web") -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from bot.core.phones import PhoneError, to_e164
+from bot.core.textclean import has_control
 from bot.domain.audit import audit
 from bot.models import Coach, ConsentEvent, Participant
 
@@ -26,6 +27,8 @@ USERNAME_MAX = 80  # coaches.username
 def _check_name(name: str) -> None:
     if not name.strip():
         raise EnrolmentError("a name is required")
+    if has_control(name):
+        raise EnrolmentError("the name holds a control character; type it again")
     if len(name.strip()) > NAME_MAX:
         raise EnrolmentError(f"the name is too long: at most {NAME_MAX} characters")
 
@@ -76,6 +79,8 @@ def add_coach(
         raise EnrolmentError("a coach needs a phone number")
     if e164 and _phone_taken(session, e164):
         raise EnrolmentError(f"phone number {e164} is already enrolled")
+    if username and has_control(username):
+        raise EnrolmentError("the username holds a control character; type it again")
     if username and len(username) > USERNAME_MAX:
         raise EnrolmentError(f"the username is too long: at most {USERNAME_MAX} characters")
     if username and session.scalar(select(Coach.id).where(Coach.username == username)):
@@ -113,16 +118,27 @@ def _check_enrolled(session: Session, enrolled_at: datetime, now: datetime) -> d
     return enrolled_at
 
 
+def find_participant_by_phone(session: Session, raw: str) -> Participant:
+    """Return the participant with phone `raw`, or raise EnrolmentError."""
+    phone = _phone(raw)
+    participant = session.scalar(select(Participant).where(Participant.phone == phone))
+    if participant is None:
+        raise EnrolmentError(f"no participant has phone number {phone}")
+    return participant
+
+
 def add_participant(
     session: Session, *, phone: str, name: str, coach: Coach, timezone: str, now: datetime,
     actor: str = "cli", length: timedelta | None = None, enrolled_at: datetime | None = None,
+    consent_version: str | None = None,
 ) -> Participant:
-    """Enrol a participant with a coach; raise EnrolmentError on a bad or duplicate field.
+    """Enrol a participant with a coach, recording the consent version and time.
 
-    `length` is the program's length ([program] length); without it the arc job sets
-    the end from the configured length the first time it sees the participant.
-    `enrolled_at` back-dates the program's start (enrolled on paper first); it may not
-    be in the future, nor before the program's first coach was added.
+    Raise EnrolmentError on a bad or duplicate field. `length` is the program's
+    length ([program] length); without it the arc job sets the end from the
+    configured length the first time it sees the participant. `enrolled_at`
+    back-dates the program's start (enrolled on paper first); it may not be in
+    the future, nor before the program's first coach was added.
     """
     _check_name(name)
     start = _check_enrolled(session, enrolled_at, now) if enrolled_at is not None else now
@@ -133,10 +149,11 @@ def add_participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
         status="active", strategies=[], fields={}, enrolled_at=start,
         program_end_at=start + length if length is not None else None,
+        consent_version=(consent_version or "").strip()[:40] or None, consented_at=now,
     )
     _insert(session, participant, f"phone number {e164} is already enrolled")
     session.add(ConsentEvent(participant_id=participant.id, kind="enrolled", method=actor,
-                             created_at=now))
+                             version=participant.consent_version, created_at=now))
     audit(session, "participant.add", now, via=actor, target_type="participant",
           target_id=participant.id)
     return participant

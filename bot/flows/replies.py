@@ -24,6 +24,12 @@ _FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out\s+of|outta|of)\s*(\d+(?:\.\d
 # A decimal point may lead (".5"), unless it ends a word ("fine.5").
 _NUMBER = re.compile(r"(?:(?<![\w.,/-])[-−](?=\.?\d))?"
                      r"(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?|(?<![\w.])\.\d+)")
+# What a reply holds when a value would have to be invented: half a fraction ("/10", "10/",
+# "out of 10"), a scale word ("seven hundred quintillion" is not 7) or a sum ("=1+1").
+_HALF_FRACTION = re.compile(r"/|\bout\s*of\b|\boutta\b")
+_SCALE = re.compile(r"\b(?:hundreds?|thousands?|millions?|billions?|trillions?|\w+illions?|"
+                    r"dozens?)\b")
+_SUM = re.compile(r"[=+*×÷^]")
 YES = frozenset({"yes", "y", "yeah", "yep", "yup", "yea", "ya", "yah", "sure", "ok", "okay",
                  "k", "absolutely", "definitely", "certainly", "affirmative", "👍"})
 NO = frozenset({"no", "n", "nope", "nah", "naw", "never", "negative", "👎"})
@@ -69,6 +75,8 @@ def parse_number(text: str, low: float | None = None, high: float | None = None)
     try:
         scales = {_to_number(m.group(2)) for m in _FRACTION.finditer(folded)}
         folded = _FRACTION.sub(lambda m: m.group(1), folded)
+        if _HALF_FRACTION.search(folded) or _SCALE.search(folded) or _SUM.search(folded):
+            return NOT_UNDERSTOOD
         values = {_to_number(token) for token in _NUMBER.findall(folded)}
     except ValueError:
         return NOT_UNDERSTOOD

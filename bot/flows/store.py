@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core.files import private_dir
 from bot.flows.folder import SAFETY_FILE, load_folder
 from bot.flows.loader import content_version, parse_flow
 from bot.flows.model import Flow
@@ -185,7 +186,7 @@ class FlowStore:
             data = Path(flow.path).read_bytes()
             if content_version(data) != flow.version:
                 return  # edited again since it was parsed: the next reload archives that one
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
             partial = target.with_suffix(f".{os.getpid()}.tmp")
             partial.write_bytes(data)
             partial.replace(target)

@@ -11,6 +11,9 @@ Rules:
   so a coach's ACK of one asks for a note there.
 - Crisis words in a coach's text are screened before any command (bot/inbound.py
   calls bot/crisis.py first); a valid command in the same text still runs.
+- Caller ID can be spoofed, so nothing a text asks may put new words in a veteran's
+  phone or lift a crisis pause: `EDIT` holds the new text for confirmation on the
+  dashboard, and `RESUME` answers that resuming is done on the dashboard.
 """
 
 from __future__ import annotations
@@ -22,21 +25,22 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot.core.ids import in_range
 from bot.domain.access import coaches, may_act
 from bot.domain.escalations import acknowledge, can_resolve
 from bot.domain.nudges import (
     NudgeError,
     approve,
     get_for,
+    hold_sms_edit,
     leaves_at,
     pending_for,
     reject,
-    resume_for_participant,
 )
 from bot.models import Coach, Escalation, Nudge, Participant
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
-         "EDIT ID new text (change and send), ACK ID (escalation seen).")
+         "EDIT ID new text (confirm on dashboard), ACK ID (escalation seen).")
 # After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
@@ -97,7 +101,8 @@ def _decide(session: Session, services: Any, coach: Coach, verb: str, number: in
     if verb == "EDIT":
         if not rest.strip():
             raise NudgeError(f"Write the new text after the number: EDIT {number} your text")
-        approve(session, nudge, coach, now, body=rest, via="sms")
+        if hold_sms_edit(session, nudge, coach, now, rest):
+            return f"#{number} edit saved, not sent. To send it, confirm it on the dashboard."
         done = "edited and approved"
     else:
         approve(session, nudge, coach, now, via="sms")
@@ -109,7 +114,7 @@ def _decide(session: Session, services: Any, coach: Coach, verb: str, number: in
 
 
 def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
-    escalation = session.get(Escalation, number, with_for_update=True)
+    escalation = session.get(Escalation, number, with_for_update=True) if in_range(number) else None
     if escalation is None:
         return f"There is no escalation #{number}."
     if not may_act(coach, escalation):
@@ -123,15 +128,15 @@ def _ack(session: Session, coach: Coach, number: int, now: datetime) -> str:
 
 
 def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
-    participant = session.get(Participant, number)
+    participant = session.get(Participant, number) if in_range(number) else None
     if participant is None:
         return f"There is no participant P{number}."
     if not coaches(coach, participant):
         return f"P{number} is not one of yours."
     if not participant.nudges_paused:
         return f"Nudges for {participant.first_name} (P{number}) are not paused."
-    resume_for_participant(session, participant.id, coach, now, via="sms")
-    return f"Nudges for {participant.first_name} (P{number}) are on again."
+    return (f"Nudges for {participant.first_name} (P{number}) stay paused after a crisis. "
+            "To resume them, use the dashboard.")
 
 
 LIST_VERBS = frozenset({"QUEUE", "Q", "LIST"})

@@ -1,14 +1,26 @@
-"""Opt participants out and back in, recording how and when."""
+"""Opt participants out and back in, and record withdrawal, with how and when.
+
+Rules:
+- The consent states of `participants.status` belong here: `opted_out` (the
+  veteran texted STOP; START undoes it) and `withdrawn` (staff recorded that the
+  veteran left the program or study; no text undoes it). Both stop every text.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.models import ConsentEvent, Message, Outbox, Participant
+from bot.domain.audit import audit
+from bot.models import ConsentEvent, Message, Nudge, Outbox, Participant
 from bot.outbox.cancel import cancel_unsent
 from bot.runtime.apply import end_active_runs
+
+
+class WithdrawalError(ValueError):
+    """A withdrawal could not be recorded (a sentence staff can read)."""
 
 
 def opt_out(
@@ -49,3 +61,32 @@ def opt_in(
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_in", method=method,
                              message_id=message_id, created_at=now))
     return True
+
+
+def withdraw(session: Session, participant_id: int, *, reason: str, actor: str,
+             now: datetime, actor_id: int | None = None) -> Participant:
+    """Record a withdrawal (staff action): texts stop, drafts are cancelled, reason kept."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise WithdrawalError("say why they withdrew (a short reason is kept for the record)")
+    participant = session.get(Participant, participant_id, with_for_update=True)
+    if participant is None:
+        raise WithdrawalError(f"there is no participant P{participant_id}")
+    if participant.status == "withdrawn":
+        raise WithdrawalError(f"P{participant_id} already withdrew")
+    participant.status = "withdrawn"
+    participant.status_before_opt_out = None
+    participant.withdrawn_at = now
+    participant.withdrawal_reason = reason[:1000]
+    session.add(ConsentEvent(participant_id=participant_id, kind="withdrawn",
+                             method=actor[:40], created_at=now))
+    audit(session, "participant.withdraw", now, via=actor, actor_id=actor_id,
+          target_type="participant", target_id=participant_id, reason=reason[:200])
+    end_active_runs(session, participant_id, now)
+    session.execute(update(Nudge).where(Nudge.participant_id == participant_id,
+                                        Nudge.status.in_(("pending", "approved")))
+                    .values(status="cancelled", decided_at=now))
+    cancel_unsent(session, now, "withdrew", Message.participant_id == participant_id,
+                  Outbox.to_participant.is_(True))
+    return participant
+

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.core.once import once_key
 from bot.core.phones import mask, try_e164
+from bot.core.textclean import outgoing
 from bot.flows.keywords import consent_keyword
 from bot.flows.safety import Tier, Verdict
 from bot.inbound import texts
@@ -108,7 +109,8 @@ def render_twiml(replies: list[str]) -> str:
     """Return the TwiML MessagingResponse would build, ~50x faster (same bytes)."""
     if not replies:
         return _XML_DECLARATION + "<Response />"
-    parts = [f"<Message>{escape(text)}</Message>" if text else "<Message />" for text in replies]
+    texts = [outgoing(text) for text in replies]  # as record_reply stores them
+    parts = [f"<Message>{escape(text)}</Message>" if text else "<Message />" for text in texts]
     return _XML_DECLARATION + "<Response>" + "".join(parts) + "</Response>"
 
 
@@ -348,6 +350,8 @@ def _route_participant(session: Session, services: Any, participant: Participant
         changed = opt_out(session, participant.id, method=f"sms:{message.body.strip()[:20]}",
                           now=now, message_id=message.id)
         return [texts.opted_out(config)] if changed else []
+    if participant.status == "withdrawn":  # left the program: crisis above, HELP, else quiet
+        return [texts.help_text(config, participant)] if keyword == "help" else []
     if participant.status == "opted_out":
         if keyword == "start":
             opt_in(session, participant.id, method="sms:START", now=now, message_id=message.id)

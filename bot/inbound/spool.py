@@ -64,6 +64,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.core.files import private_dir
 from bot.core.phones import mask
 from bot.flows.safety import Tier, Verdict
 from bot.inbound.crisis import safe_matcher
@@ -86,7 +87,7 @@ def spool_path(services: Any) -> Path:
 def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: bool,
                verdict: Verdict | None = None, staff_alerted: list[str] | None = None) -> Path:
     """Write one text durably to the spool; return its file (OSError if the disk refuses)."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder)
     final = folder / f"{sms.sid}.json"
     temporary = folder / f".{sms.sid}.{os.getpid()}.{threading.get_ident()}.tmp"
     record = {"sid": sms.sid, "phone": sms.phone, "body": sms.body,

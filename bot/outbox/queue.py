@@ -2,6 +2,8 @@
 
 Rules:
 - Nothing is sent here; the sender (bot/sending/sender.py) drains the outbox.
+- Bodies are stored as they go out: `textclean.outgoing` (no control characters, plain
+  GSM-7 punctuation) is applied here and by `pipeline.render_twiml`.
 - Whoever writes a row that must leave at once (crisis alerts, coach
   notifications) sets `urgent=True`; after the transaction commits the
   sender is woken instead of waiting for its next pass.
@@ -20,6 +22,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from bot.core.db import insert_many
+from bot.core.textclean import outgoing
 from bot.models import Message, Outbox, Participant
 from bot.sms import segments_for
 
@@ -52,7 +55,7 @@ class QueuedText(TypedDict, total=False):
 def _rows(text: QueuedText) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """Return the Message values, the Outbox values (without message_id) and `urgent`."""
     participant = text.get("participant")
-    now, body = text["now"], text["body"]
+    now, body = text["now"], outgoing(text["body"])
     message = {
         "direction": "out",
         "participant_id": participant.id if participant is not None else None,
@@ -116,6 +119,7 @@ def record_reply(
     step_id: str | None = None, run_id: int | None = None,
 ) -> Message:
     """Store a reply that travels in the webhook's TwiML (no outbox row needed)."""
+    body = outgoing(body)  # render_twiml cleans the same way: stored is what was sent
     message = Message(
         direction="out", participant_id=participant.id if participant else None,
         coach_id=coach_id, phone=phone, body=body, kind=kind, status="twiml",

@@ -14,8 +14,11 @@ Invariants (what the rest of PeerLine may rely on):
    back to pending and it is sent again. So only the sends in flight at a
    crash (at most `twilio.max_in_flight`) can go twice; nothing is lost.
    A live sender's sends are not repeated: the re-check just before the API
-   call renews the row's lease (claimed_at), so only a call that outlasts the
-   whole lease (the transport times out long before) could go twice. A batch
+   call renews the row's lease (claimed_at), and a background sender also
+   renews all its claims every lease / 3 (a heartbeat thread), so a slow call,
+   a slow write after it or a slow batch is never taken for a dead sender's.
+   (Without the heartbeat, a call outlasting the lease on a loaded machine was
+   sent twice: the kill -9 fault test once saw 5 repeats with 4 in flight.) A batch
    is at most `rate × lease / 2` rows, so at the rate it is dispatched within
    half a lease and its waiting rows are not reclaimed (if they were, the
    re-check would skip them: the reclaiming sender sends them, once).
@@ -169,6 +172,7 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._orphans_checked = False
+        self._heartbeat: threading.Thread | None = None
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -294,7 +298,7 @@ class OutboxSender:
             row.claimed_at = now  # renew the lease for the call: a live send is not reclaimed
             if claim.participant_id and row.to_participant and session.scalar(
                     select(Participant.status).where(Participant.id == claim.participant_id)
-            ) == "opted_out":
+            ) in ("opted_out", "withdrawn"):
                 message = session.get(Message, claim.message_id)
                 assert message is not None
                 self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
@@ -457,6 +461,26 @@ class OutboxSender:
             return
         self._thread = threading.Thread(target=self._loop, name="peerline-sender", daemon=True)
         self._thread.start()
+        self._heartbeat = threading.Thread(target=self._renew_loop, name="peerline-lease",
+                                           daemon=True)
+        self._heartbeat.start()
+
+    def renew_claims(self) -> int:
+        """Renew the lease of every row this sender holds; return how many."""
+        with self.services.db.session() as session:
+            result = session.execute(
+                update(Outbox).where(Outbox.state == "claimed", Outbox.claimed_by == self.name)
+                .values(claimed_at=self.services.clock.now())
+                .execution_options(synchronize_session=False))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def _renew_loop(self) -> None:
+        interval = max(0.2, self.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.renew_claims()
+            except Exception:  # noqa: BLE001 - e.g. the database restarting; next beat
+                log.warning("could not renew this sender's claims", exc_info=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -480,4 +504,7 @@ class OutboxSender:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout)
+            self._heartbeat = None
         self._pool.shutdown(wait=True)

@@ -20,6 +20,7 @@ import logging
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from bot.core.ids import parse_id
 from bot.inbound.pipeline import InboundSms, clean_sid, handle_inbound
 from bot.inbound.screen import screen_inbound
 from bot.web.status import apply_status
@@ -90,7 +91,7 @@ def status() -> Response:
     code = request.form.get("ErrorCode")
     services = current_app.extensions["peerline"]
     ours = request.args.get("m", "")  # our message id, in the callback URL the sender gave
-    message_id = int(ours) if ours.isascii() and ours.isdigit() and len(ours) <= 18 else None
+    message_id = parse_id(ours)
     apply_status(services, sid, new_status.strip().lower(), code, message_id)
     return Response("", status=204)
 
