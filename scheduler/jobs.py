@@ -134,7 +134,7 @@ def coach_digests(services: Any, now: datetime) -> str:
 
 def send_outbox(services: Any, now: datetime) -> str:
     """Send the due outbox rows (the runner's sender thread, else a one-pass sender)."""
-    sender = services.extras.get("outbox_sender")
+    sender = services.outbox_sender
     if sender is not None and getattr(sender, "_thread", None) is not None:
         sender.wake()
         return "sender woken"

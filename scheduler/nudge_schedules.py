@@ -48,10 +48,9 @@ CHUNK = 1000
 
 
 def _program(services: Any) -> Any:
-
-    cache = services.extras.get("program_cache")
+    cache = services.program_cache
     if cache is None:
-        cache = services.extras["program_cache"] = ProgramCache(services.config.flows.dir)
+        cache = services.program_cache = ProgramCache(services.config.flows.dir)
     return cache
 
 

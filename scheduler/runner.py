@@ -94,7 +94,7 @@ class Runner:
             return False
         log.info("scheduler %s is active", self.holder)
         self.sender = OutboxSender(self.services)
-        self.services.extras["outbox_sender"] = self.sender
+        self.services.outbox_sender = self.sender
         self.services.db.wakers.append(self.sender.wake)
         self.sender.start()
         self.apscheduler = self._start_apscheduler()
@@ -120,7 +120,7 @@ class Runner:
         if self.sender is not None:
             if self.sender.wake in self.services.db.wakers:
                 self.services.db.wakers.remove(self.sender.wake)
-            self.services.extras.pop("outbox_sender", None)
+            self.services.outbox_sender = None
             self.sender.stop()
             self.sender = None
         self.lock.release()

@@ -89,7 +89,6 @@ def _to_hour(value: Any) -> int:
 
 
 def _to_database_url(value: Any) -> str:
-
     text = _to_str(value)
     try:
         backend = make_url(text).get_backend_name()
@@ -132,7 +131,6 @@ def _to_base_url(value: Any) -> str:
 
 
 def _to_phones(value: Any) -> list[str]:
-
     phones = []
     for raw in _to_list(value):
         try:

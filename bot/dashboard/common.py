@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
 from bot.models import Coach
+from bot.outbox.delivery import MessageStatus, OutboxState
 from bot.services import Services
 
 csrf = CSRFProtect()  # init_app'd by bot.dashboard; checked by each blueprint's before_request
@@ -221,22 +222,34 @@ def _span(seconds: float) -> str:
     return "less than a minute"
 
 
-_HELD = {"pending": ("⏳", "Waiting to send", True), "claimed": ("⏳", "Sending now", True),
-         "held": ("‖", "Held: nudges are paused", True),
-         "cancelled": ("✕", "Not sent (cancelled)", False),
-         "expired": ("✕", "Not sent (too late)", False), "failed": ("⚠", "Failed to send", False)}
-_STATUS = {"twiml": ("✓", "Sent as a reply"), "sent": ("✓", "Sent"), "sending": ("✓", "Sent"),
-           "accepted": ("✓", "Sent"), "delivered": ("✓✓", "Delivered"), "read": ("✓✓", "Read"),
-           "undelivered": ("⚠", "Not delivered"), "failed": ("⚠", "Failed to send"),
-           "cancelled": ("✕", "Not sent (cancelled)"), "expired": ("✕", "Not sent (too late)"),
-           "received": ("", "Received")}
+_HELD: dict[str, tuple[str, str, bool]] = {
+    OutboxState.PENDING: ("⏳", "Waiting to send", True),
+    OutboxState.CLAIMED: ("⏳", "Sending now", True),
+    OutboxState.HELD: ("‖", "Held: nudges are paused", True),
+    OutboxState.CANCELLED: ("✕", "Not sent (cancelled)", False),
+    OutboxState.EXPIRED: ("✕", "Not sent (too late)", False),
+    OutboxState.FAILED: ("⚠", "Failed to send", False),
+}
+_STATUS: dict[str, tuple[str, str]] = {
+    MessageStatus.TWIML: ("✓", "Sent as a reply"),
+    MessageStatus.SENT: ("✓", "Sent"),
+    MessageStatus.SENDING: ("✓", "Sent"),
+    MessageStatus.ACCEPTED: ("✓", "Sent"),
+    MessageStatus.DELIVERED: ("✓✓", "Delivered"),
+    MessageStatus.READ: ("✓✓", "Read"),
+    MessageStatus.UNDELIVERED: ("⚠", "Not delivered"),
+    MessageStatus.FAILED: ("⚠", "Failed to send"),
+    MessageStatus.CANCELED: ("✕", "Not sent (cancelled)"),  # Twilio's spelling, on messages
+    MessageStatus.EXPIRED: ("✕", "Not sent (too late)"),
+    MessageStatus.RECEIVED: ("", "Received"),
+}
 
 
 def delivery(status: str, outbox_state: str | None) -> tuple[str, str, bool]:
     """Return (icon, words, still_pending) for a message's delivery status."""
-    if status == "queued" and outbox_state in _HELD:
+    if status == MessageStatus.QUEUED and outbox_state in _HELD:
         return _HELD[outbox_state]
-    if status == "queued":
+    if status == MessageStatus.QUEUED:
         return "⏳", "Waiting to send", True
     icon, words = _STATUS.get(status, ("", status.capitalize()))
     return icon, words, False

@@ -196,9 +196,9 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
 def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic) -> None:
     """Replay this node's spool if it has files and REPLAY_EVERY seconds have passed."""
     tick = monotonic()
-    if tick - services.extras.get("spool_looked_at", float("-inf")) < REPLAY_EVERY:
+    if tick - services.spool_looked_at < REPLAY_EVERY:
         return
-    services.extras["spool_looked_at"] = tick
+    services.spool_looked_at = tick
     try:
         replay_spool(services, now, limit=REPLAY_IN_REQUEST)
     except DATABASE_DOWN:

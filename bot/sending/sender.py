@@ -77,7 +77,7 @@ from sqlalchemy.orm import Session
 from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.inbound.consent import opt_out
 from bot.models import Message, Nudge, Outbox, Participant
-from bot.outbox.delivery import advances
+from bot.outbox.delivery import MessageStatus, OutboxState, advances
 from bot.sending.circuit import Circuit
 from bot.sending.claims import Claim, PassReport, backoff, refusal_code
 from bot.sending.ratelimit import TokenBucket
@@ -177,7 +177,8 @@ class OutboxSender:
                            report: PassReport) -> bool:
         """Cancel, expire or defer `row` if it must not go now; return whether it did."""
         if row.to_participant and participant is not None and participant.opted_out:
-            self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+            self._finish(session, row.id, message, now, OutboxState.CANCELLED,
+                         MessageStatus.CANCELED, "opted out")
             report.add("cancelled")
             return True
         if row.not_after is not None and now > row.not_after:
@@ -224,7 +225,8 @@ class OutboxSender:
             ) == "opted_out":
                 message = session.get(Message, claim.message_id)
                 assert message is not None
-                self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+                self._finish(session, row.id, message, now, OutboxState.CANCELLED,
+                         MessageStatus.CANCELED, "opted out")
                 report.add("cancelled")
                 return False
         return True

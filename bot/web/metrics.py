@@ -144,7 +144,6 @@ def metrics() -> Response:
 
 
 def _spool_family(out: Exposition, services: object) -> None:
-
     out.family("peerline_spool_texts", "gauge",
                "Texts this node spooled while the database was down, not yet replayed.",
                [({}, spooled_count(services))])
