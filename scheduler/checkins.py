@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from bot.core.durations import quiet_hours_end
+from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.once import minute, once_key
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
@@ -69,7 +69,7 @@ def scheduled_flows(services: Any) -> list[tuple[str, str]]:
     return [(str(flow.id), str(flow.schedule)) for flow in store.scheduled()]
 
 
-def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
+def occurrences(key: str, cron: str, zone: str, quiet: QuietHours | str, earliest: datetime,
                 latest: datetime) -> Iterator[Occurrence]:
     """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
     tz = ZoneInfo(zone)
@@ -193,7 +193,7 @@ def due_checkins(services: Any, now: datetime) -> str:
     flows = scheduled_flows(services)
     if not flows:
         return "no scheduled flows"
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     started = 0
     zones = active_zones(services)
     for flow_id, cron in flows:

@@ -119,7 +119,7 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
     schedules = _program(services).schedules()
     if not schedules:
         return "no nudge schedules" + expired
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     drafted = 0
     zones = active_zones(services)
     for schedule in schedules:

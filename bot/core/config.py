@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.core.durations import parse_duration, parse_quiet_hours
+from bot.core.durations import QuietHours, parse_duration
 from bot.core.phones import PhoneError, to_e164
 
 
@@ -140,9 +140,8 @@ def _to_phones(value: Any) -> list[str]:
     return phones
 
 
-def _to_quiet_hours(value: Any) -> str:
-    parse_quiet_hours(_to_str(value))
-    return str(value)
+def _to_quiet_hours(value: Any) -> QuietHours:
+    return QuietHours.parse(_to_str(value))
 
 
 def _to_duration(value: Any) -> str:

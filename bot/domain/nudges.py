@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.core.durations import quiet_hours_end
+from bot.core.durations import QuietHours, quiet_hours_end
 from bot.domain.access import may_act, only_theirs
 from bot.domain.audit import audit
 from bot.models import Coach, Message, Nudge, Outbox, Participant
@@ -61,7 +61,7 @@ def draft_nudge(
     return nudge
 
 
-def leaves_at(nudge: Nudge, quiet_hours: str, now: datetime) -> datetime:
+def leaves_at(nudge: Nudge, quiet_hours: QuietHours, now: datetime) -> datetime:
     """Return when `nudge`, approved now, would leave: its time, after the veteran's quiet hours."""
     return quiet_hours_end(quiet_hours, max(nudge.due_at, now), nudge.participant.timezone)
 

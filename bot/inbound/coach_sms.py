@@ -75,7 +75,7 @@ def _queue(session: Session, coach: Coach) -> list[str]:
 
 
 def _when(nudge: Nudge, participant: Participant, services: Any, now: datetime) -> str:
-    due = leaves_at(nudge, str(services.config.program.quiet_hours), now)
+    due = leaves_at(nudge, services.config.program.quiet_hours, now)
     if due <= now:
         return "now"
     local = due.astimezone(ZoneInfo(participant.timezone))
