@@ -32,6 +32,7 @@ from bot.domain.nudges import expire_stale_drafts
 from bot.flows.program_files import ProgramCache, pick_for, render
 from bot.models import Nudge, Participant
 from bot.runtime.apply import context_for
+from bot.services import Services
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -47,7 +48,7 @@ DRAFT_LEAD = timedelta(hours=24)
 CHUNK = 1000
 
 
-def _program(services: Any) -> Any:
+def _program(services: Services) -> Any:
     cache = services.program_cache
     if cache is None:
         cache = services.program_cache = ProgramCache(services.config.flows.dir)
@@ -58,7 +59,7 @@ def _key(schedule_id: str, occ: Occurrence) -> str:
     return once_key("schedule", schedule_id, minute(occ.local), "")
 
 
-def _due_ids(services: Any, schedule: Any, occ: Occurrence) -> list[int]:
+def _due_ids(services: Services, schedule: Any, occ: Occurrence) -> list[int]:
     key = literal(_key(schedule.id, occ), String) + cast(Participant.id, String)
     query = select(Participant.id).where(
         Participant.status == "active", Participant.timezone == occ.zone,
@@ -80,7 +81,8 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
     return {participant_id: body for participant_id, body in rows}
 
 
-def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
+           now: datetime) -> int:
     """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
 
     strategies = _program(services).strategies()
@@ -113,7 +115,7 @@ def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: d
         return len(insert_new(session, Nudge, drafts, "event_key"))
 
 
-def draft_scheduled_nudges(services: Any, now: datetime) -> str:
+def draft_scheduled_nudges(services: Services, now: datetime) -> str:
     """Draft every scheduled nudge due within DRAFT_LEAD for each active participant (once)."""
     expired = _expire_hourly(services, now)
     schedules = _program(services).schedules()
@@ -140,7 +142,7 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
     return f"{drafted} nudges drafted" + expired
 
 
-def _expire_hourly(services: Any, now: datetime) -> str:
+def _expire_hourly(services: Services, now: datetime) -> str:
     """Expire drafts past their lateness, once an hour; return a summary suffix."""
     key = f"drafts-expired:{now:%Y-%m-%dT%H}"
     if zone_done(services, key):

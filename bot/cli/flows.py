@@ -6,7 +6,6 @@ import logging
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree
 
 import click
@@ -22,6 +21,7 @@ from bot.flows.folder import check_path
 from bot.inbound.pipeline import InboundSms, handle_inbound
 from bot.models import Coach, Message, Nudge, Participant
 from bot.runtime.apply import start_flow
+from bot.services import Services
 
 
 def _default_dir(config_path: str | None) -> Path:
@@ -75,16 +75,14 @@ def flows_test(path: Path | None, config_path: str | None) -> None:
 class _Chat:
     """A terminal conversation through the real webhook logic, on a virtual clock."""
 
-    def __init__(self, services: Any, phone: str):
-        self.services = services
+    def __init__(self, services: Services, clock: FrozenClock, phone: str):
+        self.services, self.clock = services, clock
         self.phone = phone
         self.seen = self._last_id()
         self.seen_nudge = 0
         self.started = services.clock.now()
 
     def _last_id(self) -> int:
-
-
         with self.services.db.session() as session:
             return int(session.scalar(select(func.max(Message.id))) or 0)
 
@@ -96,7 +94,7 @@ class _Chat:
         self.show_new(skip_twiml=True)
 
     def wait(self, text: str) -> None:
-        advance_clock(self.services, self.services.clock, parse_duration(text))
+        advance_clock(self.services, self.clock, parse_duration(text))
         click.echo(f"(the time is now {self.services.clock.now():%Y-%m-%d %H:%M} UTC)")
         self.show_new()
 
@@ -143,10 +141,11 @@ def chat(phone: str, config_path: str | None) -> None:
     e164 = try_e164(phone)
     if e164 is None:
         fail(f"not a phone number: {phone}")
-    services = open_services(config_path, clock=FrozenClock(SystemClock().now()))
+    clock = FrozenClock(SystemClock().now())
+    services = open_services(config_path, clock=clock)
     logging.getLogger().setLevel(logging.ERROR)  # keep the conversation readable
     try:
-        session_chat = _Chat(services, str(e164))
+        session_chat = _Chat(services, clock, str(e164))
         click.echo(f"Chatting as {e164}. {HELP}")
         stream = sys.stdin
         while True:

@@ -13,7 +13,6 @@ Rules (SPEC §6.3, §6.6):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,11 +22,12 @@ from bot.domain.audit import audit
 from bot.domain.nudges import pause_for_participant
 from bot.models import Coach, Escalation, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, queue_message
+from bot.services import Services
 
 
 def open_escalation(
     session: Session,
-    services: Any,
+    services: Services,
     participant: Participant,
     *,
     kind: str,
@@ -73,7 +73,7 @@ def open_escalation(
 
 
 def notify_staff(
-    session: Session, services: Any, escalation: Escalation, participant: Participant,
+    session: Session, services: Services, escalation: Escalation, participant: Participant,
     now: datetime,
 ) -> int:
     """Text every staff phone about `escalation` (once); return how many texts were queued."""

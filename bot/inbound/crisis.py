@@ -32,18 +32,19 @@ from bot.domain.escalations import open_escalation
 from bot.flows.safety import SafetyMatcher
 from bot.outbox.queue import PRIORITY_CRISIS, queue_message
 from bot.runtime.apply import end_active_runs
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 _BUILTIN = SafetyMatcher()
 
 
-def matcher_for(services: Any) -> SafetyMatcher:
+def matcher_for(services: Services) -> SafetyMatcher:
     """Return the safety matcher in force (the store's, else the built-in one)."""
     store = getattr(services, "flows", None)
     return store.safety if store is not None else _BUILTIN
 
 
-def safe_matcher(services: Any) -> SafetyMatcher:
+def safe_matcher(services: Services) -> SafetyMatcher:
     """Return the matcher in force; the built-in phrases if the store cannot give one."""
     try:
         return matcher_for(services)
@@ -52,7 +53,7 @@ def safe_matcher(services: Any) -> SafetyMatcher:
         return _BUILTIN
 
 
-def handle_other_crisis(session: Session, services: Any, message: Any, now: datetime,
+def handle_other_crisis(session: Session, services: Services, message: Any, now: datetime,
                         sender: str) -> list[str] | None:
     """Return the crisis reply if a text from a non-participant is a crisis (staff texted).
 
@@ -75,7 +76,7 @@ def handle_other_crisis(session: Session, services: Any, message: Any, now: date
 
 
 def handle_if_crisis(
-    session: Session, services: Any, participant: Any, message: Any, now: datetime
+    session: Session, services: Services, participant: Any, message: Any, now: datetime
 ) -> list[str] | None:
     """Return the crisis replies if `message` is a crisis (and record alerts), else None."""
     matcher = safe_matcher(services)

@@ -42,6 +42,7 @@ from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, s
 from bot.models import Coach, Message, OnceMark, Participant
 from bot.outbox.queue import queue_message, record_reply
 from bot.runtime.apply import handle_participant_message
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -121,7 +122,7 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
         return int(new_id)
 
 
-def handle_inbound(services: Any, sms: InboundSms) -> str:
+def handle_inbound(services: Services, sms: InboundSms) -> str:
     """Store, then process one inbound SMS; return the TwiML reply (stored for repeats)."""
     now = services.clock.now()
     try:
@@ -132,7 +133,7 @@ def handle_inbound(services: Any, sms: InboundSms) -> str:
         return answer_while_down(services, sms, now)
 
 
-def _process(services: Any, message_id: int, now: datetime) -> str:
+def _process(services: Services, message_id: int, now: datetime) -> str:
     """Process a stored message once, under its row lock; return its TwiML."""
     with services.db.session() as session:  # 2: processed once, under the row's lock
         message = session.get(Message, message_id, with_for_update=True)
@@ -145,7 +146,7 @@ def _process(services: Any, message_id: int, now: datetime) -> str:
         return message.reply_twiml
 
 
-def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RECOVER_AFTER,
+def recover_unprocessed(services: Services, now: datetime, older_than: timedelta = RECOVER_AFTER,
                         limit: int = 100) -> int:
     """Process inbound messages a crash left stored but unanswered; replies go by the outbox.
 
@@ -165,7 +166,7 @@ def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RE
                for message_id, sid in rows if sid not in spooled)
 
 
-def _spooled_sids(services: Any) -> set[str]:
+def _spooled_sids(services: Services) -> set[str]:
     """Return the MessageSids waiting in this node's spool (no stat: a replay may be deleting)."""
     try:
         return {path.stem for path in spool_path(services).glob("*.json")}
@@ -173,7 +174,8 @@ def _spooled_sids(services: Any) -> set[str]:
         return set()
 
 
-def process_late(services: Any, message_id: int, now: datetime, answered: bool = False) -> bool:
+def process_late(services: Services, message_id: int, now: datetime,
+                 answered: bool = False) -> bool:
     """Process a stored message nobody answered yet; return whether this call did.
 
     Replies go through the outbox, except when `answered`: the webhook already
@@ -228,7 +230,7 @@ def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, no
                      now=now, coach_id=coach_id)
 
 
-def route_message(session: Session, services: Any, message: Message, now: datetime,
+def route_message(session: Session, services: Services, message: Message, now: datetime,
                   late: bool = False) -> list[str]:
     """Decide who sent `message` and answer it; return the reply texts."""
     # One query in the common case: the participant and whether a coach has that phone too.
@@ -271,7 +273,7 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
 
 
 def _route_participant(
-    session: Session, services: Any, participant: Participant, message: Message, now: datetime
+    session: Session, services: Services, participant: Participant, message: Message, now: datetime
 ) -> list[str]:
 
     crisis_replies = handle_if_crisis(session, services, participant, message, now)
@@ -311,7 +313,8 @@ def prune_unknown_marks(session: Session, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-def _answer_unknown(session: Session, services: Any, message: Message, now: datetime) -> list[str]:
+def _answer_unknown(session: Session, services: Services, message: Message,
+                    now: datetime) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
 
     crisis_replies = handle_other_crisis(session, services, message, now,

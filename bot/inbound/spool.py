@@ -44,6 +44,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.phones import mask
 from bot.inbound.crisis import safe_matcher
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -51,7 +52,7 @@ REPLAY_EVERY = 2.0  # seconds between a process's looks at its spool
 REPLAY_IN_REQUEST = 50  # files one webhook request replays (~5 ms each); the job takes more
 
 
-def spool_path(services: Any) -> Path:
+def spool_path(services: Services) -> Path:
     """Return this node's spool folder."""
     return Path(services.config.database.spool_dir)
 
@@ -79,7 +80,7 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
     return final
 
 
-def answer_while_down(services: Any, sms: Any, now: datetime) -> str:
+def answer_while_down(services: Services, sms: Any, now: datetime) -> str:
     """Spool a text the database could not take; return its TwiML (crisis reply or empty)."""
     # Function-level: breaks the cycle pipeline -> spool (answer_while_down) -> pipeline.
     from bot.inbound.pipeline import render_twiml
@@ -144,7 +145,7 @@ def _set_aside(path: Path, why: str) -> None:
         log.warning("could not set spool file %s aside", path.name)
 
 
-def spooled_count(services: Any) -> int:
+def spooled_count(services: Services) -> int:
     """Return how many texts wait in this node's spool, or were set aside (/healthz, /metrics)."""
     folder = spool_path(services)
     try:
@@ -153,7 +154,7 @@ def spooled_count(services: Any) -> int:
         return 0
 
 
-def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
+def replay_spool(services: Services, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
     # Function-level: breaks the cycle pipeline -> spool (replay_if_due) -> pipeline.
     from bot.inbound.pipeline import InboundSms, process_late, store_inbound
@@ -193,7 +194,7 @@ def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
     return done
 
 
-def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic) -> None:
+def replay_if_due(services: Services, now: datetime, monotonic: Any = time.monotonic) -> None:
     """Replay this node's spool if it has files and REPLAY_EVERY seconds have passed."""
     tick = monotonic()
     if tick - services.spool_looked_at < REPLAY_EVERY:

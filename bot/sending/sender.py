@@ -69,9 +69,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
@@ -81,6 +81,7 @@ from bot.outbox.delivery import MessageStatus, OutboxState, advances
 from bot.sending.circuit import Circuit
 from bot.sending.claims import Claim, PassReport, backoff, refusal_code
 from bot.sending.ratelimit import TokenBucket
+from bot.services import Services
 from bot.sms import SendError
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; repl
 class OutboxSender:
     """Claim and send due outbox rows; `drain()` once, or `start()` a background loop."""
 
-    def __init__(self, services: Any, *, name: str | None = None,
+    def __init__(self, services: Services, *, name: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, rate: float | None = None,
@@ -133,11 +134,11 @@ class OutboxSender:
         """
         now = self.services.clock.now()
         with self.services.db.session() as session:
-            stale = session.execute(
+            stale = cast(CursorResult[Any], session.execute(
                 update(Outbox).where(Outbox.state == "claimed",
                                      Outbox.claimed_at <= now - self.lease)
                 .values(state="pending", claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)))
             if stale.rowcount:
                 log.warning("reclaimed %d outbox rows whose sender went silent", stale.rowcount)
                 report.add("reclaimed", stale.rowcount)
