@@ -28,7 +28,7 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core.once import minute, once_key
-from bot.domain.nudges import expire_stale_drafts
+from bot.domain.nudges import draft_row, expire_stale_drafts
 from bot.flows.program_files import ProgramCache, pick_for, render
 from bot.models import Nudge, Participant
 from bot.runtime.apply import context_for
@@ -83,11 +83,10 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 
 def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
            now: datetime) -> int:
-    """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
+    """Draft the chunk's nudges in one transaction (rows from nudges.draft_row)."""
 
     strategies = _program(services).strategies()
     source = f"schedule:{schedule.id}"
-    max_lateness = int(schedule.max_late.total_seconds())
     with services.db.session() as session:
         last = _last_texts(session, ids, source)
         drafts = []
@@ -106,12 +105,9 @@ def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
             except Exception:  # noqa: BLE001 - a bad text must not stop the other drafts
                 log.exception("schedule %s: text did not render", schedule.id)
                 continue
-            drafts.append({
-                "participant_id": participant.id, "coach_id": participant.coach_id,
-                "body": body, "original_body": body, "reason": schedule.reason[:200],
-                "source": source[:120], "event_key": key, "status": "pending",
-                "paused": participant.nudges_paused, "due_at": occ.due,
-                "max_lateness_seconds": max_lateness, "created_at": now})
+            drafts.append(draft_row(participant, body=body, reason=schedule.reason,
+                                    source=source, event_key=key, due_at=occ.due, now=now,
+                                    max_lateness=schedule.max_late))
         return len(insert_new(session, Nudge, drafts, "event_key"))
 
 

@@ -15,6 +15,7 @@ Rules (SPEC §6.7):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,16 @@ from bot.outbox.queue import queue_message
 
 class NudgeError(ValueError):
     """A coach's decision on a draft was refused; str() is the plain reason."""
+
+
+def draft_row(participant: Participant, *, body: str, reason: str, source: str, event_key: str,
+              due_at: datetime, now: datetime, max_lateness: timedelta) -> dict[str, Any]:
+    """Return the columns of a new pending draft (one writer for draft_nudge and bulk drafts)."""
+    return {"participant_id": participant.id, "coach_id": participant.coach_id, "body": body,
+            "original_body": body, "reason": reason[:200], "source": source[:120],
+            "event_key": event_key, "status": "pending", "paused": participant.nudges_paused,
+            "due_at": due_at, "max_lateness_seconds": int(max_lateness.total_seconds()),
+            "created_at": now}
 
 
 def draft_nudge(
@@ -46,12 +57,9 @@ def draft_nudge(
     """Add a pending draft to the coach's queue; None if `event_key` was drafted before."""
     if session.scalar(select(Nudge.id).where(Nudge.event_key == event_key)):
         return None
-    nudge = Nudge(
-        participant_id=participant.id, coach_id=participant.coach_id, body=body,
-        original_body=body, reason=reason[:200], source=source[:120], event_key=event_key,
-        status="pending", paused=participant.nudges_paused, due_at=due_at,
-        max_lateness_seconds=int(max_lateness.total_seconds()), created_at=now,
-    )
+    nudge = Nudge(**draft_row(participant, body=body, reason=reason, source=source,
+                              event_key=event_key, due_at=due_at, now=now,
+                              max_lateness=max_lateness))
     try:
         with session.begin_nested():
             session.add(nudge)
