@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.config import Config
 from bot.core.db import Database
+from bot.core.recent_texts import RecentTexts
+from bot.flows.program_files import ProgramCache
 from bot.flows.store import FlowStore
 from bot.sms import SmsSender
 from bot.sms.console import ConsoleSender
 from bot.sms.twilio import TwilioSender
+
+if TYPE_CHECKING:  # the sender imports the inbound and runtime modules, which take Services
+    from bot.sending.sender import OutboxSender
 
 
 @dataclass
@@ -23,7 +28,14 @@ class Services:
     clock: Clock
     sender: SmsSender
     flows: FlowStore | None = None  # built by build_services unless load_flows=False
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Set while this process runs an outbox sender (scheduler lock holder, `peerline tick`):
+    # the `outbox` job then wakes it instead of sending itself.
+    outbox_sender: OutboxSender | None = None
+    program_cache: ProgramCache | None = None  # strategy library + nudge schedules, loaded once
+    spool_looked_at: float = field(default=float("-inf"))  # monotonic time of the last replay look
+    # This process's last text per number (the crisis screen's previous-text join, from memory)
+    recent_texts: RecentTexts = field(default_factory=RecentTexts)
+    counters: dict[str, int] = field(default_factory=dict)  # per-process failure counts (spool)
 
     def wake_sender(self) -> None:
         """Ask the outbox sender to run now (crisis alerts must not wait a pass)."""

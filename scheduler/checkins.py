@@ -40,6 +40,7 @@ from bot.domain.program_arc import STARTABLE
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
 from bot.runtime import bulk as runtime_bulk
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 CATCH_UP = timedelta(hours=12)  # an occurrence missed for longer (scheduler down) is skipped
@@ -102,7 +103,7 @@ def active_zones(services: Any) -> list[str]:
             .distinct()) if z)
 
 
-def _due_ids(services: Any, occ: Occurrence) -> list[int]:
+def _due_ids(services: Services, occ: Occurrence) -> list[int]:
     key = literal(occ.key_prefix, String) + sql_cast(Participant.id, String)
     with services.db.session() as session:
         return list(session.scalars(
@@ -113,13 +114,13 @@ def _due_ids(services: Any, occ: Occurrence) -> list[int]:
             .order_by(Participant.id)))
 
 
-def zone_done(services: Any, key: str) -> bool:
+def zone_done(services: Services, key: str) -> bool:
     """Tell whether a whole (occurrence, zone) was handled already (skips the participant query)."""
     with services.db.session() as session:
         return session.get(OnceMark, key) is not None
 
 
-def mark_zone_done(services: Any, key: str, now: datetime) -> None:
+def mark_zone_done(services: Services, key: str, now: datetime) -> None:
     """Record that every participant of an (occurrence, zone) was handled."""
     try:
         with services.db.session() as session:
@@ -145,7 +146,7 @@ def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
     return set(session.execute(statement, rows).scalars())
 
 
-def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
+def _start_chunk(services: Services, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
 
     with services.db.session() as session:
@@ -160,7 +161,7 @@ def _start_chunk(services: Any, occ: Occurrence, ids: list[int], now: datetime) 
         return len(people)
 
 
-def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
+def _start_one_by_one(services: Services, occ: Occurrence, ids: list[int],
                       now: datetime) -> tuple[int, int]:
     """Start the chunk participant by participant, each in a savepoint (after a failure)."""
 
@@ -185,7 +186,7 @@ def _start_one_by_one(services: Any, occ: Occurrence, ids: list[int],
     return started, failed
 
 
-def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tuple[int, int]:
+def _start(services: Services, occ: Occurrence, ids: list[int], now: datetime) -> tuple[int, int]:
     try:
         return _start_chunk(services, occ, ids, now), 0
     except Exception:  # noqa: BLE001 - a clash or a broken participant: redo one by one
@@ -193,12 +194,12 @@ def _start(services: Any, occ: Occurrence, ids: list[int], now: datetime) -> tup
         return _start_one_by_one(services, occ, ids, now)
 
 
-def due_checkins(services: Any, now: datetime) -> str:
+def due_checkins(services: Services, now: datetime) -> str:
     """Start every scheduled flow whose occurrence is due for its active participants."""
     flows = scheduled_flows(services)
     if not flows:
         return "no scheduled flows"
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     started = 0
     zones = active_zones(services)
     for flow_id, cron, statuses in flows:

@@ -30,6 +30,7 @@ from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox.queue import PRIORITY_ALERT, queue_message
 from bot.runtime import apply as runtime
 from bot.sending.sender import OutboxSender
+from bot.services import Services
 from scheduler.arc import due_arc_events
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.nudge_schedules import draft_scheduled_nudges
@@ -41,7 +42,7 @@ DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still
 Job = Callable[[Any, datetime], str]
 
 
-def due_timeouts(services: Any, now: datetime) -> str:
+def due_timeouts(services: Services, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
 
     with services.db.session() as session:
@@ -56,7 +57,7 @@ def due_timeouts(services: Any, now: datetime) -> str:
     return f"{fired} timeouts fired"
 
 
-def due_expiries(services: Any, now: datetime) -> str:
+def due_expiries(services: Services, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
 
     with services.db.session() as session:
@@ -116,7 +117,7 @@ def digest_text(count: int) -> str:
             "OK ID to send one, NO ID to drop it, EDIT ID text to change it.")
 
 
-def coach_digests(services: Any, now: datetime) -> str:
+def coach_digests(services: Services, now: datetime) -> str:
     """Text each coach with pending drafts once a day, at `scheduler.digest_hour` local time."""
     hour = int(services.config.scheduler.digest_hour)
     pending = (Nudge.coach_id == Coach.id) & (Nudge.status == "pending") & Nudge.paused.is_(False)
@@ -139,6 +140,7 @@ def coach_digests(services: Any, now: datetime) -> str:
                        Coach.phone.is_not(None), ~exists().where(OnceMark.key == key))
                 .group_by(Coach.id, Coach.phone)).all()
         for coach_id, phone, count in rows:
+            assert phone is not None  # the query takes only coaches with a phone
             try:
                 with services.db.session() as session:
                     session.add(OnceMark(key=f"{prefix}{coach_id}", created_at=now))
@@ -153,9 +155,9 @@ def coach_digests(services: Any, now: datetime) -> str:
     return f"{sent} coach digests queued"
 
 
-def send_outbox(services: Any, now: datetime) -> str:
+def send_outbox(services: Services, now: datetime) -> str:
     """Send the due outbox rows (the runner's sender thread, else a one-pass sender)."""
-    sender = services.extras.get("outbox_sender")
+    sender = services.outbox_sender
     if sender is not None and getattr(sender, "_thread", None) is not None:
         sender.wake()
         return "sender woken"
@@ -168,7 +170,7 @@ def send_outbox(services: Any, now: datetime) -> str:
             own.stop()
 
 
-def recover_inbound(services: Any, now: datetime) -> str:
+def recover_inbound(services: Services, now: datetime) -> str:
     """Answer texts spooled while the database was down, then those a crash left unprocessed.
 
     Once a day it also prunes the unknown-number marks nothing reads any more.
@@ -212,7 +214,7 @@ JOBS: dict[str, Job] = {
 }
 
 
-def run_job(services: Any, job_id: str, now: datetime) -> str:
+def run_job(services: Services, job_id: str, now: datetime) -> str:
     """Run one job by id; return its summary (an error is logged and summarised)."""
     try:
         return JOBS[job_id](services, now)
@@ -221,6 +223,6 @@ def run_job(services: Any, job_id: str, now: datetime) -> str:
         return f"failed: {type(exc).__name__}"
 
 
-def run_all(services: Any, now: datetime) -> list[tuple[str, str]]:
+def run_all(services: Services, now: datetime) -> list[tuple[str, str]]:
     """Run every job once as of `now` (what `peerline tick` does); return (id, summary) pairs."""
     return [(job_id, run_job(services, job_id, now)) for job_id in JOBS]

@@ -28,10 +28,11 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core.once import minute, once_key
-from bot.domain.nudges import expire_stale_drafts
+from bot.domain.nudges import draft_row, expire_stale_drafts
 from bot.flows.program_files import pick_for, program_cache, render
 from bot.models import Nudge, Participant
 from bot.runtime.context import context_for
+from bot.services import Services
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
@@ -51,7 +52,7 @@ def _key(schedule_id: str, occ: Occurrence) -> str:
     return once_key("schedule", schedule_id, minute(occ.local), "")
 
 
-def _due_ids(services: Any, schedule: Any, occ: Occurrence) -> list[int]:
+def _due_ids(services: Services, schedule: Any, occ: Occurrence) -> list[int]:
     key = literal(_key(schedule.id, occ), String) + cast(Participant.id, String)
     query = select(Participant.id).where(
         Participant.status == "active", Participant.timezone == occ.zone,
@@ -73,12 +74,12 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
     return {participant_id: body for participant_id, body in rows}
 
 
-def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: datetime) -> int:
-    """Draft the chunk's nudges in one transaction (rows as bot.nudges.draft_nudge writes)."""
+def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
+           now: datetime) -> int:
+    """Draft the chunk's nudges in one transaction (rows from nudges.draft_row)."""
 
     strategies = program_cache(services).strategies()
     source = f"schedule:{schedule.id}"
-    max_lateness = int(schedule.max_late.total_seconds())
     with services.db.session() as session:
         last = _last_texts(session, ids, source)
         drafts = []
@@ -97,22 +98,19 @@ def _draft(services: Any, schedule: Any, occ: Occurrence, ids: list[int], now: d
             except Exception:  # noqa: BLE001 - a bad text must not stop the other drafts
                 log.exception("schedule %s: text did not render", schedule.id)
                 continue
-            drafts.append({
-                "participant_id": participant.id, "coach_id": participant.coach_id,
-                "body": body, "original_body": body, "reason": schedule.reason[:200],
-                "source": source[:120], "event_key": key, "status": "pending",
-                "paused": participant.nudges_paused, "due_at": occ.due,
-                "max_lateness_seconds": max_lateness, "created_at": now})
+            drafts.append(draft_row(participant, body=body, reason=schedule.reason,
+                                    source=source, event_key=key, due_at=occ.due, now=now,
+                                    max_lateness=schedule.max_late))
         return len(insert_new(session, Nudge, drafts, "event_key"))
 
 
-def draft_scheduled_nudges(services: Any, now: datetime) -> str:
+def draft_scheduled_nudges(services: Services, now: datetime) -> str:
     """Draft every scheduled nudge due within DRAFT_LEAD for each active participant (once)."""
     expired = _expire_hourly(services, now)
     schedules = program_cache(services).schedules()
     if not schedules:
         return "no nudge schedules" + expired
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     drafted = 0
     zones = active_zones(services)
     for schedule in schedules:
@@ -133,7 +131,7 @@ def draft_scheduled_nudges(services: Any, now: datetime) -> str:
     return f"{drafted} nudges drafted" + expired
 
 
-def _expire_hourly(services: Any, now: datetime) -> str:
+def _expire_hourly(services: Services, now: datetime) -> str:
     """Expire drafts past their lateness, once an hour; return a summary suffix."""
     key = f"drafts-expired:{now:%Y-%m-%dT%H}"
     if zone_done(services, key):

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.models import SchedulerState
 from bot.sending.sender import OutboxSender
+from bot.services import Services
 from scheduler.jobs import JOBS
 from scheduler.jobs import run_job as run_job_now
 from scheduler.locking import SchedulerLock, lock_for
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 10.0
 
 
-def record_pass(services: Any, name: str, holder: str, started: datetime, duration_ms: int,
+def record_pass(services: Services, name: str, holder: str, started: datetime, duration_ms: int,
                 detail: dict[str, Any] | None = None) -> None:
     """Write one liveness row (insert or update)."""
     for _ in range(2):
@@ -55,7 +56,7 @@ def record_pass(services: Any, name: str, holder: str, started: datetime, durati
 class Runner:
     """One scheduler process: lock, APScheduler, outbox sender, liveness."""
 
-    def __init__(self, services: Any, *, lock: SchedulerLock | None = None,
+    def __init__(self, services: Services, *, lock: SchedulerLock | None = None,
                  holder: str | None = None):
         self.services = services
         self.lock = lock or lock_for(services.db)
@@ -94,7 +95,7 @@ class Runner:
             return False
         log.info("scheduler %s is active", self.holder)
         self.sender = OutboxSender(self.services)
-        self.services.extras["outbox_sender"] = self.sender
+        self.services.outbox_sender = self.sender
         self.services.db.wakers.append(self.sender.wake)
         self.sender.start()
         self.apscheduler = self._start_apscheduler()
@@ -120,7 +121,7 @@ class Runner:
         if self.sender is not None:
             if self.sender.wake in self.services.db.wakers:
                 self.services.db.wakers.remove(self.sender.wake)
-            self.services.extras.pop("outbox_sender", None)
+            self.services.outbox_sender = None
             self.sender.stop()
             self.sender = None
         self.lock.release()

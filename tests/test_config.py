@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,10 @@ def test_example_documents_every_key_with_a_comment():
 
 def test_example_loads_as_a_config_file():
     config = load_config(EXAMPLE, environ={})
-    assert config.program.quiet_hours == "20:00-09:00"
+    assert str(config.program.quiet_hours) == "20:00-09:00"
+    # parsed once at load: a value with its times, not a string every caller parses again
+    assert (config.program.quiet_hours.start, config.program.quiet_hours.end) == (
+        time(20, 0), time(9, 0))
 
 
 def test_defaults_without_any_file():

@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
+from bot.core.recent_texts import RecentTexts
 from bot.inbound import pipeline, spool
 from bot.inbound.spool import pending_files, replay_spool, spool_path
 from bot.models import Escalation, Message, Outbox
@@ -207,7 +208,7 @@ def test_a_full_disk_for_database_and_spool_still_answers_a_crisis_and_texts_sta
     alerts = sender.bodies_to(STAFF_PHONE)
     assert len(alerts) == 1 and "NOT saved" in alerts[0] and PARTICIPANT_PHONE in alerts[0]
     assert ordinary.status_code == 503  # nothing kept, nothing to say: shows in Twilio's debugger
-    assert services.extras["counters"]["spool_write_failures"] == 2
+    assert services.counters["spool_write_failures"] == 2
 
 
 def test_spool_write_failures_still_answer_a_crisis(sqlite_app, sender, monkeypatch, caplog):
@@ -263,7 +264,7 @@ def test_the_previous_text_of_the_last_ten_minutes_is_read_with_this_one(sqlite_
     assert "988" in replies(sms.send(PARTICIPANT_PHONE, "die"))[0]
     clock.advance(timedelta(minutes=2))
     assert "988" not in " ".join(replies(sms.send(PARTICIPANT_PHONE, "I want to")))
-    services.extras.pop("recent_texts")  # the next text reaches another worker
+    services.recent_texts = RecentTexts()  # the next text reaches another worker
     clock.advance(timedelta(minutes=2))
     assert "988" in replies(sms.send(PARTICIPANT_PHONE, "die"))[0]  # read from the database
     clock.advance(timedelta(minutes=11))

@@ -145,3 +145,24 @@ def test_a_newcomer_logs_in_with_the_demo_login_and_approves_the_demo_draft(
     staff = Visitor(app.test_client())
     assert staff.login("staff", DEMO_PASSWORD).status_code == 302
     assert "Sam Carter" in staff.text("/staff/")
+
+
+def test_a_text_cancelled_by_stop_shows_as_not_sent(app: Any, services: Any,
+                                                    world: dict[str, int]) -> None:
+    """Messages spell it 'canceled' (Twilio's word), outbox rows 'cancelled': one icon for both."""
+    from bot.outbox.queue import queue_message
+    from tests.conftest import PARTICIPANT_PHONE, Sms
+
+    with services.db.session() as db:
+        sam = db.get(Participant, world["sam"])
+        assert sam is not None
+        queue_message(db, phone=sam.phone, body="A text STOP cancels", kind="nudge",
+                      now=services.clock.now(), participant=sam)
+    Sms(app.test_client()).send(PARTICIPANT_PHONE, "STOP")
+    with services.db.session() as db:
+        text = db.scalars(select(Message).where(Message.body == "A text STOP cancels")).one()
+        assert text.status == "canceled"
+    alex = Visitor(app.test_client())
+    alex.login("alex", "alex-password")
+    page = alex.text(f"/veterans/{world['sam']}")
+    assert "✕ Not sent (cancelled)" in page

@@ -15,8 +15,8 @@ from tests.conftest import make_config
 
 def test_twilio_with_the_default_database_needs_an_explicit_secret_key(
         services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    services.config = load_config(None, environ={}, overrides={"sms__transport": "twilio",
-                                                           "safety__staff_phones": ["+12025550150"]})
+    services.config = load_config(None, environ={}, overrides={
+        "sms__transport": "twilio", "safety__staff_phones": ["+12025550150"]})
     assert services.config.uses_demo_database is False
     with pytest.raises(ConfigError, match=r"\[web\] secret_key"):
         create_app(services=services)

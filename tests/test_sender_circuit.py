@@ -28,7 +28,7 @@ def _queue_in_order(services, clock, texts):
 def test_a_tick_while_the_circuit_is_open_sends_nothing(services, fake, clock, make_sender):
     fake.script = [SERVER_ERROR, SERVER_ERROR]  # the first try, then the first probe
     ids = _queue_in_order(services, clock, [(X, "one"), (Y, "two"), (Z, "three")])
-    services.extras["outbox_sender"] = make_sender()  # as `peerline tick` registers it
+    services.outbox_sender = make_sender()  # as `peerline tick` registers it
     assert send_outbox(services, clock.now()) == \
         "2 refused, sending paused: the SMS provider is refusing"
     assert fake.calls == 2  # "one" refused, the pause (1 s), the probe "two" refused

@@ -221,9 +221,8 @@ class _Case:
         return values
 
 
-def advance_clock(services: Any, clock: FrozenClock, delta: timedelta) -> int:
+def advance_clock(services: Services, clock: FrozenClock, delta: timedelta) -> int:
     """Move `clock` forward by `delta`, firing due timeouts and expiries at their own times."""
-
     target = clock.now() + delta
     fired = 0
     while True:

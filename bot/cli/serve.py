@@ -107,7 +107,7 @@ def tick_command(at: str | None, config_path: str | None) -> None:
     when = parse_instant(at) if at else SystemClock().now()
     services = open_services(config_path, clock=FrozenClock(when))
     sender = OutboxSender(services, name=f"tick:{when.isoformat()}")
-    services.extras["outbox_sender"] = sender
+    services.outbox_sender = sender
     try:
         click.echo(f"tick at {when.isoformat()}")
         t0 = time.perf_counter()

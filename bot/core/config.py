@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.core.durations import parse_duration, parse_quiet_hours
+from bot.core.durations import QuietHours, parse_duration
 from bot.core.phones import PhoneError, to_e164
 
 
@@ -92,7 +92,6 @@ def _to_hour(value: Any) -> int:
 
 
 def _to_database_url(value: Any) -> str:
-
     text = _to_str(value)
     try:
         backend = make_url(text).get_backend_name()
@@ -135,7 +134,6 @@ def _to_base_url(value: Any) -> str:
 
 
 def _to_phones(value: Any) -> list[str]:
-
     phones = []
     for raw in _to_list(value):
         try:
@@ -145,9 +143,8 @@ def _to_phones(value: Any) -> list[str]:
     return phones
 
 
-def _to_quiet_hours(value: Any) -> str:
-    parse_quiet_hours(_to_str(value))
-    return str(value)
+def _to_quiet_hours(value: Any) -> QuietHours:
+    return QuietHours.parse(_to_str(value))
 
 
 def _to_duration(value: Any) -> str:

@@ -1,8 +1,16 @@
-"""Parse durations ("30m", "24h", "3d") and quiet-hour windows ("20:00-09:00")."""
+"""Parse durations ("30m", "24h", "3d") and quiet-hour windows ("20:00-09:00").
+
+Rules:
+- Quiet hours are parsed once, when the configuration loads, into a QuietHours
+  value (`config.program.quiet_hours`); its str() is the text it came from.
+- A window whose start equals its end has no quiet hours; one that wraps
+  midnight (20:00-09:00) is quiet from the start to the next day's end.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,9 +45,32 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
     return time(h1, m1), time(h2, m2)
 
 
-def in_quiet_hours(quiet: str, when: datetime, tz: str) -> bool:
+@dataclass(frozen=True)
+class QuietHours:
+    """A parsed quiet-hours window, in each person's local time."""
+
+    start: time
+    end: time
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """Return the window for text like 20:00-09:00; raise ValueError otherwise."""
+        start, end = parse_quiet_hours(text)
+        return cls(start, end, text.strip())
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _window(quiet: QuietHours | str) -> QuietHours:
+    return quiet if isinstance(quiet, QuietHours) else QuietHours.parse(quiet)
+
+
+def in_quiet_hours(quiet: QuietHours | str, when: datetime, tz: str) -> bool:
     """Tell whether the aware instant `when` is inside quiet hours in zone `tz`."""
-    start, end = parse_quiet_hours(quiet)
+    window = _window(quiet)
+    start, end = window.start, window.end
     local = when.astimezone(ZoneInfo(tz)).time()
     if start == end:
         return False
@@ -48,11 +79,12 @@ def in_quiet_hours(quiet: str, when: datetime, tz: str) -> bool:
     return local >= start or local < end
 
 
-def quiet_hours_end(quiet: str, when: datetime, tz: str) -> datetime:
+def quiet_hours_end(quiet: QuietHours | str, when: datetime, tz: str) -> datetime:
     """Return `when` if outside quiet hours, else the first instant after they end (aware UTC)."""
-    if not in_quiet_hours(quiet, when, tz):
+    window = _window(quiet)
+    if not in_quiet_hours(window, when, tz):
         return when
-    _, end = parse_quiet_hours(quiet)
+    end = window.end
     zone = ZoneInfo(tz)
     local = when.astimezone(zone)
     candidate = datetime.combine(local.date(), end, tzinfo=zone)

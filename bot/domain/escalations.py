@@ -36,6 +36,7 @@ from bot.domain.audit import audit
 from bot.domain.nudges import pause_for_participant
 from bot.models import Coach, Escalation, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, PRIORITY_CRISIS_OTHER, queue_message
+from bot.services import Services
 
 ALERT_WINDOW = timedelta(minutes=30)
 STAFF_ONLY_KINDS = frozenset({"crisis"})  # kinds only staff may resolve
@@ -75,7 +76,7 @@ def _insert(session: Session, escalation: Escalation) -> bool:
 
 def open_escalation(
     session: Session,
-    services: Any,
+    services: Services,
     participant: Participant,
     *,
     kind: str,

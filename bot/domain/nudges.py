@@ -17,12 +17,13 @@ Rules (SPEC §6.7):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.core.durations import quiet_hours_end
+from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.ids import in_range
 from bot.domain.access import may_act, only_theirs
 from bot.domain.audit import audit
@@ -32,6 +33,16 @@ from bot.outbox.queue import queue_message
 
 class NudgeError(ValueError):
     """A coach's decision on a draft was refused; str() is the plain reason."""
+
+
+def draft_row(participant: Participant, *, body: str, reason: str, source: str, event_key: str,
+              due_at: datetime, now: datetime, max_lateness: timedelta) -> dict[str, Any]:
+    """Return the columns of a new pending draft (one writer for draft_nudge and bulk drafts)."""
+    return {"participant_id": participant.id, "coach_id": participant.coach_id, "body": body,
+            "original_body": body, "reason": reason[:200], "source": source[:120],
+            "event_key": event_key, "status": "pending", "paused": participant.nudges_paused,
+            "due_at": due_at, "max_lateness_seconds": int(max_lateness.total_seconds()),
+            "created_at": now}
 
 
 def draft_nudge(
@@ -49,12 +60,9 @@ def draft_nudge(
     """Add a pending draft to the coach's queue; None if `event_key` was drafted before."""
     if session.scalar(select(Nudge.id).where(Nudge.event_key == event_key)):
         return None
-    nudge = Nudge(
-        participant_id=participant.id, coach_id=participant.coach_id, body=body,
-        original_body=body, reason=reason[:200], source=source[:120], event_key=event_key,
-        status="pending", paused=participant.nudges_paused, due_at=due_at,
-        max_lateness_seconds=int(max_lateness.total_seconds()), created_at=now,
-    )
+    nudge = Nudge(**draft_row(participant, body=body, reason=reason, source=source,
+                              event_key=event_key, due_at=due_at, now=now,
+                              max_lateness=max_lateness))
     try:
         with session.begin_nested():
             session.add(nudge)
@@ -64,7 +72,7 @@ def draft_nudge(
     return nudge
 
 
-def leaves_at(nudge: Nudge, quiet_hours: str, now: datetime) -> datetime:
+def leaves_at(nudge: Nudge, quiet_hours: QuietHours, now: datetime) -> datetime:
     """Return when `nudge`, approved now, would leave: its time, after the veteran's quiet hours."""
     return quiet_hours_end(quiet_hours, max(nudge.due_at, now), nudge.participant.timezone)
 

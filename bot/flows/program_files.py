@@ -358,7 +358,7 @@ class ProgramCache:
 
 def program_cache(services: Any) -> ProgramCache:
     """Return the services' ProgramCache (made on first use) for the configured flows folder."""
-    cache = services.extras.get("program_cache")
+    cache = services.program_cache
     if cache is None:
-        cache = services.extras["program_cache"] = ProgramCache(services.config.flows.dir)
+        cache = services.program_cache = ProgramCache(services.config.flows.dir)
     return cast(ProgramCache, cache)

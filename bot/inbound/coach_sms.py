@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -38,6 +37,7 @@ from bot.domain.nudges import (
     reject,
 )
 from bot.models import Coach, Escalation, Nudge, Participant
+from bot.services import Services
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
          "EDIT ID new text (confirm on dashboard), ACK ID (escalation seen).")
@@ -82,15 +82,15 @@ def _queue(session: Session, coach: Coach) -> list[str]:
     return replies
 
 
-def _when(nudge: Nudge, participant: Participant, services: Any, now: datetime) -> str:
-    due = leaves_at(nudge, str(services.config.program.quiet_hours), now)
+def _when(nudge: Nudge, participant: Participant, services: Services, now: datetime) -> str:
+    due = leaves_at(nudge, services.config.program.quiet_hours, now)
     if due <= now:
         return "now"
     local = due.astimezone(ZoneInfo(participant.timezone))
     return f"{local:%a %H:%M} their time"
 
 
-def _decide(session: Session, services: Any, coach: Coach, verb: str, number: int, rest: str,
+def _decide(session: Session, services: Services, coach: Coach, verb: str, number: int, rest: str,
             now: datetime) -> str:
     nudge = get_for(session, number, coach)
     participant = session.get(Participant, nudge.participant_id)
@@ -153,7 +153,7 @@ def is_command(text: str) -> bool:
 
 
 def handle_coach_message(
-    session: Session, services: Any, coach: Coach, text: str, now: datetime
+    session: Session, services: Services, coach: Coach, text: str, now: datetime
 ) -> list[str]:
     """Answer a text from a coach's own phone; return the reply texts."""
     match = _COMMAND.match(text or "")

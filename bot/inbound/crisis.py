@@ -46,6 +46,7 @@ from bot.inbound.coach_sms import is_command
 from bot.inbound.texts import with_who_was_told
 from bot.models import Message, Participant
 from bot.runtime.apply import end_active_runs
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 _BUILTIN = SafetyMatcher()
@@ -53,13 +54,13 @@ PREVIOUS_WITHIN = timedelta(minutes=10)
 CRISIS_REASON = "Crisis words in a text; call them now (number on the dashboard)"
 
 
-def matcher_for(services: Any) -> SafetyMatcher:
+def matcher_for(services: Services) -> SafetyMatcher:
     """Return the safety matcher in force (the store's, else the built-in one)."""
     store = getattr(services, "flows", None)
     return store.safety if store is not None else _BUILTIN
 
 
-def safe_matcher(services: Any) -> SafetyMatcher:
+def safe_matcher(services: Services) -> SafetyMatcher:
     """Return the matcher in force; the built-in phrases if the store cannot give one."""
     try:
         return matcher_for(services)

@@ -58,6 +58,7 @@ from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, s
 from bot.models import Coach, Message, OnceMark, Outbox, Participant
 from bot.outbox.queue import queue_message, record_reply
 from bot.runtime.apply import handle_participant_message
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -175,7 +176,7 @@ def _process(services: Any, message_id: int, now: datetime, verdict: Verdict) ->
         return message.reply_twiml
 
 
-def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RECOVER_AFTER,
+def recover_unprocessed(services: Services, now: datetime, older_than: timedelta = RECOVER_AFTER,
                         limit: int = 100) -> int:
     """Process inbound messages a crash left stored but unanswered; replies go by the outbox.
 
@@ -195,7 +196,7 @@ def recover_unprocessed(services: Any, now: datetime, older_than: timedelta = RE
                for message_id, sid in rows if sid not in spooled)
 
 
-def _spooled_sids(services: Any) -> set[str]:
+def _spooled_sids(services: Services) -> set[str]:
     """Return the MessageSids waiting in this node's spool (no stat: a replay may be deleting)."""
     try:
         return {path.stem for path in spool_path(services).glob("*.json")}

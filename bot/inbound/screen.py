@@ -8,7 +8,7 @@ Rules:
   the crisis (or concern) reply is known even when the database never answers.
 - The text is read with the same number's previous text of the last
   PREVIOUS_WINDOW (10 minutes), so "I want to" + "die" is one crisis. This
-  process keeps the last text per number in RecentTexts: in memory only,
+  process keeps the last text per number in RecentTexts (bot/core/recent_texts.py): in memory only,
   never logged or written, at most MAX_NUMBERS numbers (the least recently
   heard is dropped first) and the last KEPT_CHARS characters of each text.
 - A previous text that reached another worker is not in that cache, so the
@@ -19,52 +19,23 @@ Rules:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.recent_texts import PREVIOUS_WINDOW
 from bot.flows.safety import Tier, Verdict
 from bot.inbound.crisis import safe_matcher
 from bot.models import Message
 
-PREVIOUS_WINDOW = timedelta(minutes=10)
-MAX_NUMBERS = 10_000
-KEPT_CHARS = 1_000  # of each previous text, its end: at most ~10 MB for the whole cache
 _ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
-
-
-class RecentTexts:
-    """The last text of each recently heard number: phone -> (time, body), bounded."""
-
-    def __init__(self, max_numbers: int = MAX_NUMBERS):
-        self.max_numbers = max_numbers
-        self._texts: OrderedDict[str, tuple[datetime, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def previous(self, phone: str, now: datetime) -> str | None:
-        """Return the number's last text if it came within PREVIOUS_WINDOW before `now`."""
-        with self._lock:
-            found = self._texts.get(phone)
-        if found is None or not now - PREVIOUS_WINDOW <= found[0] <= now:
-            return None
-        return found[1]
-
-    def remember(self, phone: str, at: datetime, body: str) -> None:
-        """Keep `body` as the number's last text; drop the oldest number when full."""
-        with self._lock:
-            self._texts[phone] = (at, body[-KEPT_CHARS:])
-            self._texts.move_to_end(phone)
-            while len(self._texts) > self.max_numbers:
-                self._texts.popitem(last=False)
 
 
 def screen_inbound(services: Any, phone: str, body: str, now: datetime) -> Verdict:
     """Return the verdict on a new text, read after the number's previous one; remember it."""
-    recent: RecentTexts = services.extras.setdefault("recent_texts", RecentTexts())
+    recent = services.recent_texts
     verdict = safe_matcher(services).screen(body, previous=recent.previous(phone, now))
     recent.remember(phone, now, body)
     return verdict

@@ -68,6 +68,7 @@ from bot.core.files import private_dir
 from bot.core.phones import mask
 from bot.flows.safety import Tier, Verdict
 from bot.inbound.crisis import safe_matcher
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 # Unreachable, or too slow: a lock or statement timeout (bot/db.py), no free pool connection.
@@ -79,7 +80,7 @@ REPLAY_EVERY = 2.0  # seconds between a process's looks at its spool
 REPLAY_IN_REQUEST = 50  # files one webhook request replays (~5 ms each); the job takes more
 
 
-def spool_path(services: Any) -> Path:
+def spool_path(services: Services) -> Path:
     """Return this node's spool folder."""
     return Path(services.config.database.spool_dir)
 
@@ -187,14 +188,14 @@ def _exists(path: Path) -> bool:
 
 def count(services: Any, name: str, by: int = 1) -> None:
     """Add `by` to this process's counter `name` (shown by /metrics and /healthz)."""
-    counters = services.extras.setdefault("counters", {})
+    counters = services.counters
     with _COUNTER_LOCK:
         counters[name] = counters.get(name, 0) + by
 
 
 def counters(services: Any) -> dict[str, int]:
     """Return this process's spool counters (each starts at 0 when the process starts)."""
-    found = services.extras.get("counters", {})
+    found = services.counters
     return {name: int(found.get(name, 0)) for name in COUNTERS}
 
 
@@ -257,7 +258,7 @@ def _set_aside(path: Path, why: str) -> None:
         log.warning("could not set spool file %s aside", path.name)
 
 
-def spooled_count(services: Any) -> int:
+def spooled_count(services: Services) -> int:
     """Return how many texts wait in this node's spool, or were set aside (/healthz, /metrics)."""
     folder = spool_path(services)
     try:
@@ -266,7 +267,7 @@ def spooled_count(services: Any) -> int:
         return 0
 
 
-def replay_spool(services: Any, now: datetime, limit: int = 500) -> int:
+def replay_spool(services: Services, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
     # Function-level: breaks the cycle pipeline -> spool (replay_if_due) -> pipeline.
     from bot.inbound.pipeline import InboundSms, process_late, store_inbound
@@ -321,9 +322,9 @@ def _verdict(record: dict[str, Any]) -> Verdict | None:
 def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic) -> None:
     """Replay this node's spool if it has files and REPLAY_EVERY seconds have passed."""
     tick = monotonic()
-    if tick - services.extras.get("spool_looked_at", float("-inf")) < REPLAY_EVERY:
+    if tick - services.spool_looked_at < REPLAY_EVERY:
         return
-    services.extras["spool_looked_at"] = tick
+    services.spool_looked_at = tick
     try:
         replay_spool(services, now, limit=REPLAY_IN_REQUEST)
     except DATABASE_DOWN:

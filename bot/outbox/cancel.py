@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.models import Message, Outbox
+from bot.outbox.delivery import MessageStatus, OutboxState
 
-UNSENT = ("pending", "held")
+UNSENT = (OutboxState.PENDING, OutboxState.HELD)
 
 
 def cancel_unsent(session: Session, now: datetime, reason: str, *where: Any) -> int:
@@ -27,7 +28,7 @@ def cancel_unsent(session: Session, now: datetime, reason: str, *where: Any) -> 
     if not message_ids:
         return 0
     session.execute(update(Outbox).where(Outbox.message_id.in_(message_ids))
-                    .values(state="cancelled", last_error=reason, finished_at=now))
+                    .values(state=OutboxState.CANCELLED, last_error=reason, finished_at=now))
     session.execute(update(Message).where(Message.id.in_(message_ids))
-                    .values(status="canceled", updated_at=now))
+                    .values(status=MessageStatus.CANCELED, updated_at=now))
     return len(message_ids)

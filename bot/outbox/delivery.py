@@ -1,11 +1,49 @@
-"""The order of a message's delivery statuses, which never move backwards.
+"""The states of an outgoing text: its outbox row and its message's delivery status.
 
 Rules:
+- `Outbox.state` is an OutboxState and `Message.status` a MessageStatus; code
+  names them by these enums, never by bare strings (they compare equal to the
+  stored text, so rows read back match).
+- One word each: the outbox row is "cancelled"; the message takes Twilio's own
+  status word "canceled". The dashboard shows both as "Not sent (cancelled)".
 - Twilio's status callbacks (bot/web/status.py) and the sender's own writes
   (bot/sending/sender.py) both move `Message.status` only forwards.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutboxState(StrEnum):
+    """Where an outbox row is: waiting, being sent, or finished."""
+
+    PENDING = "pending"
+    HELD = "held"  # nudges paused after a crisis: never claimed
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class MessageStatus(StrEnum):
+    """A message's status: Twilio's words, plus ours for replies and texts not sent."""
+
+    TWIML = "twiml"  # a reply that travelled in the webhook's answer
+    RECEIVED = "received"
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
 
 # Later states win; failed/undelivered are final like delivered.
 STATUS_RANK = {

@@ -49,6 +49,7 @@ from bot.outbox.cancel import cancel_unsent
 from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_message
 from bot.runtime.context import context_for
 from bot.runtime.late_answers import late_answer_reply
+from bot.services import Services
 
 if TYPE_CHECKING:
     from bot.runtime.bulk import StartBatch
@@ -95,7 +96,7 @@ def set_state(run: Run, new: RunState, now: datetime) -> None:
     run.updated_at = now
 
 
-def flow_text(services: Any, participant: Participant, flow: Flow, run_id: int | None,
+def flow_text(services: Services, participant: Participant, flow: Flow, run_id: int | None,
                action: act.Send, now: datetime, due: datetime | None = None) -> QueuedText:
     """Return queue_message's arguments for a flow text sent outside a reply (quiet hours)."""
     if due is None:
@@ -130,9 +131,11 @@ def end_active_runs(session: Session, participant_id: int, now: datetime, *,
     return len(runs)
 
 
-def _flow_of(services: Any, run: Run) -> Flow | None:
+def _flow_of(services: Services, run: Run) -> Flow | None:
     """Return the version the run started on; after a restart, the current one if it fits."""
     store = services.flows
+    if store is None:
+        return None
     flow = store.version(run.flow_id, run.flow_version)
     if flow is None:
         current = store.get(run.flow_id)
@@ -154,7 +157,7 @@ def _export_value(value: Any) -> str:
 class _Apply:
     """Apply outcomes for one participant in one transaction."""
 
-    def __init__(self, session: Session, services: Any, participant: Participant,
+    def __init__(self, session: Session, services: Services, participant: Participant,
                  now: datetime, reply: bool):
         self.session = session
         self.services = services
@@ -185,7 +188,8 @@ class _Apply:
         if outcome.state is not None:
             set_state(run, outcome.state, self.now)
         if handover is not None:
-            target = self.services.flows.get(handover)
+            store = self.services.flows
+            target = store.get(handover) if store is not None else None
             if target is None or depth >= MAX_HANDOVERS:
                 log.warning("run %s: cannot hand over to %r", run.id, handover)
             else:
@@ -242,7 +246,7 @@ class _Apply:
 
 
 def handle_participant_message(
-    session: Session, services: Any, participant: Participant, message: Any, now: datetime
+    session: Session, services: Services, participant: Participant, message: Any, now: datetime
 ) -> list[str]:
     """Answer an enrolled participant's ordinary message; return the reply texts."""
     store = services.flows
@@ -281,7 +285,7 @@ def handle_participant_message(
 
 
 def start_flow(
-    session: Session, services: Any, participant: Participant, flow_id: str, now: datetime,
+    session: Session, services: Services, participant: Participant, flow_id: str, now: datetime,
     trigger: str = "schedule", batch: StartBatch | None = None,
 ) -> Run | None:
     """Start `flow_id` for the participant outside a reply (texts are queued); None if not.
@@ -314,7 +318,7 @@ def _load(session: Session, run_id: int) -> tuple[Run, Participant] | None:
     return (run, participant) if participant is not None else None
 
 
-def fire_timeout(session: Session, services: Any, run_id: int, wait_token: str,
+def fire_timeout(session: Session, services: Services, run_id: int, wait_token: str,
                  now: datetime) -> bool:
     """Fire the timeout of the wait `wait_token`; False (nothing done) if it is stale."""
     loaded = _load(session, run_id)
@@ -334,7 +338,7 @@ def fire_timeout(session: Session, services: Any, run_id: int, wait_token: str,
     return True
 
 
-def expire_run(session: Session, services: Any, run_id: int, now: datetime) -> bool:
+def expire_run(session: Session, services: Services, run_id: int, now: datetime) -> bool:
     """End a run whose `expires_at` has passed, quietly; False if it is not due or not active."""
     loaded = _load(session, run_id)
     if loaded is None:
@@ -367,7 +371,7 @@ def due_expiries(session: Session, now: datetime, limit: int = 500) -> list[int]
                                 .order_by(Run.expires_at).limit(limit)))
 
 
-def fire_due(session: Session, services: Any, now: datetime) -> int:
+def fire_due(session: Session, services: Services, now: datetime) -> int:
     """Fire every due timeout, then expire every due run; return how many acted."""
     done = sum(fire_timeout(session, services, run_id, token, now)
                for run_id, token in due_timeouts(session, now))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from bot.outbox.queue import QueuedText, queue_messages_bulk
 from bot.runtime import apply as runtime
 from bot.runtime.apply import end_run, ended_as, flow_text, new_run, set_state
 from bot.runtime.context import context_for
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class StartBatch:
     itself, as without a batch.
     """
 
-    def __init__(self, session: Session, services: Any, now: datetime,
+    def __init__(self, session: Session, services: Services, now: datetime,
                  participant_ids: Iterable[int]):
         self.session, self.services, self.now = session, services, now
         self.ids = set(participant_ids)
@@ -111,7 +112,7 @@ class StartBatch:
 
 
 def start_flows_bulk(
-    session: Session, services: Any, participants: Iterable[Participant], flow_id: str,
+    session: Session, services: Services, participants: Iterable[Participant], flow_id: str,
     now: datetime, trigger: str = "schedule",
 ) -> list[int]:
     """Start `flow_id` for many participants as start_flow (one StartBatch); return who started."""

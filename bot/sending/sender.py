@@ -87,18 +87,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.inbound.consent import opt_out
 from bot.models import Message, Nudge, Outbox, Participant
-from bot.outbox.delivery import advances
+from bot.outbox.delivery import MessageStatus, OutboxState, advances
 from bot.sending.circuit import Circuit
 from bot.sending.claims import Claim, PassReport, backoff, refusal_code
 from bot.sending.ratelimit import TokenBucket
+from bot.services import Services
 from bot.sms import SendError
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def holder_is_dead(holder: str | None) -> bool:
 class OutboxSender:
     """Claim and send due outbox rows; `drain()` once, or `start()` a background loop."""
 
-    def __init__(self, services: Any, *, name: str | None = None,
+    def __init__(self, services: Services, *, name: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, rate: float | None = None,
@@ -154,7 +155,7 @@ class OutboxSender:
         self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
         self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
         self.lease = timedelta(seconds=int(config.scheduler.lease_seconds))
-        self.quiet = str(config.program.quiet_hours)
+        self.quiet = config.program.quiet_hours
         self.default_tz = str(config.program.timezone)
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
         self.rng = rng or random.Random()
@@ -184,13 +185,13 @@ class OutboxSender:
                 select(Outbox.claimed_by).where(Outbox.state == "claimed",
                                                 Outbox.claimed_by.startswith(f"{NODE}:"))
                 .distinct())}
-            dead = sorted(holder for holder in holders if holder_is_dead(holder))
+            dead = sorted(holder for holder in holders if holder and holder_is_dead(holder))
             if not dead:
                 return 0
-            result = session.execute(
+            result = cast(CursorResult[Any], session.execute(
                 update(Outbox).where(Outbox.state == "claimed", Outbox.claimed_by.in_(dead))
                 .values(state="pending", claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)))
             count = int(result.rowcount or 0)
         if count:
             log.warning("reclaimed %d outbox rows held by %d dead sender processes of this node",
@@ -210,11 +211,11 @@ class OutboxSender:
             self.reclaim_orphans(report)
         now = self.services.clock.now()
         with self.services.db.session() as session:
-            stale = session.execute(
+            stale = cast(CursorResult[Any], session.execute(
                 update(Outbox).where(Outbox.state == "claimed",
                                      Outbox.claimed_at <= now - self.lease)
                 .values(state="pending", claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)))
             if stale.rowcount:
                 log.warning("reclaimed %d outbox rows whose sender went silent", stale.rowcount)
                 report.add("reclaimed", stale.rowcount)
@@ -254,7 +255,8 @@ class OutboxSender:
                            report: PassReport) -> bool:
         """Cancel, expire or defer `row` if it must not go now; return whether it did."""
         if row.to_participant and participant is not None and participant.opted_out:
-            self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+            self._finish(session, row.id, message, now, OutboxState.CANCELLED,
+                         MessageStatus.CANCELED, "opted out")
             report.add("cancelled")
             return True
         if row.not_after is not None and now > row.not_after:
@@ -301,7 +303,8 @@ class OutboxSender:
             ) in ("opted_out", "withdrawn"):
                 message = session.get(Message, claim.message_id)
                 assert message is not None
-                self._finish(session, row.id, message, now, "cancelled", "canceled", "opted out")
+                self._finish(session, row.id, message, now, OutboxState.CANCELLED,
+                         MessageStatus.CANCELED, "opted out")
                 report.add("cancelled")
                 return False
         return True

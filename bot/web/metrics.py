@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.inbound.spool import counters, spooled_count
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, SchedulerState
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -146,8 +147,7 @@ def metrics() -> Response:
     return Response(out.render(), content_type=CONTENT_TYPE)
 
 
-def _spool_family(out: Exposition, services: object) -> None:
-
+def _spool_family(out: Exposition, services: Services) -> None:
     out.family("peerline_spool_texts", "gauge",
                "Texts this node spooled while the database was down, not yet replayed.",
                [({}, spooled_count(services))])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select
 
 from bot.inbound.consent import opt_out
 from bot.models import Message
 from bot.outbox.delivery import advances
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 OPTED_OUT = 21610  # Twilio: the recipient has opted out
@@ -19,7 +19,7 @@ def _error_code(raw: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
-def apply_status(services: Any, sid: str, status: str, error_code: str | None,
+def apply_status(services: Services, sid: str, status: str, error_code: str | None,
                  message_id: int | None = None) -> bool:
     """Update the message with Twilio sid `sid`; return whether anything changed.
 
