@@ -1,4 +1,4 @@
-"""Coach commands by SMS (SPEC §6.7): QUEUE, OK ID, NO ID, EDIT ID text, ACK ID, RESUME P-ID.
+"""Coach commands by SMS (SPEC §6.7, §11): QUEUE, OK, NO, EDIT, ACK, RESUME, TEXT, LOG, HELP.
 
 Rules:
 - A coach acts only on drafts and escalations of their own participants
@@ -7,6 +7,8 @@ Rules:
 - Every answer is one short SMS a coach can read on a phone; mistakes get a
   plain sentence ("#12 is not one of yours"), anything else the usage line.
 - A refused command changes nothing (it runs in a savepoint).
+- An id is `#12` or `12` (drafts, alerts), `P3` or `3` (veterans); a command
+  without one answers "Which one?". TEXT and LOG live in bot/coach_connect.py.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from bot import coach_connect
 from bot.durations import quiet_hours_end
 from bot.escalations import acknowledge, can_act
 from bot.models import Coach, Escalation, Nudge, Participant
 from bot.nudges import NudgeError, approve, get_for, pending_for, reject, resume_for_participant
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
-         "EDIT ID new text (change and send), ACK ID (escalation seen).")
+         "EDIT ID new text (change and send), ACK ID (escalation seen). HELP lists them all.")
 # After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
@@ -121,7 +124,10 @@ def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
 
 
 LIST_VERBS = frozenset({"QUEUE", "Q", "LIST"})
-ACTION_VERBS = frozenset({"OK", "NO", "EDIT", "ACK", "RESUME"})
+ACTION_VERBS = frozenset({"OK", "NO", "EDIT", "ACK", "RESUME", "TEXT", "LOG"})
+HELP_VERBS = frozenset({"HELP", "INFO", "COMMANDS"})
+_EXAMPLES = {"EDIT": "EDIT 12 your text", "TEXT": "TEXT P3 your words", "LOG": "LOG P3 call 20",
+             "RESUME": "RESUME P3"}
 
 
 def is_command(text: str) -> bool:
@@ -130,7 +136,8 @@ def is_command(text: str) -> bool:
     if match is None:
         return False
     verb = match.group(1).upper()
-    return verb in LIST_VERBS or (verb in ACTION_VERBS and match.group(2) is not None)
+    return verb in LIST_VERBS or verb in HELP_VERBS or (verb in ACTION_VERBS
+                                                       and match.group(2) is not None)
 
 
 def handle_coach_message(
@@ -141,13 +148,19 @@ def handle_coach_message(
     verb = match.group(1).upper() if match else ""
     if verb in LIST_VERBS:
         return _queue(session, coach)
+    if verb in HELP_VERBS:
+        return list(coach_connect.HELP)
     if verb not in ACTION_VERBS:
         return [USAGE]
     assert match is not None
     if match.group(2) is None:
-        example = "EDIT 12 your text" if verb == "EDIT" else f"{verb} 12"
+        example = _EXAMPLES.get(verb, f"{verb} 12")
         return [f"Which one? Write {verb} and the number, e.g. {example}."]
     number, rest = int(match.group(2)), match.group(3)
+    if verb == "TEXT":
+        return [coach_connect.text_command(session, services, coach, number, rest, now)]
+    if verb == "LOG":
+        return [coach_connect.log_command(session, services, coach, number, rest, now)]
     if verb == "ACK":
         return [_ack(session, coach, number, now)]
     if verb == "RESUME":

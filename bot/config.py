@@ -146,6 +146,13 @@ def _to_quiet_hours(value: Any) -> str:
     return str(value)
 
 
+def _to_optional_quiet_hours(value: Any) -> str:
+    text = _to_str(value)
+    if text.strip():
+        parse_quiet_hours(text)
+    return text
+
+
 def _to_duration(value: Any) -> str:
     parse_duration(_to_str(value))
     return str(value)
@@ -212,6 +219,10 @@ SETTINGS: tuple[Setting, ...] = (
             "participant local time; only replies and crisis alerts go out then"),
     Setting("program", "nudge_max_lateness", "12h", _to_duration,
             "an approved nudge later than this is expired, not sent (flows may override)"),
+    Setting("program", "contact_every", "14d", _to_duration,
+            "a veteran with no call, visit or text from their coach this long is 'contact due'"),
+    Setting("program", "coach_quiet_hours", "", _to_optional_quiet_hours,
+            "coach local time; non-urgent texts to coaches wait for its end (empty = quiet_hours)"),
     Setting("safety", "staff_phones", [], _to_phones,
             "E.164 numbers texted with every crisis alert, beside the coach"),
     Setting("safety", "staff_after", "2h", _to_duration,

@@ -2,8 +2,8 @@
 
 Rules (SPEC §6.3, §6.6):
 - One escalation per event: `event_key` is unique, a repeat returns None.
-- The coach is texted once, at once, with the escalation's `#ID`; quiet
-  hours do not apply to escalation texts.
+- The coach is texted once, with the escalation's `#ID`: at once when urgent,
+  else at the end of the coach's quiet hours (`coach_notified_at` says when).
 - An urgent (crisis) escalation also texts every `safety.staff_phones` at
   once and pauses the participant's unsent nudges.
 - Texts to coaches and staff carry the minimum: first name, participant
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.coach_hours import coach_leaves
 from bot.models import AuditLog, Coach, Escalation, Participant
 from bot.outbox import PRIORITY_ALERT, PRIORITY_CRISIS, queue_message
 
@@ -57,10 +58,12 @@ def open_escalation(
     if coach is not None and coach.phone and coach.active:
         queue_message(
             session, phone=coach.phone, body=text, kind="alert", now=now,
-            participant=None, coach_id=coach.id, to_participant=False, respect_quiet_hours=False,
+            participant=None, coach_id=coach.id, to_participant=False,
+            respect_quiet_hours=not urgent,  # non-urgent: the coach's day (bot/coach_hours.py)
             priority=PRIORITY_CRISIS if urgent else PRIORITY_ALERT, urgent=True,
         )
-        escalation.coach_notified_at = now
+        escalation.coach_notified_at = now if urgent else \
+            coach_leaves(services.config, coach.timezone, now)
     if urgent:
         notify_staff(session, services, escalation, participant, now)
         from bot.nudges import pause_for_participant

@@ -40,6 +40,7 @@ from bot.flows.engine import (
 )
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
+from bot.inbox import escalation_kind, to_inbox
 from bot.keywords import normalize_keyword
 from bot.models import CheckinAnswer, Coach, Outbox, Participant, Run
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
@@ -233,11 +234,11 @@ class _Apply:
             if coach is not None and coach.phone and coach.active:
                 queue_message(session, phone=coach.phone, body=f"PeerLine (P{participant.id}): "
                               f"{action.text}", kind="notify", now=now, coach_id=coach.id,
-                              to_participant=False, respect_quiet_hours=False, urgent=True,
+                              to_participant=False, urgent=True,  # waits for coach's day
                               priority=PRIORITY_ALERT, flow_id=flow.id, step_id=action.step,
                               run_id=run.id)
         elif isinstance(action, act.Escalate):
-            open_escalation(session, self.services, participant, kind="flow",
+            open_escalation(session, self.services, participant, kind=escalation_kind(flow.id),
                             reason=action.reason, event_key=f"run:{run.id}:{action.key}",
                             now=now, run_id=run.id)
         elif isinstance(action, act.DraftNudge):
@@ -290,13 +291,18 @@ def handle_participant_message(
             applier.run_event(flow, run, Message(text))
             return applier.texts
     target, trigger = keyword_flow, "keyword"
-    if target is None:
+    passed = None
+    if target is None:  # the veteran's own words: to the coach's inbox (bot/inbox.py)
+        passed = to_inbox(session, services, participant, message, now)
+        if passed is not None and passed.in_conversation:
+            return [passed.reply]
         target, trigger = store.get("fallback"), "fallback"
+    told = [passed.reply] if passed is not None else []
     if target is None:
-        return []
+        return told
     end_active_runs(session, participant.id, now)
     applier.begin(target, trigger)
-    return applier.texts
+    return told + applier.texts
 
 
 def start_flow(

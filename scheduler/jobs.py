@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.durations import parse_duration
 from bot.escalations import notify_staff
+from bot.inbox import COACH_REQUEST, COACH_REQUEST_STAFF_AFTER
 from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox import PRIORITY_ALERT, queue_message
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
@@ -66,14 +67,23 @@ def due_expiries(services: Any, now: datetime) -> str:
 
 
 def escalate_to_staff(services: Any, now: datetime) -> str:
-    """Text staff about escalations no coach acknowledged within `safety.staff_after` (once)."""
+    """Text staff about escalations no coach acknowledged in time (once).
+
+    In time: `safety.staff_after`; a veteran's COACH request: 24 hours.
+    """
     cutoff = now - parse_duration(services.config.safety.staff_after)
+    # The clock starts when the coach's text left (a non-urgent one waits for their day).
+    started = func.coalesce(Escalation.coach_notified_at, Escalation.created_at)
+    is_request = Escalation.kind == COACH_REQUEST
     with services.db.session() as session:
         due = session.scalars(
             select(Escalation.id).where(Escalation.acknowledged_at.is_(None),
                                         Escalation.resolved_at.is_(None),
                                         Escalation.staff_notified_at.is_(None),
-                                        Escalation.created_at <= cutoff)
+                                        Escalation.created_at <= cutoff,
+                                        or_(and_(~is_request, started <= cutoff),
+                                            and_(is_request,
+                                                 started <= now - COACH_REQUEST_STAFF_AFTER)))
             .order_by(Escalation.id).limit(BATCH)).all()
     texts = 0
     for escalation_id in due:
