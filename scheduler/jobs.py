@@ -25,6 +25,7 @@ from bot.inbox import COACH_REQUEST, COACH_REQUEST_STAFF_AFTER
 from bot.models import Coach, Escalation, Nudge, OnceMark
 from bot.outbox import PRIORITY_ALERT, queue_message
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
+from scheduler.contact_due import contact_due_reminders
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ JOBS: dict[str, Job] = {
     "staff_escalations": escalate_to_staff,
     "nudge_drafts": draft_scheduled_nudges,
     "coach_digests": coach_digests,
+    "contact_due": contact_due_reminders,
     "outbox": send_outbox,
 }
 
