@@ -6,7 +6,7 @@ Rules:
   page, or written here when a coach's words are relayed (a `text`).
 - "Last contact" means the last call, visit or text: never an automated
   text, never a `tried`.
-- A veteran is *contact due* when their last contact (or, with none, their
+- An active veteran is *contact due* when their last contact (or, with none, their
   enrolment) is `[program] contact_every` old or more; *overdue* at twice that.
 - `Contact.kind` and `Contact.via` values belong to this module.
 """
@@ -148,9 +148,7 @@ def due_state(participant: Participant, last: datetime | None, every: timedelta,
     since = max(last, participant.enrolled_at) if last else participant.enrolled_at
     age = now - since
     period = int(age / every) if every else 0
+    if participant.status != "active":  # opted out, paused or done: nothing is due
+        return Due(since, age, False, False, period)
     return Due(since, age, period >= 1, period >= 2, period)
 
-
-def need_order(participant: Participant, due: Due, alerts: int) -> tuple[int, int, float]:
-    """Sort key: open alerts first, then the longest without contact."""
-    return (0 if alerts else 1, 0 if due.due else 1, -due.age.total_seconds())

@@ -18,7 +18,7 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprints, CSRF protection and template helpers."""
-    from bot.dashboard import auth, coach, common, staff, veterans
+    from bot.dashboard import auth, coach, common, connection, staff, veterans
     from bot.dashboard import escalations as escalation_pages
 
     # Only the dashboard's own blueprints check tokens: Twilio's webhooks cannot send one.
@@ -27,5 +27,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     csrf.init_app(app)
     common.init_app(app)
-    for module in (auth, coach, veterans, escalation_pages, staff):
+    for module in (auth, coach, veterans, escalation_pages, staff, connection):
         module.init_app(app)

@@ -25,6 +25,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from bot.inbox import unread_count
 from bot.models import AuditLog, Coach
 from bot.services import Services
 
@@ -67,6 +68,7 @@ def load_user() -> None:
         if coach is None or not coach.active or session.get("auth") != auth_marker(coach):
             session.clear()
             return
+        g.inbox_unread = unread_count(db, coach)  # the nav's count (base.html)
         db.expunge(coach)
     g.user = coach
 

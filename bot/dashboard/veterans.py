@@ -1,17 +1,28 @@
-"""A veteran's page: conversation, PEG chart, strategies, compose box, resume nudges."""
+"""A veteran's page: what a coach needs before a call first, then the conversation (paged).
+
+Order: alerts, contact due and the tap-to-call number (own coach only, never
+by SMS), the latest PEG and chart, the current goal; then the conversation,
+the compose box (relayed, signed: bot/relay.py), the contact log and its form.
+Opening the page marks the veteran's inbox items read for their coach.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, flash, render_template, request
+from flask import Flask, Response, flash, g, render_template, request
 from sqlalchemy import select
 
+from bot import inbox
 from bot import nudges as nudge_rules
+from bot.contacts import KINDS, contact_every, due_state, history, last_contacts
+from bot.dashboard import connection
 from bot.dashboard.charts import ITEMS, LABELS, STYLE, fmt, legend_svg, peg_chart_svg, weekly_peg
 from bot.dashboard.coach import send_time
-from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
+from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
+from bot.dashboard.connection import current_goal
 from bot.dashboard.queries import (
     answers_for,
     names,
@@ -21,11 +32,12 @@ from bot.dashboard.queries import (
 )
 from bot.durations import in_quiet_hours, quiet_hours_end
 from bot.models import Nudge
-from bot.outbox import queue_message
+from bot.relay import RelayError, relay
 
 log = logging.getLogger(__name__)
 bp = blueprint("veterans", __name__, url_prefix="/veterans")
 MAX_COMPOSE = 1000
+THREAD_PAGE = 30  # messages per page of the conversation
 
 
 def strategy_names() -> dict[str, str]:
@@ -56,9 +68,19 @@ def show(participant_id: int) -> str:
     """Show one veteran: chat thread, PEG answers, strategies, drafts, compose box."""
     coach = user()
     moment = now()
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 1
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
-        messages = thread(db, participant.id)
+        messages = thread(db, participant.id, limit=THREAD_PAGE + 1,
+                          offset=(page - 1) * THREAD_PAGE)
+        older = len(messages) > THREAD_PAGE
+        messages = messages[-THREAD_PAGE:]
+        unread = inbox.unread_ids(db, participant.id)
+        if inbox.mark_read(db, coach, participant.id, moment):
+            g.inbox_unread = inbox.unread_count(db, coach)  # the nav's count, now lower
+        last = last_contacts(db, [participant.id]).get(participant.id)
+        due = due_state(participant, last, contact_every(services().config), moment)
         weeks = weekly_peg(answers_for(db, participant.id), participant.timezone)
         escalations = open_escalations(db, coach, participant.id)
         drafts = [(n, send_time(n, moment)) for n in db.scalars(
@@ -76,7 +98,12 @@ def show(participant_id: int) -> str:
             styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
             drafts=drafts, people=people, strategies=strategies,
             quiet_now=quiet_now, quiet_end=quiet_hours_end(quiet, moment, participant.timezone),
-            max_compose=MAX_COMPOSE, now_time=moment,
+            max_compose=MAX_COMPOSE, now_time=moment, page=page, older=older, unread=unread,
+            due=due, last_contact=last, contacts=history(db, participant.id),
+            goal=current_goal(db, participant.id), topics=connection.library(),
+            kinds=KINDS, own=participant.coach_id == coach.id,
+            latest=weeks[-1] if weeks else None,
+            today=moment.astimezone(ZoneInfo(coach.timezone)).date().isoformat(),
         )
 
 
@@ -100,11 +127,13 @@ def compose(participant_id: int) -> Response:
         if len(body) > MAX_COMPOSE:
             flash(f"That message is too long; keep it under {MAX_COMPOSE} characters.", "error")
             return back("veterans.show", participant_id=participant_id)
-        message = queue_message(db, phone=participant.phone, body=body, kind="compose",
-                                now=moment, participant=participant, coach_id=coach.id)
-        audit(db, "message.compose", "participant", participant.id, message_id=message.id)
-        leaves = quiet_hours_end(services().config.program.quiet_hours, moment,
-                                 participant.timezone)
+        try:  # through the program number, signed with the coach's first name
+            with db.begin_nested():
+                leaves = relay(db, services(), coach, participant.id, body, moment,
+                               via="web").leaves
+        except RelayError as exc:
+            flash(str(exc).replace(" Reply TEXT", " Text TEXT"), "error")
+            return back("veterans.show", participant_id=participant_id)
     if leaves > moment:
         flash(f"Queued. It's quiet hours for {first}, so it goes out "
               f"{when(leaves, participant.timezone)} ({first}'s time).", "ok")
