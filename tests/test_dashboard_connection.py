@@ -189,3 +189,21 @@ def test_conversation_is_paged(app: Any, services: Any, world: dict[str, int],
     assert "Older messages" in first
     second = alex.text(f"/veterans/{world['sam']}?page=2")
     assert "old message 00" in second and "Newer messages" in second
+
+
+def test_alert_page_shows_the_words_and_the_number_to_the_own_coach_only(
+        app: Any, services: Any, world: dict[str, int]) -> None:
+    Sms(app.test_client()).send(PARTICIPANT_PHONE, "I want to end my life tonight")
+    Sms(app.test_client()).send(PARTICIPANT_PHONE, "COACH")
+    from bot.models import Escalation
+    with services.db.session() as db:
+        crisis = db.scalars(select(Escalation).where(Escalation.kind == "crisis",
+                                                     Escalation.message_id.is_not(None))).one()
+        assert db.scalars(select(Escalation).where(Escalation.kind == "coach_request")).one()
+    alex = _alex(app)
+    page = alex.text(f"/escalations/{crisis.id}")
+    assert "I want to end my life tonight" in page and f'href="tel:{PARTICIPANT_PHONE}"' in page
+    assert "Asked for you" in alex.text("/")
+    sage = Visitor(app.test_client())
+    sage.login("sage", "sage-password")
+    assert "tel:" not in sage.text(f"/escalations/{crisis.id}")

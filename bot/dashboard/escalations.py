@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot import escalations as escalation_rules
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user
 from bot.dashboard.queries import escalation_or_404, names
-from bot.models import EscalationNote
+from bot.models import EscalationNote, Message
 
 bp = blueprint("escalations", __name__, url_prefix="/escalations")
 MAX_NOTE = 2000
@@ -25,8 +25,11 @@ def show(escalation_id: int) -> str:
                                 .order_by(EscalationNote.created_at, EscalationNote.id)))
         people = names(db, {escalation.acknowledged_by_id, escalation.resolved_by_id,
                             escalation.coach_id} | {n.author_id for n in notes})
+        said = db.get(Message, escalation.message_id) if escalation.message_id else None
         return render_template("escalation.html", e=escalation, p=escalation.participant,
-                               notes=notes, people=people, max_note=MAX_NOTE)
+                               notes=notes, people=people, max_note=MAX_NOTE,
+                               words=said.body if said is not None else None,
+                               own=escalation.participant.coach_id == user().id)
 
 
 @bp.post("/<int:escalation_id>/ack")
