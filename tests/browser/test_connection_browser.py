@@ -44,6 +44,12 @@ def test_coach_reads_the_inbox_answers_logs_and_clears_contact_due(
         f"tel:{PARTICIPANT_PHONE}"
     with services.db.session() as db:
         assert db.scalars(select(InboxItem)).one().read_at is not None
+    # What a coach needs before a call is near the top, on a phone too (was ~13,000 px down).
+    top = "e => e.getBoundingClientRect().top + window.scrollY"  # from the page's top
+    chart_top = page.locator("svg.peg-chart").evaluate(top)
+    thread_top = page.locator("#thread-h").evaluate(top)
+    print(f"chart at {chart_top:.0f}px, conversation at {thread_top:.0f}px ({viewport})")
+    assert chart_top < thread_top and chart_top < (2200 if viewport == PHONE else 1200)
 
     # Relay: signed with the coach's first name, from the program number.
     page.get_by_label("Write to Sam").fill("I\u2019ll call at 7 tonight \u2026 ok?")
