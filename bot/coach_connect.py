@@ -6,19 +6,22 @@ Rules:
   or `3`; a draft or alert `#12` or `12` (bot/coach_sms.py reads the id).
 - Someone else's veteran or an unknown id: "P9 is not one of yours", and
   nothing is sent or stored (the command runs in a savepoint).
-- Answers carry names and ids, never a veteran's words.
+- Answers carry names and ids, never a veteran's words; QUEUE shows a draft
+  that quotes a veteran's saved answer only as a pointer to the dashboard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.contacts import ContactError, log_contact, parse_log, strategy_library
-from bot.models import Coach
+from bot.models import CheckinAnswer, Coach, Nudge
 from bot.relay import RelayError, own_veteran, relay
 
 HELP = [
@@ -31,6 +34,25 @@ HELP = [
     "RESUME P3 = turn P3's nudges back on (after a crisis pause, on the dashboard). "
     "HELP = this list. In crisis: dial 988 then press 1.",
 ]
+
+
+def quoting(session: Session, drafts: Iterable[Nudge]) -> set[int]:
+    """Return the ids of drafts that quote a veteran's own saved words (kept off coach SMS).
+
+    A flow may put an answer in a draft ("how's your plan going (walk 10 minutes)?");
+    answers with letters, 4 characters or more, found in the draft's text count.
+    """
+    drafts = list(drafts)
+    by_person: dict[int, list[str]] = {}
+    for participant_id, value in session.execute(
+            select(CheckinAnswer.participant_id, CheckinAnswer.value).where(
+                CheckinAnswer.participant_id.in_({d.participant_id for d in drafts}))):
+        words = " ".join(str(value).split()).lower()
+        if len(words) >= 4 and any(ch.isalpha() for ch in words):
+            by_person.setdefault(participant_id, []).append(words)
+    return {d.id for d in drafts
+            if any(words in " ".join(d.body.split()).lower()
+                   for words in by_person.get(d.participant_id, []))}
 
 
 def text_command(session: Session, services: Any, coach: Coach, number: int, words: str,

@@ -32,6 +32,7 @@ USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
                       r"\s*(.*)$", re.DOTALL)
+QUOTED = "(it quotes their words: read it on the dashboard)"
 LINE_CHARS = 110  # a draft's text is trimmed to this in QUEUE
 REPLY_CHARS = 306  # two SMS segments per reply
 MAX_REPLIES = 3
@@ -48,8 +49,10 @@ def _queue(session: Session, coach: Coach) -> list[str]:
         return ["No drafts are waiting for you."]
     names = {p.id: p.first_name for p in session.query(Participant).filter(
         Participant.id.in_({d.participant_id for d in drafts}))}
+    quoted = coach_connect.quoting(session, drafts)  # a veteran's words stay off SMS
     lines = [f"#{d.id} {names.get(d.participant_id, '?')}: "
-             f"{'(paused) ' if d.paused else ''}{_trim(d.body, LINE_CHARS)}" for d in drafts]
+             f"{'(paused) ' if d.paused else ''}"
+             f"{QUOTED if d.id in quoted else _trim(d.body, LINE_CHARS)}" for d in drafts]
     count = "1 draft" if len(drafts) == 1 else f"{len(drafts)} drafts"
     replies: list[str] = []
     current = f"{count} (reply OK ID, NO ID or EDIT ID text):"

@@ -284,3 +284,16 @@ def test_no_coach_bound_text_carries_the_veterans_words(sms, services, people, s
             Message.direction == "out", Message.phone == COACH_PHONE)).all()
     assert len(to_coach) >= 4
     assert all("zebra" not in body and "umbrella" not in body for body in to_coach)
+
+
+def test_queue_keeps_a_draft_quoting_the_veterans_goal_off_the_coachs_phone(sms, services,
+                                                                             people):
+    for text in ("GOAL", "walk to the mailbox daily", "mon wed fri", "8"):
+        replies(sms.send(PARTICIPANT_PHONE, text))
+    with services.db.session() as session:
+        from bot.models import Nudge
+        [draft] = session.scalars(select(Nudge)).all()
+    assert "walk to the mailbox daily" in draft.body  # the veteran reads their own goal
+    [answer] = replies(sms.send(COACH_PHONE, "QUEUE"))
+    assert "mailbox" not in answer
+    assert f"#{draft.id} Sam: (it quotes their words: read it on the dashboard)" in answer
