@@ -132,7 +132,8 @@ def coach_digests(services: Any, now: datetime) -> str:
                     session.flush()
                     queue_message(session, phone=phone, body=digest_text(count), kind="digest",
                                   now=now, coach_id=coach_id, to_participant=False,
-                                  respect_quiet_hours=False, priority=PRIORITY_ALERT,
+                                  respect_quiet_hours=True,  # not urgent: the coach's day
+                                  priority=PRIORITY_ALERT,
                                   not_after=now + timedelta(hours=DIGEST_WINDOW_HOURS))
                 sent += 1
             except IntegrityError:

@@ -297,3 +297,22 @@ def test_queue_keeps_a_draft_quoting_the_veterans_goal_off_the_coachs_phone(sms,
     [answer] = replies(sms.send(COACH_PHONE, "QUEUE"))
     assert "mailbox" not in answer
     assert f"#{draft.id} Sam: (it quotes their words: read it on the dashboard)" in answer
+
+
+def test_the_daily_digest_waits_for_the_end_of_the_coachs_quiet_hours(services, people,
+                                                                      sender, clock):
+    from bot.models import Participant
+    from bot.nudges import draft_nudge
+
+    with services.db.session() as session:
+        sam = session.get(Participant, people["participant"])
+        draft_nudge(session, sam, body="Keep going", reason="t", source="t", event_key="t:1",
+                    due_at=START, now=START)
+    eight = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)  # 08:00 in New York: still quiet
+    assert run_job(services, "coach_digests", eight) == "1 coach digests queued"
+    clock.set(eight)
+    _drain(services, clock)
+    assert sender.bodies_to(COACH_PHONE) == []
+    clock.set(datetime(2026, 12, 8, 14, 0, tzinfo=UTC))
+    _drain(services, clock)
+    assert sender.bodies_to(COACH_PHONE)[0].startswith("PeerLine: 1 draft waits")
