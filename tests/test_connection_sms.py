@@ -13,7 +13,7 @@ from bot.models import Contact, Escalation, InboxItem, Message, Outbox
 from bot.people import add_coach, add_participant
 from bot.sms import segments_for
 from scheduler.jobs import run_job
-from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, START, make_config, replies
+from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, START, Sms, make_config, replies
 
 OTHER_COACH = "+12025550102"
 STAFF = "+12025550199"
@@ -316,3 +316,17 @@ def test_the_daily_digest_waits_for_the_end_of_the_coachs_quiet_hours(services, 
     clock.set(datetime(2026, 12, 8, 14, 0, tzinfo=UTC))
     _drain(services, clock)
     assert sender.bodies_to(COACH_PHONE)[0].startswith("PeerLine: 1 draft waits")
+
+
+def test_inbox_relay_log_and_contact_due_on_both_databases(db_app, clock):
+    services = db_app.extensions["peerline"]
+    client_sms = Sms(db_app.test_client())
+    assert replies(client_sms.send(PARTICIPANT_PHONE, WORDS))[0].startswith("Thanks, Sam.")
+    pid = _rows(services, InboxItem)[0].participant_id
+    assert replies(client_sms.send(COACH_PHONE, f"TEXT P{pid} hi"))[0].startswith("Sent to Sam")
+    assert replies(client_sms.send(COACH_PHONE, f"LOG {pid} visit 30 pacing"))[0].startswith(
+        "Logged: visit, 30 min")
+    later = clock.now() + timedelta(days=15)
+    assert run_job(services, "contact_due", later).startswith("1 contact-due")
+    assert run_job(services, "contact_due", later).startswith("0 contact-due")
+    assert run_job(services, "staff_escalations", later).startswith("0 escalations")

@@ -207,3 +207,13 @@ def test_alert_page_shows_the_words_and_the_number_to_the_own_coach_only(
     sage = Visitor(app.test_client())
     sage.login("sage", "sage-password")
     assert "tel:" not in sage.text(f"/escalations/{crisis.id}")
+
+
+def test_staff_read_every_inbox_without_marking_it_read(app: Any, services: Any,
+                                                         world: dict[str, int]) -> None:
+    Sms(app.test_client()).send(PARTICIPANT_PHONE, "words for Alex")
+    sage = Visitor(app.test_client())
+    sage.login("sage", "sage-password")
+    assert "words for Alex" in sage.text("/inbox")
+    sage.text(f"/veterans/{world['sam']}")
+    assert [item.read_at for item in _inbox(services)] == [None]
