@@ -114,14 +114,16 @@ def unread_ids(session: Session, participant_id: int) -> set[int]:
 
 
 def mark_read(session: Session, coach: Coach, participant_id: int, now: datetime) -> int:
-    """Mark a veteran's inbox items read by their coach (opening the thread); return how many."""
-    query = update(InboxItem).where(InboxItem.participant_id == participant_id,
-                                    InboxItem.read_at.is_(None))
-    if coach.role != "staff":
-        query = query.where(InboxItem.coach_id == coach.id)
-    else:
-        return 0  # staff looking in do not clear the coach's unread mark
-    return int(session.execute(query.values(read_at=now)).rowcount or 0)  # type: ignore[attr-defined]
+    """Mark a veteran's inbox items read by their coach (opening the thread); return how many.
+
+    Staff looking in do not clear the coach's unread mark.
+    """
+    if coach.role == "staff":
+        return 0
+    result = session.execute(update(InboxItem).where(
+        InboxItem.participant_id == participant_id, InboxItem.coach_id == coach.id,
+        InboxItem.read_at.is_(None)).values(read_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_unread(session: Session, coach: Coach, item_id: int) -> bool:
