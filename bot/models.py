@@ -168,7 +168,7 @@ class Message(Base):
     segments: Mapped[int] = mapped_column(Integer, default=1)
     kind: Mapped[str] = mapped_column(String(24), default="reply")
     # in: participant | coach | unknown; out: reply | flow | crisis | alert | notify | nudge
-    #     | compose | digest | coach_reply | system
+    #     | compose | digest | coach_reply | system | inbox_notice | contact_due
     status: Mapped[str] = mapped_column(String(16), default="received")
     error_code: Mapped[int | None]
     flow_id: Mapped[str | None] = mapped_column(String(80))
@@ -376,3 +376,41 @@ class AuditLog(Base):
     target_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class InboxItem(Base):
+    """A veteran's text that reached the coach's inbox (it reached `fallback`); read or unread."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_items_coach_read", "coach_id", "read_at"),
+        Index("ix_inbox_items_participant_created", "participant_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    notified_at: Mapped[datetime | None]  # when the coach was texted a notice for it
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    message: Mapped[Message] = relationship()
+    participant: Mapped[Participant] = relationship()
+
+
+class Contact(Base):
+    """A human contact between a coach and their veteran: logged, or a relayed text."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_participant_at", "participant_id", "contact_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # call | visit | text | tried
+    minutes: Mapped[int | None]
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    via: Mapped[str] = mapped_column(String(8))  # sms | web | relay
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    contact_at: Mapped[datetime]
+    created_at: Mapped[datetime]

@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.durations import parse_duration
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
+from bot.domain.inbox import COACH_REQUEST, COACH_REQUEST_STAFF_AFTER
 from bot.domain.retention import describe, purge
 from bot.inbound import concern
 from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
@@ -33,6 +34,7 @@ from bot.sending.sender import OutboxSender
 from bot.services import Services
 from scheduler.arc import due_arc_events
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
+from scheduler.contact_due import contact_due_reminders
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
 log = logging.getLogger(__name__)
@@ -87,18 +89,23 @@ def concern_timeouts(services: Any, now: datetime) -> str:
 
 
 def escalate_to_staff(services: Any, now: datetime) -> str:
-    """Text staff about escalations no coach acknowledged within `safety.staff_after` (once).
+    """Text staff about escalations no coach acknowledged in time (once).
 
-    The time counts from the coach's text (a daytime alert's waits for the morning).
+    In time: `safety.staff_after`; a veteran's COACH request: 24 hours.
     """
     cutoff = now - parse_duration(services.config.safety.staff_after)
+    # The clock starts when the coach's text left (a non-urgent one waits for their day).
+    started = func.coalesce(Escalation.coach_notified_at, Escalation.created_at)
+    is_request = Escalation.kind == COACH_REQUEST
     with services.db.session() as session:
         due = session.scalars(
             select(Escalation.id).where(Escalation.acknowledged_at.is_(None),
                                         Escalation.resolved_at.is_(None),
                                         Escalation.staff_notified_at.is_(None),
-                                        func.coalesce(Escalation.coach_notified_at,
-                                                      Escalation.created_at) <= cutoff)
+                                        Escalation.created_at <= cutoff,
+                                        or_(and_(~is_request, started <= cutoff),
+                                            and_(is_request,
+                                                 started <= now - COACH_REQUEST_STAFF_AFTER)))
             .order_by(Escalation.id).limit(BATCH)).all()
     texts = 0
     for escalation_id in due:
@@ -147,7 +154,8 @@ def coach_digests(services: Services, now: datetime) -> str:
                     session.flush()
                     queue_message(session, phone=phone, body=digest_text(count), kind="digest",
                                   now=now, coach_id=coach_id, to_participant=False,
-                                  respect_quiet_hours=False, priority=PRIORITY_ALERT,
+                                  respect_quiet_hours=True,  # not urgent: the coach's day
+                                  priority=PRIORITY_ALERT,
                                   not_after=now + timedelta(hours=DIGEST_WINDOW_HOURS))
                 sent += 1
             except IntegrityError:
@@ -210,6 +218,7 @@ JOBS: dict[str, Job] = {
     "nudge_drafts": draft_scheduled_nudges,
     "coach_digests": coach_digests,
     "retention": purge_old_texts,
+    "contact_due": contact_due_reminders,
     "outbox": send_outbox,
 }
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.domain.escalations import open_escalation
 from bot.domain.nudges import draft_nudge, pause_for_participant
 from bot.domain.people import add_coach, add_participant
+from bot.inbound.coach_connect import HELP
 from bot.inbound.coach_sms import REPLY_CHARS, USAGE
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Participant
 from tests.conftest import COACH_PHONE, START, replies
@@ -220,7 +221,7 @@ def test_a_coach_in_crisis_gets_the_crisis_line_and_staff_are_texted(db_url, clo
     try:
         answer = replies(sms.send(COACH_PHONE, "honestly some days I want to die too"))
         assert len(answer) == 1 and "988" in answer[0]
-        assert replies(sms.send(COACH_PHONE, "help")) == [USAGE]  # a command stays one
+        assert replies(sms.send(COACH_PHONE, "help")) == HELP  # a command stays one
         with services.db.session() as session:
             audit = session.scalars(select(AuditLog).where(
                 AuditLog.action == "crisis.not_participant")).one()

@@ -61,9 +61,10 @@ def test_metrics_counts_messages_outbox_escalations_and_passes(client, sms, serv
     assert metrics["peerline_database_up"] == 1
     assert metrics['peerline_messages_in_total{kind="participant"}'] == 1
     assert metrics['peerline_messages_in_total{kind="unknown"}'] == 1
-    assert metrics['peerline_messages_out_total{status="twiml"}'] == 2
-    assert metrics['peerline_messages_out_total{status="queued"}'] == 3
-    assert metrics['peerline_outbox_depth{state="pending"}'] == 2
+    # "hello" went to the coach's inbox: 2 replies (passed on + menu), and a queued notice
+    assert metrics['peerline_messages_out_total{status="twiml"}'] == 3
+    assert metrics['peerline_messages_out_total{status="queued"}'] == 4
+    assert metrics['peerline_outbox_depth{state="pending"}'] == 3
     assert metrics['peerline_send_failures_total{state="failed"}'] == 1
     assert metrics["peerline_outbox_oldest_due_age_seconds"] == 600
     assert metrics['peerline_escalations_open{urgent="true"}'] == 1

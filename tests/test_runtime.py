@@ -54,7 +54,8 @@ def test_keyword_run_saves_answers_notifies_coach_and_drafts_nudge(sms, services
         assert notify.phone == COACH_PHONE and "Sam rated pain 9/10" in notify.body
         assert f"P{people['participant']}" in notify.body
         outbox = session.scalars(select(Outbox).where(Outbox.message_id == notify.id)).one()
-        assert outbox.respect_quiet_hours is False and outbox.to_participant is False
+        # a notice, not a crisis: it waits for the end of the coach's quiet hours
+        assert outbox.respect_quiet_hours is True and outbox.to_participant is False
         nudge = session.scalars(select(Nudge)).one()
         assert nudge.status == "pending" and "how is the week going" in nudge.body
         assert nudge.due_at == services.clock.now() + timedelta(days=2)
@@ -64,7 +65,8 @@ def test_keyword_run_saves_answers_notifies_coach_and_drafts_nudge(sms, services
 
 
 def test_fallback_when_nothing_waits_and_no_keyword(sms, services, people):
-    assert _say(sms, "hi 👋") == ["Thanks, Sam. Alex will see your message."]
+    assert _say(sms, "hi 👋") == ["Thanks, Sam. I passed your words to Alex, your coach.",
+                                 "Thanks, Sam. Alex will see your message."]
 
 
 def test_waiting_step_comes_before_keywords(sms, services, people):

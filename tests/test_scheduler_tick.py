@@ -56,3 +56,24 @@ def test_tick_refuses_a_bad_time(tmp_path):
     assert result.exit_code == 1 and "ISO-8601" in result.output
     result = CliRunner().invoke(main, ["tick", "--at", "2026-12-07T16:00:00"])
     assert result.exit_code == 1 and "UTC offset" in result.output
+
+
+def test_tick_subprocess_reminds_of_a_contact_due_once_in_the_coachs_day(db_url, tmp_path):
+    config = tmp_path / "peerline.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n[flows]\ndir = "{FLOWS}"\n'
+                      '[program]\ncontact_every = "7d"\n'
+                      "[twilio]\nmax_messages_per_second = 1000.0\n")
+    database = Database(db_url)
+    with database.session() as session:
+        coach = add_coach(session, name="Alex Rivera", phone="+12025550101", now=START)
+        add_participant(session, phone="+12025550123", name="Sam Carter", coach=coach,
+                        timezone="America/Chicago", now=START)
+    database.dispose()
+    night = _tick(config, "2026-12-15T03:00:00+00:00")  # 7.5 days in; 22:00 for the coach
+    assert "contact_due: 1 contact-due reminders queued" in night
+    assert "[sms to +12025550101]" not in night  # it waits for the coach's morning
+    again = _tick(config, "2026-12-15T03:00:00+00:00")
+    assert "contact_due: 0 contact-due reminders queued" in again
+    morning = _tick(config, "2026-12-15T14:00:00+00:00")  # 09:00 in New York
+    assert "[sms to +12025550101] PeerLine: contact due with Sam (P1)" in morning
+    assert "contact_due: 0 contact-due" in morning

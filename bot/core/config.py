@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.core.durations import QuietHours, parse_duration
+from bot.core.durations import QuietHours, parse_duration, parse_quiet_hours
 from bot.core.phones import PhoneError, to_e164
 
 
@@ -147,6 +147,13 @@ def _to_quiet_hours(value: Any) -> QuietHours:
     return QuietHours.parse(_to_str(value))
 
 
+def _to_optional_quiet_hours(value: Any) -> str:
+    text = _to_str(value)
+    if text.strip():
+        parse_quiet_hours(text)
+    return text
+
+
 def _to_duration(value: Any) -> str:
     parse_duration(_to_str(value))
     return str(value)
@@ -255,6 +262,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a PEG item this many points above the veteran's baseline makes a hard week"),
     Setting("program", "hard_week_percent", 30, _to_int,
             "or this many percent above it (0 turns the percent rule off)"),
+    Setting("program", "contact_every", "14d", _to_duration,
+            "a veteran with no call, visit or text from their coach this long is 'contact due'"),
+    Setting("program", "coach_quiet_hours", "", _to_optional_quiet_hours,
+            "coach local time; non-urgent texts to coaches wait for its end (empty = quiet_hours)"),
     Setting("safety", "staff_phones", [], _to_phones,
             "E.164 numbers texted with every crisis alert, beside the coach"),
     Setting("safety", "staff_after", "2h", _to_duration,

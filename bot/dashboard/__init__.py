@@ -14,6 +14,7 @@ from bot.dashboard import (
     auth,
     coach,
     common,
+    connection,
     errors,
     fidelity,
     program,
@@ -33,5 +34,6 @@ def init_app(app: Flask) -> None:
     common.csrf.init_app(app)
     common.init_app(app)
     errors.init_app(app)
-    for module in (auth, coach, veterans, program, escalation_pages, staff, fidelity, withdrawal):
+    for module in (auth, coach, veterans, program, escalation_pages, staff, fidelity, withdrawal,
+                   connection):
         module.init_app(app)

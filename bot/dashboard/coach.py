@@ -10,6 +10,7 @@ from bot.core.ids import parse_id
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
+from bot.domain import inbox
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import may_act
 from bot.models import Nudge
@@ -27,7 +28,10 @@ def send_time(nudge: Nudge, moment: datetime) -> datetime:
 @bp.get("/")
 @login_required
 def index() -> str:
-    """Show open escalations, then drafts to approve, then the coach's veterans."""
+    """Show open escalations, drafts to approve, then the veterans who most need their coach first.
+
+    Staff also see the overdue pairs (no contact for twice `contact_every`).
+    """
     coach = user()
     moment = now()
     with services().db.session() as db:
@@ -37,7 +41,10 @@ def index() -> str:
         people = names(db, {e.acknowledged_by_id for e in escalations})
         return render_template(
             "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
-            sparkline=sparkline_svg, fmt=fmt,
+            sparkline=sparkline_svg, fmt=fmt, unread=inbox.unread_count(db, coach),
+            due_count=sum(1 for r in rows if r.due.due),
+            overdue=[r for r in rows if r.due.overdue and r.participant.status == "active"],
+            contact_every=services().config.program.contact_every,
         )
 
 

@@ -32,6 +32,7 @@ from bot.core.textclean import has_control
 from bot.dashboard.icons import icon
 from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
+from bot.domain.inbox import unread_count
 from bot.models import Coach
 from bot.services import Services
 
@@ -81,6 +82,7 @@ def load_user() -> None:
         if coach is None or not coach.active or session.get("auth") != auth_marker(coach):
             session.clear()
             return
+        g.inbox_unread = unread_count(db, coach)  # the nav's count (base.html)
         db.expunge(coach)
     g.user = coach
 

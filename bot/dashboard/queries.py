@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.charts import Week, weekly_peg
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import coaches, may_act, only_theirs
-from bot.models import CheckinAnswer, Coach, Escalation, Message, Nudge, Outbox, Participant
+from bot.domain.contacts import Due, contact_every, due_state, last_contacts
+from bot.models import (
+    CheckinAnswer,
+    Coach,
+    Escalation,
+    InboxItem,
+    Message,
+    Nudge,
+    Outbox,
+    Participant,
+)
 
 CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a quarter
+
+
+def services_config() -> Any:
+    """Return the running app's configuration."""
+    return current_app.extensions["peerline"].config
 
 
 def participants_for(coach: Coach) -> Select[Participant]:
@@ -99,6 +115,8 @@ class VeteranRow:
     weeks: list[Week]
     pending: int
     open_escalations: int
+    due: Due
+    unread: int = 0
 
 
 def veteran_rows(db: Session, coach: Coach, now: datetime) -> list[VeteranRow]:
@@ -125,24 +143,37 @@ def veteran_rows(db: Session, coach: Coach, now: datetime) -> list[VeteranRow]:
         .where(Escalation.participant_id.in_(ids), Escalation.resolved_at.is_(None))
         .group_by(Escalation.participant_id)).all())
     coach_names = names(db, {p.coach_id for p in people})
+    contacted = last_contacts(db, ids)  # human contacts only: never an automated text
+    unread = dict(db.execute(
+        select(InboxItem.participant_id, func.count(InboxItem.id))
+        .where(InboxItem.participant_id.in_(ids), InboxItem.read_at.is_(None))
+        .group_by(InboxItem.participant_id)).all())
+    every = contact_every(services_config())
     rows = []
     for p in people:
-        contacts = [t for t in (p.last_inbound_at, p.last_outbound_at) if t is not None]
         rows.append(VeteranRow(
             participant=p, coach_name=coach_names.get(p.coach_id, "?"),
-            last_contact=max(contacts) if contacts else None, last_heard=p.last_inbound_at,
+            last_contact=contacted.get(p.id), last_heard=p.last_inbound_at,
             last_checkin=last_checkin.get(p.id), weeks=weekly_peg(answers[p.id], p.timezone),
             pending=pending.get(p.id, 0), open_escalations=escalated.get(p.id, 0),
+            due=due_state(p, contacted.get(p.id), every, now), unread=unread.get(p.id, 0),
         ))
+    # Those who most need their coach first: alerts, unread words, contact due (longest first).
+    rows.sort(key=lambda r: (not r.open_escalations, not r.unread, not r.due.due,
+                             -r.due.age.total_seconds()))
     return rows
 
 
-def thread(db: Session, participant_id: int, limit: int = 200) -> list[tuple[Message, str | None]]:
-    """Return the latest messages with a participant, oldest first, with their outbox state."""
+def thread(db: Session, participant_id: int, limit: int = 200,
+           offset: int = 0) -> list[tuple[Message, str | None]]:
+    """Return the latest messages with a participant, oldest first, with their outbox state.
+
+    `offset` skips that many of the newest (the conversation's older pages).
+    """
     rows = db.execute(
         select(Message, Outbox.state).outerjoin(Outbox, Outbox.message_id == Message.id)
         .where(Message.participant_id == participant_id)
-        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+        .order_by(Message.created_at.desc(), Message.id.desc()).offset(offset).limit(limit)
     ).all()
     return list(reversed(rows))
 

@@ -1,14 +1,22 @@
-"""A veteran's page: conversation, PEG chart, strategies, compose box, resume nudges."""
+"""A veteran's page: what a coach needs before a call first, then the conversation (paged).
+
+Order: alerts, contact due and the tap-to-call number (own coach only, never
+by SMS), the latest PEG and chart, the current goal; then the conversation,
+the compose box (relayed, signed: bot/relay.py), the contact log and its form.
+Opening the page marks the veteran's inbox items read for their coach.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, flash, render_template, request
+from flask import Flask, Response, flash, g, render_template, request
 from sqlalchemy import select
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
+from bot.dashboard import connection
 from bot.dashboard.charts import (
     ITEMS,
     LABELS,
@@ -21,6 +29,7 @@ from bot.dashboard.charts import (
 )
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
+from bot.dashboard.connection import current_goal
 from bot.dashboard.program import program_summary
 from bot.dashboard.queries import (
     answers_for,
@@ -29,18 +38,24 @@ from bot.dashboard.queries import (
     participant_or_404,
     thread,
 )
+from bot.domain import inbox
 from bot.domain import nudges as nudge_rules
-from bot.flows.program_files import load_strategies
+from bot.domain.contacts import KINDS, contact_every, due_state, history, last_contacts
+from bot.domain.relay import RelayError, relay
 from bot.models import Nudge
-from bot.outbox.queue import queue_message
 
 log = logging.getLogger(__name__)
 bp = blueprint("veterans", __name__, url_prefix="/veterans")
 MAX_COMPOSE = 1000
+THREAD_PAGE = 30  # messages per page of the conversation
 
 
 def strategy_names() -> dict[str, str]:
     """Return strategy names by id from the program's library (empty until it exists)."""
+    try:
+        from bot.flows.program_files import load_strategies
+    except ImportError:
+        return {}
     try:
         library: Any = load_strategies(services().config.flows.dir)
     except Exception:  # noqa: BLE001 - a broken library must not break the page
@@ -63,13 +78,24 @@ def show(participant_id: int) -> str:
     """Show one veteran: chat thread, PEG answers, strategies, drafts, compose box."""
     coach = user()
     moment = now()
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 1
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
         audit(db, "participant.view", "participant", participant.id)  # every read (SPEC §13)
-        messages = thread(db, participant.id)
+        messages = thread(db, participant.id, limit=THREAD_PAGE + 1,
+                          offset=(page - 1) * THREAD_PAGE)
+        older = len(messages) > THREAD_PAGE
+        messages = messages[-THREAD_PAGE:]
+        unread = inbox.unread_ids(db, participant.id)
+        if inbox.mark_read(db, coach, participant.id, moment):
+            g.inbox_unread = inbox.unread_count(db, coach)  # the nav's count, now lower
+        last = last_contacts(db, [participant.id]).get(participant.id)
+        due = due_state(participant, last, contact_every(services().config), moment)
         answers = answers_for(db, participant.id)
         weeks = weekly_peg(answers, participant.timezone)
         checkins = peg_checkins(answers, participant.timezone)
+        program = program_summary(db, participant, services().config, moment)
         escalations = open_escalations(db, coach, participant.id)
         drafts = [(n, send_time(n, moment)) for n in db.scalars(
             select(Nudge).where(Nudge.participant_id == participant.id,
@@ -80,7 +106,6 @@ def show(participant_id: int) -> str:
         strategies = [(s, library.get(str(s), str(s))) for s in participant.strategies or []]
         quiet = services().config.program.quiet_hours
         quiet_now = in_quiet_hours(quiet, moment, participant.timezone)
-        program = program_summary(db, participant, services().config, moment)
         return render_template(
             "veteran.html", p=participant, messages=messages, weeks=weeks, checkins=checkins,
             program=program,
@@ -89,7 +114,12 @@ def show(participant_id: int) -> str:
             styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
             drafts=drafts, people=people, strategies=strategies,
             quiet_now=quiet_now, quiet_end=quiet_hours_end(quiet, moment, participant.timezone),
-            max_compose=MAX_COMPOSE, now_time=moment,
+            max_compose=MAX_COMPOSE, now_time=moment, page=page, older=older, unread=unread,
+            due=due, last_contact=last, contacts=history(db, participant.id),
+            goal=current_goal(db, participant.id), topics=connection.library(),
+            kinds=KINDS, own=participant.coach_id == coach.id,
+            latest=weeks[-1] if weeks else None,
+            today=moment.astimezone(ZoneInfo(coach.timezone)).date().isoformat(),
         )
 
 
@@ -113,11 +143,13 @@ def compose(participant_id: int) -> Response:
         if len(body) > MAX_COMPOSE:
             flash(f"That message is too long; keep it under {MAX_COMPOSE} characters.", "error")
             return back("veterans.show", participant_id=participant_id)
-        message = queue_message(db, phone=participant.phone, body=body, kind="compose",
-                                now=moment, participant=participant, coach_id=coach.id)
-        audit(db, "message.compose", "participant", participant.id, message_id=message.id)
-        leaves = quiet_hours_end(services().config.program.quiet_hours, moment,
-                                 participant.timezone)
+        try:  # through the program number, signed with the coach's first name
+            with db.begin_nested():
+                leaves = relay(db, services(), coach, participant.id, body, moment,
+                               via="web").leaves
+        except RelayError as exc:
+            flash(str(exc).replace(" Reply TEXT", " Text TEXT"), "error")
+            return back("veterans.show", participant_id=participant_id)
     if leaves > moment:
         flash(f"Queued. It's quiet hours for {first}, so it goes out "
               f"{when(leaves, participant.timezone)} ({first}'s time).", "ok")

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot.core.durations import quiet_hours_end
 from bot.domain.access import is_staff, may_act
 from bot.domain.audit import audit
+from bot.domain.coach_hours import coach_leaves
 from bot.domain.nudges import pause_for_participant
 from bot.models import Coach, Escalation, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, PRIORITY_CRISIS_OTHER, queue_message
@@ -90,8 +91,9 @@ def open_escalation(
 ) -> Escalation | None:
     """Create the escalation for `event_key` and queue its alerts; None if it already exists.
 
-    `daytime_only` (never with `urgent`): the coach's text waits for the coach's daytime,
-    and staff are told instead when the coach cannot be texted.
+    A non-urgent text to the coach waits for the end of the coach's quiet hours (the
+    sender holds it). `daytime_only` (never with `urgent`): staff are told instead, in
+    their daytime, when the coach cannot be texted.
     """
     escalation = Escalation(
         participant_id=participant.id, coach_id=participant.coach_id, kind=kind, urgent=urgent,
@@ -105,13 +107,15 @@ def open_escalation(
     text = f"PeerLine {label} #{escalation.id}: {participant.first_name} (P{participant.id}): " \
            f"{reason[:200]}. Reply ACK {escalation.id} when you have it."
     if coach is not None and coach.phone and coach.active:
-        due = daytime(services, now, coach.timezone) if daytime_only else now
         queue_message(
-            session, phone=coach.phone, body=text, kind="alert", now=now, due_at=due,
-            participant=None, coach_id=coach.id, to_participant=False, respect_quiet_hours=False,
+            session, phone=coach.phone, body=text, kind="alert", now=now,
+            participant=None, coach_id=coach.id, to_participant=False,
+            respect_quiet_hours=not urgent,  # non-urgent: the coach's day (coach_hours.py)
             priority=PRIORITY_CRISIS if urgent else PRIORITY_ALERT, urgent=True,
         )
-        escalation.coach_notified_at = due  # staff_after counts from here
+        # staff_after counts from when the coach is texted
+        escalation.coach_notified_at = now if urgent else \
+            coach_leaves(services.config, coach.timezone, now)
     if urgent or (daytime_only and escalation.coach_notified_at is None):
         notify_staff(session, services, escalation, participant, now)
     if urgent:

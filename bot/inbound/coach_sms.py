@@ -1,4 +1,4 @@
-"""Coach commands by SMS (SPEC §6.7): QUEUE, OK ID, NO ID, EDIT ID text, ACK ID, RESUME P-ID.
+"""Coach commands by SMS (SPEC §6.7, §11): QUEUE, OK, NO, EDIT, ACK, RESUME, TEXT, LOG, HELP.
 
 Rules:
 - A coach acts only on drafts and escalations of their own participants
@@ -14,6 +14,8 @@ Rules:
 - Caller ID can be spoofed, so nothing a text asks may put new words in a veteran's
   phone or lift a crisis pause: `EDIT` holds the new text for confirmation on the
   dashboard, and `RESUME` answers that resuming is done on the dashboard.
+- An id is `#12` or `12` (drafts, alerts), `P3` or `3` (veterans); a command
+  without one answers "Which one?". TEXT and LOG live in bot/inbound/coach_connect.py.
 """
 
 from __future__ import annotations
@@ -36,15 +38,17 @@ from bot.domain.nudges import (
     pending_for,
     reject,
 )
+from bot.inbound import coach_connect
 from bot.models import Coach, Escalation, Nudge, Participant
 from bot.services import Services
 
 USAGE = ("Coach commands: QUEUE (drafts waiting), OK ID (send), NO ID (drop), "
-         "EDIT ID new text (confirm on dashboard), ACK ID (escalation seen).")
+         "EDIT ID new text (confirm on dashboard), ACK ID (escalation seen). HELP lists them all.")
 # After the number, one separator (":", ".", ",", "-") before a space or a letter is dropped;
 # anything else is the start of the coach's own words (":)", "-5", "...").
 _COMMAND = re.compile(r"^\s*([A-Za-z]+)\s*(?:#?\s*[Pp]?(\d+))?(?:\s*[:.,-](?=\s|[^\W\d_]))?"
                       r"\s*(.*)$", re.DOTALL)
+QUOTED = "(it quotes their words: read it on the dashboard)"
 LINE_CHARS = 110  # a draft's text is trimmed to this in QUEUE
 REPLY_CHARS = 306  # two SMS segments per reply
 MAX_REPLIES = 3
@@ -61,8 +65,10 @@ def _queue(session: Session, coach: Coach) -> list[str]:
         return ["No drafts are waiting for you."]
     names = {p.id: p.first_name for p in session.query(Participant).filter(
         Participant.id.in_({d.participant_id for d in drafts}))}
+    quoted = coach_connect.quoting(session, drafts)  # a veteran's words stay off SMS
     lines = [f"#{d.id} {names.get(d.participant_id, '?')}: "
-             f"{'(paused) ' if d.paused else ''}{_trim(d.body, LINE_CHARS)}" for d in drafts]
+             f"{'(paused) ' if d.paused else ''}"
+             f"{QUOTED if d.id in quoted else _trim(d.body, LINE_CHARS)}" for d in drafts]
     count = "1 draft" if len(drafts) == 1 else f"{len(drafts)} drafts"
     replies: list[str] = []
     current = f"{count} (reply OK ID, NO ID or EDIT ID text):"
@@ -140,7 +146,10 @@ def _resume(session: Session, coach: Coach, number: int, now: datetime) -> str:
 
 
 LIST_VERBS = frozenset({"QUEUE", "Q", "LIST"})
-ACTION_VERBS = frozenset({"OK", "NO", "EDIT", "ACK", "RESUME"})
+ACTION_VERBS = frozenset({"OK", "NO", "EDIT", "ACK", "RESUME", "TEXT", "LOG"})
+HELP_VERBS = frozenset({"HELP", "INFO", "COMMANDS"})
+_EXAMPLES = {"EDIT": "EDIT 12 your text", "TEXT": "TEXT P3 your words", "LOG": "LOG P3 call 20",
+             "RESUME": "RESUME P3"}
 
 
 def is_command(text: str) -> bool:
@@ -149,7 +158,8 @@ def is_command(text: str) -> bool:
     if match is None:
         return False
     verb = match.group(1).upper()
-    return verb in LIST_VERBS or (verb in ACTION_VERBS and match.group(2) is not None)
+    return verb in LIST_VERBS or verb in HELP_VERBS or (verb in ACTION_VERBS
+                                                       and match.group(2) is not None)
 
 
 def handle_coach_message(
@@ -160,13 +170,19 @@ def handle_coach_message(
     verb = match.group(1).upper() if match else ""
     if verb in LIST_VERBS:
         return _queue(session, coach)
+    if verb in HELP_VERBS:
+        return list(coach_connect.HELP)
     if verb not in ACTION_VERBS:
         return [USAGE]
     assert match is not None
     if match.group(2) is None:
-        example = "EDIT 12 your text" if verb == "EDIT" else f"{verb} 12"
+        example = _EXAMPLES.get(verb, f"{verb} 12")
         return [f"Which one? Write {verb} and the number, e.g. {example}."]
     number, rest = int(match.group(2)), match.group(3)
+    if verb == "TEXT":
+        return [coach_connect.text_command(session, services, coach, number, rest, now)]
+    if verb == "LOG":
+        return [coach_connect.log_command(session, services, coach, number, rest, now)]
     if verb == "ACK":
         return [_ack(session, coach, number, now)]
     if verb == "RESUME":

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.durations import quiet_hours_end
 from bot.domain.escalations import open_escalation
+from bot.domain.inbox import escalation_kind, to_inbox
 from bot.domain.nudges import draft_nudge
 from bot.domain.peg import record_baseline
 from bot.domain.program_arc import STARTABLE, set_status
@@ -210,11 +211,11 @@ class _Apply:
             if coach is not None and coach.phone and coach.active:
                 queue_message(session, phone=coach.phone, body=f"PeerLine (P{participant.id}): "
                               f"{action.text}", kind="notify", now=now, coach_id=coach.id,
-                              to_participant=False, respect_quiet_hours=False, urgent=True,
+                              to_participant=False, urgent=True,  # waits for coach's day
                               priority=PRIORITY_ALERT, flow_id=flow.id, step_id=action.step,
                               run_id=run.id)
         elif isinstance(action, act.Escalate):
-            open_escalation(session, self.services, participant, kind="flow",
+            open_escalation(session, self.services, participant, kind=escalation_kind(flow.id),
                             reason=action.reason, event_key=f"run:{run.id}:{action.key}",
                             now=now, run_id=run.id)
         elif isinstance(action, act.DraftNudge):
@@ -275,13 +276,18 @@ def handle_participant_message(
     if target is None and (late := late_answer_reply(
             session, services, participant, text, now, getattr(message, "id", None))) is not None:
         return [late]  # before fallback: say how to restart, not the generic menu
-    if target is None:
+    passed = None
+    if target is None:  # the veteran's own words: to the coach's inbox (bot/domain/inbox.py)
+        passed = to_inbox(session, services, participant, message, now)
+        if passed is not None and passed.in_conversation:
+            return [passed.reply]
         target, trigger = store.get("fallback"), "fallback"
+    told = [passed.reply] if passed is not None else []
     if target is None:
-        return []
+        return told
     end_active_runs(session, participant.id, now)
     applier.begin(target, trigger)
-    return applier.texts
+    return told + applier.texts
 
 
 def start_flow(

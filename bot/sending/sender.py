@@ -25,8 +25,10 @@ Invariants (what the rest of PeerLine may rely on):
 3. Re-checked when claimed and again just before the API call: an opted-out
    participant's row is cancelled; a row past `not_after` is expired (its
    nudge too); a row for a participant in quiet hours (when it respects
-   them) waits for their end; program texts to a participant staff paused
-   wait (re-checked hourly; a coach's own composed text still goes). Held
+   them) waits for their end, and so does a non-urgent row to a coach in the
+   coach's quiet hours (bot/coach_hours.py, coach time zone); program texts
+   to a participant staff paused wait (re-checked hourly; a coach's own
+   composed text still goes). Held
    rows (crisis pause) are never claimed.
 4. At most `twilio.max_messages_per_second` API calls start per second (a
    token bucket in the one dispatching thread) and at most
@@ -93,8 +95,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
+from bot.domain.coach_hours import coach_quiet
 from bot.inbound.consent import opt_out
-from bot.models import Message, Nudge, Outbox, Participant
+from bot.models import Coach, Message, Nudge, Outbox, Participant
 from bot.outbox.delivery import MessageStatus, OutboxState, advances
 from bot.sending.circuit import Circuit
 from bot.sending.claims import Claim, PassReport, backoff, refusal_code
@@ -155,7 +158,8 @@ class OutboxSender:
         self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
         self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
         self.lease = timedelta(seconds=int(config.scheduler.lease_seconds))
-        self.quiet = config.program.quiet_hours
+        self.quiet = str(config.program.quiet_hours)
+        self.coach_quiet = coach_quiet(config)
         self.default_tz = str(config.program.timezone)
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
         self.rng = rng or random.Random()
@@ -230,11 +234,16 @@ class OutboxSender:
             pids = {m.participant_id for m in messages.values() if m.participant_id}
             people = {p.id: p for p in session.scalars(
                 select(Participant).where(Participant.id.in_(pids)))} if pids else {}
+            cids = {m.coach_id for m in messages.values() if m.coach_id}
+            zones = dict(session.execute(select(Coach.id, Coach.timezone)
+                                         .where(Coach.id.in_(cids))).all()) if cids else {}
             sendable = []
             for row in rows:
                 message = messages[row.message_id]
                 participant = people.get(message.participant_id or 0)
-                if not self._settle_unsendable(session, row, message, participant, now, report):
+                zone = zones.get(message.coach_id or 0)
+                if not self._settle_unsendable(session, row, message, participant, now, report,
+                                               coach_zone=zone):
                     sendable.append((row, message))
             if probe and sendable:  # one row: the head, or if that is `avoid`, the next
                 head = sendable[0]  # other row due, preferring another phone (its first text)
@@ -252,7 +261,7 @@ class OutboxSender:
 
     def _settle_unsendable(self, session: Session, row: Outbox, message: Message,
                            participant: Participant | None, now: datetime,
-                           report: PassReport) -> bool:
+                           report: PassReport, coach_zone: str | None = None) -> bool:
         """Cancel, expire or defer `row` if it must not go now; return whether it did."""
         if row.to_participant and participant is not None and participant.opted_out:
             self._finish(session, row.id, message, now, OutboxState.CANCELLED,
@@ -277,6 +286,11 @@ class OutboxSender:
                 row.due_at = quiet_hours_end(self.quiet, now, zone)
                 report.add("deferred")
                 return True
+        if row.respect_quiet_hours and not row.to_participant and coach_zone is not None \
+                and in_quiet_hours(self.coach_quiet, now, coach_zone):
+            row.due_at = quiet_hours_end(self.coach_quiet, now, coach_zone)
+            report.add("deferred")
+            return True
         return False
 
     def _finish(self, session: Session, outbox_id: int, message: Message, now: datetime,

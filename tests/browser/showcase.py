@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.domain.people import add_coach, add_participant
-from bot.models import Message, Participant
+from bot.models import CheckinAnswer, Contact, InboxItem, Message, Participant
 from bot.services import Services
 from tests.dashboard_support import add_answers, add_escalation, add_nudge
 
+DAY = timedelta(days=1)
 PEG = {
     "sam": [(8, 7, 8), (7, 7, 7), (7, 6, 6), (6, 6, 6), (6, 5, 5), (5, 5, 4), (5, 4, 4),
             (4, 4, 3)],
@@ -83,6 +86,28 @@ def seed_showcase(services: Services) -> dict[str, int]:
         _msg(s, sam, now, 40, "in", "Can I skip the stretching when it rains? <3")
         _msg(s, sam, now, 5, "out", "Of course. Try the chair stretches instead, they count "
              "too. - Alex", kind="compose", status="delivered", coach_id=alex.id)
+        _msg(s, marcus, now, 3 * 60, "in", "Could you ask Alex to call me tonight? Rough week.")
+        _msg(s, dana, now, 2 * day, "in", "thanks for the call yesterday")
+        s.flush()
+        for person in (sam, marcus, dana):
+            said = s.scalars(select(Message).where(Message.participant_id == person.id,
+                                                   Message.direction == "in")
+                             .order_by(Message.created_at.desc()).limit(1)).one()
+            s.add(InboxItem(participant_id=person.id, coach_id=alex.id, message_id=said.id,
+                            created_at=said.created_at,
+                            read_at=now - timedelta(days=1) if person is dana else None))
+        s.add(CheckinAnswer(participant_id=sam.id, flow_id="goal", variable="goal_what",
+                            value="walk to the mailbox and back", answered_at=now - 3 * DAY))
+        s.add(CheckinAnswer(participant_id=sam.id, flow_id="goal", variable="goal_when",
+                            value="after lunch", answered_at=now - 3 * DAY))
+        for person, days, kind, minutes_long, note in (
+                (sam, 4, "call", 25, "pacing, relaxation"), (sam, 19, "visit", 60, ""),
+                (dana, 3, "call", 15, "after the crisis line; she is safe"),
+                (lee, 9, "tried", None, "voicemail")):
+            s.add(Contact(participant_id=person.id, coach_id=alex.id, kind=kind,
+                          minutes=minutes_long, topics=["pacing", "relaxation"]
+                          if person is sam and days == 4 else [], note=note, via="web",
+                          contact_at=now - days * DAY, created_at=now - days * DAY))
         for person, minutes in ((sam, 40), (marcus, 5 * day), (dana, 15), (lee, 9 * day),
                                 (jo, 20 * day)):
             person.last_inbound_at = now - timedelta(minutes=minutes)

@@ -37,7 +37,8 @@ def test_pages_fit_and_screenshots(services: Services, live: Any, page_for: Any,
                     device_scale_factor=1.5 if size == "phone" else 1)
     log_in(page, live.url, "coach", "peerline-demo")
     out = _out_dir()
-    for name, path in (("home", "/"), ("veteran", f"/veterans/{ids['sam']}"),
+    for name, path in (("home", "/"), ("inbox", "/inbox"),
+                       ("veteran", f"/veterans/{ids['sam']}"),
                        ("escalation", f"/escalations/{ids['crisis']}")):
         page.goto(live.url + path)
         # Nothing may force sideways scrolling on a phone.

@@ -1,0 +1,135 @@
+"""The coach's inbox (SPEC §11): a veteran's own words that no step or keyword took.
+
+Rules:
+- A text that reaches `fallback` is stored as an InboxItem for the veteran's
+  coach (unread), and the veteran is told, by the coach's first name, that
+  their words went to the coach; only when the coach is active (an automated
+  text never claims what did not happen).
+- Within 48 hours of the coach's last relayed text (bot/relay.py) such a
+  reply is the conversation going on: the veteran hears only that it went to
+  the coach, without the automated menu.
+- The coach is texted a notice with names and ids, never the words, at most
+  once per veteran per hour; it waits for the end of the coach's quiet hours
+  (scheduler/sender.py holds it).
+- A veteran's COACH request (the `coach` flow's `escalate`) is an escalation
+  of kind `coach_request`: ACK closes it, 24 hours without goes to staff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from bot.models import Coach, InboxItem, Message, Participant
+from bot.outbox.queue import PRIORITY_ALERT, queue_message
+
+RELAY_WINDOW = timedelta(hours=48)
+NOTICE_EVERY = timedelta(hours=1)
+COACH_FLOW = "coach"
+COACH_REQUEST = "coach_request"
+COACH_REQUEST_STAFF_AFTER = timedelta(hours=24)
+PAGE_SIZE = 25
+
+
+def escalation_kind(flow_id: str) -> str:
+    """Return the escalation kind a flow's `escalate` opens (the COACH flow's: a request)."""
+    return COACH_REQUEST if flow_id == COACH_FLOW else "flow"
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A veteran's text put in the inbox: what to tell them, and whether to add the menu."""
+
+    reply: str
+    in_conversation: bool
+
+
+def notice_text(participant: Participant) -> str:
+    """Return the SMS notice to the coach: names and ids, never the veteran's words."""
+    pid = participant.id
+    return (f"PeerLine: {participant.first_name} (P{pid}) sent you a message. "
+            f"Reply TEXT P{pid} your words, or open the dashboard")
+
+
+def in_relay_window(session: Session, participant_id: int, now: datetime) -> bool:
+    """Tell whether the coach relayed words to the veteran in the last 48 hours."""
+    return session.scalar(select(Message.id).where(
+        Message.participant_id == participant_id, Message.direction == "out",
+        Message.kind == "compose", Message.created_at >= now - RELAY_WINDOW).limit(1)) is not None
+
+
+def to_inbox(session: Session, services: Any, participant: Participant, message: Any,
+             now: datetime) -> Passed | None:
+    """Put the veteran's text in their coach's inbox; None when there is no active coach."""
+    coach = session.get(Coach, participant.coach_id)
+    message_id = getattr(message, "id", None)
+    if coach is None or not coach.active or message_id is None:
+        return None
+    item = InboxItem(participant_id=participant.id, coach_id=coach.id, message_id=message_id,
+                     created_at=now)
+    session.add(item)
+    session.flush()
+    recent = session.scalar(select(InboxItem.id).where(
+        InboxItem.participant_id == participant.id, InboxItem.id != item.id,
+        InboxItem.notified_at >= now - NOTICE_EVERY).limit(1))
+    if recent is None and coach.phone:
+        queue_message(session, phone=coach.phone, body=notice_text(participant),
+                      kind="inbox_notice", now=now, coach_id=coach.id, to_participant=False,
+                      respect_quiet_hours=True, priority=PRIORITY_ALERT, urgent=True)
+        item.notified_at = now
+    talking = in_relay_window(session, participant.id, now)
+    reply = (f"Sent to {coach.first_name}." if talking else
+             f"Thanks, {participant.first_name}. I passed your words to {coach.first_name}, "
+             "your coach.")
+    return Passed(reply, talking)
+
+
+def unread_count(session: Session, coach: Coach) -> int:
+    """Return how many inbox items wait unread for `coach` (staff: for everyone)."""
+    query = select(func.count(InboxItem.id)).where(InboxItem.read_at.is_(None))
+    if coach.role != "staff":
+        query = query.where(InboxItem.coach_id == coach.id)
+    return int(session.scalar(query) or 0)
+
+
+def page_for(session: Session, coach: Coach, page: int) -> tuple[list[InboxItem], bool]:
+    """Return one page of `coach`'s inbox, newest first, and whether an older page exists."""
+    query = (select(InboxItem).options(joinedload(InboxItem.message),
+                                       joinedload(InboxItem.participant))
+             .order_by(InboxItem.created_at.desc(), InboxItem.id.desc()))
+    if coach.role != "staff":
+        query = query.where(InboxItem.coach_id == coach.id)
+    rows = list(session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def unread_ids(session: Session, participant_id: int) -> set[int]:
+    """Return the ids of a veteran's messages still unread in the inbox."""
+    return set(session.scalars(select(InboxItem.message_id).where(
+        InboxItem.participant_id == participant_id, InboxItem.read_at.is_(None))))
+
+
+def mark_read(session: Session, coach: Coach, participant_id: int, now: datetime) -> int:
+    """Mark a veteran's inbox items read by their coach (opening the thread); return how many.
+
+    Staff looking in do not clear the coach's unread mark.
+    """
+    if coach.role == "staff":
+        return 0
+    result = session.execute(update(InboxItem).where(
+        InboxItem.participant_id == participant_id, InboxItem.coach_id == coach.id,
+        InboxItem.read_at.is_(None)).values(read_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_unread(session: Session, coach: Coach, item_id: int) -> bool:
+    """Mark one of `coach`'s inbox items unread again; return whether it was theirs."""
+    item = session.get(InboxItem, item_id)
+    if item is None or item.coach_id != coach.id:
+        return False
+    item.read_at = None
+    return True

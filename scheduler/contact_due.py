@@ -1,0 +1,67 @@
+"""Remind coaches of a contact due (SPEC §11): once per due period, in the coach's daytime.
+
+Rules:
+- Due: an active veteran whose last call, visit or text (else their
+  enrolment) is `[program] contact_every` old (bot/contacts.py decides).
+- One text per veteran per period: the once-mark names the veteran, the
+  contact the period counts from and the period's number, so a new contact
+  starts over and a second period (overdue) reminds once more.
+- The text carries a first name and an id, never words; it waits in the
+  outbox for the end of the coach's quiet hours (scheduler/sender.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain.contacts import REACHED, contact_every
+from bot.models import Coach, Contact, OnceMark, Participant
+from bot.outbox.queue import PRIORITY_NORMAL, queue_message
+
+BATCH = 5000
+
+
+def reminder_text(first_name: str, participant_id: int, days: int) -> str:
+    """Return the reminder: who, how long, and the command to log the contact."""
+    return (f"PeerLine: contact due with {first_name} (P{participant_id}): no call, visit or "
+            f"text in {days} days. After you talk, reply LOG P{participant_id} call MINUTES")
+
+
+def contact_due_reminders(services: Any, now: datetime) -> str:
+    """Text each coach once per due period about each veteran who is contact due."""
+    every = contact_every(services.config)
+    last = (select(Contact.participant_id, func.max(Contact.contact_at).label("at"))
+            .where(Contact.kind.in_(REACHED)).group_by(Contact.participant_id).subquery())
+    since = func.coalesce(last.c.at, Participant.enrolled_at)
+    with services.db.session() as session:
+        rows = session.execute(
+            select(Participant.id, Participant.name, since, Coach.id, Coach.phone)
+            .join(Coach, Coach.id == Participant.coach_id)
+            .outerjoin(last, last.c.participant_id == Participant.id)
+            .where(Participant.status == "active", Coach.active, Coach.phone.is_not(None),
+                   since <= now - every)
+            .order_by(Participant.id).limit(BATCH)).all()
+    sent = 0
+    for pid, name, start, coach_id, phone in rows:
+        period = int((now - start) / every)
+        key = f"contactdue:{pid}:{start:%Y%m%dT%H%M%S}:{period}"
+        try:
+            with services.db.session() as session:
+                if session.get(OnceMark, key) is not None:
+                    continue
+                session.add(OnceMark(key=key, created_at=now))
+                session.flush()
+                first = name.split()[0] if name.split() else name
+                queue_message(session, phone=phone, body=reminder_text(first, pid,
+                                                                       (now - start).days),
+                              kind="contact_due", now=now, coach_id=coach_id,
+                              to_participant=False, respect_quiet_hours=True,
+                              priority=PRIORITY_NORMAL)
+            sent += 1
+        except IntegrityError:
+            continue  # a concurrent pass sent it
+    return f"{sent} contact-due reminders queued ({len(rows)} veterans due)"
