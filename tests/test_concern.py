@@ -106,8 +106,13 @@ def test_a_concern_answer_at_night_reaches_the_coach_in_the_morning(world, clock
     clock.set(datetime(2026, 12, 8, 4, 0, tzinfo=UTC))  # 23:00 in New York
     sms.send(PARTICIPANT_PHONE, CONCERN)
     sms.send(PARTICIPANT_PHONE, "no")
-    (_, due, _), = _coach_alerts(services)
-    assert due == datetime(2026, 12, 8, 14, 0, tzinfo=UTC)  # 09:00 in the coach's zone
+    assert len(_coach_alerts(services)) == 1
+    with services.db.session() as session:  # the sender holds it until the coach's morning
+        row = session.scalars(select(Outbox).where(Outbox.to_phone == COACH_PHONE,
+                                                   Outbox.kind == "alert")).one()
+        assert row.respect_quiet_hours
+        notified = session.scalars(select(Escalation.coach_notified_at)).one()
+        assert notified == datetime(2026, 12, 8, 14, 0, tzinfo=UTC)  # 09:00 in the coach's zone
     with services.db.session() as session:  # not urgent: staff are not woken
         assert session.scalars(select(Outbox).where(Outbox.to_phone == STAFF)).all() == []
 

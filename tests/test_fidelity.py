@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.domain.export import write_csv
+from bot.domain.export import ExportOptions, write_csv
 from bot.domain.fidelity import met_target
 from bot.domain.people import add_coach, add_participant
-from bot.models import CheckinAnswer, Escalation, Message, Nudge
+from bot.models import CheckinAnswer, Contact, Escalation, Nudge
 from tests.conftest import make_config
 from tests.dashboard_support import Visitor
 
@@ -48,12 +48,14 @@ def program(services) -> dict[str, int]:
                                 now=datetime(2026, 11, 15, 15, tzinfo=UTC))
         for p in (sam, kim, robin):
             p.program_end_at = p.enrolled_at.replace(year=2027, month=6)
-        for when in (at(12, 3), at(12, 15), at(12, 28), at(1, 20)):  # Alex texts Sam
-            s.add(Message(direction="out", participant_id=sam.id, coach_id=alex.id,
-                          phone=sam.phone, body="Hi Sam", kind="compose", status="sent",
-                          created_at=when))
-        s.add(Message(direction="out", participant_id=kim.id, coach_id=alex.id, phone=kim.phone,
-                      body="Hi Kim", kind="compose", status="sent", created_at=at(1, 5)))
+        for when, kind in ((at(12, 3), "call"), (at(12, 15), "text"), (at(12, 28), "visit"),
+                           (at(1, 20), "call")):  # Alex's contacts with Sam
+            s.add(Contact(participant_id=sam.id, coach_id=alex.id, kind=kind, via="web",
+                          contact_at=when, created_at=when))
+        s.add(Contact(participant_id=sam.id, coach_id=alex.id, kind="tried", via="sms",
+                      contact_at=at(1, 10), created_at=at(1, 10)))  # not reached: no contact
+        s.add(Contact(participant_id=kim.id, coach_id=alex.id, kind="text", via="relay",
+                      contact_at=at(1, 5), created_at=at(1, 5)))
         for n, (created, acked) in enumerate(((at(12, 10), at(12, 10, 15, 30)),
                                               (at(12, 20, 14), at(12, 20, 16)))):
             s.add(Escalation(participant_id=sam.id, coach_id=alex.id, kind="flow", reason="x",
@@ -80,7 +82,7 @@ def program(services) -> dict[str, int]:
 def _export(services: Any, kind: str) -> list[dict[str, str]]:
     out = io.StringIO()
     with services.db.session() as session:
-        write_csv(session, kind, out, services.config, NOW)
+        write_csv(session, kind, out, ExportOptions(config=services.config, now=NOW))
     return list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
 
 
@@ -94,16 +96,17 @@ def _row(rows: list[dict[str, str]], level: str, month: str, **who: int) -> dict
 def test_fidelity_matches_the_hand_count(services, program):
     rows = _export(services, "fidelity")
     ids = program
-    # Sam in December: 3 texts + 2 acknowledgements, no stretch over 14 days (the longest,
-    # 20 -> 28 Dec, is 8); alerts acknowledged after 30 and 120 minutes; a draft of each kind.
+    # Sam in December: a call, a text and a visit, no stretch over 14 days (the longest,
+    # 15 -> 28 Dec, is 13); alerts acknowledged after 30 and 120 minutes; a draft of each kind.
     sam_dec = _row(rows, "pair", "2026-12", participant_id=ids["sam"])
-    assert (sam_dec["contacts"], sam_dec["met_contact_every"]) == ("5", "yes")
+    assert (sam_dec["contacts"], sam_dec["met_contact_every"]) == ("3", "yes")
     assert sam_dec["median_minutes_to_acknowledge"] == "75"
     assert [sam_dec[f"drafts_{k}"] for k in ("approved", "edited", "rejected", "expired")] \
         == ["1", "1", "1", "1"]
     assert sam_dec["peg_change"] == "-1"  # 5.0 on 16 Dec against a baseline of 6.0
-    assert sam_dec["contacts_from"] == "relayed texts and alert acknowledgements"
-    # Sam in January: the only contact on 20 Jan, 19 days after the month began.
+    assert sam_dec["contacts_from"].startswith("contact log")
+    # Sam in January: the only contact on 20 Jan, 19 days after the month began (the call
+    # on 10 Jan did not reach him).
     sam_jan = _row(rows, "pair", "2027-01", participant_id=ids["sam"])
     assert (sam_jan["contacts"], sam_jan["met_contact_every"], sam_jan["peg_change"]) \
         == ("1", "no", "-2")
@@ -122,7 +125,7 @@ def test_fidelity_matches_the_hand_count(services, program):
     # Coach rows add up their pairs.
     alex_dec = _row(rows, "coach", "2026-12", coach_id=ids["alex"], participant_id="")
     assert (alex_dec["contacts"], alex_dec["met_contact_every"], alex_dec["caseload"]) \
-        == ("5", "yes", "2")
+        == ("3", "yes", "2")
     assert alex_dec["median_minutes_to_acknowledge"] == "75"
     assert alex_dec["peg_change"] == "-1"
     alex_jan = _row(rows, "coach", "2027-01", coach_id=ids["alex"], participant_id="")
@@ -147,7 +150,7 @@ def test_the_cli_writes_the_fidelity_export(services, program, tmp_path):
     assert done.returncode == 0, done.stderr
     header = done.stdout.splitlines()[0]
     assert header.startswith("level,month,coach_id,participant_id,contacts,contacts_from,")
-    assert f"pair,2026-12,{program['alex']},{program['sam']},5," in done.stdout
+    assert f"pair,2026-12,{program['alex']},{program['sam']},3," in done.stdout
 
 
 def test_met_target_counts_the_stretch_to_the_end():
@@ -175,4 +178,4 @@ def test_the_fidelity_page_is_staff_only_and_shows_the_months(app, services, clo
     assert "Alex Rivera" in page and "Blake Ode" in page
     assert "2 of 2 (100%)" in page  # Alex, December: Sam and Kim on target
     assert "0 of 2 (0%)" in page  # Alex, January
-    assert 'class="fidelity-chart"' in page and "relayed texts and alert acknowledgements" in page
+    assert 'class="fidelity-chart"' in page and "contact log" in page

@@ -37,7 +37,9 @@ def _flows_copy(tmp_path: Path) -> Path:
 def _template_bomb(folder: Path) -> Path:
     path = folder / "fallback.yaml"
     text = path.read_text()
-    path.write_text(text.replace("Thanks for the text,", "Thanks {{ 9**10000000 }} for the text,"))
+    assert "this line is automated" in text
+    path.write_text(text.replace("this line is automated",
+                                 "this line is {{ 9**10000000 }} automated"))
     return path
 
 
@@ -56,7 +58,7 @@ def _check(folder: Path) -> tuple[subprocess.CompletedProcess[str], float]:
 
 
 @pytest.mark.parametrize("bomb, line, words", [
-    (_template_bomb, 7, "9**10000000 is too large"),
+    (_template_bomb, 8, "9**10000000 is too large"),  # the `say:` of flows/fallback.yaml
     (_alias_bomb, 5, "expand to more than"),
 ])
 def test_flows_check_refuses_a_bomb_in_under_two_seconds(tmp_path, bomb, line, words):
@@ -113,7 +115,7 @@ def test_readers_never_wait_on_a_background_reload(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store_module, "load_folder", slow_load)
     edited = folder / "fallback.yaml"
-    edited.write_text(edited.read_text().replace("Thanks for the text", "Hello there"))
+    edited.write_text(edited.read_text().replace("this line is automated", "Hello there"))
     os.utime(edited, (1_900_000_000, 1_900_000_000))
     started = time.perf_counter()
     assert store.get("fallback") is old  # starts the reload, returns the snapshot in force
@@ -122,7 +124,7 @@ def test_readers_never_wait_on_a_background_reload(tmp_path, monkeypatch):
     assert time.perf_counter() - started < 0.5
     gate.set()
     store.wait_for_reload(30)
-    assert "Hello there" in store.get("fallback").steps["reply"].say[0]
+    assert "Hello there" in store.get("fallback").steps["reply"].say[0]  # the first of two
 
 
 def test_a_crisis_text_during_a_reload_of_a_bomb_is_answered_within_a_second(

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from bot.domain.export import write_csv
+from bot.domain.export import ExportOptions, write_csv
 from bot.runtime.apply import fire_due
 from tests.conftest import PARTICIPANT_PHONE, replies
 
@@ -25,9 +25,8 @@ def test_an_answer_after_the_checkin_timed_out_says_how_to_restart_it(sms, servi
     assert late == ["Sorry, that weekly pain check-in has closed, so your answer was not "
                     "saved. To start it again, text CHECKIN."]
     assert len(late[0]) <= 160
-    # not an answer to the closed question: the ordinary fallback menu
-    assert "only know a few words" in _say(sms, "hello there")[0] or \
-        "only knows a few words" in _say(sms, "hello there")[0]
+    # not an answer to the closed question: the veteran's words go to the coach, as usual
+    assert "passed your words to Alex" in _say(sms, "hello there")[0]
 
 
 def test_no_late_answer_hint_after_a_finished_checkin_or_long_after(sms, services, people,
@@ -35,12 +34,12 @@ def test_no_late_answer_hint_after_a_finished_checkin_or_long_after(sms, service
     _say(sms, "CHECKIN")
     for answer in ("3", "3", "3"):
         _say(sms, answer)
-    assert "few words" in _say(sms, "5")[0]  # answered: a number now is not late
+    assert "passed your words" in _say(sms, "5")[0]  # answered: a number now is not late
     _say(sms, "CHECKIN")
     clock.advance(timedelta(days=6))  # timed out, and the flow's 2d window has passed too
     with services.db.session() as session:
         fire_due(session, services, clock.now())
-    assert "few words" in _say(sms, "5")[0]
+    assert "passed your words" in _say(sms, "5")[0]
 
 
 def test_messages_export_names_the_flow_and_step_an_answer_replied_to(sms, services, people):
@@ -50,7 +49,7 @@ def test_messages_export_names_the_flow_and_step_an_answer_replied_to(sms, servi
     _say(sms, "maybe")  # a reply to the next question, re-asked: still that question's
     out = io.StringIO()
     with services.db.session() as session:
-        write_csv(session, "messages", out)
+        write_csv(session, "messages", out, ExportOptions(include_free_text=True))
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     inbound = [(r["body"], r["flow"], r["step"]) for r in rows if r["direction"] == "in"]
     assert inbound == [("hi", "", ""), ("CHECKIN", "", ""), ("7", "weekly_checkin", "pain"),

@@ -34,6 +34,7 @@ from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
 from bot.domain.inbox import unread_count
 from bot.models import Coach
+from bot.outbox.delivery import MessageStatus, OutboxState
 from bot.services import Services
 
 csrf = CSRFProtect()  # init_app'd by bot.dashboard; checked by each blueprint's before_request
@@ -255,25 +256,35 @@ def _span(seconds: float) -> str:
     return "less than a minute"
 
 
-_HELD = {"pending": ("clock", "Waiting to send", True), "claimed": ("clock", "Sending now", True),
-         "held": ("pause", "Held: nudges are paused", True),
-         "cancelled": ("cross", "Not sent (cancelled)", False),
-         "expired": ("cross", "Not sent (too late)", False),
-         "failed": ("warn", "Failed to send", False)}
-_STATUS = {"twiml": ("check", "Sent as a reply"), "sent": ("check", "Sent"),
-           "sending": ("check", "Sent"), "accepted": ("check", "Sent"),
-           "delivered": ("double-check", "Delivered"), "read": ("double-check", "Read"),
-           "undelivered": ("warn", "Not delivered"), "failed": ("warn", "Failed to send"),
-           "cancelled": ("cross", "Not sent (cancelled)"),
-           "expired": ("cross", "Not sent (too late)"), "received": ("", "Received")}
+_HELD: dict[str, tuple[str, str, bool]] = {
+    OutboxState.PENDING: ("clock", "Waiting to send", True),
+    OutboxState.CLAIMED: ("clock", "Sending now", True),
+    OutboxState.HELD: ("pause", "Held: nudges are paused", True),
+    OutboxState.CANCELLED: ("cross", "Not sent (cancelled)", False),
+    OutboxState.EXPIRED: ("cross", "Not sent (too late)", False),
+    OutboxState.FAILED: ("warn", "Failed to send", False),
+}
+_STATUS: dict[str, tuple[str, str]] = {
+    MessageStatus.TWIML: ("check", "Sent as a reply"),
+    MessageStatus.SENT: ("check", "Sent"),
+    MessageStatus.SENDING: ("check", "Sent"),
+    MessageStatus.ACCEPTED: ("check", "Sent"),
+    MessageStatus.DELIVERED: ("double-check", "Delivered"),
+    MessageStatus.READ: ("double-check", "Read"),
+    MessageStatus.UNDELIVERED: ("warn", "Not delivered"),
+    MessageStatus.FAILED: ("warn", "Failed to send"),
+    MessageStatus.CANCELED: ("cross", "Not sent (cancelled)"),  # Twilio's spelling, on messages
+    MessageStatus.EXPIRED: ("cross", "Not sent (too late)"),
+    MessageStatus.RECEIVED: ("", "Received"),
+}
 
 
 def delivery(status: str, outbox_state: str | None) -> tuple[Markup, str, bool]:
     """Return (inline SVG icon, words, still_pending) for a message's delivery status."""
-    if status == "queued" and outbox_state in _HELD:
+    if status == MessageStatus.QUEUED and outbox_state in _HELD:
         name, words, pending = _HELD[outbox_state]
         return icon(name), words, pending
-    if status == "queued":
+    if status == MessageStatus.QUEUED:
         return icon("clock"), "Waiting to send", True
     name, words = _STATUS.get(status, ("", status.capitalize()))
     return icon(name), words, False

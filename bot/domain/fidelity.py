@@ -3,10 +3,9 @@
 Rules:
 - Months are calendar months in `[program] timezone`, from the first to the last
   month with any activity.
-- Contacts are a coach's human contacts with their veteran. Until the contact log
-  exists they are counted from what the database already holds, and the rows say
-  so (`contacts_from`): texts the coach wrote to the veteran (the compose box,
-  `TEXT`) and the coach's acknowledgements of that veteran's alerts.
+- Contacts are the pair's human contacts from the contact log (bot.domain.contacts):
+  calls, visits and texts, logged by the coach or relayed through the program number;
+  `tried` (could not reach them) is not a contact. The rows say so (`contacts_from`).
 - A pair met `contact_every` in a month when no stretch of that month (from
   enrolment, or the month's start, to the month's end or the program's end) went
   longer than `contact_every` without a contact; months before enrolment are
@@ -35,11 +34,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.durations import parse_duration
+from bot.domain.contacts import REACHED
 from bot.domain.peg import PegScore, history
 from bot.domain.program_arc import end_of
-from bot.models import Escalation, Message, Nudge, Participant
+from bot.models import Contact, Escalation, Nudge, Participant
 
-CONTACTS_FROM = "relayed texts and alert acknowledgements"
+CONTACTS_FROM = "contact log: calls, visits and texts (relayed texts count)"
 COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts_from",
            "met_contact_every", "median_minutes_to_acknowledge", "drafts_approved",
            "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
@@ -112,18 +112,10 @@ def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
 
 def _contacts(session: Session) -> dict[int, list[datetime]]:
     found: dict[int, list[datetime]] = defaultdict(list)
-    for participant_id, created_at in session.execute(
-            select(Message.participant_id, Message.created_at).where(
-                Message.direction == "out", Message.kind == "compose",
-                Message.participant_id.is_not(None))):
-        if participant_id is not None:
-            found[participant_id].append(created_at)
-    for participant_id, acked in session.execute(
-            select(Escalation.participant_id, Escalation.acknowledged_at).where(
-                Escalation.acknowledged_at.is_not(None),
-                Escalation.acknowledged_by_id == Escalation.coach_id)):
-        if acked is not None and participant_id is not None:
-            found[participant_id].append(acked)
+    for participant_id, contact_at in session.execute(
+            select(Contact.participant_id, Contact.contact_at)
+            .where(Contact.kind.in_(REACHED))):
+        found[participant_id].append(contact_at)
     return found
 
 
