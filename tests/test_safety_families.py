@@ -261,3 +261,15 @@ def test_screening_is_fast_enough_for_the_webhook(shipped):
     for _ in range(200):
         shipped.screen(text)
     assert (time.perf_counter() - started) / 200 < 0.005  # median is ~0.1 ms; loose for CI
+
+
+@pytest.mark.parametrize("text", ["kill myself " * 300, "a " * 3000, "k" * 5000, "😂" * 3000,
+                                  "my back is killing me and I want to die " * 80,
+                                  "\x00\ufeff\u200b" * 500, "((( ||| <<< >>> ... ***" * 50])
+def test_odd_and_huge_texts_are_screened_quickly_and_never_raise(shipped, text):
+    import time
+
+    started = time.perf_counter()
+    verdict = shipped.screen(text, previous=text)
+    assert verdict.tier in (Tier.CRISIS, Tier.CONCERN, Tier.NONE)
+    assert time.perf_counter() - started < 2.0

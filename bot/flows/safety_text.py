@@ -2,7 +2,7 @@
 
 Rules (the same for a veteran's text and for a phrase in safety.yaml, so
 both sides always agree):
-- Only the first MAX_CHARS characters are read (an SMS is at most 1600).
+- Only the first MAX_CHARS (2000) characters are read (an SMS is at most 1600).
 - Full-width and styled letters become plain ones (NFKC); Cyrillic and Greek
   look-alike letters become the Latin letter they look like; accents are
   dropped ("mas" = "más"); invisible characters are deleted.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_CHARS = 4000
+MAX_CHARS = 2000  # an SMS is at most 1600
 
 _LOOKALIKES = {
     # Cyrillic
