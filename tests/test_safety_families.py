@@ -36,7 +36,8 @@ CRISIS_BY_FAMILY = {
                       "there is nothing at all left to live for",
                       "i do not want to live anymore", "im so tired of living like this",
                       "maybe I should just die", "death would honestly be a relief",
-                      "I don't deserve to live"],
+                      "I don't deserve to live", "i dont wanna wake up tomorrow",
+                      "been researching painless methods"],
     "passive_wish": ["some nights I hope I go to sleep and just never wake up",
                      "I wish I had never been born", "rather be dead than keep going"],
     "method_overdose": ["thinking about swallowing all of my percocets",
@@ -93,6 +94,7 @@ NONE_TEXTS = [
     "I keep my pistol loaded for home defense", "me voy a morir de risa",
     "slid off the road into a ditch on the ice",
     "hoy es mi ultimo dia de trabajo", "ya no aguanto el calor",
+    "I don't want to wake up early tomorrow", "I'd rather die than eat kale",
     "nadie me quiere ayudar con la mudanza", "me corte el pelo",
 ]
 
