@@ -96,6 +96,7 @@ NONE_TEXTS = [
     "hoy es mi ultimo dia de trabajo", "ya no aguanto el calor",
     "I don't want to wake up early tomorrow", "I'd rather die than eat kale",
     "I take all my meds at night", "I fell and hurt myself again",
+    "can't do it today, my knee is bad", "I'm hanging in there", "I'll try tomorrow",
     "I'm saving my pills for the bad days", "the doctor cut my opioids in half",
     "nadie me quiere ayudar con la mudanza", "me corte el pelo",
 ]
