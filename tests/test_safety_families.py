@@ -150,7 +150,8 @@ def test_the_verdict_names_the_rule_and_family(shipped):
     "κill myself",  # Greek kappa
     "k\u200bill myself",  # zero-width space
     "k*ll myself", "w4nt t0 d1e", "want2die", "i wanna d!e", "QUIERO MORIR",
-    "me quiero morír", "quitarme la vída",
+    "me quiero morír", "quitarme la vída", "I'm going to kiII myself", "end my lyfe",
+    "i wanna be ded",
 ])
 def test_disguised_crisis_words_are_read(shipped, text):
     assert shipped.screen(text).tier is Tier.CRISIS, text
