@@ -36,7 +36,8 @@ CRISIS_BY_FAMILY = {
                       "there is nothing at all left to live for",
                       "i do not want to live anymore", "im so tired of living like this",
                       "maybe I should just die", "death would honestly be a relief",
-                      "I don't deserve to live"],
+                      "I don't deserve to live", "i dont wanna wake up tomorrow",
+                      "been researching painless methods"],
     "passive_wish": ["some nights I hope I go to sleep and just never wake up",
                      "I wish I had never been born", "rather be dead than keep going"],
     "method_overdose": ["thinking about swallowing all of my percocets",
@@ -93,6 +94,10 @@ NONE_TEXTS = [
     "I keep my pistol loaded for home defense", "me voy a morir de risa",
     "slid off the road into a ditch on the ice",
     "hoy es mi ultimo dia de trabajo", "ya no aguanto el calor",
+    "I don't want to wake up early tomorrow", "I'd rather die than eat kale",
+    "I take all my meds at night", "I fell and hurt myself again",
+    "can't do it today, my knee is bad", "I'm hanging in there", "I'll try tomorrow",
+    "I'm saving my pills for the bad days", "the doctor cut my opioids in half",
     "nadie me quiere ayudar con la mudanza", "me corte el pelo",
 ]
 
@@ -145,7 +150,8 @@ def test_the_verdict_names_the_rule_and_family(shipped):
     "κill myself",  # Greek kappa
     "k\u200bill myself",  # zero-width space
     "k*ll myself", "w4nt t0 d1e", "want2die", "i wanna d!e", "QUIERO MORIR",
-    "me quiero morír", "quitarme la vída",
+    "me quiero morír", "quitarme la vída", "I'm going to kiII myself", "end my lyfe",
+    "i wanna be ded",
 ])
 def test_disguised_crisis_words_are_read(shipped, text):
     assert shipped.screen(text).tier is Tier.CRISIS, text
@@ -261,3 +267,15 @@ def test_screening_is_fast_enough_for_the_webhook(shipped):
     for _ in range(200):
         shipped.screen(text)
     assert (time.perf_counter() - started) / 200 < 0.005  # median is ~0.1 ms; loose for CI
+
+
+@pytest.mark.parametrize("text", ["kill myself " * 300, "a " * 3000, "k" * 5000, "😂" * 3000,
+                                  "my back is killing me and I want to die " * 80,
+                                  "\x00\ufeff\u200b" * 500, "((( ||| <<< >>> ... ***" * 50])
+def test_odd_and_huge_texts_are_screened_quickly_and_never_raise(shipped, text):
+    import time
+
+    started = time.perf_counter()
+    verdict = shipped.screen(text, previous=text)
+    assert verdict.tier in (Tier.CRISIS, Tier.CONCERN, Tier.NONE)
+    assert time.perf_counter() - started < 2.0

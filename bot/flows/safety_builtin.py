@@ -89,7 +89,8 @@ FAMILIES: list[tuple[str, str, bool, list[str]]] = [
         "take my (own)? life back",
         "(me quiero|quiero)? (morir|morirme) de (risa|verguenza|hambre)",
         "(almost|nearly) kill myself (falling|tripping|slipping|on (the|a|my))",
-        "(no|ya no) aguanto (el|la|los|las|al) (calor|frio|trafico|ruido|gente|jefe)"]),
+        "(no|ya no) aguanto (el|la|los|las|al) (calor|frio|trafico|ruido|gente|jefe)",
+        "(take|took) all (of)? my <pills> (every|each|at night|in the morning|as prescribed)"]),
     ("topic_talk", "none", False, [
         "suicide (prevention|awareness|rate|rates|bomber|squad)",
         "(news|story|article|training|class) (about|on) suicide"]),

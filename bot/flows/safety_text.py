@@ -2,7 +2,7 @@
 
 Rules (the same for a veteran's text and for a phrase in safety.yaml, so
 both sides always agree):
-- Only the first MAX_CHARS characters are read (an SMS is at most 1600).
+- Only the first MAX_CHARS (2000) characters are read (an SMS is at most 1600).
 - Full-width and styled letters become plain ones (NFKC); Cyrillic and Greek
   look-alike letters become the Latin letter they look like; accents are
   dropped ("mas" = "más"); invisible characters are deleted.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_CHARS = 4000
+MAX_CHARS = 2000  # an SMS is at most 1600
 
 _LOOKALIKES = {
     # Cyrillic
@@ -56,6 +56,7 @@ _UNIT = re.compile(r"\d+(?:st|nd|rd|th|am|pm|a|p|mg|mcg|ml|cc|x|k|s|h|hr|hrs|min
 _CHUNK = re.compile(r"[^\s]+")
 _TRIM = re.compile(r"^[^a-z0-9$@|¡]+|[^a-z0-9|]+$")
 _WITHOUT = re.compile(r"\bw/o\b")
+_CAPITAL_I = re.compile(r"(?<=[a-z])I+")
 _WORD = re.compile(r"[a-z0-9]+")
 
 _APOSTROPHE_FORMS = (
@@ -83,7 +84,8 @@ SPELLED_OUT = {
     "tomoro": "tomorrow", "2morrow": "tomorrow", "2moro": "tomorrow", "tonite": "tonight",
     "2nite": "tonight", "2night": "tonight", "ppl": "people", "pls": "please", "plz": "please",
     "gud": "good", "wud": "would", "cud": "could", "shud": "should", "m": "me",
-    "nite": "night", "b4": "before", "alot": "a lot", "myslf": "myself",
+    "nite": "night", "lyfe": "life", "ded": "dead", "wnt": "want", "kil": "kill",
+    "b4": "before", "alot": "a lot", "myslf": "myself",
     # Spanish texting forms
     "q": "que", "xq": "porque", "pq": "porque", "porq": "porque", "tb": "tambien",
     "tmb": "tambien", "kiero": "quiero", "kieres": "quieres", "toy": "estoy", "xa": "para",
@@ -108,6 +110,8 @@ def fold(text: str) -> str:
         text = "".join(ch for ch in unicodedata.normalize("NFKD", text)
                        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
         text = text.translate(_TABLE)
+    if "I" in text:  # a capital I inside a lower-case word stands for l: "kiII", "myseIf"
+        text = _CAPITAL_I.sub(lambda found: "l" * len(found.group()), text)
     text = text.lower()
     if "w/o" in text:
         text = _WITHOUT.sub("without", text)
