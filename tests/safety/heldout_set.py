@@ -16,12 +16,22 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.safety.corpus import CORPUS_DIR, Item, load_corpus, normalized, parse, problems
+from tests.safety.corpus import (
+    CORPUS_DIR,
+    Figures,
+    Item,
+    load_corpus,
+    normalized,
+    parse,
+    problems,
+)
 
 HELDOUT_DIR = CORPUS_DIR / "heldout"
 TEXT_FILES = ("en_positive.yaml", "en_negative.yaml", "es_positive.yaml", "es_negative.yaml")
@@ -33,6 +43,8 @@ MIN_POSITIVES, MIN_NEGATIVES, MIN_SPANISH_EACH = 300, 300, 80
 # problems() also checks the tuning corpus's sizes; those lines do not apply here.
 CORPUS_SIZE_LINE = re.compile(r"^\d+ (Spanish )?(positives|hard negatives|idioms), fewer than"
                               r"|^family \w+ has no items$")
+# A screen as the webhook runs it: (current text, previous text or None) -> tier name.
+PairScreen = Callable[[str, str | None], str]
 
 
 @dataclass(frozen=True)
@@ -120,3 +132,27 @@ def heldout_problems(items: list[Item], pairs: list[Pair],
     if authored * 2 >= len(every):
         found.append(f"{authored} of {len(every)} held-out items are authored")
     return found
+
+
+def matcher_screen(matcher: Any) -> PairScreen:
+    """Return a loaded safety matcher as (text, previous) -> "crisis" | "concern" | "none".
+
+    Uses `screen(text, previous)` (two tiers, with the join) where the matcher has it;
+    a matcher with only `match` is read as crisis-or-none on the two texts joined.
+    """
+    screen = getattr(matcher, "screen", None)
+    if screen is not None:
+        return lambda text, previous: str(screen(text, previous).tier.value)
+    return lambda text, previous: ("crisis" if matcher.match(
+        f"{previous} {text}".strip() if previous else text) is not None else "none")
+
+
+def measure_split(screen: PairScreen, split: str, items: list[Item] | None = None,
+                  pairs: list[Pair] | None = None) -> tuple[Figures, Figures]:
+    """Return the figures of `split`: single texts and pairs together, and pairs alone."""
+    chosen = in_split(load_texts() if items is None else items, split)
+    joined = pairs_in_split(load_pairs() if pairs is None else pairs, split)
+    pair_tiers = {p.item: screen(p.item.text, p.previous) for p in joined}
+    tiers = {item: screen(item.text, None) for item in chosen}
+    tiers.update(pair_tiers)
+    return Figures(tiers=tiers), Figures(tiers=pair_tiers)
