@@ -12,6 +12,8 @@ are in benchmarks/safety_heldout.py --missed and tests/safety/heldout/ANALYSIS.m
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -106,3 +108,19 @@ def test_screen_holds_the_figures_on_the_heldout_test_split(texts: list[Item],
         f"{summary(figures)}. Improve the screen by family from the DEV split "
         "(tests/safety/heldout/ANALYSIS.md, benchmarks/safety_heldout.py --missed); "
         "do not read the test split's misses.")
+
+
+def test_benchmark_prints_both_splits_and_lists_only_dev_misses() -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "safety_heldout.py"),
+                           "--root", str(root), "--missed"],
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = done.stdout
+    assert "== dev split:" in out and "== test split:" in out
+    assert out.count("recall en:") == 2 and out.count("idioms flagged (either tier):") == 2
+    listed = out.split("== test split:")[0]
+    test_only = [i.text for i in in_split(load_texts(), "test")
+                 if i.positive and len(i.text) > 25]
+    after_dev = out.split("== test split:")[1]
+    assert "MISSED (" in listed and "MISSED (" not in after_dev
+    assert not [t for t in test_only if f"] {t}\n" in out]
