@@ -98,6 +98,8 @@ SPELLED_OUT = {
     "tonights": "tonight is", "todays": "today is", "lifes": "life is", "hes": "he is",
     "shes": "she is", "whos": "who is", "heres": "here is", "everythings": "everything is",
     "nothings": "nothing is",
+    "stoy": "estoy", "sta": "esta", "kien": "quien", "nunk": "nunca", "nunka": "nunca",
+    "dnd": "donde", "nd": "nada", "xfa": "por favor", "x": "por", "kiza": "quiza",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
