@@ -297,7 +297,10 @@ MECHANISM_CRISIS = {
     "regional_spanish": ["me quiero aventar al rio", "voy a chocar la camioneta adrede",
                          "me dan ganas de lastimar"],
     "attempt_history": ["woke up in the ER after swallowing my pills",
-                        "this is not my first attempt"],
+                        "this is not my first attempt", "couldn't even kill myself right"],
+    "more_shapes": ["decided to check out", "ready to leave this earth",
+                    "a belt around my neck", "que se termine esta vida ya",
+                    "quisiera dejar de existir"],
 }
 MECHANISM_CONCERN = {
     "future_absence": ["ill be gone soon", "won't be coming back from this trip",
@@ -305,6 +308,9 @@ MECHANISM_CONCERN = {
     "worth_and_burden": ["i'm a waste of oxygen", "my kids deserve better than me",
                          "a nadie le importaria si desaparezco"],
     "permanence": ["im past saving", "ya no le veo caso a la vida", "nothing will ever change"],
+    "hopelessness_more": ["i've lost the will to live", "no fight left in me",
+                          "me siento sin salida", "ya no valgo nada"],
+    "burden_more": ["i'm dragging my family down", "everyone must be sick of me"],
     "means_weaker": ["afraid i will use my pistol", "can't stop thinking about the rifle"],
     "reported_denial": ["the nurse asked if i wanted to kill myself and i said no"],
 }
@@ -339,6 +345,19 @@ def test_mechanism_lookalikes_stay_out(shipped, text):
 def test_a_reported_question_answered_no_is_concern_not_crisis(shipped):
     verdict = shipped.screen("el doctor me pregunto si me queria matar y le dije que no")
     assert verdict.tier is Tier.CONCERN, verdict
+
+
+@pytest.mark.parametrize("text", [
+    "the counselor asked whether i had been thinking about ending my life",
+    "la psicologa me pregunto si pensaba en quitarme la vida",
+    "in training they said if a buddy says he wants to die, call 988",
+])
+def test_quoted_questions_and_warning_sign_talk_are_concern(shipped, text):
+    assert shipped.screen(text).tier is Tier.CONCERN, shipped.screen(text)
+
+
+def test_a_question_frame_does_not_swallow_the_writers_own_words(shipped):
+    assert shipped.screen("she asked if i was eating, i want to die").tier is Tier.CRISIS
 
 
 @pytest.mark.parametrize("text,expected", [
