@@ -367,6 +367,9 @@ def test_a_question_frame_does_not_swallow_the_writers_own_words(shipped):
     ("kisiera morir", ["quisiera", "morir"]),
     ("tonights the night", ["tonight", "is", "the", "night"]),
     ("youll see", ["you", "will", "see"]),
+    ("no1 cares", ["no", "one", "cares"]),
+    ("see u b4 2moro", ["see", "you", "before", "tomorrow"]),
+    ("k i l l", ["kill"]),
 ])
 def test_texting_contractions_are_spelled_out(text, expected):
     assert words(text) == expected

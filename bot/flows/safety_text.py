@@ -100,6 +100,7 @@ SPELLED_OUT = {
     "nothings": "nothing is",
     "stoy": "estoy", "sta": "esta", "kien": "quien", "nunk": "nunca", "nunka": "nunca",
     "dnd": "donde", "nd": "nada", "xfa": "por favor", "x": "por", "kiza": "quiza",
+    "wit": "with", "bein": "being", "wat": "what", "wut": "what", "tn": "tonight",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
@@ -146,7 +147,10 @@ def words(text: str) -> list[str]:
     folded = fold(text)
     raw: list[str] = []
     for chunk in _CHUNK.findall(folded):
-        raw.extend(_WORD.findall(_unleet(chunk)))
+        # "no1", "some1", "2moro", "b4": texting forms with a digit, before leet reads it
+        key = _TRIM.sub("", chunk) if len(chunk) > 1 and any(c.isdigit() for c in chunk) else ""
+        spelled = _SPELLED.get(key) if key else None
+        raw.extend(spelled if spelled else _WORD.findall(_unleet(chunk)))
     joined: list[str] = []
     run: list[str] = []
     for word in [*raw, ""]:
