@@ -322,6 +322,9 @@ MECHANISM_NONE = [
     "I feel ill, be back later", "hope i don't wake up at 4 again",
     "took my rifle out of the case and cleaned it", "my first attempt at baking bread",
     "the VA had a briefing on veteran suicide",
+    "i'm out of options for lunch", "nothing works anymore on this old mower",
+    "estoy harta de la vida de ciudad", "ill be there at noon", "i'm going to jump in the pool",
+    "me canse de todo el papeleo",
 ]
 
 
