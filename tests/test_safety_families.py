@@ -299,6 +299,8 @@ MECHANISM_CRISIS = {
     "attempt_history": ["woke up in the ER after swallowing my pills",
                         "this is not my first attempt", "couldn't even kill myself right"],
     "more_shapes": ["decided to check out", "ready to leave this earth",
+                    "it would be a relief to be gone", "me gustaria morirme ya",
+                    "me voy a lanzar desde el quinto piso",
                     "a belt around my neck", "que se termine esta vida ya",
                     "quisiera dejar de existir"],
 }
@@ -324,7 +326,9 @@ MECHANISM_NONE = [
     "the VA had a briefing on veteran suicide",
     "i'm out of options for lunch", "nothing works anymore on this old mower",
     "estoy harta de la vida de ciudad", "ill be there at noon", "i'm going to jump in the pool",
-    "me canse de todo el papeleo",
+    "me canse de todo el papeleo", "trying to hang on until payday",
+    "ojala me lleve mi hermano al doctor", "me tire al vacio y abri mi negocio",
+    "i'd rather stab myself in the eye than sit through that again",
 ]
 
 
