@@ -329,6 +329,7 @@ MECHANISM_NONE = [
     "me canse de todo el papeleo", "trying to hang on until payday",
     "ojala me lleve mi hermano al doctor", "me tire al vacio y abri mi negocio",
     "i'd rather stab myself in the eye than sit through that again",
+    "i tripped last night and my knee is swollen",
 ]
 
 
@@ -361,6 +362,11 @@ def test_a_reported_question_answered_no_is_concern_not_crisis(shipped):
 ])
 def test_quoted_questions_and_warning_sign_talk_are_concern(shipped, text):
     assert shipped.screen(text).tier is Tier.CONCERN, shipped.screen(text)
+
+
+def test_a_fall_is_not_read_as_an_attempt_by_typo(shipped):
+    assert shipped.screen("i tripped last night and hurt my back").tier is Tier.NONE
+    assert shipped.screen("i tried again last night").tier is Tier.CRISIS
 
 
 def test_a_question_frame_does_not_swallow_the_writers_own_words(shipped):
