@@ -330,6 +330,7 @@ MECHANISM_NONE = [
     "ojala me lleve mi hermano al doctor", "me tire al vacio y abri mi negocio",
     "i'd rather stab myself in the eye than sit through that again",
     "i tripped last night and my knee is swollen",
+    "i tried again to reach the pharmacy", "me tome todas mis pastillas esta manana",
 ]
 
 
