@@ -301,6 +301,8 @@ MECHANISM_CRISIS = {
     "more_shapes": ["decided to check out", "ready to leave this earth",
                     "it would be a relief to be gone", "me gustaria morirme ya",
                     "me voy a lanzar desde el quinto piso",
+                    "pienso beberme el anticongelante", "ya quiero colgar los tenis",
+                    "gonna chug the drain cleaner",
                     "a belt around my neck", "que se termine esta vida ya",
                     "quisiera dejar de existir"],
 }
@@ -331,6 +333,7 @@ MECHANISM_NONE = [
     "i'd rather stab myself in the eye than sit through that again",
     "i tripped last night and my knee is swollen",
     "i tried again to reach the pharmacy", "me tome todas mis pastillas esta manana",
+    "compre cloro para la ropa", "me tome un vaso de leche",
 ]
 
 
