@@ -279,3 +279,116 @@ def test_odd_and_huge_texts_are_screened_quickly_and_never_raise(shipped, text):
     verdict = shipped.screen(text, previous=text)
     assert verdict.tier in (Tier.CRISIS, Tier.CONCERN, Tier.NONE)
     assert time.perf_counter() - started < 2.0
+
+
+# Mechanisms added after the held-out analysis (tests/safety/heldout/ANALYSIS.md):
+# the crisis word is implied (a pronoun, a means, an amount, an absence). The
+# examples are written fresh for each mechanism, not taken from either set.
+MECHANISM_CRISIS = {
+    "act_by_pronoun": ["nearly did it this weekend", "i figured out when i'm going to do it",
+                       "ya decidi cuando lo voy a hacer", "casi lo hago ayer"],
+    "means_at_hand": ["my percs are my way out", "have the noose ready",
+                      "only need 1 bullet", "tengo guardadas suficientes pastillas",
+                      "the barrel was under my chin for an hour"],
+    "overdose_amount": ["popped a handful of my xanax", "took every last one on purpose",
+                        "voy a tragarme toda la hidrocodona", "quiero tomarmelas todas"],
+    "wish_other_shapes": ["the one thing i pray for is to not wake up",
+                          "being dead sounds peaceful", "ya no quiero seguir vivo",
+                          "me da igual si me muero", "hoping i pass away in my sleep"],
+    "joining_the_dead": ["went to the funeral of another brother, time to join them"],
+    "regional_spanish": ["me quiero aventar al rio", "voy a chocar la camioneta adrede",
+                         "me dan ganas de lastimar"],
+    "attempt_history": ["woke up in the ER after swallowing my pills",
+                        "this is not my first attempt", "couldn't even kill myself right"],
+    "more_shapes": ["decided to check out", "ready to leave this earth",
+                    "it would be a relief to be gone", "me gustaria morirme ya",
+                    "me voy a lanzar desde el quinto piso",
+                    "pienso beberme el anticongelante", "ya quiero colgar los tenis",
+                    "gonna chug the drain cleaner",
+                    "a belt around my neck", "que se termine esta vida ya",
+                    "quisiera dejar de existir"],
+}
+MECHANISM_CONCERN = {
+    "future_absence": ["ill be gone soon", "won't be coming back from this trip",
+                       "no voy a estar para navidad", "i won't make it to thanksgiving"],
+    "worth_and_burden": ["i'm a waste of oxygen", "my kids deserve better than me",
+                         "a nadie le importaria si desaparezco"],
+    "permanence": ["im past saving", "ya no le veo caso a la vida", "nothing will ever change"],
+    "hopelessness_more": ["i've lost the will to live", "no fight left in me",
+                          "me siento sin salida", "ya no valgo nada"],
+    "burden_more": ["i'm dragging my family down", "everyone must be sick of me"],
+    "means_weaker": ["afraid i will use my pistol", "can't stop thinking about the rifle"],
+    "reported_denial": ["the nurse asked if i wanted to kill myself and i said no"],
+}
+MECHANISM_NONE = [
+    "thinking about pulling the trigger on a new truck", "I'd die of embarrassment",
+    "going to dye my hair red", "redid my will with the attorney",
+    "won't be around tomorrow, at the dentist all morning", "ya no puedo mas con este calor",
+    "me voy a cortar el pelo", "me rindo, ganaste jaja", "no tiene sentido discutir",
+    "I feel ill, be back later", "hope i don't wake up at 4 again",
+    "took my rifle out of the case and cleaned it", "my first attempt at baking bread",
+    "the VA had a briefing on veteran suicide",
+    "i'm out of options for lunch", "nothing works anymore on this old mower",
+    "estoy harta de la vida de ciudad", "ill be there at noon", "i'm going to jump in the pool",
+    "me canse de todo el papeleo", "trying to hang on until payday",
+    "ojala me lleve mi hermano al doctor", "me tire al vacio y abri mi negocio",
+    "i'd rather stab myself in the eye than sit through that again",
+    "i tripped last night and my knee is swollen",
+    "i tried again to reach the pharmacy", "me tome todas mis pastillas esta manana",
+    "compre cloro para la ropa", "me tome un vaso de leche",
+]
+
+
+@pytest.mark.parametrize("family,text", [(f, t) for f, ts in MECHANISM_CRISIS.items()
+                                         for t in ts])
+def test_implied_crisis_mechanisms_are_crisis(shipped, family, text):
+    assert shipped.screen(text).tier is Tier.CRISIS, (family, shipped.screen(text))
+
+
+@pytest.mark.parametrize("family,text", [(f, t) for f, ts in MECHANISM_CONCERN.items()
+                                         for t in ts])
+def test_indirect_mechanisms_are_at_least_concern(shipped, family, text):
+    assert shipped.screen(text).tier is not Tier.NONE, (family, shipped.screen(text))
+
+
+@pytest.mark.parametrize("text", MECHANISM_NONE)
+def test_mechanism_lookalikes_stay_out(shipped, text):
+    assert shipped.screen(text).tier is Tier.NONE, shipped.screen(text)
+
+
+def test_a_reported_question_answered_no_is_concern_not_crisis(shipped):
+    verdict = shipped.screen("el doctor me pregunto si me queria matar y le dije que no")
+    assert verdict.tier is Tier.CONCERN, verdict
+
+
+@pytest.mark.parametrize("text", [
+    "the counselor asked whether i had been thinking about ending my life",
+    "la psicologa me pregunto si pensaba en quitarme la vida",
+    "in training they said if a buddy says he wants to die, call 988",
+])
+def test_quoted_questions_and_warning_sign_talk_are_concern(shipped, text):
+    assert shipped.screen(text).tier is Tier.CONCERN, shipped.screen(text)
+
+
+def test_a_fall_is_not_read_as_an_attempt_by_typo(shipped):
+    assert shipped.screen("i tripped last night and hurt my back").tier is Tier.NONE
+    assert shipped.screen("i tried again last night").tier is Tier.CRISIS
+
+
+def test_a_question_frame_does_not_swallow_the_writers_own_words(shipped):
+    assert shipped.screen("she asked if i was eating, i want to die").tier is Tier.CRISIS
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ill be gone", ["i", "will", "be", "gone"]),
+    ("i feel ill", ["i", "feel", "ill"]),
+    ("mentally ill be careful", ["mentally", "ill", "be", "careful"]),
+    ("kisiera morir", ["quisiera", "morir"]),
+    ("tonights the night", ["tonight", "is", "the", "night"]),
+    ("youll see", ["you", "will", "see"]),
+    ("no1 cares", ["no", "one", "cares"]),
+    ("see u b4 2moro", ["see", "you", "before", "tomorrow"]),
+    ("k i l l", ["kill"]),
+])
+def test_texting_contractions_are_spelled_out(text, expected):
+    assert words(text) == expected

@@ -90,6 +90,19 @@ SPELLED_OUT = {
     "q": "que", "xq": "porque", "pq": "porque", "porq": "porque", "tb": "tambien",
     "tmb": "tambien", "kiero": "quiero", "kieres": "quieres", "toy": "estoy", "xa": "para",
     "pa": "para", "d": "de", "ke": "que", "k": "que",
+    # added for the held-out analysis: more contractions without the apostrophe
+    # and the Spanish "k" for "qu"
+    "youll": "you will", "itll": "it will", "theyll": "they will", "idk": "i do not know",
+    "idc": "i do not care", "idgaf": "i do not care", "dnt": "do not", "bout": "about",
+    "nothin": "nothing", "somethin": "something", "goin": "going", "thru": "through",
+    "kisiera": "quisiera", "kiere": "quiere", "kieren": "quieren", "kise": "quise",
+    "aki": "aqui", "nadien": "nadie", "kero": "quiero",
+    "tonights": "tonight is", "todays": "today is", "lifes": "life is", "hes": "he is",
+    "shes": "she is", "whos": "who is", "heres": "here is", "everythings": "everything is",
+    "nothings": "nothing is",
+    "stoy": "estoy", "sta": "esta", "kien": "quien", "nunk": "nunca", "nunka": "nunca",
+    "dnd": "donde", "nd": "nada", "xfa": "por favor", "x": "por", "kiza": "quiza",
+    "wit": "with", "bein": "being", "wat": "what", "wut": "what", "tn": "tonight",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
@@ -138,7 +151,10 @@ def words(text: str) -> list[str]:
     folded = fold(text)
     raw: list[str] = []
     for chunk in _CHUNK.findall(folded):
-        raw.extend(_WORD.findall(_unleet(chunk)))
+        # "no1", "some1", "2moro", "b4": texting forms with a digit, before leet reads it
+        key = _TRIM.sub("", chunk) if len(chunk) > 1 and any(c.isdigit() for c in chunk) else ""
+        spelled = _SPELLED.get(key) if key else None
+        raw.extend(spelled if spelled else _WORD.findall(_unleet(chunk)))
     joined: list[str] = []
     run: list[str] = []
     for word in [*raw, ""]:
@@ -152,7 +168,29 @@ def words(text: str) -> list[str]:
     out: list[str] = []
     for word in joined:
         out.extend(_SPELLED.get(word, (word,)))
-    return out
+    return _ill_as_i_will(out)
+
+
+# "ill be gone soon": "ill" is "I'll" before a verb, unless it follows a word
+# that makes it the adjective ("I feel ill", "was ill", "mentally ill").
+_ILL_VERBS = frozenset("""be never do go just end kill take make see miss have not try leave
+jump shoot hang die stop get finally probably always""".split())
+_ILL_ADJ = frozenset("""feel feels felt am is was were be been being so very too look looks
+seem seems get got getting fell mentally terminally chronically critically""".split())
+
+
+def _ill_as_i_will(out: list[str]) -> list[str]:
+    if "ill" not in out:
+        return out
+    spelled: list[str] = []
+    for index, word in enumerate(out):
+        following = out[index + 1] if index + 1 < len(out) else ""
+        before = out[index - 1] if index else ""
+        if word == "ill" and following in _ILL_VERBS and before not in _ILL_ADJ:
+            spelled.extend(("i", "will"))
+        else:
+            spelled.append(word)
+    return spelled
 
 
 _REPEATS = re.compile(r"(.)\1+")
