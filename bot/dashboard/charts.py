@@ -6,7 +6,7 @@ pattern, and the pages print the numbers beside them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -59,10 +59,8 @@ class Week:
         return score if score is not None else self.values.get("pain")
 
 
-def weekly_peg(answers: Iterable[Any], tz: str, weeks: int = 12) -> list[Week]:
-    """Group check-in answers by local week (Monday first); keep the latest per item."""
-    zone = ZoneInfo(tz)
-    by_week: dict[date, Week] = {}
+def _peg_answers(answers: Iterable[Any], zone: ZoneInfo) -> Iterator[tuple[Any, str, float, date]]:
+    """Yield (answer, PEG item, value, local day) for each valid PEG answer, oldest first."""
     for answer in sorted(answers, key=lambda a: a.answered_at):
         item = peg_item(answer.variable)
         if item is None:
@@ -71,9 +69,14 @@ def weekly_peg(answers: Iterable[Any], tz: str, weeks: int = 12) -> list[Week]:
             value = float(str(answer.value).strip())
         except ValueError:
             continue
-        if not 0 <= value <= 10:
-            continue
-        day = answer.answered_at.astimezone(zone).date()
+        if 0 <= value <= 10:
+            yield answer, item, value, answer.answered_at.astimezone(zone).date()
+
+
+def weekly_peg(answers: Iterable[Any], tz: str, weeks: int = 12) -> list[Week]:
+    """Group check-in answers by local week (Monday first); keep the latest per item."""
+    by_week: dict[date, Week] = {}
+    for _, item, value, day in _peg_answers(answers, ZoneInfo(tz)):
         start = day - timedelta(days=day.weekday())
         by_week.setdefault(start, Week(start)).values[item] = value
     return [by_week[k] for k in sorted(by_week)][-weeks:]
@@ -85,19 +88,8 @@ def peg_checkins(answers: Iterable[Any], tz: str, limit: int = 24) -> list[Week]
     The chart keeps one point per week; the table shows every check-in, so a
     hard-week check-in stays visible when the veteran checks in again that week.
     """
-    zone = ZoneInfo(tz)
     rows: dict[Any, Week] = {}
-    for answer in sorted(answers, key=lambda a: a.answered_at):
-        item = peg_item(answer.variable)
-        if item is None:
-            continue
-        try:
-            value = float(str(answer.value).strip())
-        except ValueError:
-            continue
-        if not 0 <= value <= 10:
-            continue
-        day = answer.answered_at.astimezone(zone).date()
+    for answer, item, value, day in _peg_answers(answers, ZoneInfo(tz)):
         key = getattr(answer, "run_id", None) or ("day", day)
         rows.setdefault(key, Week(day)).values[item] = value
     return list(rows.values())[-limit:]

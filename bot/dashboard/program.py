@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, abort, flash, request
+from flask import Flask, Response, flash, request
 from sqlalchemy.orm import Session
 
 from bot.dashboard.common import back, blueprint, now, services, staff_required, user
+from bot.dashboard.queries import participant_or_404
 from bot.domain.goals import Goal, goal_history
 from bot.domain.peg import PegScore, change_from_baseline, history
 from bot.domain.program_arc import (
@@ -62,13 +63,6 @@ def program_summary(db: Session, participant: Participant, config: Any,
                           goals=goal_history(db, participant.id))
 
 
-def _participant(db: Session, participant_id: int) -> Participant:
-    participant = db.get(Participant, participant_id, with_for_update=True)
-    if participant is None:
-        abort(404)
-    return participant
-
-
 @bp.post("/<int:participant_id>/program/extend")
 @staff_required
 def extend_program(participant_id: int) -> Response:
@@ -76,7 +70,7 @@ def extend_program(participant_id: int) -> Response:
     raw = request.form.get("weeks", "").strip()
     weeks = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else 0
     with services().db.session() as db:
-        participant = _participant(db, participant_id)
+        participant = participant_or_404(db, participant_id, user())
         try:
             end = extend(db, participant, weeks, services().config, now(),
                          actor=f"web:coach:{user().id}")
@@ -92,7 +86,7 @@ def extend_program(participant_id: int) -> Response:
 def end_program(participant_id: int) -> Response:
     """End a veteran's program now; the closing texts follow outside quiet hours."""
     with services().db.session() as db:
-        participant = _participant(db, participant_id)
+        participant = participant_or_404(db, participant_id, user())
         try:
             end_now(db, participant, now(), actor=f"web:coach:{user().id}")
         except ArcError as exc:
