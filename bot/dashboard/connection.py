@@ -12,37 +12,21 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, flash, render_template, request
-from sqlalchemy import select
 
 from bot.dashboard.common import back, blueprint, login_required, now, services, user
 from bot.dashboard.queries import participant_or_404
 from bot.domain import inbox
 from bot.domain.contacts import KINDS, ContactError, log_contact, strategy_library
-from bot.models import CheckinAnswer
 
 bp = blueprint("connection", __name__)
-GOAL_VARIABLES = ("goal_what", "goal_when")
 
 
 def library() -> dict[str, str]:
     """Return the strategy library's names by id."""
     return strategy_library(str(services().config.flows.dir))
-
-
-def current_goal(db: Any, participant_id: int) -> dict[str, str]:
-    """Return the veteran's latest goal answers (`goal_what`, `goal_when`), if any."""
-    goal: dict[str, str] = {}
-    rows = db.scalars(select(CheckinAnswer).where(
-        CheckinAnswer.participant_id == participant_id,
-        CheckinAnswer.variable.in_(GOAL_VARIABLES))
-        .order_by(CheckinAnswer.answered_at.desc(), CheckinAnswer.id.desc()).limit(10))
-    for answer in rows:
-        goal.setdefault(answer.variable, answer.value)
-    return goal
 
 
 @bp.get("/inbox")

@@ -29,7 +29,6 @@ from bot.dashboard.charts import (
 )
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
-from bot.dashboard.connection import current_goal
 from bot.dashboard.program import program_summary
 from bot.dashboard.queries import (
     answers_for,
@@ -41,6 +40,7 @@ from bot.dashboard.queries import (
 from bot.domain import inbox
 from bot.domain import nudges as nudge_rules
 from bot.domain.contacts import KINDS, contact_every, due_state, history, last_contacts
+from bot.domain.goals import current_goal
 from bot.domain.relay import RelayError, relay
 from bot.models import Nudge
 

@@ -5,6 +5,7 @@ Rules:
 - The follow-up is due from 4 to 13 days after the goal was set (the week after),
   until a `goal_result` (all / some / not_yet) is saved after it: asked once.
 - History pairs each goal with the result saved after it, if any, newest first.
+- The current goal (the veteran's page) is the latest `goal_what` and `goal_when`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ FOLLOW_UP_FROM = timedelta(days=4)
 FOLLOW_UP_UNTIL = timedelta(days=14)
 GOAL = "goal_what"
 RESULT = "goal_result"
+GOAL_VARIABLES = (GOAL, "goal_when")
 RESULT_WORDS = {"all": "All of it", "some": "Some of it", "not_yet": "Not yet"}
 
 
@@ -65,3 +67,15 @@ def goal_fact(session: Session, participant_id: int, now: datetime) -> dict[str,
     age = now - goal.set_at
     return {"what": goal.what, "due": goal.result is None
             and FOLLOW_UP_FROM <= age < FOLLOW_UP_UNTIL}
+
+
+def current_goal(db: Session, participant_id: int) -> dict[str, str]:
+    """Return the veteran's latest goal answers (`goal_what`, `goal_when`), if any."""
+    goal: dict[str, str] = {}
+    rows = db.scalars(select(CheckinAnswer).where(
+        CheckinAnswer.participant_id == participant_id,
+        CheckinAnswer.variable.in_(GOAL_VARIABLES))
+        .order_by(CheckinAnswer.answered_at.desc(), CheckinAnswer.id.desc()).limit(10))
+    for answer in rows:
+        goal.setdefault(answer.variable, answer.value)
+    return goal
