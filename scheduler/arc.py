@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import String, exists, literal, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.core.db import insert_once
 from bot.core.durations import in_quiet_hours
 from bot.domain.program_arc import WEEK, Status, program_length, set_status
 from bot.models import OnceMark, Participant, Run
@@ -57,13 +57,7 @@ def _ready(session: Session, services: Any, participant: Participant, now: datet
 
 def _claim(session: Session, key: str, now: datetime) -> bool:
     """Write the once-mark `key`; return False if it was already there."""
-    try:
-        with session.begin_nested():
-            session.add(OnceMark(key=key, created_at=now))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(session, OnceMark(key=key, created_at=now))
 
 
 def _start_week(services: Any, flow_id: str, week: int, participant_id: int,

@@ -24,6 +24,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.files import private_file
@@ -158,6 +159,17 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     make_engine(url).dispose()  # creates the SQLite folder if needed
     command.upgrade(alembic_config(url), revision)
+
+
+def insert_once(session: Session, row: Any) -> bool:
+    """Add `row` in a savepoint; False, with nothing added, if a unique key already holds it."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.core.db import insert_once
 from bot.core.durations import quiet_hours_end
 from bot.domain.access import is_staff, may_act
 from bot.domain.audit import audit
@@ -66,13 +66,7 @@ def _insert(session: Session, escalation: Escalation) -> bool:
     """Insert `escalation` in a savepoint; False if its event_key exists (a concurrent writer)."""
     if session.scalar(select(Escalation.id).where(Escalation.event_key == escalation.event_key)):
         return False
-    try:
-        with session.begin_nested():
-            session.add(escalation)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(session, escalation)
 
 
 def open_escalation(

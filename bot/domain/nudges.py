@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.core.db import insert_once
 from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.ids import in_range
 from bot.domain.access import may_act, only_theirs
@@ -63,13 +63,7 @@ def draft_nudge(
     nudge = Nudge(**draft_row(participant, body=body, reason=reason, source=source,
                               event_key=event_key, due_at=due_at, now=now,
                               max_lateness=max_lateness))
-    try:
-        with session.begin_nested():
-            session.add(nudge)
-            session.flush()
-    except IntegrityError:
-        return None
-    return nudge
+    return nudge if insert_once(session, nudge) else None
 
 
 def leaves_at(nudge: Nudge, quiet_hours: QuietHours, now: datetime) -> datetime:

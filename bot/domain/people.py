@@ -6,10 +6,10 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from bot.core.db import insert_once
 from bot.core.phones import PhoneError, to_e164
 from bot.core.textclean import has_control
 from bot.domain.audit import audit
@@ -53,11 +53,8 @@ def check_timezone(name: str) -> str:
 
 def _insert(session: Session, row: Coach | Participant, refusal: str) -> None:
     """Insert `row`; a unique phone or username taken meanwhile is a refusal, not a crash."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise EnrolmentError(refusal) from None
+    if not insert_once(session, row):
+        raise EnrolmentError(refusal)
 
 
 def _phone_taken(session: Session, phone: str) -> bool:

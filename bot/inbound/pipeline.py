@@ -41,9 +41,9 @@ from xml.sax.saxutils import escape
 
 from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from bot.core.db import insert_once
 from bot.core.once import once_key
 from bot.core.phones import mask, try_e164
 from bot.core.textclean import outgoing
@@ -394,9 +394,6 @@ def _answer_unknown(session: Session, services: Any, message: Message, now: date
     key = once_key("unknown", message.phone, now.date().isoformat())
     if session.get(OnceMark, key) is not None:
         return []
-    try:
-        with session.begin_nested():  # two texts racing from one number: one note
-            session.add(OnceMark(key=key, created_at=now))
-    except IntegrityError:
+    if not insert_once(session, OnceMark(key=key, created_at=now)):  # two racing texts: one note
         return []
     return [texts.unknown_number(services.config)]
