@@ -11,13 +11,14 @@ Every job:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.core.durations import parse_duration
 from bot.core.once import once_key
@@ -42,49 +43,46 @@ BATCH = 5000  # most rows one job handles in one pass; the rest wait for the nex
 DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still goes this late
 
 Job = Callable[[Any, datetime], str]
+T = TypeVar("T")
+
+
+def _each(services: Services, due: Iterable[T], act: Callable[[Session, T], Any],
+          what: str) -> int:
+    """Act on each due item in its own transaction; count what acted (a failure is logged)."""
+    done = 0
+    for item in due:
+        try:
+            with services.db.session() as session:
+                done += int(bool(act(session, item)))
+        except Exception:  # noqa: BLE001 - one broken row must not stop the others
+            log.exception("%s %s failed", what, item)
+    return done
 
 
 def due_timeouts(services: Services, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
-
     with services.db.session() as session:
         due = runtime.due_timeouts(session, now, limit=BATCH)
-    fired = 0
-    for run_id, token in due:
-        try:
-            with services.db.session() as session:
-                fired += bool(runtime.fire_timeout(session, services, run_id, token, now))
-        except Exception:  # noqa: BLE001 - one broken run must not stop the others
-            log.exception("timeout of run %s failed", run_id)
+    fired = _each(services, due, lambda session, row: runtime.fire_timeout(
+        session, services, row[0], row[1], now), "timeout of run")
     return f"{fired} timeouts fired"
 
 
 def due_expiries(services: Services, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
-
     with services.db.session() as session:
         due = runtime.due_expiries(session, now, limit=BATCH)
-    expired = 0
-    for run_id in due:
-        try:
-            with services.db.session() as session:
-                expired += bool(runtime.expire_run(session, services, run_id, now))
-        except Exception:  # noqa: BLE001 - one broken run must not stop the others
-            log.exception("expiry of run %s failed", run_id)
+    expired = _each(services, due, lambda session, run_id: runtime.expire_run(
+        session, services, run_id, now), "expiry of run")
     return f"{expired} runs expired"
 
 
-def concern_timeouts(services: Any, now: datetime) -> str:
+def concern_timeouts(services: Services, now: datetime) -> str:
     """Alert the coach about concern questions unanswered for 30 minutes (once each)."""
     with services.db.session() as session:
         due = concern.due(session, now, limit=BATCH)
-    fired = 0
-    for concern_id in due:
-        try:
-            with services.db.session() as session:
-                fired += concern.fire_silence(session, services, concern_id, now)
-        except Exception:  # noqa: BLE001 - one broken row must not stop the others
-            log.exception("concern timeout %s failed", concern_id)
+    fired = _each(services, due, lambda session, concern_id: concern.fire_silence(
+        session, services, concern_id, now), "concern timeout")
     return f"{fired} unanswered concern questions sent to coaches"
 
 
