@@ -20,7 +20,6 @@ import os
 import re
 import stat
 import tomllib
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.core.durations import QuietHours, parse_duration, parse_quiet_hours
+from bot.core.durations import QuietHours, is_zone, parse_duration, parse_quiet_hours
 from bot.core.phones import PhoneError, to_e164
 
 
@@ -113,12 +112,8 @@ def _to_list(value: Any) -> list[str]:
 
 def _to_timezone(value: Any) -> str:
     text = _to_str(value)
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {text!r}; use an IANA name like America/New_York"
-        ) from None
+    if not is_zone(text):
+        raise ValueError(f"unknown time zone {text!r}; use an IANA name like America/New_York")
     return text
 
 

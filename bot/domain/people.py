@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from bot.core.db import insert_once
+from bot.core.durations import is_zone
 from bot.core.phones import PhoneError, to_e164
 from bot.core.textclean import has_control
 from bot.domain.audit import audit
@@ -42,12 +42,8 @@ def _phone(raw: str) -> str:
 
 def check_timezone(name: str) -> str:
     """Return `name` if it is an IANA zone, else raise EnrolmentError."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise EnrolmentError(
-            f"unknown time zone {name!r}; use a name like America/Chicago"
-        ) from None
+    if not is_zone(name):
+        raise EnrolmentError(f"unknown time zone {name!r}; use a name like America/Chicago")
     return name
 
 
