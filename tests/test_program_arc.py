@@ -27,7 +27,7 @@ from bot.flows.hard_week import is_hard_week
 from bot.flows.loader import parse_flow
 from bot.flows.yamlio import Report
 from bot.models import AuditLog, Participant
-from bot.runtime.context import context_for
+from bot.runtime.context import context_for, costly_reads
 from scheduler.jobs import run_all
 from tests.conftest import make_config, replies
 
@@ -260,7 +260,13 @@ def test_the_context_gives_what_flows_check_knows(services, sam):
 
     with services.db.session() as session:
         person = session.get(Participant, sam)
-        context = context_for(services, person, session, "weekly_checkin")
+        context = context_for(services, person, session, services.flows.get("weekly_checkin"))
     assert set(context.participant) >= ATTRIBUTES["participant"]
     assert set(context.coach) == ATTRIBUTES["coach"]
     assert set(context.program) == ATTRIBUTES["program"]
+
+
+def test_only_flows_that_name_the_costly_facts_pay_for_them(services):
+    assert costly_reads(services.flows.get("weekly_checkin")) == {"goal", "missed_checkins"}
+    assert costly_reads(services.flows.get("welcome")) == {"texts_per_week"}
+    assert costly_reads(services.flows.get("goal")) == frozenset()

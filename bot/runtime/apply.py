@@ -176,7 +176,7 @@ class _Apply:
         return run
 
     def run_event(self, flow: Flow, run: Run, event: Event, depth: int = 0) -> bool:
-        context = context_for(self.services, self.participant, self.session, flow.id)
+        context = context_for(self.services, self.participant, self.session, flow)
         state = None if isinstance(event, Start) else _state(run)
         outcome = advance(flow, state, event, self.now, context)
         for error in outcome.errors:

@@ -69,7 +69,8 @@ class StartBatch:
         if participant.id not in self.ids:
             return None
         now = self.now
-        outcome = advance(flow, None, Start(trigger), now, context_for(self.services, participant))
+        context = context_for(self.services, participant, flow=flow)
+        outcome = advance(flow, None, Start(trigger), now, context)
         if not all(isinstance(action, _BULK_ACTIONS) for action in outcome.actions):
             return None
         for old in self.active.pop(participant.id, []):
