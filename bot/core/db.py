@@ -10,6 +10,15 @@ Rules on waiting:
   (bot.spool.DATABASE_DOWN), so the text is spooled and still answered.
 - Everything else (scheduler, CLI, dashboard) keeps the long waits: SQLite
   waits BUSY_TIMEOUT_MS for a lock, PostgreSQL as long as the server lets it.
+
+Rules on reading:
+- A writing transaction (`Database.session()`) takes SQLite's write lock at
+  BEGIN (BEGIN IMMEDIATE), so concurrent writers queue instead of deadlocking.
+- A reading transaction (`Database.reading()`: dashboard pages, exports) must
+  never hold that lock: on SQLite it is a deferred BEGIN under WAL, so it reads
+  a snapshot while the webhook writes; on PostgreSQL it is READ ONLY. Writing
+  in it fails. A page that must also write (an audit row) does so in its own
+  short `session()`, and renders its template after both have ended.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ WEBHOOK_WAIT_MS = 3_000  # lock waits of the webhook's transactions
 WEBHOOK_STATEMENT_MS = 3_000  # any one statement of the webhook (PostgreSQL)
 # A crisis reply waits at most ~WEBHOOK_WAIT_MS for the store, the same again at worst for
 # the processing transaction, then the spool answers: well inside Twilio's 15 s.
+READING = "peerline_reading"  # execution option of Database.reading()'s connections
 _short_waits: contextvars.ContextVar[bool] = contextvars.ContextVar("peerline_short_waits",
                                                                     default=False)
 
@@ -64,6 +74,15 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: A
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READING):
+                # A reader: a WAL snapshot, no write lock; query_only makes a write fail.
+                conn.exec_driver_sql("BEGIN")
+                if not conn.info.get(READING):
+                    conn.exec_driver_sql("PRAGMA query_only=ON")
+                    conn.info[READING] = True  # the pooled connection keeps the pragma
+                return
+            if conn.info.pop(READING, False):
+                conn.exec_driver_sql("PRAGMA query_only=OFF")
             # Take the write lock at BEGIN so concurrent writers queue, never deadlock.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -90,6 +109,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reader = (self.engine.execution_options(postgresql_readonly=True)
+                  if self.engine.dialect.name == "postgresql"
+                  else self.engine.execution_options(**{READING: True}))
+        self.readers = sessionmaker(reader, expire_on_commit=False)
         self.wakers: list[Callable[[], None]] = []
         event.listen(self.sessions, "after_commit", self._after_commit)
         self._webhook: tuple[Engine, sessionmaker[Session]] | None = None
@@ -137,6 +160,12 @@ class Database:
         """Yield a session in a transaction: commit on success, roll back on error."""
         factory = self._short()[1] if _short_waits.get() else self.sessions
         with factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Yield a session in a read-only transaction that never takes the write lock."""
+        with self.readers() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
