@@ -257,7 +257,7 @@ class Escalation(Base):
     # None for a number that is not enrolled (or a coach's own crisis): then `phone` says who.
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
     coach_id: Mapped[int | None] = mapped_column(ForeignKey("coaches.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # crisis | concern | flow | coach_request
+    kind: Mapped[str] = mapped_column(String(20))  # crisis | concern | flow | coach_request
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # who texted (crisis)
     # Texts from `phone` counted on this alert (repeats within 30 minutes add here).

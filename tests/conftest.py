@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, String, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 from twilio.request_validator import RequestValidator
@@ -61,6 +61,36 @@ class RecordingSender:
 
 
 _opened: list[Any] = []
+
+
+class TooLong(AssertionError):
+    """A value longer than its VARCHAR column: PostgreSQL refuses it, SQLite stores it."""
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _fits_its_column(_conn: Any, _cursor: Any, _statement: str, _parameters: Any,
+                     context: Any, _executemany: bool) -> None:
+    """Fail a test whose INSERT or UPDATE writes a string longer than its column.
+
+    SQLite ignores VARCHAR lengths, so without this a value that PostgreSQL
+    would refuse (e.g. a 13-letter kind in a VARCHAR(12)) passes every SQLite test.
+    """
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not (context.isinsert or context.isupdate):
+        return
+    table = getattr(compiled.statement, "table", None)
+    columns = getattr(table, "c", None)
+    if columns is None:
+        return
+    for params in context.compiled_parameters:
+        for key, value in params.items():
+            if not isinstance(value, str) or key not in columns:
+                continue
+            column_type = columns[key].type
+            length = getattr(column_type, "length", None)
+            if isinstance(column_type, String) and length is not None and len(value) > length:
+                raise TooLong(f"{table.name}.{key} is VARCHAR({length}); a test wrote "
+                              f"{len(value)} characters ({value[:40]!r})")
 
 
 @event.listens_for(Pool, "connect")
