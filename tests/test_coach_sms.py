@@ -31,8 +31,9 @@ def other(services, people):
 def _draft(services, participant_id, body="Keep going, Sam", key=None, due=START):
     with services.db.session() as session:
         participant = session.get(Participant, participant_id)
+        key = key or f"k:{participant_id}:{hash(body)}"
         nudge = draft_nudge(session, participant, body=body, reason="test", source="test",
-                            event_key=key or f"k:{participant_id}:{hash(body)}", due_at=due, now=START)
+                            event_key=key, due_at=due, now=START)
         return nudge.id
 
 
