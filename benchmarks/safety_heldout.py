@@ -1,10 +1,12 @@
 """The safety screen on the held-out set: recall and false alarms per family, dev and test.
 
 Run: .venv/bin/python benchmarks/safety_heldout.py [--root DIR] [--split dev|test|both]
-     [--missed]
+     [--missed] [--set heldout|heldout2]
 
 Data: tests/safety/heldout/ (SOURCES.md there says where each item comes from
-and how the dev/test split is made), texts the screen was not tuned on. The
+and how the dev/test split is made), texts the screen was not tuned on; with
+--set heldout2, the second held-out set in tests/safety/heldout2/, written blind
+by other authors from other sources (its README.md has its figures). The
 screen is the one in DIR (default: this checkout): DIR/bot/flows/safety*.py
 loading DIR/flows/safety.yaml through load_safety, the same code as the
 webhook; pairs are screened with the previous text joined, as the webhook
@@ -41,6 +43,7 @@ from tests.safety.corpus import (  # noqa: E402
     Item,
 )
 from tests.safety.heldout_set import (  # noqa: E402
+    SETS,
     PairScreen,
     load_pairs,
     load_texts,
@@ -114,10 +117,13 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
     parser.add_argument("--missed", action="store_true",
                         help="list the dev split's missed and flagged texts")
+    parser.add_argument("--set", choices=sorted(SETS), default="heldout",
+                        help="which held-out set to measure (default: heldout)")
     args = parser.parse_args()
-    items, pairs = load_texts(), load_pairs()
+    items, pairs = load_texts(SETS[args.set]), load_pairs(SETS[args.set])
     screen = load_screen(args.root.resolve())
-    print(f"held-out set: {len(items)} texts and {len(pairs)} pairs; screen from {args.root}")
+    print(f"held-out set {args.set}: {len(items)} texts and {len(pairs)} pairs; "
+          f"screen from {args.root}")
     for split in ("dev", "test") if args.split == "both" else (args.split,):
         figures, joined = measure_split(screen, split, items, pairs)
         print(f"\n== {split} split: {len(figures.tiers)} items ==")
