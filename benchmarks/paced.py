@@ -1,0 +1,111 @@
+"""An open-loop load client: POSTs form bodies at a fixed rate, whatever the server does.
+
+Rules:
+- Request i is due at start + i / rate. A dispatcher hands it to a pool of
+  sender threads at that moment; if every sender is busy it waits in the
+  queue, and that wait counts: latency runs from the due time to the end of
+  the response (what a texter waiting on Twilio sees; no coordinated omission).
+- Each request opens its own connection (gunicorn's sync workers close every
+  connection after one response, as they do for Twilio).
+- Every request gets a unique MessageSid: `prefix` + its number.
+- A request unanswered after TIMEOUT seconds (Twilio's own limit) is an
+  error. Requests not yet sent `grace` seconds after the last one was due are
+  dropped and counted as unfinished, so nothing spills into the next
+  measurement (the client stops by itself).
+"""
+
+from __future__ import annotations
+
+import http.client
+import queue
+import statistics
+import threading
+import time
+import urllib.parse
+from collections.abc import Sequence
+
+TIMEOUT = 15.0  # seconds; Twilio gives up on a webhook after 15 s
+FORM_HEAD = "AccountSid=ACbench&To=%2B12025550100&NumMedia=0&"
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Return the `pct` percentile (nearest rank) of `values`, or NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summary(latencies_ms: Sequence[float]) -> dict[str, float]:
+    """Return p50/p90/p99/max and the median of latencies in ms."""
+    return {"p50": percentile(latencies_ms, 50), "p90": percentile(latencies_ms, 90),
+            "p99": percentile(latencies_ms, 99),
+            "max": max(latencies_ms) if latencies_ms else float("nan"),
+            "median": statistics.median(latencies_ms) if latencies_ms else float("nan")}
+
+
+def open_loop(base: str, lines: Sequence[str], *, rate: float, seconds: float, prefix: str,
+              first: int = 0, senders: int = 64, grace: float = 15.0) -> dict[str, float]:
+    """POST lines[first:] to base + /sms/inbound at `rate`/s for `seconds`; return figures."""
+    parts = urllib.parse.urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    total = int(rate * seconds)
+    jobs: queue.Queue[tuple[int, float] | None] = queue.Queue()
+    results: list[tuple[float, float, int]] = []  # (due, finished, status)
+    lock = threading.Lock()
+    dropping = threading.Event()
+
+    def send() -> None:
+        while (job := jobs.get()) is not None:
+            if dropping.is_set():
+                continue
+            index, due = job
+            line = lines[(first + index) % len(lines)]
+            sid = f"SM{prefix}x{index:09d}"
+            body = f"MessageSid={sid}&SmsSid={sid}&{FORM_HEAD}{line}".encode()
+            status = 0
+            try:
+                conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+                conn.request("POST", "/sms/inbound", body,
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                conn.close()
+            except OSError:
+                status = -1
+            with lock:
+                results.append((due, time.perf_counter(), status))
+
+    pool = [threading.Thread(target=send, daemon=True) for _ in range(senders)]
+    for thread in pool:
+        thread.start()
+    start = time.perf_counter() + 0.05
+    for index in range(total):
+        due = start + index / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        jobs.put((index, due))
+    for _ in pool:
+        jobs.put(None)
+    deadline = time.perf_counter() + grace
+    for thread in pool:
+        thread.join(max(0.0, deadline - time.perf_counter()))
+    dropping.set()
+    for thread in pool:  # those still sending finish within TIMEOUT
+        thread.join(TIMEOUT + 1)
+    with lock:
+        done = list(results)
+    ok = [(finished - due) * 1000 for due, finished, status in done if status == 200]
+    span = (max(f for _, f, _ in done) - start) if done else float("nan")
+    figures = summary(ok)
+    figures.update({
+        "offered": rate, "requests": float(total), "ok": float(len(ok)),
+        "errors": float(sum(1 for *_, status in done if status != 200)),
+        "unfinished": float(total - len(done)),
+        "achieved": len(done) / span if done and span > 0 else float("nan"),
+        "lines_used": float(first + total),
+    })
+    return figures
