@@ -38,8 +38,8 @@ The mix (benchmarks/webhook_mix.py): 52% answers to the open PEG question
 SKILLS, ABOUT), 25% fallback free text, 3% crisis texts, 5% coach commands
 from coach phones (QUEUE, HELP, OK and ACK of their own drafts and alerts);
 every request a unique MessageSid. --size veterans get a history (30
-messages, 13 weeks of PEG answers; a draft for every 10th, an open alert for
-every 30th) so the staff home and the export take seconds.
+messages, 13 weeks of PEG answers; a draft for about 1 in 10, an open alert
+for 1 in 30) so the staff home and the export take seconds.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 Rules:
 - Participant i has phone harness.phone_for(i) and coach i % coaches. The
-  first `size` veterans have a history (messages, 13 weeks of PEG answers,
-  drafts, open alerts) so that the staff home and `peerline export messages`
-  take seconds; the next `pool` veterans are inside the weekly check-in,
+  first `size` veterans have a history (messages, 13 weeks of PEG answers;
+  drafts for about 1 in 10, open alerts for 1 in 30) so that the staff home
+  and `peerline export messages` take seconds; the next `pool` veterans are inside the weekly check-in,
   waiting for the pain question's answer (started with the real
   bot.runtime.bulk.start_flows_bulk, as the scheduler's check-in job does).
-- The staff member is added through bot.domain.people.add_coach, as `peerline staff add` does.
+- The staff member is added with bot.domain.people.add_coach, as `peerline
+  staff add` does.
 - The mix (MIX): check-in answers from the pool, keywords (HELP, START, a
   flow keyword), fallback free text and crisis texts from veterans with a
   history, coach commands (QUEUE, HELP, OK/ACK of their own drafts and alerts)
@@ -94,7 +95,7 @@ def _history(url: str, program: Program, now: datetime) -> None:
             answers.extend({"participant_id": pid, "flow_id": "weekly_checkin", "variable": name,
                             "value": str(rng.randrange(11)), "asked_at": at, "answered_at": at}
                            for name in PEG)
-        if i % 10 == 0:
+        if rng.random() < 0.1:
             drafts.append({"id": len(drafts) + 1, "participant_id": pid, "coach_id": coach + 1,
                            "body": "Hi, how did the walk go this week?",
                            "original_body": "Hi, how did the walk go this week?",
@@ -102,7 +103,7 @@ def _history(url: str, program: Program, now: datetime) -> None:
                            "status": "pending", "due_at": now + timedelta(days=1),
                            "created_at": now})
             program.drafts.setdefault(coach, []).append(len(drafts))
-        if i % 30 == 5:
+        if rng.random() < 1 / 30:
             alerts.append({"id": len(alerts) + 1, "participant_id": pid, "coach_id": coach + 1,
                            "kind": "concern", "urgent": False, "reason": "bench alert",
                            "event_key": f"bench:alert:{i}", "created_at": now})
