@@ -45,6 +45,7 @@ for 1 in 30) so the staff home and the export take seconds.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import statistics
 import subprocess
@@ -64,7 +65,7 @@ from harness import (
     sqlite_url,
     write_config,
 )
-from paced import open_loop
+from paced import open_loop, settle
 from sqlalchemy import create_engine, text
 from webhook_mix import MIX, ExportLoop, Program, StaffReloads, mix_lines, seed_program
 
@@ -119,10 +120,23 @@ def sat_row(name: str, fig: dict[str, float]) -> str:
             f"{fig['p99']:>8.1f}{int(fig['errors']):>8}{int(fig.get('spooled', 0)):>8}")
 
 
+def ms(value: float, width: int) -> str:
+    """Format milliseconds; a request that failed or came after 15 s shows as 'failed'."""
+    return f"{'failed':>{width}}" if math.isinf(value) else f"{value:>{width}.1f}"
+
+
+def failed(fig: dict[str, float]) -> int:
+    return int(fig["errors"] + fig["late"] + fig["unfinished"])
+
+
+PACED_HEAD = (f"      {'server':<28}{'ok/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
+              f"{'max ms':>9}{'failed':>8}{'spooled':>8}")
+
+
 def paced_row(name: str, fig: dict[str, float]) -> str:
-    return (f"      {name:<28}{fig['achieved']:>9.0f}{fig['p50']:>8.1f}{fig['p90']:>8.1f}"
-            f"{fig['p99']:>8.1f}{fig['max']:>9.1f}{int(fig['errors']):>7}"
-            f"{int(fig['unfinished']):>7}{int(fig.get('spooled', 0)):>8}")
+    return (f"      {name:<28}{fig['achieved']:>9.0f}{ms(fig['p50'], 8)}{ms(fig['p90'], 8)}"
+            f"{ms(fig['p99'], 8)}{ms(fig['max'], 9)}{failed(fig):>8}"
+            f"{int(fig.get('spooled', 0)):>8}")
 
 
 def verdict(ok: bool) -> str:
@@ -148,6 +162,7 @@ def floor_servers(backend: str, folder: str, lines: list[str], lines_file: Path,
             if want_paced:
                 out[f"{name}_paced"] = open_loop(base, lines, rate=plan.rate,
                                                  seconds=plan.paced_seconds, prefix=f"{name}p")
+                settle(base)
     out["floor_rows"] = {"stored": float(floor_app.count(target))}
     return out
 
@@ -192,6 +207,7 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
         if sections & {"paced", "load"}:
             peer["paced"] = open_loop(base, lines, rate=plan.rate, seconds=plan.paced_seconds,
                                       prefix=f"{backend[:2]}p", first=used)
+            settle(base)
             peer["paced"]["spooled"] = spooled(log) - peer.get("sat", {}).get("spooled", 0)
             used = int(peer["paced"]["lines_used"])
         if "load" in sections:
@@ -217,16 +233,16 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
                   f"{base_figs['floor_sat']['rps'] / base_figs['bare_sat']['rps']:.2f}x")
     if "floor_paced" in base_figs:
         print(f"   3. paced: {plan.rate:.0f}/s offered, open loop, {plan.paced_seconds} s, the mix")
-        print(f"      {'server':<28}{'done/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
-              f"{'max ms':>9}{'errors':>7}{'unfin.':>7}{'spooled':>8}")
+        print(PACED_HEAD)
         print(paced_row("bare Flask, static TwiML", base_figs["bare_paced"]))
         print(paced_row(f"durable floor ({backend})", base_figs["floor_paced"]))
         if "paced" in peer:
             print(paced_row("PeerLine", peer["paced"]))
             p99 = peer["paced"]["p99"]
-            print(f"      PeerLine p99 {p99:.1f} ms vs floor "
-                  f"{base_figs['floor_paced']['p99']:.1f} ms (target < {TARGET_PACED_MS:.0f} ms: "
-                  f"{verdict(p99 < TARGET_PACED_MS)})")
+            print(f"      PeerLine p99 {ms(p99, 0)} ms vs floor "
+                  f"{ms(base_figs['floor_paced']['p99'], 0)} ms (target < {TARGET_PACED_MS:.0f} "
+                  f"ms: {verdict(p99 < TARGET_PACED_MS)}); {failed(peer['paced'])} of "
+                  f"{int(peer['paced']['requests'])} failed (error, or no answer within 15 s)")
     if "load" in sections:
         print_load(plan, peer["paced"], loaded, staff_alone, export_alone, staff, export)
     print(f"   PeerLine stored {stored:,} inbound texts; {spooled(log):,.0f} more were answered "
@@ -268,6 +284,7 @@ def under_load(base: str, config: Path, lines: list[str], first: int, plan: Plan
                        prefix=f"{backend[:2]}l", first=first)
     staff.stop.set()
     export.halt()
+    settle(base)
     staff.join(180)
     export.join(60)
     return loaded, alone, exporter, staff, export
@@ -286,15 +303,16 @@ def print_load(plan: Plan, alone: dict[str, float], loaded: dict[str, float],
     print(f"      staff home alone: {secs(staff_alone.times)} over {len(staff_alone.times)} "
           f"loads, {kb:.0f} KB, {staff_alone.failures} failed; during: "
           f"{secs(staff.times)} over {len(staff.times)} loads, {staff.failures} failed")
+    during = (f"{len(export.times)} finished, {secs(export.times)}" if export.times
+              else "one ran the whole time, none finished")
     print(f"      export messages alone: {secs(export_alone.times)} ({export_alone.rows:,} rows, "
-          f"{export_alone.failures} failed); during: {len(export.times)} finished, "
-          f"{secs(export.times)}, {export.failures} failed")
-    print(f"      {'webhook':<28}{'done/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
-          f"{'max ms':>9}{'errors':>7}{'unfin.':>7}{'spooled':>8}")
+          f"{export_alone.failures} failed); during: {during}, {export.failures} failed")
+    print(PACED_HEAD)
     print(paced_row("PeerLine alone", alone))
     print(paced_row("PeerLine under load", loaded))
-    print(f"      webhook p99 alone {alone['p99']:.1f} ms, under load {loaded['p99']:.1f} ms "
-          f"(target < {TARGET_LOADED_MS:.0f} ms: {verdict(loaded['p99'] < TARGET_LOADED_MS)})")
+    print(f"      webhook p99 alone {ms(alone['p99'], 0)} ms, under load {ms(loaded['p99'], 0)} ms "
+          f"(target < {TARGET_LOADED_MS:.0f} ms: {verdict(loaded['p99'] < TARGET_LOADED_MS)}); "
+          f"{failed(loaded)} of {int(loaded['requests'])} failed under load")
 
 
 def main() -> None:
@@ -304,7 +322,7 @@ def main() -> None:
     for name in ("floor", "saturation", "paced", "load"):
         parser.add_argument(f"--{name}", action="store_true", help=f"run the {name} section")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny, seconds each")
-    parser.add_argument("--size", type=int, help="veterans with a history (default 3000)")
+    parser.add_argument("--size", type=int, help="veterans with a history (default 1000)")
     parser.add_argument("--seconds", type=int, help="saturation seconds (default 15)")
     parser.add_argument("--paced-seconds", type=int, help="paced seconds (default 20)")
     parser.add_argument("--rate", type=float, help="paced requests/s offered (default 200)")
@@ -313,7 +331,7 @@ def main() -> None:
     plan = Plan(seconds=args.seconds or (1 if quick else 15), warm=1 if quick else 2,
                 paced_seconds=args.paced_seconds or (2 if quick else 20),
                 rate=args.rate or (50.0 if quick else 200.0),
-                size=args.size or (60 if quick else 3000), staff_loads=1 if quick else 3)
+                size=args.size or (60 if quick else 1000), staff_loads=1 if quick else 3)
     sections = {n for n in ("floor", "saturation", "paced", "load") if getattr(args, n)}
     sections = sections or {"floor", "saturation", "paced", "load"}
     print(f"webhook benchmarks (issue 15): gunicorn -w 2 --worker-class sync, signatures off; "

@@ -4,9 +4,10 @@ Rules:
 - Participant i has phone harness.phone_for(i) and coach i % coaches. The
   first `size` veterans have a history (messages, 13 weeks of PEG answers;
   drafts for about 1 in 10, open alerts for 1 in 30) so that the staff home
-  and `peerline export messages` take seconds; the next `pool` veterans are inside the weekly check-in,
-  waiting for the pain question's answer (started with the real
-  bot.runtime.bulk.start_flows_bulk, as the scheduler's check-in job does).
+  and `peerline export messages` take seconds; the next `pool` veterans are
+  inside the weekly check-in, waiting for the pain question's answer
+  (started with the real bot.runtime.bulk.start_flows_bulk, as the
+  scheduler's check-in job does).
 - The staff member is added with bot.domain.people.add_coach, as `peerline
   staff add` does.
 - The mix (MIX): check-in answers from the pool, keywords (HELP, START, a
