@@ -13,7 +13,12 @@ Rules:
   as infinitely late, so a p99 is "failed" when more than 1 % failed.
   Requests not yet sent `grace` seconds after the last one was due are
   dropped and counted as unfinished, so nothing spills into the next
-  measurement (the client stops by itself).
+  measurement (the client stops by itself). When more requests wait for a
+  sender than could be answered within TIMEOUT, the server has fallen
+  behind for good, or when more than 1 % have failed (the p99 has failed
+  whatever follows): the client stops offering (`stopped`, seconds into the
+  run) and counts the rest as unfinished, so a run never takes minutes to
+  drain (gunicorn still works through requests the client gave up on).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def summary(latencies_ms: Sequence[float]) -> dict[str, float]:
             "max": max(latencies_ms) if latencies_ms else float("nan")}
 
 
-def settle(base: str, timeout: float = 120.0) -> None:
+def settle(base: str, timeout: float = 600.0) -> None:
     """Wait until the server has worked through what is queued (a health probe gets through)."""
     try:
         conn = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=timeout)
@@ -65,6 +70,7 @@ def open_loop(base: str, lines: Sequence[str], *, rate: float, seconds: float, p
     total = int(rate * seconds)
     jobs: queue.Queue[tuple[int, float] | None] = queue.Queue()
     results: list[tuple[float, float, int]] = []  # (due, finished, status)
+    failures: list[int] = []
     lock = threading.Lock()
     dropping = threading.Event()
 
@@ -88,18 +94,26 @@ def open_loop(base: str, lines: Sequence[str], *, rate: float, seconds: float, p
                 conn.close()
             except OSError:
                 status = -1
+            finished = time.perf_counter()
             with lock:
-                results.append((due, time.perf_counter(), status))
+                results.append((due, finished, status))
+                if status != 200 or finished - due > TIMEOUT:
+                    failures.append(index)
 
     pool = [threading.Thread(target=send, daemon=True) for _ in range(senders)]
     for thread in pool:
         thread.start()
     start = time.perf_counter() + 0.05
+    stopped = float(seconds)
     for index in range(total):
         due = start + index / rate
         pause = due - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
+        # p99 has failed whatever follows, or the oldest waiting can no longer be answered in time
+        if len(failures) > total / 100 or jobs.qsize() > rate * TIMEOUT:
+            stopped = index / rate
+            break
         jobs.put((index, due))
     for _ in pool:
         jobs.put(None)
@@ -122,6 +136,6 @@ def open_loop(base: str, lines: Sequence[str], *, rate: float, seconds: float, p
         "late": float(len(waits) - len(ok)),
         "unfinished": float(total - len(done)),
         "achieved": len(ok) / span if ok and span > 0 else 0.0,
-        "lines_used": float(first + total),
+        "lines_used": float(first + total), "stopped": stopped,
     })
     return figures

@@ -136,7 +136,9 @@ PACED_HEAD = (f"      {'server':<28}{'ok/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 m
 def paced_row(name: str, fig: dict[str, float]) -> str:
     return (f"      {name:<28}{fig['achieved']:>9.0f}{ms(fig['p50'], 8)}{ms(fig['p90'], 8)}"
             f"{ms(fig['p99'], 8)}{ms(fig['max'], 9)}{failed(fig):>8}"
-            f"{int(fig.get('spooled', 0)):>8}")
+            f"{int(fig.get('spooled', 0)):>8}"
+            + (f"  (offer stopped at {fig['stopped']:.0f} s: fell behind)"
+               if fig["stopped"] < fig["requests"] / fig["offered"] else ""))
 
 
 def verdict(ok: bool) -> str:

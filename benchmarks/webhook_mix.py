@@ -211,11 +211,11 @@ class StaffReloads(threading.Thread):
 
     def login(self) -> None:
         """Sign in through the real login form (with its CSRF token)."""
-        page = self.opener.open(self.base + "/login", timeout=60).read().decode()
+        page = self.opener.open(self.base + "/login", timeout=600).read().decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         form = urllib.parse.urlencode({"username": STAFF_USER, "password": STAFF_PASSWORD,
                                        "csrf_token": token[1] if token else ""}).encode()
-        self.opener.open(self.base + "/login", form, timeout=60).read()
+        self.opener.open(self.base + "/login", form, timeout=600).read()
 
     def load(self) -> None:
         """Fetch the staff home once and record how long it took."""
