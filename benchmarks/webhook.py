@@ -181,6 +181,7 @@ def peerline_db(backend: str, folder: str, plan: Plan, pool: int) -> tuple[str, 
 def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> None:
     """Run the chosen sections on one backend and print them beside their baselines."""
     sat_lines = SATURATION_CAP * (plan.seconds + plan.warm) if "saturation" in sections else 0
+    sat_lines += SATURATION_CAP * plan.warm  # PeerLine's own warm-up
     paced_lines = int(plan.rate * plan.paced_seconds) * (2 if "load" in sections else 1)
     count = sat_lines + paced_lines + 100
     pool = max(10, count * MIX["checkin"] // 100 // 3 + 1)
@@ -203,14 +204,16 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
         # Each worker loads the flows and the safety screen on its first texts: not measured.
         used = int(wrk_mix(base, lines_file, backend[:2] + "v", 0, plan.warm)["lines_used"])
         if "saturation" in sections:
+            before = spooled(log)
             peer["sat"] = saturate(base, lines_file, backend[:2], used, plan)
-            peer["sat"]["spooled"] = spooled(log)
+            peer["sat"]["spooled"] = spooled(log) - before
             used = int(peer["sat"]["lines_used"])
         if sections & {"paced", "load"}:
+            before = spooled(log)
             peer["paced"] = open_loop(base, lines, rate=plan.rate, seconds=plan.paced_seconds,
                                       prefix=f"{backend[:2]}p", first=used)
             settle(base)
-            peer["paced"]["spooled"] = spooled(log) - peer.get("sat", {}).get("spooled", 0)
+            peer["paced"]["spooled"] = spooled(log) - before
             used = int(peer["paced"]["lines_used"])
         if "load" in sections:
             before = spooled(log)
