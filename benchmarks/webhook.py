@@ -232,10 +232,11 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
         print(sat_row(f"durable floor ({backend})", base_figs["floor_sat"]))
         if "sat" in peer:
             print(sat_row("PeerLine", peer["sat"]))
-            ratio = peer["sat"]["rps"] / base_figs["floor_sat"]["rps"]
+            floor_rps = base_figs["floor_sat"]["rps"]
+            ratio = peer["sat"]["rps"] / (floor_rps or math.nan)
             print(f"      PeerLine / floor: {ratio:.2f}x (target >= {TARGET_RATIO[backend]}x: "
                   f"{verdict(ratio >= TARGET_RATIO[backend])}); floor / bare: "
-                  f"{base_figs['floor_sat']['rps'] / base_figs['bare_sat']['rps']:.2f}x")
+                  f"{floor_rps / (base_figs['bare_sat']['rps'] or math.nan):.2f}x")
     if "floor_paced" in base_figs:
         print(f"   3. paced: {plan.rate:.0f}/s offered, open loop, {plan.paced_seconds} s, the mix")
         print(PACED_HEAD)

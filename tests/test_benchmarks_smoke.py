@@ -2,7 +2,8 @@
 
 A real subprocess on SQLite with a tiny program and one-second measurements
 (`--quick`). It checks the report's shape only, never a speed: the figures of
-a smoke run on a shared machine mean nothing (docs/performance.md has the real ones).
+a smoke run on a shared machine mean nothing (docs/performance.md has the real
+ones). About 20 s on a quiet machine; three gunicorns and two CLI exports start.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ EXPECTED = (
     r"durable floor \(sqlite\)\s+\d+",
     r"PeerLine / floor: [\d.]+x \(target >= 0\.5x: (met|MISSED)\)",
     r"paced: 50/s offered, open loop",
-    r"PeerLine p99 ([\d.]+|failed) ms vs floor ([\d.]+|failed) ms \(target < 50 ms: (met|MISSED)\)",
+    r"PeerLine p99 ([\d.]+|failed) ms vs floor ([\d.]+|failed) ms \(target < 50 ms: "
+    r"(met|MISSED)\)",
     r"staff home alone: median [\d.]+ s over 1 loads, \d+ KB, 0 failed",
     r"export messages alone: median [\d.]+ s \([\d,]+ rows, 0 failed\)",
     r"PeerLine under load\s+\d+",
-    r"webhook p99 alone ([\d.]+|failed) ms, under load ([\d.]+|failed) ms \(target < 100 ms: (met|MISSED)\)",
+    r"webhook p99 alone ([\d.]+|failed) ms, under load ([\d.]+|failed) ms "
+    r"\(target < 100 ms: (met|MISSED)\)",
     r"PeerLine stored [\d,]+ inbound texts",
     r"durable floor stored [\d,]+ texts",
 )
