@@ -1,0 +1,49 @@
+-- wrk script: POST /sms/inbound, each request one line of a prepared mix file
+-- ("From=...&Body=...", URL-encoded, written by benchmarks/webhook_mix.py) with a
+-- unique MessageSid. No signature (every server runs with validate_signatures = false).
+-- Arguments: mix file, run prefix (unique per run), first line (0-based), wrk threads.
+-- Thread t of T sends lines first + t, first + t + T, ...: every line once, in order,
+-- until the file runs out; then it starts again at line 1 (check-in answers to runs
+-- that have ended then take the fallback path). done() prints the highest line used.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path = args[1]
+  prefix = args[2] or "r"
+  first = tonumber(args[3] or "0")
+  nthreads = tonumber(args[4] or "2")
+  lines = {}
+  for line in io.lines(path) do
+    table.insert(lines, line)
+  end
+  n = 0
+end
+
+function request()
+  local index = first + tid + nthreads * n
+  n = n + 1
+  local line = lines[(index % #lines) + 1]
+  local sid = string.format("SM%s%02dx%09d", prefix, tid, n)
+  local form = "MessageSid=" .. sid .. "&SmsSid=" .. sid
+    .. "&AccountSid=ACbench&To=%2B12025550100&NumMedia=0&" .. line
+  return wrk.format("POST", "/sms/inbound",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, form)
+end
+
+function done(summary, latency, requests)
+  local used, start = 0, 0
+  for _, thread in ipairs(threads) do
+    local sent = thread:get("n") or 0
+    if sent > used then used = sent end
+    start = thread:get("first") or 0
+  end
+  io.write(string.format("lua: lines used %d, %d non-2xx\n",
+    start + used * #threads, summary.errors.status))
+end
