@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from bot.core.durations import quiet_hours_end
+from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.once import minute, once_key
 from bot.domain.program_arc import STARTABLE
 from bot.models import OnceMark, Participant
@@ -73,7 +73,7 @@ def scheduled_flows(services: Any) -> list[tuple[str, str, tuple[str, ...]]]:
             for flow in store.scheduled()]
 
 
-def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
+def occurrences(key: str, cron: str, zone: str, quiet: QuietHours, earliest: datetime,
                 latest: datetime, statuses: tuple[str, ...] = ("active",)
                 ) -> Iterator[Occurrence]:
     """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
@@ -204,10 +204,8 @@ def due_checkins(services: Services, now: datetime) -> str:
     zones = active_zones(services)
     for flow_id, cron, statuses in flows:
         for zone in zones:
-            for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
-                done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
             for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now, statuses):
-                done_key = f"checkins-done:{occ.key_prefix[8:]}{zone}"
+                done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
                 if zone_done(services, done_key):
                     continue
                 ids, failed = _due_ids(services, occ), 0

@@ -20,7 +20,6 @@ from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
 from bot.domain.inbox import COACH_REQUEST, COACH_REQUEST_STAFF_AFTER
@@ -91,7 +90,7 @@ def escalate_to_staff(services: Any, now: datetime) -> str:
 
     In time: `safety.staff_after`; a veteran's COACH request: 24 hours.
     """
-    cutoff = now - parse_duration(services.config.safety.staff_after)
+    cutoff = now - services.config.safety.staff_after.delta
     # The clock starts when the coach's text left (a non-urgent one waits for their day).
     started = func.coalesce(Escalation.coach_notified_at, Escalation.created_at)
     is_request = Escalation.kind == COACH_REQUEST

@@ -41,7 +41,7 @@ def _run_moments(services: Any, now: datetime, target: datetime) -> Iterator[dat
         people = list(session.execute(select(
             Participant.enrolled_at, Participant.program_end_at, Participant.timezone)
             .where(Participant.status.in_(sorted(STARTABLE)))))
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     for enrolled_at, end_at, zone in people:
         weeks_in = (now - enrolled_at) // WEEK + 1
         yield enrolled_at + weeks_in * WEEK
@@ -53,7 +53,7 @@ def _run_moments(services: Any, now: datetime, target: datetime) -> Iterator[dat
 
 
 def _cron_moments(services: Any, now: datetime, target: datetime) -> Iterator[datetime]:
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     with services.db.session() as session:
         zones = set(session.scalars(select(Participant.timezone).distinct()))
     for flow_id, cron, statuses in scheduled_flows(services):

@@ -59,7 +59,7 @@ class Alerted:
 
 def daytime(services: Any, now: datetime, timezone: str) -> datetime:
     """Return `now`, or the end of `[program] quiet_hours` in `timezone` if inside them."""
-    return quiet_hours_end(str(services.config.program.quiet_hours), now, timezone)
+    return quiet_hours_end(services.config.program.quiet_hours, now, timezone)
 
 
 def _insert(session: Session, escalation: Escalation) -> bool:

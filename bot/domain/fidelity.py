@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
+from bot.core.config import Config
 from bot.domain.contacts import REACHED
 from bot.domain.peg import PegScore, history
 from bot.domain.program_arc import end_of
@@ -43,7 +43,6 @@ CONTACTS_FROM = "contact log: calls, visits and texts (relayed texts count)"
 COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts_from",
            "met_contact_every", "median_minutes_to_acknowledge", "drafts_approved",
            "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
-DEFAULT_CONTACT_EVERY = "14d"
 
 
 @dataclass
@@ -119,10 +118,10 @@ def _contacts(session: Session) -> dict[int, list[datetime]]:
     return found
 
 
-def fidelity_rows(session: Session, config: Any, now: datetime) -> list[FidelityRow]:
+def fidelity_rows(session: Session, config: Config, now: datetime) -> list[FidelityRow]:
     """Return the pair rows and then the coach rows, month by month."""
     zone = ZoneInfo(config.program.timezone)
-    every = parse_duration(getattr(config.program, "contact_every", DEFAULT_CONTACT_EVERY))
+    every = config.program.contact_every.delta
     people = list(session.scalars(select(Participant).order_by(Participant.id)))
     if not people:
         return []

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
+from bot.core.config import Config
 from bot.models import AuditLog, CheckinAnswer, Participant, Run
 
 WEEK = timedelta(days=7)
@@ -56,12 +55,12 @@ class ArcError(ValueError):
     """A staff action on a program that cannot be done; str() says why, for the page."""
 
 
-def program_length(config: Any) -> timedelta:
+def program_length(config: Config) -> timedelta:
     """Return `[program] length` as a timedelta."""
-    return parse_duration(config.program.length)
+    return config.program.length.delta
 
 
-def end_of(participant: Participant, config: Any) -> datetime:
+def end_of(participant: Participant, config: Config) -> datetime:
     """Return when the participant's program ends (stored, else from the current length)."""
     return participant.program_end_at or participant.enrolled_at + program_length(config)
 
@@ -71,7 +70,7 @@ def week_of(participant: Participant, now: datetime) -> int:
     return max(1, (now - participant.enrolled_at) // WEEK + 1)
 
 
-def total_weeks(participant: Participant, config: Any) -> int:
+def total_weeks(participant: Participant, config: Config) -> int:
     """Return how many weeks the participant's program lasts, to the nearest week."""
     return max(1, round((end_of(participant, config) - participant.enrolled_at) / WEEK))
 
@@ -91,7 +90,7 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     return missed
 
 
-def describe_week(participant: Participant, config: Any, now: datetime) -> str:
+def describe_week(participant: Participant, config: Config, now: datetime) -> str:
     """Return "week 3 of 16", or how the program stands when it is not running."""
     total = total_weeks(participant, config)
     if participant.status == Status.MAINTENANCE:
@@ -113,7 +112,7 @@ def set_status(session: Session, participant: Participant, status: str, now: dat
     return True
 
 
-def extend(session: Session, participant: Participant, weeks: int, config: Any, now: datetime,
+def extend(session: Session, participant: Participant, weeks: int, config: Config, now: datetime,
            actor: str) -> datetime:
     """Move the program's end `weeks` later (staff); a finished veteran becomes active again."""
     if not 1 <= weeks <= MAX_EXTEND_WEEKS:

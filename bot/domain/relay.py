@@ -94,6 +94,6 @@ def relay(session: Session, services: Any, coach: Coach, participant_id: int, wo
     session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}",
                          action="message.compose", target_type="participant", target_id=pid,
                          detail={"message_id": message.id}, created_at=now))
-    leaves = quiet_hours_end(str(services.config.program.quiet_hours), now,
+    leaves = quiet_hours_end(services.config.program.quiet_hours, now,
                              participant.timezone)
     return Relayed(message.id, leaves, participant)

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
 from bot.domain.goals import goal_fact
 from bot.domain.program_arc import missed_in_a_row, total_weeks, week_of
 from bot.flows.engine import Context
@@ -77,5 +76,5 @@ def context_for(services: Any, participant: Participant, session: Session | None
                  "care_team_contact": program.care_team_contact,
                  "hard_week_points": program.hard_week_points,
                  "hard_week_percent": program.hard_week_percent},
-        nudge_max_late=parse_duration(program.nudge_max_lateness),
+        nudge_max_late=program.nudge_max_lateness.delta,
     )

@@ -158,7 +158,7 @@ class OutboxSender:
         self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
         self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
         self.lease = timedelta(seconds=int(config.scheduler.lease_seconds))
-        self.quiet = str(config.program.quiet_hours)
+        self.quiet = config.program.quiet_hours
         self.coach_quiet = coach_quiet(config)
         self.default_tz = str(config.program.timezone)
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
