@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import String, exists, literal, select
 from sqlalchemy import cast as sql_cast
@@ -30,12 +29,13 @@ from bot.core.durations import in_quiet_hours
 from bot.domain.program_arc import WEEK, Status, program_length, set_status
 from bot.models import OnceMark, Participant, Run
 from bot.runtime import apply as runtime
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 BATCH = 1000
 
 
-def _fill_ends(services: Any, now: datetime) -> int:
+def _fill_ends(services: Services, now: datetime) -> int:
     """Give rows without a program end one, from the length in force now."""
     length = program_length(services.config)
     with services.db.session() as session:
@@ -46,7 +46,7 @@ def _fill_ends(services: Any, now: datetime) -> int:
         return len(people)
 
 
-def _ready(session: Session, services: Any, participant: Participant, now: datetime) -> bool:
+def _ready(session: Session, services: Services, participant: Participant, now: datetime) -> bool:
     """Tell whether a flow may start for the participant now (not quiet, none waiting)."""
     if in_quiet_hours(services.config.program.quiet_hours, now, participant.timezone):
         return False
@@ -60,7 +60,7 @@ def _claim(session: Session, key: str, now: datetime) -> bool:
     return insert_once(session, OnceMark(key=key, created_at=now))
 
 
-def _start_week(services: Any, flow_id: str, week: int, participant_id: int,
+def _start_week(services: Services, flow_id: str, week: int, participant_id: int,
                 now: datetime) -> bool:
     with services.db.session() as session:
         participant = session.get(Participant, participant_id, with_for_update=True)
@@ -73,9 +73,9 @@ def _start_week(services: Any, flow_id: str, week: int, participant_id: int,
                                   trigger="program_week") is not None
 
 
-def _week_flows(services: Any, now: datetime) -> int:
+def _week_flows(services: Services, now: datetime) -> int:
     started = 0
-    for flow in services.flows.flows():
+    for flow in services.flows.flows() if services.flows is not None else []:
         for week in flow.program_weeks:
             prefix = f"arc:week:{flow.id}:{week}:"
             with services.db.session() as session:
@@ -96,7 +96,7 @@ def _week_flows(services: Any, now: datetime) -> int:
     return started
 
 
-def _end_one(services: Any, closing: str | None, participant_id: int, now: datetime) -> bool:
+def _end_one(services: Services, closing: str | None, participant_id: int, now: datetime) -> bool:
     with services.db.session() as session:
         participant = session.get(Participant, participant_id, with_for_update=True)
         if participant is None or participant.status != Status.ACTIVE \
@@ -113,8 +113,9 @@ def _end_one(services: Any, closing: str | None, participant_id: int, now: datet
         return True
 
 
-def _end_programs(services: Any, now: datetime) -> int:
-    closing = sorted(flow.id for flow in services.flows.flows() if flow.on_program_end)
+def _end_programs(services: Services, now: datetime) -> int:
+    flows = services.flows.flows() if services.flows is not None else []
+    closing = sorted(flow.id for flow in flows if flow.on_program_end)
     with services.db.session() as session:
         due = list(session.scalars(select(Participant.id).where(
             Participant.status == Status.ACTIVE, Participant.program_end_at <= now)
@@ -128,7 +129,7 @@ def _end_programs(services: Any, now: datetime) -> int:
     return ended
 
 
-def due_arc_events(services: Any, now: datetime) -> str:
+def due_arc_events(services: Services, now: datetime) -> str:
     """Start due program-week flows and end the programs whose time has come."""
     _fill_ends(services, now)
     if services.flows is None:

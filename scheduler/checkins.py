@@ -64,7 +64,7 @@ class Occurrence:
         return once_key("checkin", self.name, minute(self.local), "")
 
 
-def scheduled_flows(services: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+def scheduled_flows(services: Services) -> list[tuple[str, str, tuple[str, ...]]]:
     """Return (flow id, cron, statuses) for every loaded flow with `trigger.schedule`."""
     store = services.flows
     if store is None:
@@ -95,7 +95,7 @@ def occurrences(key: str, cron: str, zone: str, quiet: QuietHours, earliest: dat
             yield Occurrence(key, zone, local, at, due, statuses)
 
 
-def active_zones(services: Any) -> list[str]:
+def active_zones(services: Services) -> list[str]:
     """Return the time zones of participants flows may start for (one cron evaluation each)."""
     with services.db.session() as session:
         return sorted(z for z in session.scalars(

@@ -13,7 +13,6 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain.contacts import REACHED, contact_every
 from bot.models import Coach, Contact, OnceMark, Participant
 from bot.outbox.queue import PRIORITY_NORMAL, queue_message
+from bot.services import Services
 
 BATCH = 5000
 
@@ -31,7 +31,7 @@ def reminder_text(first_name: str, participant_id: int, days: int) -> str:
             f"text in {days} days. After you talk, reply LOG P{participant_id} call MINUTES")
 
 
-def contact_due_reminders(services: Any, now: datetime) -> str:
+def contact_due_reminders(services: Services, now: datetime) -> str:
     """Text each coach once per due period about each veteran who is contact due."""
     every = contact_every(services.config)
     last = (select(Contact.participant_id, func.max(Contact.contact_at).label("at"))

@@ -85,7 +85,7 @@ def concern_timeouts(services: Services, now: datetime) -> str:
     return f"{fired} unanswered concern questions sent to coaches"
 
 
-def escalate_to_staff(services: Any, now: datetime) -> str:
+def escalate_to_staff(services: Services, now: datetime) -> str:
     """Text staff about escalations no coach acknowledged in time (once).
 
     In time: `safety.staff_after`; a veteran's COACH request: 24 hours.
@@ -192,7 +192,7 @@ def recover_inbound(services: Services, now: datetime) -> str:
     return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
-def purge_old_texts(services: Any, now: datetime) -> str:
+def purge_old_texts(services: Services, now: datetime) -> str:
     """Once a day, blank texts older than [data] retention (bot/domain/retention.py; audited)."""
     day_key = f"purge:{now.date().isoformat()}"
     if zone_done(services, day_key):

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -64,6 +64,9 @@ from bot.flows.program_yaml import (
     top_list,
 )
 from bot.flows.templates import compiled_template
+
+if TYPE_CHECKING:  # bot.services imports this module (FlowStore / ProgramCache)
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +359,7 @@ class ProgramCache:
         return self._schedules
 
 
-def program_cache(services: Any) -> ProgramCache:
+def program_cache(services: Services) -> ProgramCache:
     """Return the services' ProgramCache (made on first use) for the configured flows folder."""
     cache = services.program_cache
     if cache is None:

@@ -22,6 +22,7 @@ from bot.flows.engine import Context
 from bot.flows.frequency import texts_per_week
 from bot.flows.model import Flow
 from bot.models import Participant
+from bot.services import Services
 
 _COSTLY = {"goal": "participant.goal", "missed_checkins": "participant.missed_checkins",
            "texts_per_week": "program.texts_per_week"}
@@ -42,7 +43,7 @@ def costly_reads(flow: Flow) -> frozenset[str]:
     return _reads[key]
 
 
-def context_for(services: Any, participant: Participant, session: Session | None = None,
+def context_for(services: Services, participant: Participant, session: Session | None = None,
                 flow: Flow | None = None) -> Context:
     """Return the template context for `participant` (plain data only).
 
