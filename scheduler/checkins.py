@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.once import minute, once_key
-from bot.domain.program_arc import STARTABLE
+from bot.domain.program_arc import STARTABLE, Status
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
 from bot.runtime import bulk as runtime_bulk
@@ -57,7 +57,7 @@ class Occurrence:
     local: datetime  # naive local wall-clock time
     at: datetime  # the aware UTC instant of `local`
     due: datetime  # `at`, or the end of quiet hours
-    statuses: tuple[str, ...] = ("active",)  # whose occurrence it is (trigger.statuses)
+    statuses: tuple[str, ...] = (Status.ACTIVE,)  # whose occurrence it is (trigger.statuses)
 
     @property
     def key_prefix(self) -> str:
@@ -74,7 +74,7 @@ def scheduled_flows(services: Services) -> list[tuple[str, str, tuple[str, ...]]
 
 
 def occurrences(key: str, cron: str, zone: str, quiet: QuietHours, earliest: datetime,
-                latest: datetime, statuses: tuple[str, ...] = ("active",)
+                latest: datetime, statuses: tuple[str, ...] = (Status.ACTIVE,)
                 ) -> Iterator[Occurrence]:
     """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
     tz = ZoneInfo(zone)

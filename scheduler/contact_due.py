@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.contacts import REACHED, contact_every
+from bot.domain.program_arc import Status
 from bot.models import Coach, Contact, OnceMark, Participant
 from bot.outbox.queue import PRIORITY_NORMAL, queue_message
 from bot.services import Services
@@ -42,7 +43,7 @@ def contact_due_reminders(services: Services, now: datetime) -> str:
             select(Participant.id, Participant.name, since, Coach.id, Coach.phone)
             .join(Coach, Coach.id == Participant.coach_id)
             .outerjoin(last, last.c.participant_id == Participant.id)
-            .where(Participant.status == "active", Coach.active, Coach.phone.is_not(None),
+            .where(Participant.status == Status.ACTIVE, Coach.active, Coach.phone.is_not(None),
                    since <= now - every)
             .order_by(Participant.id).limit(BATCH)).all()
     sent = 0

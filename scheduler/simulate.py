@@ -23,6 +23,7 @@ from bot.core.clock import FrozenClock
 from bot.core.durations import quiet_hours_end
 from bot.domain.program_arc import STARTABLE, WEEK
 from bot.models import Participant, Run
+from bot.runtime.states import RunStatus
 from bot.services import Services
 from scheduler.checkins import occurrences, scheduled_flows
 from scheduler.jobs import run_job
@@ -35,7 +36,7 @@ def _run_moments(services: Services, now: datetime, target: datetime) -> Iterato
     with services.db.session() as session:
         for column in (Run.timeout_at, Run.expires_at):
             moment = session.scalar(select(func.min(column)).where(
-                Run.status == "active", column > now))
+                Run.status == RunStatus.ACTIVE, column > now))
             if moment is not None:
                 yield moment
         people = list(session.execute(select(

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
+from bot.domain.program_arc import Status
 from bot.flows.program_files import ProgramFileError, load_strategies
 from bot.models import AuditLog, Coach, Contact, Participant
 
@@ -147,7 +148,7 @@ def due_state(participant: Participant, last: datetime | None, every: timedelta,
     since = max(last, participant.enrolled_at) if last else participant.enrolled_at
     age = now - since
     period = int(age / every) if every else 0
-    if participant.status != "active":  # opted out, paused or done: nothing is due
+    if participant.status != Status.ACTIVE:  # opted out, paused or done: nothing is due
         return Due(since, age, False, False, period)
     return Due(since, age, period >= 1, period >= 2, period)
 

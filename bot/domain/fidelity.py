@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.config import Config
 from bot.domain.contacts import REACHED
+from bot.domain.nudges import NudgeStatus
 from bot.domain.peg import PegScore, history
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
@@ -168,14 +169,15 @@ def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow],
 def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow],
                 zone: ZoneInfo) -> None:
     for nudge in session.scalars(select(Nudge).where(
-            Nudge.status.in_(("approved", "sent", "rejected", "expired")))):
+            Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT, NudgeStatus.REJECTED,
+                              NudgeStatus.EXPIRED)))):
         moment = nudge.decided_at or nudge.due_at
         row = pairs.get((_month(moment, zone), nudge.participant_id))
         if row is None:
             continue
-        if nudge.status == "rejected":
+        if nudge.status == NudgeStatus.REJECTED:
             row.rejected += 1
-        elif nudge.status == "expired" and nudge.decided_by_id is None:
+        elif nudge.status == NudgeStatus.EXPIRED and nudge.decided_by_id is None:
             row.expired += 1
         elif nudge.body != nudge.original_body:
             row.edited += 1

@@ -8,7 +8,8 @@ Rules:
   bot.people) gets it the first time the arc job sees it, from the length
   then in force, and keeps it.
 - Week N is [start + 7(N-1) days, start + 7N days); `week_of` is never below 1.
-- This module owns `participants.status` values (`Status`). The arc moves a
+- This module owns `participants.status` values (`Status`; consent.py and the
+  staff pages move the consent and pause states, by its members). The arc moves a
   participant only between active, completed and maintenance: active ->
   completed at the end; active or completed -> maintenance when they choose
   monthly check-ins (a flow's `set_status`); maintenance -> completed. It
@@ -34,13 +35,17 @@ WEEK = timedelta(days=7)
 
 
 class Status(StrEnum):
-    """The values of `participants.status`."""
+    """The values of `participants.status` (and `status_before_opt_out`)."""
 
     ACTIVE = "active"
-    PAUSED = "paused"
-    OPTED_OUT = "opted_out"
+    PAUSED = "paused"  # staff paused the program's texts (bot/dashboard/staff.py)
+    OPTED_OUT = "opted_out"  # texted STOP (bot/inbound/consent.py)
+    WITHDRAWN = "withdrawn"  # staff recorded a withdrawal (bot/inbound/consent.py)
     COMPLETED = "completed"
     MAINTENANCE = "maintenance"
+
+
+NOT_TEXTED = frozenset({Status.OPTED_OUT, Status.WITHDRAWN})  # no text may go to them
 
 
 STARTABLE = frozenset({Status.ACTIVE, Status.MAINTENANCE})
@@ -80,7 +85,7 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     rows = session.execute(
         select(Run.id, exists().where(CheckinAnswer.run_id == Run.id))
         .where(Run.participant_id == participant_id, Run.flow_id == flow_id,
-               Run.status != "active")
+               Run.ended_at.is_not(None))  # finished (runtime/states.py: set as it ends)
         .order_by(Run.id.desc()).limit(limit)).all()
     missed = 0
     for _, answered in rows:

@@ -55,7 +55,7 @@ def purge(session: Session, services: Services, now: datetime, *, actor: str) ->
         CheckinAnswer.answered_at < before, CheckinAnswer.value != "", or_(words, *free))
         .values(value=""))
     counts["runs"] = _changed(session, update(Run).where(
-        Run.status != "active", Run.started_at < before).values(variables={}))
+        Run.ended_at.is_not(None), Run.started_at < before).values(variables={}))
     counts["before"] = before.isoformat()
     session.add(AuditLog(actor=actor, action="data.purge", target_type="data",
                          detail=counts, created_at=now))

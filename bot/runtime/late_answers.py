@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.flows.replies import parse_reply
 from bot.models import Message, Participant, Run
+from bot.runtime.states import RunStatus
 from bot.services import Services
 
 
@@ -30,7 +31,7 @@ def late_answer_reply(session: Session, services: Services, participant: Partici
     run = session.scalar(select(Run).where(Run.participant_id == participant.id)
                          .order_by(Run.id.desc()).limit(1))
     store = services.flows
-    if store is None or run is None or run.status == "active" or run.ended_at is None:
+    if store is None or run is None or run.status == RunStatus.ACTIVE or run.ended_at is None:
         return None
     flow = store.version(run.flow_id, run.flow_version) or store.get(run.flow_id)
     current = store.get(run.flow_id)
