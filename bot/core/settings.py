@@ -7,9 +7,9 @@ Rules:
   parsed `QuietHours` and `config.safety.staff_after` a `Duration`, never text
   a caller parses again.
 - SETTINGS (section, key, TOML default, converter, help) is generated from these
-  classes; `bot/core/config.py` loads and validates with it, and
-  `config.example.toml` and docs/configuration.md must list the same keys and
-  defaults (tests/test_config.py checks both).
+  classes; `bot/core/config.py` loads and validates with it.
+  `config.example.toml` must list the same keys and defaults, and
+  docs/configuration.md the same keys and variables (tests/test_config.py).
 - A converter takes the raw TOML or environment value and returns the typed
   value or raises ValueError with the fix; config.py names the key and source.
 """
