@@ -101,8 +101,8 @@ class Participant(Base):
     coach_id: Mapped[int] = mapped_column(ForeignKey("coaches.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="active", index=True)
-    # active | paused | opted_out | withdrawn | completed | maintenance: the consent states are
-    # bot/inbound/consent.py's, completed and maintenance bot/domain/program_arc.py's
+    # bot.domain.program_arc.Status: active | paused | opted_out | withdrawn | completed |
+    # maintenance (consent.py moves the consent states, the arc completed and maintenance)
     status_before_opt_out: Mapped[str | None] = mapped_column(String(12))
     nudges_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     strategies: Mapped[list[Any]] = mapped_column(default=list)
@@ -169,7 +169,7 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(24), default="reply")
     # in: participant | coach | unknown; out: reply | flow | crisis | alert | notify | nudge
     #     | compose | digest | coach_reply | system | inbox_notice | contact_due
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[str] = mapped_column(String(16), default="received")  # delivery.MessageStatus
     error_code: Mapped[int | None]
     flow_id: Mapped[str | None] = mapped_column(String(80))
     step_id: Mapped[str | None] = mapped_column(String(80))
@@ -194,7 +194,7 @@ class Run(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     flow_id: Mapped[str] = mapped_column(String(80))
     flow_version: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="active")  # active | ended | expired
+    status: Mapped[str] = mapped_column(String(10), default="active")  # runtime.states.RunStatus
     step: Mapped[str | None] = mapped_column(String(80))
     waiting: Mapped[bool] = mapped_column(Boolean, default=False)
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -234,7 +234,7 @@ class Outbox(Base):
     to_phone: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer, default=5)  # 0 = crisis, first
     state: Mapped[str] = mapped_column(String(10), default="pending")
-    # pending | claimed | sent | failed | cancelled | expired | held
+    # bot.outbox.delivery.OutboxState: pending | claimed | sent | failed | cancelled | ...
     respect_quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True)
     to_participant: Mapped[bool] = mapped_column(Boolean, default=True)
     due_at: Mapped[datetime]
@@ -279,7 +279,7 @@ class Escalation(Base):
 
 
 class Concern(Base):
-    """A concern-tier text and the direct question it asked (states: bot/concern.py)."""
+    """A concern-tier text and the direct question it asked (states: concern.ConcernState)."""
 
     __tablename__ = "concerns"
     __table_args__ = (Index("ix_concerns_state_due_at", "state", "due_at"),)
@@ -318,7 +318,7 @@ class Nudge(Base):
     source: Mapped[str] = mapped_column(String(120))  # flow:step or schedule name
     event_key: Mapped[str] = mapped_column(String(160), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")
-    # pending | approved | rejected | expired | sent | cancelled
+    # bot.domain.nudges.NudgeStatus: pending | approved | rejected | expired | sent | cancelled
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # Text a coach sent with SMS EDIT: shown on the dashboard, sent only once confirmed there
     # (a sender number can be spoofed; the dashboard needs a password).

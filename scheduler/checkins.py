@@ -34,9 +34,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from bot.core.durations import quiet_hours_end
+from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.once import minute, once_key
-from bot.domain.program_arc import STARTABLE
+from bot.domain.program_arc import STARTABLE, Status
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
 from bot.runtime import bulk as runtime_bulk
@@ -57,14 +57,14 @@ class Occurrence:
     local: datetime  # naive local wall-clock time
     at: datetime  # the aware UTC instant of `local`
     due: datetime  # `at`, or the end of quiet hours
-    statuses: tuple[str, ...] = ("active",)  # whose occurrence it is (trigger.statuses)
+    statuses: tuple[str, ...] = (Status.ACTIVE,)  # whose occurrence it is (trigger.statuses)
 
     @property
     def key_prefix(self) -> str:
         return once_key("checkin", self.name, minute(self.local), "")
 
 
-def scheduled_flows(services: Any) -> list[tuple[str, str, tuple[str, ...]]]:
+def scheduled_flows(services: Services) -> list[tuple[str, str, tuple[str, ...]]]:
     """Return (flow id, cron, statuses) for every loaded flow with `trigger.schedule`."""
     store = services.flows
     if store is None:
@@ -73,8 +73,8 @@ def scheduled_flows(services: Any) -> list[tuple[str, str, tuple[str, ...]]]:
             for flow in store.scheduled()]
 
 
-def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
-                latest: datetime, statuses: tuple[str, ...] = ("active",)
+def occurrences(key: str, cron: str, zone: str, quiet: QuietHours, earliest: datetime,
+                latest: datetime, statuses: tuple[str, ...] = (Status.ACTIVE,)
                 ) -> Iterator[Occurrence]:
     """Yield the occurrences of `cron` in `zone` due in (earliest, latest], quiet hours applied."""
     tz = ZoneInfo(zone)
@@ -95,7 +95,7 @@ def occurrences(key: str, cron: str, zone: str, quiet: str, earliest: datetime,
             yield Occurrence(key, zone, local, at, due, statuses)
 
 
-def active_zones(services: Any) -> list[str]:
+def active_zones(services: Services) -> list[str]:
     """Return the time zones of participants flows may start for (one cron evaluation each)."""
     with services.db.session() as session:
         return sorted(z for z in session.scalars(
@@ -204,10 +204,8 @@ def due_checkins(services: Services, now: datetime) -> str:
     zones = active_zones(services)
     for flow_id, cron, statuses in flows:
         for zone in zones:
-            for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now):
-                done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
             for occ in occurrences(flow_id, cron, zone, quiet, now - CATCH_UP, now, statuses):
-                done_key = f"checkins-done:{occ.key_prefix[8:]}{zone}"
+                done_key = once_key("checkins-done", occ.name, minute(occ.local), zone)
                 if zone_done(services, done_key):
                     continue
                 ids, failed = _due_ids(services, occ), 0

@@ -13,14 +13,15 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.contacts import REACHED, contact_every
+from bot.domain.program_arc import Status
 from bot.models import Coach, Contact, OnceMark, Participant
 from bot.outbox.queue import PRIORITY_NORMAL, queue_message
+from bot.services import Services
 
 BATCH = 5000
 
@@ -31,7 +32,7 @@ def reminder_text(first_name: str, participant_id: int, days: int) -> str:
             f"text in {days} days. After you talk, reply LOG P{participant_id} call MINUTES")
 
 
-def contact_due_reminders(services: Any, now: datetime) -> str:
+def contact_due_reminders(services: Services, now: datetime) -> str:
     """Text each coach once per due period about each veteran who is contact due."""
     every = contact_every(services.config)
     last = (select(Contact.participant_id, func.max(Contact.contact_at).label("at"))
@@ -42,7 +43,7 @@ def contact_due_reminders(services: Any, now: datetime) -> str:
             select(Participant.id, Participant.name, since, Coach.id, Coach.phone)
             .join(Coach, Coach.id == Participant.coach_id)
             .outerjoin(last, last.c.participant_id == Participant.id)
-            .where(Participant.status == "active", Coach.active, Coach.phone.is_not(None),
+            .where(Participant.status == Status.ACTIVE, Coach.active, Coach.phone.is_not(None),
                    since <= now - every)
             .order_by(Participant.id).limit(BATCH)).all()
     sent = 0

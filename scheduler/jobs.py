@@ -11,19 +11,17 @@ Every job:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
 from bot.domain.inbox import COACH_REQUEST, COACH_REQUEST_STAFF_AFTER
+from bot.domain.nudges import NudgeStatus
 from bot.domain.retention import describe, purge
 from bot.inbound import concern
 from bot.inbound.pipeline import prune_unknown_marks, recover_unprocessed
@@ -36,34 +34,19 @@ from bot.services import Services
 from scheduler.arc import due_arc_events
 from scheduler.checkins import due_checkins, mark_zone_done, zone_done
 from scheduler.contact_due import contact_due_reminders
+from scheduler.each import each
 from scheduler.nudge_schedules import draft_scheduled_nudges
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # most rows one job handles in one pass; the rest wait for the next pass
 DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still goes this late
 
-Job = Callable[[Any, datetime], str]
-T = TypeVar("T")
-
-
-def _each(services: Services, due: Iterable[T], act: Callable[[Session, T], Any],
-          what: str) -> int:
-    """Act on each due item in its own transaction; count what acted (a failure is logged)."""
-    done = 0
-    for item in due:
-        try:
-            with services.db.session() as session:
-                done += int(bool(act(session, item)))
-        except Exception:  # noqa: BLE001 - one broken row must not stop the others
-            log.exception("%s %s failed", what, item)
-    return done
-
-
+Job = Callable[[Services, datetime], str]
 def due_timeouts(services: Services, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
     with services.db.session() as session:
         due = runtime.due_timeouts(session, now, limit=BATCH)
-    fired = _each(services, due, lambda session, row: runtime.fire_timeout(
+    fired = each(services, due, lambda session, row: runtime.fire_timeout(
         session, services, row[0], row[1], now), "timeout of run")
     return f"{fired} timeouts fired"
 
@@ -72,7 +55,7 @@ def due_expiries(services: Services, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
     with services.db.session() as session:
         due = runtime.due_expiries(session, now, limit=BATCH)
-    expired = _each(services, due, lambda session, run_id: runtime.expire_run(
+    expired = each(services, due, lambda session, run_id: runtime.expire_run(
         session, services, run_id, now), "expiry of run")
     return f"{expired} runs expired"
 
@@ -81,17 +64,17 @@ def concern_timeouts(services: Services, now: datetime) -> str:
     """Alert the coach about concern questions unanswered for 30 minutes (once each)."""
     with services.db.session() as session:
         due = concern.due(session, now, limit=BATCH)
-    fired = _each(services, due, lambda session, concern_id: concern.fire_silence(
+    fired = each(services, due, lambda session, concern_id: concern.fire_silence(
         session, services, concern_id, now), "concern timeout")
     return f"{fired} unanswered concern questions sent to coaches"
 
 
-def escalate_to_staff(services: Any, now: datetime) -> str:
+def escalate_to_staff(services: Services, now: datetime) -> str:
     """Text staff about escalations no coach acknowledged in time (once).
 
     In time: `safety.staff_after`; a veteran's COACH request: 24 hours.
     """
-    cutoff = now - parse_duration(services.config.safety.staff_after)
+    cutoff = now - services.config.safety.staff_after.delta
     # The clock starts when the coach's text left (a non-urgent one waits for their day).
     started = func.coalesce(Escalation.coach_notified_at, Escalation.created_at)
     is_request = Escalation.kind == COACH_REQUEST
@@ -125,7 +108,8 @@ def digest_text(count: int) -> str:
 def coach_digests(services: Services, now: datetime) -> str:
     """Text each coach with pending drafts once a day, at `scheduler.digest_hour` local time."""
     hour = int(services.config.scheduler.digest_hour)
-    pending = (Nudge.coach_id == Coach.id) & (Nudge.status == "pending") & Nudge.paused.is_(False)
+    pending = ((Nudge.coach_id == Coach.id) & (Nudge.status == NudgeStatus.PENDING)
+               & Nudge.paused.is_(False))
     with services.db.session() as session:
         zones = session.scalars(select(Coach.timezone).where(
             Coach.active, Coach.role == "coach", Coach.phone.is_not(None),
@@ -193,7 +177,7 @@ def recover_inbound(services: Services, now: datetime) -> str:
     return summary + (f"; {pruned} old unknown-number marks pruned" if pruned else "")
 
 
-def purge_old_texts(services: Any, now: datetime) -> str:
+def purge_old_texts(services: Services, now: datetime) -> str:
     """Once a day, blank texts older than [data] retention (bot/domain/retention.py; audited)."""
     day_key = f"purge:{now.date().isoformat()}"
     if zone_done(services, day_key):

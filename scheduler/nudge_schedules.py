@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core.once import minute, once_key
 from bot.domain.nudges import draft_row, expire_stale_drafts
+from bot.domain.program_arc import Status
 from bot.flows.program_files import pick_for, program_cache, render
 from bot.models import Nudge, Participant
 from bot.runtime.context import context_for
@@ -55,7 +56,7 @@ def _key(schedule_id: str, occ: Occurrence) -> str:
 def _due_ids(services: Services, schedule: Any, occ: Occurrence) -> list[int]:
     key = literal(_key(schedule.id, occ), String) + cast(Participant.id, String)
     query = select(Participant.id).where(
-        Participant.status == "active", Participant.timezone == occ.zone,
+        Participant.status == Status.ACTIVE, Participant.timezone == occ.zone,
         Participant.enrolled_at <= occ.at, ~exists().where(Nudge.event_key == key))
     if schedule.from_strategies:
         query = query.where(func.coalesce(cast(Participant.strategies, String), "[]") != "[]")

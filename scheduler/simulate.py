@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -24,6 +23,8 @@ from bot.core.clock import FrozenClock
 from bot.core.durations import quiet_hours_end
 from bot.domain.program_arc import STARTABLE, WEEK
 from bot.models import Participant, Run
+from bot.runtime.states import RunStatus
+from bot.services import Services
 from scheduler.checkins import occurrences, scheduled_flows
 from scheduler.jobs import run_job
 
@@ -31,17 +32,17 @@ JOBS = ("program_arc", "checkins", "timeouts", "expiries")
 MAX_MOMENTS = 100_000  # a guard against a moment that never moves the clock
 
 
-def _run_moments(services: Any, now: datetime, target: datetime) -> Iterator[datetime]:
+def _run_moments(services: Services, now: datetime, target: datetime) -> Iterator[datetime]:
     with services.db.session() as session:
         for column in (Run.timeout_at, Run.expires_at):
             moment = session.scalar(select(func.min(column)).where(
-                Run.status == "active", column > now))
+                Run.status == RunStatus.ACTIVE, column > now))
             if moment is not None:
                 yield moment
         people = list(session.execute(select(
             Participant.enrolled_at, Participant.program_end_at, Participant.timezone)
             .where(Participant.status.in_(sorted(STARTABLE)))))
-    quiet = str(services.config.program.quiet_hours)
+    quiet = services.config.program.quiet_hours
     for enrolled_at, end_at, zone in people:
         weeks_in = (now - enrolled_at) // WEEK + 1
         yield enrolled_at + weeks_in * WEEK
@@ -52,8 +53,8 @@ def _run_moments(services: Any, now: datetime, target: datetime) -> Iterator[dat
             yield quiet_end
 
 
-def _cron_moments(services: Any, now: datetime, target: datetime) -> Iterator[datetime]:
-    quiet = str(services.config.program.quiet_hours)
+def _cron_moments(services: Services, now: datetime, target: datetime) -> Iterator[datetime]:
+    quiet = services.config.program.quiet_hours
     with services.db.session() as session:
         zones = set(session.scalars(select(Participant.timezone).distinct()))
     for flow_id, cron, statuses in scheduled_flows(services):
@@ -63,7 +64,7 @@ def _cron_moments(services: Any, now: datetime, target: datetime) -> Iterator[da
                 break
 
 
-def advance(services: Any, clock: FrozenClock, delta: timedelta) -> int:
+def advance(services: Services, clock: FrozenClock, delta: timedelta) -> int:
     """Move `clock` forward by `delta`, running the due jobs at each moment; return moments."""
     target = clock.now() + delta
     moments = 0

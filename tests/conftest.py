@@ -31,7 +31,7 @@ from bot.services import Services, build_services
 from bot.sms import SendResult
 
 pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support",
-                  "tests.sched_support"]
+                  "tests.sched_support", "tests.sms_support"]
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://peerline.example.org"

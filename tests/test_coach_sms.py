@@ -9,23 +9,10 @@ from sqlalchemy import select
 
 from bot.domain.escalations import open_escalation
 from bot.domain.nudges import draft_nudge, pause_for_participant
-from bot.domain.people import add_coach, add_participant
 from bot.inbound.coach_connect import HELP
 from bot.inbound.coach_sms import REPLY_CHARS, USAGE
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Participant
 from tests.conftest import COACH_PHONE, START, replies
-
-OTHER_COACH = "+12025550102"
-
-
-@pytest.fixture
-def other(services, people):
-    """A second coach, Blake, with a veteran of their own."""
-    with services.db.session() as session:
-        coach = add_coach(session, name="Blake Ode", phone=OTHER_COACH, now=START)
-        vet = add_participant(session, phone="+12025550124", name="Kim Lee", coach=coach,
-                              timezone="America/Chicago", now=START)
-        return {"coach": coach.id, "participant": vet.id}
 
 
 def _draft(services, participant_id, body="Keep going, Sam", key=None, due=START):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import pytest
 
 from bot.core.config import SETTINGS, ConfigError, load_config
+from bot.core.settings import SECTIONS
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 
@@ -53,7 +57,7 @@ def test_environment_overrides_file(tmp_path):
     assert config.program.name == "From env"
     assert config.twilio.validate_signatures is False
     assert config.twilio.max_messages_per_second == 10.0
-    assert config.safety.staff_phones == ["+12025550111", "+12025550112"]
+    assert config.safety.staff_phones == ("+12025550111", "+12025550112")
 
 
 def test_config_path_from_environment(tmp_path, monkeypatch):
@@ -99,7 +103,7 @@ def test_urls_and_staff_phones_are_normalised(tmp_path):
     config = load_config(path, environ={})
     assert config.twilio.public_url == "https://sms.example.org/peerline"
     assert config.twilio.api_base_url == "http://127.0.0.1:4010"
-    assert config.safety.staff_phones == ["+12025550111", "+12025550112"]
+    assert config.safety.staff_phones == ("+12025550111", "+12025550112")
 
 
 def test_world_readable_file_with_secret_is_refused(tmp_path):
@@ -149,3 +153,52 @@ def test_a_file_that_cannot_be_read_as_text_is_a_config_error(tmp_path):
         load_config(path, environ={})
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path, environ={})
+
+
+def _is(value: object, kind: Any) -> bool:
+    """Tell whether `value` is of the annotated type `kind` (unions, tuple[str, ...])."""
+    if get_origin(kind) in (Union, UnionType):
+        return any(_is(value, arm) for arm in get_args(kind))
+    if get_origin(kind) is tuple:
+        return isinstance(value, tuple) and all(_is(v, get_args(kind)[0]) for v in value)
+    return isinstance(value, type(None) if kind is None else kind)
+
+
+def test_every_section_is_typed_and_frozen_and_each_key_has_its_declared_type(tmp_path):
+    path = tmp_path / "set.toml"
+    path.write_text('[program]\ncoach_quiet_hours = "21:00-08:00"\n'
+                    '[safety]\nstaff_phones = ["+12025550111"]\n')
+    for config in (load_config(None, environ={}), load_config(path, environ={})):
+        for name, section in SECTIONS.items():
+            hints = get_type_hints(section)
+            values = getattr(config, name)
+            assert isinstance(values, section)
+            for setting in (s for s in SETTINGS if s.section == name):
+                value = getattr(values, setting.key)
+                assert _is(value, hints[setting.key]), (name, setting.key, value)
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(values, next(iter(hints)), None)
+
+
+def test_durations_and_quiet_hours_are_parsed_once_and_keep_their_text(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[program]\ncontact_every = "7d"\ncoach_quiet_hours = "21:00-08:00"\n'
+                    '[data]\nretention = "3y"\n')
+    config = load_config(path, environ={"PEERLINE_SAFETY_STAFF_AFTER": "90m"})
+    assert (config.program.contact_every.delta, str(config.program.contact_every)) == (
+        timedelta(days=7), "7d")
+    assert config.safety.staff_after.delta == timedelta(minutes=90)
+    assert config.data.retention.delta == timedelta(days=3 * 365)
+    coach = config.program.coach_quiet_hours
+    assert coach is not None and (coach.start, coach.end) == (time(21, 0), time(8, 0))
+    assert load_config(None, environ={}).program.coach_quiet_hours is None
+    changed = config.replace(program__quiet_hours="22:00-07:00")
+    assert changed.program.quiet_hours.start == time(22, 0)
+    assert str(config.program.quiet_hours) == "20:00-09:00"  # the original is unchanged
+
+
+def test_the_operators_page_lists_every_key_and_its_variable():
+    page = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `[{setting.section}] {setting.key}` |" in page, setting.key
+        assert f"`{setting.env_name}`" in page, setting.env_name

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.domain.people import add_coach, add_participant
 from bot.inbound.coach_connect import HELP
 from bot.inbound.consent import opt_out
 from bot.models import Contact, Escalation, InboxItem, Message, Outbox
@@ -15,7 +14,6 @@ from bot.sms import segments_for
 from scheduler.jobs import run_job
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, START, Sms, make_config, replies
 
-OTHER_COACH = "+12025550102"
 STAFF = "+12025550199"
 WORDS = "could you ask Alex to call me tonight about my knee"
 
@@ -23,16 +21,6 @@ WORDS = "could you ask Alex to call me tonight about my knee"
 @pytest.fixture
 def config(db_url):
     return make_config(db_url, safety__staff_phones=[STAFF])
-
-
-@pytest.fixture
-def other(services, people):
-    """A second coach, Blake, with veteran Kim."""
-    with services.db.session() as session:
-        coach = add_coach(session, name="Blake Ode", phone=OTHER_COACH, now=START)
-        vet = add_participant(session, phone="+12025550124", name="Kim Lee", coach=coach,
-                              timezone="America/Chicago", now=START)
-        return {"coach": coach.id, "participant": vet.id}
 
 
 def _rows(services, model, *where):

@@ -225,7 +225,7 @@ def test_the_twilio_transport_needs_staff_phones():
     assert "\n" not in str(info.value) and "PEERLINE_SAFETY_STAFF_PHONES" in str(info.value)
     config = make_config("sqlite:///unused.db", sms__transport="twilio",
                          safety__staff_phones=[STAFF])
-    assert config.safety.staff_phones == [STAFF]
+    assert config.safety.staff_phones == (STAFF,)
 
 
 def test_start_up_stops_on_twilio_without_staff_phones(tmp_path):

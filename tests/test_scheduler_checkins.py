@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.clock import FrozenClock
+from bot.core.durations import QuietHours
 from bot.domain.people import add_coach, add_participant
 from bot.models import Coach, Participant, Run
 from bot.services import build_services
@@ -19,7 +20,7 @@ LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _instants(cron, zone, start, end, quiet=NO_QUIET):
-    return [o.due for o in occurrences("f", cron, zone, quiet, start, end)]
+    return [o.due for o in occurrences("f", cron, zone, QuietHours.parse(quiet), start, end)]
 
 
 def test_daily_cron_keeps_local_time_across_spring_forward():

@@ -32,6 +32,7 @@ from bot.core.durations import parse_duration
 from bot.core.phones import try_e164
 from bot.inbound.pipeline import InboundSms, handle_inbound
 from bot.models import Message, Nudge, Participant
+from bot.outbox.delivery import MessageStatus
 from bot.runtime.apply import start_flow
 from bot.services import Services, build_services
 
@@ -99,7 +100,7 @@ class Chat:
                 Message.phone == self.phone).order_by(Message.id)).all()
             self.seen = int(session.scalar(select(func.max(Message.id))) or self.seen)
             for m in rows:
-                if m.status == "twiml" and skip_twiml:
+                if m.status == MessageStatus.TWIML and skip_twiml:
                     continue
                 click.echo(f"bot, later> {m.body}")
             if self.participant_id is None:

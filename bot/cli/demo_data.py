@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
 
+from bot.domain.nudges import NudgeStatus
 from bot.domain.people import add_coach, add_participant
 from bot.domain.program_arc import program_length
 from bot.models import Base, Coach, Nudge, Participant
@@ -56,7 +57,7 @@ def seed_demo(services: Services) -> bool:
             original_body="Hi Sam, Alex here. How did pacing go this week? "
                           "Even one short break counts.",
             reason="Demo: encouragement for a chosen strategy (pacing)", source="demo",
-            event_key="demo:1", status="pending", due_at=now + timedelta(hours=1),
+            event_key="demo:1", status=NudgeStatus.PENDING, due_at=now + timedelta(hours=1),
             created_at=now,
         ))
     return True

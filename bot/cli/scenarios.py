@@ -30,7 +30,9 @@ from bot.flows.store import FlowStore
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml
 from bot.inbound.pipeline import route_message
 from bot.models import Base, Escalation, Message, Nudge, Participant, Run
+from bot.outbox.delivery import MessageStatus
 from bot.runtime import apply as runtime
+from bot.runtime.states import RunStatus
 from bot.services import Services
 from scheduler import simulate
 from scheduler.jobs import run_job
@@ -143,7 +145,7 @@ class _Case:
             if "send" in step:
                 message = Message(direction="in", sid=f"SCN{uuid.uuid4().hex}",
                                   phone=self.phone, body=str(step["send"]), kind="unknown",
-                                  status="received", created_at=now)
+                                  status=MessageStatus.RECEIVED, created_at=now)
                 session.add(message)
                 session.flush()
                 route_message(session, self.services, message, now)
@@ -228,9 +230,9 @@ def advance_clock(services: Services, clock: FrozenClock, delta: timedelta) -> i
     while True:
         with services.db.session() as session:
             due = session.scalar(select(func.min(Run.timeout_at)).where(
-                Run.status == "active", Run.timeout_at.is_not(None)))
+                Run.status == RunStatus.ACTIVE, Run.timeout_at.is_not(None)))
             expiry = session.scalar(select(func.min(Run.expires_at)).where(
-                Run.status == "active", Run.expires_at.is_not(None)))
+                Run.status == RunStatus.ACTIVE, Run.expires_at.is_not(None)))
             moments = [m for m in (due, expiry) if m is not None and m <= target]
             if not moments:
                 break

@@ -1,8 +1,10 @@
 """Parse durations ("30m", "24h", "3d") and quiet-hour windows ("20:00-09:00").
 
 Rules:
-- Quiet hours are parsed once, when the configuration loads, into a QuietHours
-  value (`config.program.quiet_hours`); its str() is the text it came from.
+- Settings are parsed once, when the configuration loads: quiet hours into a
+  QuietHours value (`config.program.quiet_hours`), durations into a Duration
+  (`config.safety.staff_after.delta`); the str() of each is the text it came
+  from, so pages and messages show what staff wrote.
 - A window whose start equals its end has no quiet hours; one that wraps
   midnight (20:00-09:00) is quiet from the start to the next day's end.
 """
@@ -63,14 +65,25 @@ class QuietHours:
         return self.text
 
 
-def _window(quiet: QuietHours | str) -> QuietHours:
-    return quiet if isinstance(quiet, QuietHours) else QuietHours.parse(quiet)
+@dataclass(frozen=True)
+class Duration:
+    """A parsed duration setting: its timedelta and the text it came from."""
+
+    delta: timedelta
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Return the duration for text like 30m, 24h, 3d; raise ValueError otherwise."""
+        return cls(parse_duration(text), text.strip())
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def in_quiet_hours(quiet: QuietHours | str, when: datetime, tz: str) -> bool:
+def in_quiet_hours(quiet: QuietHours, when: datetime, tz: str) -> bool:
     """Tell whether the aware instant `when` is inside quiet hours in zone `tz`."""
-    window = _window(quiet)
-    start, end = window.start, window.end
+    start, end = quiet.start, quiet.end
     local = when.astimezone(ZoneInfo(tz)).time()
     if start == end:
         return False
@@ -79,12 +92,11 @@ def in_quiet_hours(quiet: QuietHours | str, when: datetime, tz: str) -> bool:
     return local >= start or local < end
 
 
-def quiet_hours_end(quiet: QuietHours | str, when: datetime, tz: str) -> datetime:
+def quiet_hours_end(quiet: QuietHours, when: datetime, tz: str) -> datetime:
     """Return `when` if outside quiet hours, else the first instant after they end (aware UTC)."""
-    window = _window(quiet)
-    if not in_quiet_hours(window, when, tz):
+    if not in_quiet_hours(quiet, when, tz):
         return when
-    end = window.end
+    end = quiet.end
     zone = ZoneInfo(tz)
     local = when.astimezone(zone)
     candidate = datetime.combine(local.date(), end, tzinfo=zone)

@@ -13,6 +13,7 @@ from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran
 from bot.domain import inbox
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import may_act
+from bot.domain.program_arc import Status
 from bot.models import Nudge
 
 bp = blueprint("home", __name__)
@@ -43,7 +44,7 @@ def index() -> str:
             "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
             sparkline=sparkline_svg, fmt=fmt, unread=inbox.unread_count(db, coach),
             due_count=sum(1 for r in rows if r.due.due),
-            overdue=[r for r in rows if r.due.overdue and r.participant.status == "active"],
+            overdue=[r for r in rows if r.due.overdue and r.participant.status == Status.ACTIVE],
             contact_every=services().config.program.contact_every,
         )
 

@@ -33,6 +33,7 @@ from bot.dashboard.icons import icon
 from bot.domain.access import is_staff
 from bot.domain.audit import audit as add_audit
 from bot.domain.inbox import unread_count
+from bot.domain.program_arc import Status
 from bot.models import Coach
 from bot.outbox.delivery import MessageStatus, OutboxState
 from bot.services import Services
@@ -43,9 +44,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-STATUS_WORDS = {"active": "Active", "paused": "Paused", "opted_out": "Opted out",
-                "completed": "Completed", "maintenance": "Monthly check-ins",
-                "withdrawn": "Withdrew"}
+STATUS_WORDS = {Status.ACTIVE: "Active", Status.PAUSED: "Paused", Status.OPTED_OUT: "Opted out",
+                Status.COMPLETED: "Completed", Status.MAINTENANCE: "Monthly check-ins",
+                Status.WITHDRAWN: "Withdrew"}
 
 
 def services() -> Services:

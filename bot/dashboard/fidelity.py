@@ -70,7 +70,7 @@ def fidelity() -> str:
     coaches = sorted(by_coach.items(), key=lambda item: people.get(item[0], ""))
     return render_template("staff/fidelity.html", coaches=coaches, people=people,
                            bars=bars_svg, share=met_share, contacts_from=CONTACTS_FROM,
-                           every=getattr(services().config.program, "contact_every", "14d"))
+                           every=services().config.program.contact_every)
 
 
 def init_app(app: Flask) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, flash, request
 from sqlalchemy.orm import Session
 
+from bot.core.config import Config
 from bot.dashboard.common import back, blueprint, now, services, staff_required, user
 from bot.dashboard.queries import participant_or_404
 from bot.domain.goals import Goal, goal_history
@@ -51,7 +52,7 @@ class ProgramSummary:
         return float(score) if score is not None else None
 
 
-def program_summary(db: Session, participant: Participant, config: Any,
+def program_summary(db: Session, participant: Participant, config: Config,
                     moment: datetime) -> ProgramSummary:
     """Return the program facts for the veteran's page."""
     scores = history(db, participant)

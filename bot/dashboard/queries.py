@@ -14,6 +14,7 @@ from bot.dashboard.charts import Week, weekly_peg
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import coaches, may_act, only_theirs
 from bot.domain.contacts import Due, contact_every, due_state, last_contacts
+from bot.domain.nudges import NudgeStatus
 from bot.models import (
     CheckinAnswer,
     Coach,
@@ -136,7 +137,7 @@ def veteran_rows(db: Session, coach: Coach, now: datetime) -> list[VeteranRow]:
         answers[answer.participant_id].append(answer)
     pending = dict(db.execute(
         select(Nudge.participant_id, func.count(Nudge.id))
-        .where(Nudge.participant_id.in_(ids), Nudge.status == "pending")
+        .where(Nudge.participant_id.in_(ids), Nudge.status == NudgeStatus.PENDING)
         .group_by(Nudge.participant_id)).all())
     escalated = dict(db.execute(
         select(Escalation.participant_id, func.count(Escalation.id))

@@ -15,10 +15,12 @@ from bot.core.ids import parse_id
 from bot.dashboard.audit_words import sentences
 from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
 from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
+from bot.domain.nudges import NudgeStatus
 from bot.domain.people import EnrolmentError, add_participant
-from bot.domain.program_arc import program_length
+from bot.domain.program_arc import Status, program_length
 from bot.flows.program_files import check as check_program_files
 from bot.models import AuditLog, Coach, Escalation, Message, Nudge, Outbox, Participant
+from bot.outbox.delivery import OutboxState
 from bot.runtime.apply import on_enrolled
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,11 @@ def pause(participant_id: int) -> Response:
     """Pause a veteran's program (no check-ins or drafts) until resumed."""
     with services().db.session() as db:
         participant = _participant(db, participant_id)
-        if participant.status != "active":
+        if participant.status != Status.ACTIVE:
             flash(f"{participant.first_name} is not active, so there is nothing to pause.",
                   "error")
         else:
-            participant.status = "paused"
+            participant.status = Status.PAUSED
             audit(db, "participant.pause", "participant", participant.id)
             flash(f"Paused {participant.first_name}'s program.", "ok")
     return back("staff.overview")
@@ -113,10 +115,10 @@ def resume(participant_id: int) -> Response:
     """Resume a paused veteran's program."""
     with services().db.session() as db:
         participant = _participant(db, participant_id)
-        if participant.status != "paused":
+        if participant.status != Status.PAUSED:
             flash(f"{participant.first_name} is not paused.", "error")
         else:
-            participant.status = "active"
+            participant.status = Status.ACTIVE
             audit(db, "participant.resume", "participant", participant.id)
             flash(f"Resumed {participant.first_name}'s program.", "ok")
     return back("staff.overview")
@@ -138,7 +140,8 @@ def reassign(participant_id: int) -> Response:
             before = participant.coach_id
             participant.coach_id = coach.id
             db.execute(update(Nudge).where(Nudge.participant_id == participant.id,
-                                           Nudge.status == "pending").values(coach_id=coach.id))
+                                           Nudge.status == NudgeStatus.PENDING)
+                       .values(coach_id=coach.id))
             db.execute(update(Escalation).where(Escalation.participant_id == participant.id,
                                                 Escalation.resolved_at.is_(None))
                        .values(coach_id=coach.id))
@@ -234,7 +237,7 @@ def failed() -> str:
     with services().db.session() as db:
         rows = db.execute(
             select(Outbox, Message).join(Message, Message.id == Outbox.message_id)
-            .where(Outbox.state == "failed").order_by(Outbox.id.desc()).limit(300)
+            .where(Outbox.state == OutboxState.FAILED).order_by(Outbox.id.desc()).limit(300)
         ).all()
         people = {p.id: p for p in db.scalars(select(Participant).where(
             Participant.id.in_({m.participant_id for _, m in rows if m.participant_id})))}

@@ -41,7 +41,9 @@ from bot.domain import inbox
 from bot.domain import nudges as nudge_rules
 from bot.domain.contacts import KINDS, contact_every, due_state, history, last_contacts
 from bot.domain.goals import current_goal
+from bot.domain.nudges import NudgeStatus
 from bot.domain.relay import RelayError, relay
+from bot.flows.program_files import load_strategies
 from bot.models import Nudge
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,6 @@ THREAD_PAGE = 30  # messages per page of the conversation
 
 def strategy_names() -> dict[str, str]:
     """Return strategy names by id from the program's library (empty until it exists)."""
-    try:
-        from bot.flows.program_files import load_strategies
-    except ImportError:
-        return {}
     try:
         library: Any = load_strategies(services().config.flows.dir)
     except Exception:  # noqa: BLE001 - a broken library must not break the page
@@ -99,7 +97,8 @@ def show(participant_id: int) -> str:
         escalations = open_escalations(db, coach, participant.id)
         drafts = [(n, send_time(n, moment)) for n in db.scalars(
             select(Nudge).where(Nudge.participant_id == participant.id,
-                                Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id))]
+                                Nudge.status == NudgeStatus.PENDING)
+            .order_by(Nudge.due_at, Nudge.id))]
         people = names(db, {participant.coach_id} | {m.coach_id for m, _ in messages}
                        | {e.acknowledged_by_id for e in escalations})
         library = strategy_names()

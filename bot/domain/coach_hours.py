@@ -11,16 +11,16 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from bot.core.durations import quiet_hours_end
+from bot.core.config import Config
+from bot.core.durations import QuietHours, quiet_hours_end
 
 
-def coach_quiet(config: Any) -> str:
+def coach_quiet(config: Config) -> QuietHours:
     """Return the coaches' quiet hours, e.g. 20:00-09:00."""
-    return str(config.program.coach_quiet_hours or config.program.quiet_hours)
+    return config.program.coach_quiet_hours or config.program.quiet_hours
 
 
-def coach_leaves(config: Any, timezone: str, when: datetime) -> datetime:
+def coach_leaves(config: Config, timezone: str, when: datetime) -> datetime:
     """Return when a non-urgent text to a coach in `timezone` queued at `when` leaves."""
     return quiet_hours_end(coach_quiet(config), when, timezone)

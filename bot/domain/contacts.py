@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
+from bot.core.config import Config
+from bot.domain.program_arc import Status
 from bot.flows.program_files import ProgramFileError, load_strategies
 from bot.models import AuditLog, Coach, Contact, Participant
 
@@ -126,9 +126,9 @@ def history(session: Session, participant_id: int, limit: int = 50) -> list[Cont
                                 .limit(limit)))
 
 
-def contact_every(config: Any) -> timedelta:
+def contact_every(config: Config) -> timedelta:
     """Return `[program] contact_every`."""
-    return parse_duration(str(config.program.contact_every))
+    return config.program.contact_every.delta
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def due_state(participant: Participant, last: datetime | None, every: timedelta,
     since = max(last, participant.enrolled_at) if last else participant.enrolled_at
     age = now - since
     period = int(age / every) if every else 0
-    if participant.status != "active":  # opted out, paused or done: nothing is due
+    if participant.status != Status.ACTIVE:  # opted out, paused or done: nothing is due
         return Due(since, age, False, False, period)
     return Due(since, age, period >= 1, period >= 2, period)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -57,9 +56,9 @@ class Alerted:
     staff_texted: bool
 
 
-def daytime(services: Any, now: datetime, timezone: str) -> datetime:
+def daytime(services: Services, now: datetime, timezone: str) -> datetime:
     """Return `now`, or the end of `[program] quiet_hours` in `timezone` if inside them."""
-    return quiet_hours_end(str(services.config.program.quiet_hours), now, timezone)
+    return quiet_hours_end(services.config.program.quiet_hours, now, timezone)
 
 
 def _insert(session: Session, escalation: Escalation) -> bool:
@@ -119,7 +118,7 @@ def open_escalation(
     return escalation
 
 
-def _open_for_number(session: Session, services: Any, *, kind: str, phone: str, sender: str,
+def _open_for_number(session: Session, services: Services, *, kind: str, phone: str, sender: str,
                      event_key: str, message_id: int | None, now: datetime,
                      urgent: bool) -> Escalation | None:
     """Create an escalation about a number with no participant; staff are texted (once)."""
@@ -166,7 +165,7 @@ def _repeat(session: Session, escalation: Escalation, now: datetime) -> Alerted:
                    escalation.staff_notified_at is not None)
 
 
-def alert_once(session: Session, services: Any, *, kind: str, phone: str, now: datetime,
+def alert_once(session: Session, services: Services, *, kind: str, phone: str, now: datetime,
                reason: str = "", participant: Participant | None = None, sender: str = "",
                message_id: int | None = None, urgent: bool = True,
                daytime_only: bool = False) -> Alerted:
@@ -204,7 +203,7 @@ def alert_once(session: Session, services: Any, *, kind: str, phone: str, now: d
 
 
 def notify_staff(
-    session: Session, services: Any, escalation: Escalation, participant: Participant | None,
+    session: Session, services: Services, escalation: Escalation, participant: Participant | None,
     now: datetime,
 ) -> int:
     """Text every staff phone about `escalation` (once); return how many texts were queued."""

@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
+from bot.core.config import Config
 from bot.domain.contacts import REACHED
+from bot.domain.nudges import NudgeStatus
 from bot.domain.peg import PegScore, history
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
@@ -43,7 +44,6 @@ CONTACTS_FROM = "contact log: calls, visits and texts (relayed texts count)"
 COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts_from",
            "met_contact_every", "median_minutes_to_acknowledge", "drafts_approved",
            "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
-DEFAULT_CONTACT_EVERY = "14d"
 
 
 @dataclass
@@ -119,10 +119,10 @@ def _contacts(session: Session) -> dict[int, list[datetime]]:
     return found
 
 
-def fidelity_rows(session: Session, config: Any, now: datetime) -> list[FidelityRow]:
+def fidelity_rows(session: Session, config: Config, now: datetime) -> list[FidelityRow]:
     """Return the pair rows and then the coach rows, month by month."""
     zone = ZoneInfo(config.program.timezone)
-    every = parse_duration(getattr(config.program, "contact_every", DEFAULT_CONTACT_EVERY))
+    every = config.program.contact_every.delta
     people = list(session.scalars(select(Participant).order_by(Participant.id)))
     if not people:
         return []
@@ -169,14 +169,15 @@ def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow],
 def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow],
                 zone: ZoneInfo) -> None:
     for nudge in session.scalars(select(Nudge).where(
-            Nudge.status.in_(("approved", "sent", "rejected", "expired")))):
+            Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT, NudgeStatus.REJECTED,
+                              NudgeStatus.EXPIRED)))):
         moment = nudge.decided_at or nudge.due_at
         row = pairs.get((_month(moment, zone), nudge.participant_id))
         if row is None:
             continue
-        if nudge.status == "rejected":
+        if nudge.status == NudgeStatus.REJECTED:
             row.rejected += 1
-        elif nudge.status == "expired" and nudge.decided_by_id is None:
+        elif nudge.status == NudgeStatus.EXPIRED and nudge.decided_by_id is None:
             row.expired += 1
         elif nudge.body != nudge.original_body:
             row.edited += 1

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.models import Coach, InboxItem, Message, Participant
 from bot.outbox.queue import PRIORITY_ALERT, queue_message
+from bot.services import Services
 
 RELAY_WINDOW = timedelta(hours=48)
 NOTICE_EVERY = timedelta(hours=1)
@@ -62,7 +63,7 @@ def in_relay_window(session: Session, participant_id: int, now: datetime) -> boo
         Message.kind == "compose", Message.created_at >= now - RELAY_WINDOW).limit(1)) is not None
 
 
-def to_inbox(session: Session, services: Any, participant: Participant, message: Any,
+def to_inbox(session: Session, services: Services, participant: Participant, message: Any,
              now: datetime) -> Passed | None:
     """Put the veteran's text in their coach's inbox; None when there is no active coach."""
     coach = session.get(Coach, participant.coach_id)

@@ -12,11 +12,14 @@ Rules (SPEC §6.7):
 - New words sent by SMS (`EDIT`) are held in `sms_edit_body` and go out only when
   confirmed on the dashboard: a sender number can be spoofed, a password cannot.
 - Errors are NudgeError with a sentence a coach can read on a phone.
+- This module owns `nudges.status` (NudgeStatus); code names its values by
+  the enum, never by bare strings.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
@@ -28,7 +31,22 @@ from bot.core.ids import in_range
 from bot.domain.access import may_act, only_theirs
 from bot.domain.audit import audit
 from bot.models import Coach, Message, Nudge, Outbox, Participant
+from bot.outbox.delivery import OutboxState
 from bot.outbox.queue import queue_message
+
+
+class NudgeStatus(StrEnum):
+    """The values of `nudges.status`: a draft's life, from the coach's queue to the phone."""
+
+    PENDING = "pending"  # waiting for its coach
+    APPROVED = "approved"  # queued in the outbox
+    REJECTED = "rejected"
+    EXPIRED = "expired"  # past its lateness, pending or approved
+    SENT = "sent"  # the sender handed its text to the provider
+    CANCELLED = "cancelled"  # the veteran opted out or withdrew (bot/inbound/consent.py)
+
+
+WAITING = (NudgeStatus.PENDING, NudgeStatus.APPROVED)  # still to be decided or sent
 
 
 class NudgeError(ValueError):
@@ -40,7 +58,8 @@ def draft_row(participant: Participant, *, body: str, reason: str, source: str, 
     """Return the columns of a new pending draft (one writer for draft_nudge and bulk drafts)."""
     return {"participant_id": participant.id, "coach_id": participant.coach_id, "body": body,
             "original_body": body, "reason": reason[:200], "source": source[:120],
-            "event_key": event_key, "status": "pending", "paused": participant.nudges_paused,
+            "event_key": event_key, "status": NudgeStatus.PENDING,
+            "paused": participant.nudges_paused,
             "due_at": due_at, "max_lateness_seconds": int(max_lateness.total_seconds()),
             "created_at": now}
 
@@ -85,15 +104,16 @@ def get_for(session: Session, nudge_id: int, coach: Coach) -> Nudge:
 
 
 def _check_pending(nudge: Nudge, *, allow_paused: bool = False) -> None:
-    if nudge.status == "pending":
+    if nudge.status == NudgeStatus.PENDING:
         if nudge.paused and not allow_paused:
             raise NudgeError(f"#{nudge.id} is paused after a crisis alert. To send it, first "
                              f"text RESUME {nudge.participant_id} (or resume nudges on the "
                              f"veteran's page), then OK {nudge.id}.")
         return
-    words = {"approved": "was already approved", "sent": "was already sent",
-             "rejected": "was already rejected", "expired": "expired (too late to send)",
-             "cancelled": "was cancelled"}
+    words: dict[str, str] = {
+        NudgeStatus.APPROVED: "was already approved", NudgeStatus.SENT: "was already sent",
+        NudgeStatus.REJECTED: "was already rejected",
+        NudgeStatus.EXPIRED: "expired (too late to send)", NudgeStatus.CANCELLED: "was cancelled"}
     raise NudgeError(f"#{nudge.id} {words.get(nudge.status, 'is ' + nudge.status)}.")
 
 
@@ -112,7 +132,7 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
     _check_pending(nudge)
     not_after = nudge.due_at + timedelta(seconds=nudge.max_lateness_seconds)
     if now > not_after:
-        nudge.status = "expired"
+        nudge.status = NudgeStatus.EXPIRED
         nudge.decided_by_id = coach.id
         nudge.decided_at = now
         _audit(session, coach, "nudge.expire", nudge, now, via)
@@ -132,7 +152,7 @@ def approve(session: Session, nudge: Nudge, coach: Coach, now: datetime, *,
         participant=participant, coach_id=nudge.coach_id, due_at=due,
         not_after=not_after,
     )
-    nudge.status = "approved"
+    nudge.status = NudgeStatus.APPROVED
     nudge.sms_edit_body = None  # decided: a held SMS edit is either this text or dropped
     nudge.decided_by_id = coach.id
     nudge.decided_at = now
@@ -162,7 +182,7 @@ def hold_sms_edit(session: Session, nudge: Nudge, coach: Coach, now: datetime,
 def reject(session: Session, nudge: Nudge, coach: Coach, now: datetime, via: str = "web") -> None:
     """Reject a pending draft (also while paused: dropping a draft is always safe)."""
     _check_pending(nudge, allow_paused=True)
-    nudge.status = "rejected"
+    nudge.status = NudgeStatus.REJECTED
     nudge.decided_by_id = coach.id
     nudge.decided_at = now
     _audit(session, coach, "nudge.reject", nudge, now, via)
@@ -173,13 +193,14 @@ def pause_for_participant(session: Session, participant_id: int, now: datetime) 
     session.execute(update(Participant).where(Participant.id == participant_id)
                     .values(nudges_paused=True))
     session.execute(update(Nudge).where(Nudge.participant_id == participant_id,
-                                        Nudge.status.in_(("pending", "approved")))
+                                        Nudge.status.in_(WAITING))
                     .values(paused=True))
     held = select(Nudge.message_id).where(Nudge.participant_id == participant_id,
-                                          Nudge.status == "approved",
+                                          Nudge.status == NudgeStatus.APPROVED,
                                           Nudge.message_id.is_not(None))
-    session.execute(update(Outbox).where(Outbox.message_id.in_(held), Outbox.state == "pending")
-                    .values(state="held"))
+    session.execute(update(Outbox).where(Outbox.message_id.in_(held),
+                                         Outbox.state == OutboxState.PENDING)
+                    .values(state=OutboxState.HELD))
 
 
 def resume_for_participant(session: Session, participant_id: int, coach: Coach,
@@ -191,28 +212,30 @@ def resume_for_participant(session: Session, participant_id: int, coach: Coach,
                     .values(paused=False))
     held = select(Nudge.message_id).where(Nudge.participant_id == participant_id,
                                           Nudge.message_id.is_not(None))
-    session.execute(update(Outbox).where(Outbox.message_id.in_(held), Outbox.state == "held")
-                    .values(state="pending"))
+    session.execute(update(Outbox).where(Outbox.message_id.in_(held),
+                                         Outbox.state == OutboxState.HELD)
+                    .values(state=OutboxState.PENDING))
     audit(session, "nudges.resume", now, coach=coach, via=via, target_type="participant",
           target_id=participant_id)
 
 
 def pending_for(session: Session, coach: Coach) -> list[Nudge]:
     """Return the coach's pending drafts (all of them for staff), oldest first."""
-    query = select(Nudge).where(Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id)
+    query = (select(Nudge).where(Nudge.status == NudgeStatus.PENDING)
+             .order_by(Nudge.due_at, Nudge.id))
     return list(session.scalars(only_theirs(query, coach, Nudge.coach_id)))
 
 
 def expire_stale_drafts(session: Session, now: datetime) -> int:
     """Mark pending drafts expired once they are past their lateness; return how many."""
     rows = session.execute(select(Nudge.id, Nudge.due_at, Nudge.max_lateness_seconds)
-                           .where(Nudge.status == "pending", Nudge.due_at < now)).all()
+                           .where(Nudge.status == NudgeStatus.PENDING, Nudge.due_at < now)).all()
     stale = [nudge_id for nudge_id, due_at, lateness in rows
              if due_at + timedelta(seconds=lateness) < now]
     for start in range(0, len(stale), 500):
         session.execute(update(Nudge).where(Nudge.id.in_(stale[start:start + 500]),
-                                            Nudge.status == "pending")
-                        .values(status="expired", decided_at=now)
+                                            Nudge.status == NudgeStatus.PENDING)
+                        .values(status=NudgeStatus.EXPIRED, decided_at=now)
                         .execution_options(synchronize_session=False))
     return len(stale)
 

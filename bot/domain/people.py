@@ -13,6 +13,7 @@ from bot.core.durations import is_zone
 from bot.core.phones import PhoneError, to_e164
 from bot.core.textclean import has_control
 from bot.domain.audit import audit
+from bot.domain.program_arc import Status
 from bot.models import Coach, ConsentEvent, Participant
 
 
@@ -140,7 +141,7 @@ def add_participant(
         raise EnrolmentError(f"phone number {e164} is already enrolled")
     participant = Participant(
         phone=e164, name=name.strip(), coach_id=coach.id, timezone=check_timezone(timezone),
-        status="active", strategies=[], fields={}, enrolled_at=start,
+        status=Status.ACTIVE, strategies=[], fields={}, enrolled_at=start,
         program_end_at=start + length if length is not None else None,
         consent_version=(consent_version or "").strip()[:40] or None, consented_at=now,
     )

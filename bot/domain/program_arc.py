@@ -8,7 +8,8 @@ Rules:
   bot.people) gets it the first time the arc job sees it, from the length
   then in force, and keeps it.
 - Week N is [start + 7(N-1) days, start + 7N days); `week_of` is never below 1.
-- This module owns `participants.status` values (`Status`). The arc moves a
+- This module owns `participants.status` values (`Status`; consent.py and the
+  staff pages move the consent and pause states, by its members). The arc moves a
   participant only between active, completed and maintenance: active ->
   completed at the end; active or completed -> maintenance when they choose
   monthly check-ins (a flow's `set_status`); maintenance -> completed. It
@@ -23,25 +24,28 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
+from bot.core.config import Config
 from bot.models import AuditLog, CheckinAnswer, Participant, Run
 
 WEEK = timedelta(days=7)
 
 
 class Status(StrEnum):
-    """The values of `participants.status`."""
+    """The values of `participants.status` (and `status_before_opt_out`)."""
 
     ACTIVE = "active"
-    PAUSED = "paused"
-    OPTED_OUT = "opted_out"
+    PAUSED = "paused"  # staff paused the program's texts (bot/dashboard/staff.py)
+    OPTED_OUT = "opted_out"  # texted STOP (bot/inbound/consent.py)
+    WITHDRAWN = "withdrawn"  # staff recorded a withdrawal (bot/inbound/consent.py)
     COMPLETED = "completed"
     MAINTENANCE = "maintenance"
+
+
+NOT_TEXTED = frozenset({Status.OPTED_OUT, Status.WITHDRAWN})  # no text may go to them
 
 
 STARTABLE = frozenset({Status.ACTIVE, Status.MAINTENANCE})
@@ -56,12 +60,12 @@ class ArcError(ValueError):
     """A staff action on a program that cannot be done; str() says why, for the page."""
 
 
-def program_length(config: Any) -> timedelta:
+def program_length(config: Config) -> timedelta:
     """Return `[program] length` as a timedelta."""
-    return parse_duration(config.program.length)
+    return config.program.length.delta
 
 
-def end_of(participant: Participant, config: Any) -> datetime:
+def end_of(participant: Participant, config: Config) -> datetime:
     """Return when the participant's program ends (stored, else from the current length)."""
     return participant.program_end_at or participant.enrolled_at + program_length(config)
 
@@ -71,7 +75,7 @@ def week_of(participant: Participant, now: datetime) -> int:
     return max(1, (now - participant.enrolled_at) // WEEK + 1)
 
 
-def total_weeks(participant: Participant, config: Any) -> int:
+def total_weeks(participant: Participant, config: Config) -> int:
     """Return how many weeks the participant's program lasts, to the nearest week."""
     return max(1, round((end_of(participant, config) - participant.enrolled_at) / WEEK))
 
@@ -81,7 +85,7 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     rows = session.execute(
         select(Run.id, exists().where(CheckinAnswer.run_id == Run.id))
         .where(Run.participant_id == participant_id, Run.flow_id == flow_id,
-               Run.status != "active")
+               Run.ended_at.is_not(None))  # finished (runtime/states.py: set as it ends)
         .order_by(Run.id.desc()).limit(limit)).all()
     missed = 0
     for _, answered in rows:
@@ -91,7 +95,7 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     return missed
 
 
-def describe_week(participant: Participant, config: Any, now: datetime) -> str:
+def describe_week(participant: Participant, config: Config, now: datetime) -> str:
     """Return "week 3 of 16", or how the program stands when it is not running."""
     total = total_weeks(participant, config)
     if participant.status == Status.MAINTENANCE:
@@ -113,7 +117,7 @@ def set_status(session: Session, participant: Participant, status: str, now: dat
     return True
 
 
-def extend(session: Session, participant: Participant, weeks: int, config: Any, now: datetime,
+def extend(session: Session, participant: Participant, weeks: int, config: Config, now: datetime,
            actor: str) -> datetime:
     """Move the program's end `weeks` later (staff); a finished veteran becomes active again."""
     if not 1 <= weeks <= MAX_EXTEND_WEEKS:

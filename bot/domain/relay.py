@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from bot.core.durations import quiet_hours_end
 from bot.domain.contacts import log_contact
 from bot.models import AuditLog, Coach, Participant
 from bot.outbox.queue import queue_message
+from bot.services import Services
 from bot.sms import segments_for
 
 MAX_SEGMENTS = 3
@@ -69,7 +69,7 @@ class Relayed:
     participant: Participant
 
 
-def relay(session: Session, services: Any, coach: Coach, participant_id: int, words: str,
+def relay(session: Session, services: Services, coach: Coach, participant_id: int, words: str,
           now: datetime, *, via: str) -> Relayed:
     """Queue `coach`'s words to their veteran; raise RelayError when refused."""
     participant = own_veteran(session, coach, participant_id)
@@ -94,6 +94,6 @@ def relay(session: Session, services: Any, coach: Coach, participant_id: int, wo
     session.add(AuditLog(actor_id=coach.id, actor=f"{via}:coach:{coach.id}",
                          action="message.compose", target_type="participant", target_id=pid,
                          detail={"message_id": message.id}, created_at=now))
-    leaves = quiet_hours_end(str(services.config.program.quiet_hours), now,
+    leaves = quiet_hours_end(services.config.program.quiet_hours, now,
                              participant.timezone)
     return Relayed(message.id, leaves, participant)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.core.config import retention_of
 from bot.domain.export import text_variables
 from bot.models import AuditLog, CheckinAnswer, EscalationNote, Message, Nudge, Run
+from bot.services import Services
 
 # A kept answer is a score or a flag; anything else is a veteran's own words.
 _SCORE = r"^ *-?[0-9]+(\.[0-9]+)? *$"
@@ -34,7 +35,7 @@ def _changed(session: Session, statement: Any) -> int:
     return int(result.rowcount or 0)
 
 
-def purge(session: Session, services: Any, now: datetime, *, actor: str) -> dict[str, Any]:
+def purge(session: Session, services: Services, now: datetime, *, actor: str) -> dict[str, Any]:
     """Blank what is older than the retention window; audit and return what was blanked."""
     before = now - retention_of(services.config)
     flows = services.flows.flows() if services.flows is not None else []
@@ -54,7 +55,7 @@ def purge(session: Session, services: Any, now: datetime, *, actor: str) -> dict
         CheckinAnswer.answered_at < before, CheckinAnswer.value != "", or_(words, *free))
         .values(value=""))
     counts["runs"] = _changed(session, update(Run).where(
-        Run.status != "active", Run.started_at < before).values(variables={}))
+        Run.ended_at.is_not(None), Run.started_at < before).values(variables={}))
     counts["before"] = before.isoformat()
     session.add(AuditLog(actor=actor, action="data.purge", target_type="data",
                          detail=counts, created_at=now))

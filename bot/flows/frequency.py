@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from croniter import croniter
 
 from bot.flows.program_files import program_cache
+
+if TYPE_CHECKING:  # bot.services imports this module (FlowStore / ProgramCache)
+    from bot.services import Services
 
 _WEEKS = 4
 _FROM = datetime(2026, 1, 5)  # a Monday; local wall-clock times
@@ -35,7 +38,7 @@ def per_week(crons: tuple[str, ...]) -> int:
     return round(fired / _WEEKS)
 
 
-def texts_per_week(services: Any) -> int:
+def texts_per_week(services: Services) -> int:
     """Return the number of texts a week the program sends an active veteran on its own."""
     crons: list[str] = []
     if services.flows is not None:

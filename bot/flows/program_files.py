@@ -45,25 +45,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.core.durations import parse_duration
 from bot.flows.cron import cron_problem
-from bot.flows.program_yaml import (
-    Report,
-    check_mapping,
-    hint,
-    item_line,
-    key_line,
-    load_yaml,
-    text_field,
-    texts_field,
-    top_list,
-)
+from bot.flows.program_yaml import check_mapping, load_yaml, text_field, texts_field, top_list
 from bot.flows.templates import compiled_template
+from bot.flows.yamlio import Report, hint, item_line, key_line
+
+if TYPE_CHECKING:  # bot.services imports this module (FlowStore / ProgramCache)
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +126,7 @@ def _items(items: CommentedSeq | None, report: Report, kind: str,
 
 
 def _parse_strategies(path: Path, problems: list[str]) -> dict[str, Strategy]:
-    report = Report(path, problems)
+    report = Report(str(path))
     items = top_list(load_yaml(path, report), "strategies", path, report)
     library: dict[str, Strategy] = {}
     for item, sid, line in _items(items, report, "strategy",
@@ -142,12 +136,13 @@ def _parse_strategies(path: Path, problems: list[str]) -> dict[str, Strategy]:
         description = text_field(item, "description", report, what, one_line=True, max_len=160)
         reminders = texts_field(item, "reminders", report, what, MIN_REMINDERS)
         library[sid] = Strategy(sid, name, description, tuple(reminders), line)
+    problems.extend(str(problem) for problem in report.problems)
     return library
 
 
 def _parse_schedules(path: Path, problems: list[str],
                      library: Mapping[str, Strategy] | None) -> tuple[NudgeSchedule, ...]:
-    report = Report(path, problems)
+    report = Report(str(path))
     items = top_list(load_yaml(path, report), "schedules", path, report)
     out: list[NudgeSchedule] = []
     keys = ["id", "cron", "reason", "texts", "from_strategies", "max_late", "enabled"]
@@ -187,6 +182,7 @@ def _parse_schedules(path: Path, problems: list[str],
             report.add(line, f"{what} needs `texts:` (a list) or `from_strategies: true`")
         out.append(NudgeSchedule(sid, cron, reason, tuple(texts), flags["from_strategies"],
                                  max_late, flags["enabled"], line))
+    problems.extend(str(problem) for problem in report.problems)
     return tuple(out)
 
 
@@ -196,8 +192,7 @@ def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
     for path in sorted(flows_dir.glob("*.yaml")):
         if path.name in NOT_FLOWS:
             continue
-        report = Report(path, [])
-        data = load_yaml(path, report)
+        data = load_yaml(path, Report(str(path)))  # a flow's own problems: the flows check
         steps = data.get("steps") if isinstance(data, CommentedMap) else None
         if not isinstance(steps, CommentedMap):
             continue
@@ -356,7 +351,7 @@ class ProgramCache:
         return self._schedules
 
 
-def program_cache(services: Any) -> ProgramCache:
+def program_cache(services: Services) -> ProgramCache:
     """Return the services' ProgramCache (made on first use) for the configured flows folder."""
     cache = services.program_cache
     if cache is None:

@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from bot.flows import yamlio
 from bot.flows.templates import LENIENT as _LENIENT
 from bot.flows.templates import STRICT
-from bot.flows.yamlio import hint, item_line, key_line, node_line
+from bot.flows.yamlio import Report, hint, item_line, key_line, node_line
 
 MAX_TEXT = 320
 SCOPE = frozenset({"participant", "coach", "program"})
@@ -22,23 +22,11 @@ _SAMPLE = {"participant": {"first_name": "Christopher"}, "coach": {"first_name":
            "program": {"name": "PeerLine"}}
 
 
-class Report:
-    """Collect `FILE:LINE: message` problems for one file."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path, self.problems = path, problems
-
-    def add(self, line: int, message: str) -> None:
-        self.problems.append(f"{self.path}:{max(line, 1)}: {message}")
-
-
 def load_yaml(path: Path, report: Report) -> Any:
     """Parse `path` safely (no tags), keeping line numbers; FAILED after reporting a problem."""
-    problems = yamlio.Report(str(path))
-    data = yamlio.load_yaml(path, problems)
-    for problem in problems.problems:
-        report.add(problem.line, problem.message)
-    return FAILED if problems.problems else data
+    before = len(report.problems)
+    data = yamlio.load_yaml(path, report)
+    return FAILED if len(report.problems) > before else data
 
 
 def check_mapping(data: Any, report: Report, line: int, what: str, keys: Sequence[str]) -> bool:

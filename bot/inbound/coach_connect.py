@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot.domain.contacts import ContactError, log_contact, parse_log, strategy_library
 from bot.domain.relay import RelayError, own_veteran, relay
 from bot.models import CheckinAnswer, Coach, Nudge
+from bot.services import Services
 
 HELP = [
     "PeerLine coach commands (P3 or 3 = veteran, #12 or 12 = draft or alert): "
@@ -55,7 +55,7 @@ def quoting(session: Session, drafts: Iterable[Nudge]) -> set[int]:
                    for words in by_person.get(d.participant_id, []))}
 
 
-def text_command(session: Session, services: Any, coach: Coach, number: int, words: str,
+def text_command(session: Session, services: Services, coach: Coach, number: int, words: str,
                  now: datetime) -> str:
     """Relay `words` to veteran `number`; return the answer to the coach."""
     try:
@@ -71,7 +71,7 @@ def text_command(session: Session, services: Any, coach: Coach, number: int, wor
     return f"Sent to {first} (P{pid}) from the program number. Replies come to your inbox."
 
 
-def log_command(session: Session, services: Any, coach: Coach, number: int, rest: str,
+def log_command(session: Session, services: Services, coach: Coach, number: int, rest: str,
                 now: datetime) -> str:
     """Log a contact with veteran `number`; return the answer to the coach."""
     try:

@@ -31,6 +31,7 @@ from bot.domain.access import coaches, may_act
 from bot.domain.escalations import acknowledge, can_resolve
 from bot.domain.nudges import (
     NudgeError,
+    NudgeStatus,
     approve,
     get_for,
     hold_sms_edit,
@@ -113,7 +114,7 @@ def _decide(session: Session, services: Services, coach: Coach, verb: str, numbe
     else:
         approve(session, nudge, coach, now, via="sms")
         done = "approved"
-    if nudge.status == "expired":
+    if nudge.status == NudgeStatus.EXPIRED:
         return f"#{number} expired (too late to send); {participant.first_name} won't get it."
     return f"#{number} {done}; it goes to {participant.first_name} " \
            f"{_when(nudge, participant, services, now)}."

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.escalations import open_escalation
 from bot.models import AuditLog, Concern, Participant
+from bot.services import Services
 
 ANSWER_WITHIN = timedelta(minutes=30)
 REASON_NO = "Worrying words in a text; said NO when asked about suicide. Please reach out today"
@@ -79,7 +79,7 @@ def upgrade(session: Session, participant_id: int, escalation_id: int, now: date
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _alert_coach(session: Session, services: Any, concern: Concern, state: ConcernState,
+def _alert_coach(session: Session, services: Services, concern: Concern, state: ConcernState,
                  reason: str, now: datetime) -> None:
     participant = session.get(Participant, concern.participant_id)
     assert participant is not None
@@ -91,7 +91,7 @@ def _alert_coach(session: Session, services: Any, concern: Concern, state: Conce
     concern.escalation_id = escalation.id if escalation is not None else None
 
 
-def answered_no(session: Session, services: Any, concern: Concern, now: datetime) -> None:
+def answered_no(session: Session, services: Services, concern: Concern, now: datetime) -> None:
     """Close `concern` on a NO and alert the coach (not urgent, in their daytime)."""
     _alert_coach(session, services, concern, ConcernState.DECLINED, REASON_NO, now)
 
@@ -103,7 +103,7 @@ def due(session: Session, now: datetime, limit: int) -> list[int]:
         .order_by(Concern.due_at, Concern.id).limit(limit)))
 
 
-def fire_silence(session: Session, services: Any, concern_id: int, now: datetime) -> bool:
+def fire_silence(session: Session, services: Services, concern_id: int, now: datetime) -> bool:
     """Alert the coach about an unanswered question (once); return whether this call did."""
     concern = session.get(Concern, concern_id, with_for_update=True)
     if concern is None or concern.state != ConcernState.ASKED or concern.due_at > now:

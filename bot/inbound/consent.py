@@ -14,6 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.domain.audit import audit
+from bot.domain.nudges import WAITING, NudgeStatus
+from bot.domain.program_arc import Status
 from bot.models import ConsentEvent, Message, Nudge, Outbox, Participant
 from bot.outbox.cancel import cancel_unsent
 from bot.runtime.apply import end_active_runs
@@ -33,10 +35,10 @@ def opt_out(
     timeout of it fires later (no "no answer" escalation about someone who said stop).
     """
     participant = session.get(Participant, participant_id, with_for_update=True)
-    if participant is None or participant.status == "opted_out":
+    if participant is None or participant.status == Status.OPTED_OUT:
         return False
     participant.status_before_opt_out = participant.status
-    participant.status = "opted_out"
+    participant.status = Status.OPTED_OUT
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_out", method=method,
                              message_id=message_id, created_at=now))
 
@@ -52,11 +54,11 @@ def opt_in(
 ) -> bool:
     """Opt an opted-out participant back in; return False if they were not opted out."""
     participant = session.get(Participant, participant_id, with_for_update=True)
-    if participant is None or participant.status != "opted_out":
+    if participant is None or participant.status != Status.OPTED_OUT:
         return False
-    participant.status = participant.status_before_opt_out or "active"
-    if participant.status == "opted_out":
-        participant.status = "active"
+    participant.status = participant.status_before_opt_out or Status.ACTIVE
+    if participant.status == Status.OPTED_OUT:
+        participant.status = Status.ACTIVE
     participant.status_before_opt_out = None
     session.add(ConsentEvent(participant_id=participant_id, kind="opt_in", method=method,
                              message_id=message_id, created_at=now))
@@ -72,9 +74,9 @@ def withdraw(session: Session, participant_id: int, *, reason: str, actor: str,
     participant = session.get(Participant, participant_id, with_for_update=True)
     if participant is None:
         raise WithdrawalError(f"there is no participant P{participant_id}")
-    if participant.status == "withdrawn":
+    if participant.status == Status.WITHDRAWN:
         raise WithdrawalError(f"P{participant_id} already withdrew")
-    participant.status = "withdrawn"
+    participant.status = Status.WITHDRAWN
     participant.status_before_opt_out = None
     participant.withdrawn_at = now
     participant.withdrawal_reason = reason[:1000]
@@ -84,8 +86,8 @@ def withdraw(session: Session, participant_id: int, *, reason: str, actor: str,
           target_type="participant", target_id=participant_id, reason=reason[:200])
     end_active_runs(session, participant_id, now)
     session.execute(update(Nudge).where(Nudge.participant_id == participant_id,
-                                        Nudge.status.in_(("pending", "approved")))
-                    .values(status="cancelled", decided_at=now))
+                                        Nudge.status.in_(WAITING))
+                    .values(status=NudgeStatus.CANCELLED, decided_at=now))
     cancel_unsent(session, now, "withdrew", Message.participant_id == participant_id,
                   Outbox.to_participant.is_(True))
     return participant

@@ -83,7 +83,7 @@ def screen(session: Session, matcher: SafetyMatcher, message: Any, now: datetime
     return matcher.screen(message.body or "", previous=previous_text(session, message, now))
 
 
-def _crisis(session: Session, services: Any, matcher: SafetyMatcher, participant: Participant,
+def _crisis(session: Session, services: Services, matcher: SafetyMatcher, participant: Participant,
             message: Any, now: datetime) -> list[str]:
     log.warning("crisis language from participant %s (message %s)", participant.id, message.id)
     alerted = alert_once(session, services, kind="crisis", phone=participant.phone, now=now,
@@ -94,7 +94,7 @@ def _crisis(session: Session, services: Any, matcher: SafetyMatcher, participant
 
 
 def handle_if_crisis(
-    session: Session, services: Any, participant: Any, message: Any, now: datetime,
+    session: Session, services: Services, participant: Any, message: Any, now: datetime,
     verdict: Verdict | None = None,
 ) -> list[str] | None:
     """Return the safety replies for a participant's text (alerts recorded), else None.
@@ -124,7 +124,7 @@ def handle_if_crisis(
     return [matcher.concern_no_reply]
 
 
-def handle_other_crisis(session: Session, services: Any, message: Any, now: datetime,
+def handle_other_crisis(session: Session, services: Services, message: Any, now: datetime,
                         sender: str, verdict: Verdict | None = None) -> list[str] | None:
     """Return the safety replies for a text from a non-participant (staff told), else None.
 

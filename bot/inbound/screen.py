@@ -20,7 +20,6 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,11 +28,12 @@ from bot.core.recent_texts import PREVIOUS_WINDOW
 from bot.flows.safety import Tier, Verdict
 from bot.inbound.crisis import safe_matcher
 from bot.models import Message
+from bot.services import Services
 
 _ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
 
 
-def screen_inbound(services: Any, phone: str, body: str, now: datetime) -> Verdict:
+def screen_inbound(services: Services, phone: str, body: str, now: datetime) -> Verdict:
     """Return the verdict on a new text, read after the number's previous one; remember it."""
     recent = services.recent_texts
     verdict = safe_matcher(services).screen(body, previous=recent.previous(phone, now))
@@ -56,7 +56,7 @@ def previous_stored(session: Session, message: Message) -> str | None:
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
 
 
-def settle(session: Session, services: Any, message: Message,
+def settle(session: Session, services: Services, message: Message,
            verdict: Verdict | None) -> Verdict:
     """Return the verdict routing acts on: the webhook's, raised by the stored previous text."""
     if verdict is not None and verdict.tier is Tier.CRISIS:

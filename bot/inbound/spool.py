@@ -118,7 +118,7 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
     return final
 
 
-def answer_while_down(services: Any, sms: Any, now: datetime, verdict: Verdict) -> str | None:
+def answer_while_down(services: Services, sms: Any, now: datetime, verdict: Verdict) -> str | None:
     """Spool a text the database could not take; return its TwiML (None: answer 503).
 
     `verdict` is the screen's, made from memory before the database was touched.
@@ -159,7 +159,7 @@ def answer_while_down(services: Any, sms: Any, now: datetime, verdict: Verdict) 
     return render_twiml(reply)
 
 
-def _text_staff(services: Any, sms: Any, now: datetime, verdict: Verdict,
+def _text_staff(services: Services, sms: Any, now: datetime, verdict: Verdict,
                 saved: bool) -> list[str]:
     """Text every staff phone about a text the database could not take; return the failures."""
     where = ("The database is down, so it is not on the dashboard yet." if saved else
@@ -186,20 +186,20 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def count(services: Any, name: str, by: int = 1) -> None:
+def count(services: Services, name: str, by: int = 1) -> None:
     """Add `by` to this process's counter `name` (shown by /metrics and /healthz)."""
     counters = services.counters
     with _COUNTER_LOCK:
         counters[name] = counters.get(name, 0) + by
 
 
-def counters(services: Any) -> dict[str, int]:
+def counters(services: Services) -> dict[str, int]:
     """Return this process's spool counters (each starts at 0 when the process starts)."""
     found = services.counters
     return {name: int(found.get(name, 0)) for name in COUNTERS}
 
 
-def remove_partial_files(services: Any, older_than: float = PARTIAL_STALE) -> int:
+def remove_partial_files(services: Services, older_than: float = PARTIAL_STALE) -> int:
     """Delete temporary files a failed or killed spool write left; return how many."""
     folder = spool_path(services)
     removed = 0
@@ -319,7 +319,7 @@ def _verdict(record: dict[str, Any]) -> Verdict | None:
     return Verdict(Tier(record["tier"]), record.get("rule"), record.get("family"))
 
 
-def replay_if_due(services: Any, now: datetime, monotonic: Any = time.monotonic) -> None:
+def replay_if_due(services: Services, now: datetime, monotonic: Any = time.monotonic) -> None:
     """Replay this node's spool if it has files and REPLAY_EVERY seconds have passed."""
     tick = monotonic()
     if tick - services.spool_looked_at < REPLAY_EVERY:

@@ -9,29 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.config import Config
+
 CRISIS_LINE = ("Veterans Crisis Line: dial 988 then press 1, text 838255, "
                "or chat at VeteransCrisisLine.net")
 TOLD_COACH = "I've let your coach know."
 TOLD_STAFF = "I've let the program staff know."
 
 
-def _contact(config: Any) -> str:
+def _contact(config: Config) -> str:
     return f" {config.program.contact}." if config.program.contact else ""
 
 
-def opted_out(config: Any) -> str:
+def opted_out(config: Config) -> str:
     """Confirm an opt-out (the last text the number gets)."""
     return (f"{config.program.name}: you're unsubscribed and will get no more texts. "
             "Reply START to rejoin.")
 
 
-def opted_in(config: Any, participant: Any) -> str:
+def opted_in(config: Config, participant: Any) -> str:
     """Confirm an opt-in."""
     return (f"Welcome back, {participant.first_name}. {config.program.name} texts are on again. "
             "Reply STOP to stop, HELP for help.")
 
 
-def help_text(config: Any, participant: Any | None = None) -> str:
+def help_text(config: Config, participant: Any | None = None) -> str:
     """Say what the program is, how to reach people, and how to stop."""
     coach = ""
     if participant is not None and getattr(participant, "coach", None) is not None:
@@ -42,7 +44,7 @@ def help_text(config: Any, participant: Any | None = None) -> str:
             "Reply STOP to stop. Msg & data rates may apply.")
 
 
-def unknown_number(config: Any) -> str:
+def unknown_number(config: Config) -> str:
     """Answer a number that is not enrolled."""
     return (f"This is the {config.program.name} program line for enrolled Veterans."
             f"{_contact(config)}"

@@ -32,6 +32,8 @@ class MessageStatus(StrEnum):
 
     TWIML = "twiml"  # a reply that travelled in the webhook's answer
     RECEIVED = "received"
+    RECEIVING = "receiving"  # Twilio's word while an inbound MMS is fetched
+    ERROR = "error"  # an inbound text whose processing failed (its reply is empty)
     QUEUED = "queued"
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"

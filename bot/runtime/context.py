@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.core.durations import parse_duration
 from bot.domain.goals import goal_fact
 from bot.domain.program_arc import missed_in_a_row, total_weeks, week_of
 from bot.flows.engine import Context
 from bot.flows.frequency import texts_per_week
 from bot.flows.model import Flow
 from bot.models import Participant
+from bot.services import Services
 
 _COSTLY = {"goal": "participant.goal", "missed_checkins": "participant.missed_checkins",
            "texts_per_week": "program.texts_per_week"}
@@ -43,7 +43,7 @@ def costly_reads(flow: Flow) -> frozenset[str]:
     return _reads[key]
 
 
-def context_for(services: Any, participant: Participant, session: Session | None = None,
+def context_for(services: Services, participant: Participant, session: Session | None = None,
                 flow: Flow | None = None) -> Context:
     """Return the template context for `participant` (plain data only).
 
@@ -77,5 +77,5 @@ def context_for(services: Any, participant: Participant, session: Session | None
                  "care_team_contact": program.care_team_contact,
                  "hard_week_points": program.hard_week_points,
                  "hard_week_percent": program.hard_week_percent},
-        nudge_max_late=parse_duration(program.nudge_max_lateness),
+        nudge_max_late=program.nudge_max_lateness.delta,
     )

@@ -15,24 +15,26 @@ are left to the fallback.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.flows.replies import parse_reply
 from bot.models import Message, Participant, Run
+from bot.runtime.states import RunStatus
+from bot.services import Services
 
 
-def late_answer_reply(session: Session, services: Any, participant: Participant, text: str,
+def late_answer_reply(session: Session, services: Services, participant: Participant, text: str,
                       now: datetime, message_id: int | None = None) -> str | None:
     """Return the 'that question has closed; text KEYWORD' reply, or None if not a late answer."""
     run = session.scalar(select(Run).where(Run.participant_id == participant.id)
                          .order_by(Run.id.desc()).limit(1))
-    if run is None or run.status == "active" or run.ended_at is None:
+    store = services.flows
+    if store is None or run is None or run.status == RunStatus.ACTIVE or run.ended_at is None:
         return None
-    flow = services.flows.version(run.flow_id, run.flow_version) or services.flows.get(run.flow_id)
-    current = services.flows.get(run.flow_id)
+    flow = store.version(run.flow_id, run.flow_version) or store.get(run.flow_id)
+    current = store.get(run.flow_id)
     if flow is None or current is None or not current.keywords:
         return None
     step = flow.steps.get(run.step or "")

@@ -96,6 +96,8 @@ from sqlalchemy.orm import Session
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.domain.coach_hours import coach_quiet
+from bot.domain.nudges import NudgeStatus
+from bot.domain.program_arc import NOT_TEXTED, Status
 from bot.inbound.consent import opt_out
 from bot.models import Coach, Message, Nudge, Outbox, Participant
 from bot.outbox.delivery import MessageStatus, OutboxState, advances
@@ -158,7 +160,7 @@ class OutboxSender:
         self.max_in_flight = max(1, int(max_in_flight or config.twilio.max_in_flight))
         self.max_attempts = max(1, int(max_attempts or config.twilio.max_attempts))
         self.lease = timedelta(seconds=int(config.scheduler.lease_seconds))
-        self.quiet = str(config.program.quiet_hours)
+        self.quiet = config.program.quiet_hours
         self.coach_quiet = coach_quiet(config)
         self.default_tz = str(config.program.timezone)
         self.bucket = TokenBucket(self.rate, monotonic=monotonic, sleep=sleep)
@@ -186,15 +188,16 @@ class OutboxSender:
         self._orphans_checked = True
         with self.services.db.session() as session:
             holders = {holder for (holder,) in session.execute(
-                select(Outbox.claimed_by).where(Outbox.state == "claimed",
+                select(Outbox.claimed_by).where(Outbox.state == OutboxState.CLAIMED,
                                                 Outbox.claimed_by.startswith(f"{NODE}:"))
                 .distinct())}
             dead = sorted(holder for holder in holders if holder and holder_is_dead(holder))
             if not dead:
                 return 0
             result = cast(CursorResult[Any], session.execute(
-                update(Outbox).where(Outbox.state == "claimed", Outbox.claimed_by.in_(dead))
-                .values(state="pending", claimed_by=None, claimed_at=None)
+                update(Outbox).where(Outbox.state == OutboxState.CLAIMED,
+                                     Outbox.claimed_by.in_(dead))
+                .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
                 .execution_options(synchronize_session=False)))
             count = int(result.rowcount or 0)
         if count:
@@ -216,15 +219,15 @@ class OutboxSender:
         now = self.services.clock.now()
         with self.services.db.session() as session:
             stale = cast(CursorResult[Any], session.execute(
-                update(Outbox).where(Outbox.state == "claimed",
+                update(Outbox).where(Outbox.state == OutboxState.CLAIMED,
                                      Outbox.claimed_at <= now - self.lease)
-                .values(state="pending", claimed_by=None, claimed_at=None)
+                .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
                 .execution_options(synchronize_session=False)))
             if stale.rowcount:
                 log.warning("reclaimed %d outbox rows whose sender went silent", stale.rowcount)
                 report.add("reclaimed", stale.rowcount)
             rows = list(session.scalars(
-                select(Outbox).where(Outbox.state == "pending", Outbox.due_at <= now)
+                select(Outbox).where(Outbox.state == OutboxState.PENDING, Outbox.due_at <= now)
                 .order_by(Outbox.priority, Outbox.due_at, Outbox.id)
                 .limit(self.batch_size).with_for_update(skip_locked=True)))
             if not rows:
@@ -253,7 +256,7 @@ class OutboxSender:
                 sendable = [head]
             claims = []
             for row, message in sendable:
-                row.state, row.claimed_by, row.claimed_at = "claimed", self.name, now
+                row.state, row.claimed_by, row.claimed_at = OutboxState.CLAIMED, self.name, now
                 row.attempts += 1
                 claims.append(Claim(row.id, message.id, row.to_phone, message.body,
                                     message.participant_id, row.attempts))
@@ -269,13 +272,14 @@ class OutboxSender:
             report.add("cancelled")
             return True
         if row.not_after is not None and now > row.not_after:
-            self._finish(session, row.id, message, now, "expired", "expired", "too late to send")
+            self._finish(session, row.id, message, now, OutboxState.EXPIRED, MessageStatus.EXPIRED,
+                         "too late to send")
             session.execute(update(Nudge).where(Nudge.message_id == message.id,
-                                                Nudge.status == "approved")
-                            .values(status="expired"))
+                                                Nudge.status == NudgeStatus.APPROVED)
+                            .values(status=NudgeStatus.EXPIRED))
             report.add("expired")
             return True
-        if row.to_participant and participant is not None and participant.status == "paused" \
+        if row.to_participant and participant is not None and participant.status == Status.PAUSED \
                 and row.kind not in SENT_WHILE_PAUSED:
             row.due_at = now + PAUSED_RECHECK
             report.add("deferred")
@@ -309,12 +313,12 @@ class OutboxSender:
         """Re-check just before the API call: still claimed by us, recipient not opted out."""
         with self.services.db.session() as session:
             row = session.get(Outbox, claim.outbox_id, with_for_update=True)
-            if row is None or row.state != "claimed" or row.claimed_by != self.name:
+            if row is None or row.state != OutboxState.CLAIMED or row.claimed_by != self.name:
                 return False
             row.claimed_at = now  # renew the lease for the call: a live send is not reclaimed
             if claim.participant_id and row.to_participant and session.scalar(
                     select(Participant.status).where(Participant.id == claim.participant_id)
-            ) in ("opted_out", "withdrawn"):
+            ) in NOT_TEXTED:
                 message = session.get(Message, claim.message_id)
                 assert message is not None
                 self._finish(session, row.id, message, now, OutboxState.CANCELLED,
@@ -353,15 +357,15 @@ class OutboxSender:
             message = session.get(Message, claim.message_id)
             assert message is not None
             message.sid = result.sid
-            if advances(message.status, result.status) or message.status == "queued":
+            if advances(message.status, result.status) or message.status == MessageStatus.QUEUED:
                 message.status = result.status
             if result.segments:
                 message.segments = result.segments
             message.sent_at = message.updated_at = now
             session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                state="sent", finished_at=now, last_error=None))
+                state=OutboxState.SENT, finished_at=now, last_error=None))
             session.execute(update(Nudge).where(Nudge.message_id == claim.message_id)
-                            .values(status="sent"))
+                            .values(status=NudgeStatus.SENT))
             if claim.participant_id:
                 session.execute(update(Participant).where(Participant.id == claim.participant_id)
                                 .values(last_outbound_at=now))
@@ -373,7 +377,7 @@ class OutboxSender:
         if error.retryable and not self.circuit.refused(claim.outbox_id, refusal_code(error)):
             with self.services.db.session() as session:  # the provider's failure: no try spent
                 session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                    state="pending", claimed_by=None, claimed_at=None, last_error=text,
+                    state=OutboxState.PENDING, claimed_by=None, claimed_at=None, last_error=text,
                     attempts=Outbox.attempts - 1))
             report.add("refused")
             log.info("outbox row %s refused while the provider fails (try not counted): %s",
@@ -383,7 +387,8 @@ class OutboxSender:
             message = session.get(Message, claim.message_id)
             assert message is not None
             if error.opted_out:
-                self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
+                self._finish(session, claim.outbox_id, message, now, OutboxState.FAILED,
+                             MessageStatus.FAILED, text,
                              error.code)
                 if claim.participant_id:
                     opt_out(session, claim.participant_id, method="twilio:21610", now=now,
@@ -391,11 +396,12 @@ class OutboxSender:
                 report.add("failed")
             elif error.retryable and claim.attempts < self.max_attempts:
                 session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                    state="pending", claimed_by=None, claimed_at=None, last_error=text,
+                    state=OutboxState.PENDING, claimed_by=None, claimed_at=None, last_error=text,
                     due_at=now + timedelta(seconds=backoff(claim.attempts, self.rng))))
                 report.add("retried")
             else:
-                self._finish(session, claim.outbox_id, message, now, "failed", "failed", text,
+                self._finish(session, claim.outbox_id, message, now, OutboxState.FAILED,
+                             MessageStatus.FAILED, text,
                              error.code)
                 report.add("failed")
         log.warning("outbox row %s try %d failed: %s", claim.outbox_id, claim.attempts, text)
@@ -465,7 +471,7 @@ class OutboxSender:
         with self.services.db.session() as session:
             session.execute(update(Outbox).where(
                 Outbox.id.in_([c.outbox_id for c in claims]), Outbox.claimed_by == self.name)
-                .values(state="pending", claimed_by=None, claimed_at=None,
+                .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None,
                         attempts=Outbox.attempts - 1))
 
     def wake(self) -> None:
@@ -486,7 +492,8 @@ class OutboxSender:
         """Renew the lease of every row this sender holds; return how many."""
         with self.services.db.session() as session:
             result = session.execute(
-                update(Outbox).where(Outbox.state == "claimed", Outbox.claimed_by == self.name)
+                update(Outbox).where(Outbox.state == OutboxState.CLAIMED,
+                                     Outbox.claimed_by == self.name)
                 .values(claimed_at=self.services.clock.now())
                 .execution_options(synchronize_session=False))
             return int(getattr(result, "rowcount", 0) or 0)

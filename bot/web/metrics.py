@@ -24,14 +24,17 @@ from flask import Blueprint, Flask, Response, current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.domain.nudges import WAITING
 from bot.inbound.spool import counters, spooled_count
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, SchedulerState
+from bot.outbox.delivery import OutboxState
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-WAITING_STATES = ("pending", "claimed", "held")
+WAITING_STATES = (OutboxState.PENDING, OutboxState.CLAIMED, OutboxState.HELD)
+GAVE_UP = (OutboxState.FAILED, OutboxState.EXPIRED)
 
 
 def _escape(value: str) -> str:
@@ -86,10 +89,10 @@ def collect(session: Session, now: datetime) -> Exposition:
     out.family("peerline_messages_out_total", "counter",
                "Outbound SMS stored (TwiML replies and outbox sends), by status.",
                [({"status": status}, count) for status, count in sorted(outbound.items())])
-    failed = dict(_grouped(session, Outbox.state, Outbox.state.in_(("failed", "expired"))))
+    failed = dict(_grouped(session, Outbox.state, Outbox.state.in_(GAVE_UP)))
     out.family("peerline_send_failures_total", "counter",
                "Outbox sends that finally failed (state failed) or expired unsent.",
-               [({"state": state}, failed.get(state, 0)) for state in ("failed", "expired")])
+               [({"state": state}, failed.get(state, 0)) for state in GAVE_UP])
     out.family("peerline_send_attempts_retried_total", "counter",
                "Extra attempts made by the sender beyond the first, over all outbox rows.",
                [({}, int(session.scalar(
@@ -99,7 +102,8 @@ def collect(session: Session, now: datetime) -> Exposition:
     out.family("peerline_outbox_depth", "gauge", "Outbox rows not yet finished, by state.",
                [({"state": state}, depth.get(state, 0)) for state in WAITING_STATES])
     oldest = session.scalar(
-        select(func.min(Outbox.due_at)).where(Outbox.state == "pending", Outbox.due_at <= now))
+        select(func.min(Outbox.due_at)).where(Outbox.state == OutboxState.PENDING,
+                                              Outbox.due_at <= now))
     out.family("peerline_outbox_oldest_due_age_seconds", "gauge",
                "Seconds since the oldest pending, already-due outbox row fell due (0 if none).",
                [({}, max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)])
@@ -111,7 +115,7 @@ def collect(session: Session, now: datetime) -> Exposition:
                 ({"urgent": "false"}, counts.get(False, 0))])
     out.family("peerline_nudges", "gauge", "Nudge drafts by status.",
                [({"status": status}, count) for status, count in
-                _grouped(session, Nudge.status, Nudge.status.in_(("pending", "approved")))])
+                _grouped(session, Nudge.status, Nudge.status.in_(WAITING))])
     out.family("peerline_participants", "gauge", "Participants by status.",
                [({"status": status}, count) for status, count in
                 _grouped(session, Participant.status)])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.inbound.consent import opt_out
 from bot.models import Message
-from bot.outbox.delivery import advances
+from bot.outbox.delivery import MessageStatus, advances
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def apply_status(services: Services, sid: str, status: str, error_code: str | No
             if code is not None:
                 message.error_code = code
             changed = True
-        if (code == OPTED_OUT and status in ("failed", "undelivered")
+        if (code == OPTED_OUT and status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
                 and message.direction == "out" and message.participant_id):
 
             if opt_out(session, message.participant_id, method="twilio:21610", now=now,
