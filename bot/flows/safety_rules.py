@@ -259,6 +259,9 @@ class Lookup:
         out: set[str] = set(self.exact.get(word, ()))
         if word.endswith("in") and len(word) >= 5:  # "killin", "cuttin"
             out.update(self.exact.get(word + "g", ()))
+        if len(word) == 4:  # a swapped pair in a short word, never the first letter: "wnat"
+            for i in range(1, 3):
+                out.update(self.exact.get(word[:i] + word[i + 1] + word[i] + word[i + 2:], ()))
         if 5 <= len(word) <= 30:  # no real word is longer; keeps odd input cheap
             for i in range(len(word)):
                 if len(word) >= 6:  # a wrong letter, or an extra one

@@ -103,6 +103,12 @@ SPELLED_OUT = {
     "stoy": "estoy", "sta": "esta", "kien": "quien", "nunk": "nunca", "nunka": "nunca",
     "dnd": "donde", "nd": "nada", "xfa": "por favor", "x": "por", "kiza": "quiza",
     "wit": "with", "bein": "being", "wat": "what", "wut": "what", "tn": "tonight",
+    # added in the second pass: more texting forms
+    "ion": "i do not", "idw": "i do not want", "idwt": "i do not want to",
+    "wan": "want", "ik": "i know", "ikr": "i know", "bcuz": "because", "bcoz": "because",
+    "nvm": "never mind", "gunna": "going to", "wanted2": "wanted to", "dno": "do not know",
+    "ded": "dead", "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
+    "mahself": "myself", "maself": "myself", "muhself": "myself",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
@@ -210,7 +216,7 @@ def squash(word: str) -> str:
 
 # Irregular forms; every word of a group matches every other ("hang" matches "hung").
 _GROUPS = (
-    "die dies died dying", "hang hangs hanged hung hanging", "cut cuts cutting",
+    "die dies died dying dieing dyin", "to ta too", "hang hangs hanged hung hanging", "cut cuts cutting",
     "shoot shoots shot shooting", "take takes took taken taking", "give gives gave given giving",
     "write writes wrote written writing", "eat eats ate eaten eating", "go goes went gone going",
     "do does did done doing", "have has had having", "feel feels felt feeling",
@@ -221,7 +227,7 @@ _GROUPS = (
     "put puts putting", "run runs ran running", "make makes made making",
     "buy buys bought buying", "say says said saying", "tell tells told telling",
     "keep keeps kept keeping", "hold holds held holding", "find finds found finding",
-    "hurt hurts hurting", "slit slits slitting", "be am is are was were been being",
+    "hurt hurts hurting", "slit slits slitting", "be b am is are was were been being",
     "overdose overdoses overdosed overdosing od ods oded oding", "drive drives drove driven",
     "mean means meant meaning", "lie lies lay lying", "tie ties tied tying",
     "stab stabs stabbed stabbing", "plan plans planned planning", "quit quits quitting",
