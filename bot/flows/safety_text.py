@@ -118,6 +118,8 @@ FILLERS = frozenset({
     "frickin", "friggin", "damn", "dang", "literally", "honestly", "seriously", "actually",
     "truly", "totally", "kinda", "sorta", "very", "simply", "definitely", "lowkey", "highkey",
     "fr", "tbh", "ngl", "even", "realmente", "neta", "enserio", "sinceramente", "bloody", "effing",
+    # Spanish and Spanglish tags that add nothing: "me re quiero morir", "wey", "posta"
+    "re", "wey", "guey", "boludo", "boluda", "posta", "che", "alv",
 })
 
 
@@ -216,7 +218,7 @@ def squash(word: str) -> str:
 
 # Irregular forms; every word of a group matches every other ("hang" matches "hung").
 _GROUPS = (
-    "die dies died dying dieing dyin", "to ta too", "hang hangs hanged hung hanging", "cut cuts cutting",
+    "die dies died dying dieing dyin", "to ta too", "voy boy boi", "hang hangs hanged hung hanging", "cut cuts cutting",
     "shoot shoots shot shooting", "take takes took taken taking", "give gives gave given giving",
     "write writes wrote written writing", "eat eats ate eaten eating", "go goes went gone going",
     "do does did done doing", "have has had having", "feel feels felt feeling",
