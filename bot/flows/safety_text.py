@@ -106,8 +106,8 @@ SPELLED_OUT = {
     # added in the second pass: more texting forms
     "ion": "i do not", "idw": "i do not want", "idwt": "i do not want to",
     "wan": "want", "ik": "i know", "ikr": "i know", "bcuz": "because", "bcoz": "because",
-    "nvm": "never mind", "gunna": "going to", "wanted2": "wanted to", "dno": "do not know",
-    "ded": "dead", "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
+    "nvm": "never mind", "wanted2": "wanted to", "dno": "do not know",
+    "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
     "mahself": "myself", "maself": "myself", "muhself": "myself",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
@@ -218,7 +218,9 @@ def squash(word: str) -> str:
 
 # Irregular forms; every word of a group matches every other ("hang" matches "hung").
 _GROUPS = (
-    "die dies died dying dieing dyin", "to ta too", "voy boy boi", "hang hangs hanged hung hanging", "cut cuts cutting",
+    "die dies died dying dieing dyin", "hang hangs hanged hung hanging", "cut cuts cutting",
+    # texting: "want ta die", "want too die"; Spanish "boy a matarme" for "voy"
+    "to ta too", "voy boy boi",
     "shoot shoots shot shooting", "take takes took taken taking", "give gives gave given giving",
     "write writes wrote written writing", "eat eats ate eaten eating", "go goes went gone going",
     "do does did done doing", "have has had having", "feel feels felt feeling",
