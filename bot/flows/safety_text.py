@@ -108,7 +108,9 @@ SPELLED_OUT = {
     "wan": "want", "ik": "i know", "ikr": "i know", "bcuz": "because", "bcoz": "because",
     "nvm": "never mind", "wanted2": "wanted to", "dno": "do not know",
     "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
-    "mahself": "myself", "maself": "myself", "muhself": "myself",
+    "mahself": "myself", "maself": "myself", "muhself": "myself", "w": "with",
+    "gon": "going to", "msg": "message", "msgs": "messages", "4ever": "forever",
+    "4eva": "forever", "foreva": "forever", "4evr": "forever",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
