@@ -110,7 +110,8 @@ SPELLED_OUT = {
     "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
     "mahself": "myself", "maself": "myself", "muhself": "myself", "w": "with",
     "gon": "going to", "msg": "message", "msgs": "messages", "4ever": "forever",
-    "4eva": "forever", "foreva": "forever", "4evr": "forever",
+    "4eva": "forever", "foreva": "forever", "4evr": "forever", "toas": "todas",
+    "toos": "todos", "tonce": "entonces",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
