@@ -134,3 +134,22 @@ def test_the_screen_stays_fast_on_the_examples(shipped):
         times.append(time.thread_time_ns() - started)
     times.sort()
     assert times[len(times) // 2] < 2_000_000  # median CPU well under 2 ms even when loaded
+
+
+@pytest.mark.parametrize("text", [
+    "i would never shoot myself, i have my grandkids", "i'm not going to end it, just venting",
+    "i would never take all my pills", "no me voy a matar, tranquila", "nunca me mataria",
+    "i have no plan to end my life"])
+def test_the_writers_own_denial_asks_the_question_instead_of_the_crisis_reply(shipped, text):
+    verdict = shipped.screen(text)
+    assert verdict.tier is Tier.CONCERN
+    assert verdict.family is not None
+
+
+@pytest.mark.parametrize("text", [
+    "got a gun now. ur not gonna talk me out of it",  # someone else's "not"
+    "i can not even kill myself, i am going to try again",  # a failed attempt
+    "ya no me quiero despertar",  # Spanish "no" before a wish makes the wish
+    "i want to never wake up again", "no one would care, i want to kill myself"])
+def test_a_negation_that_is_not_a_denial_stays_crisis(shipped, text):
+    assert shipped.screen(text).tier is Tier.CRISIS
