@@ -97,11 +97,13 @@ def summary(figures: Figures) -> str:
 
 
 # Issue 10's targets (recall >= 0.95 en / 0.90 es) are met on the cited corpus, which the
-# screen was tuned on, but NOT yet on this held-out test split of texts it never saw:
-# measured 0.811 en / 0.878 es at the merge of the generalisation work (docs/safety.md,
-# docs/performance.md). Until they are met, this test holds the screen to what it reached,
-# so a change cannot make it worse unnoticed; `benchmarks/safety_heldout.py` prints the gap.
-HELD_OUT_FLOOR = {"en": 0.80, "es": 0.86}
+# screen was tuned on. On this held-out test split of texts it never saw it measured
+# 0.811 en / 0.878 es at the merge of the first generalisation work, and 0.843 en /
+# 0.905 es after the second pass (docs/safety.md, "Second pass"): Spanish now meets its
+# target, English does not yet. Until both are met, this test holds the screen to what it
+# reached, so a change cannot make it worse unnoticed; `benchmarks/safety_heldout.py`
+# prints the gap. Raise these floors when the screen reaches more; never lower them.
+HELD_OUT_FLOOR = {"en": 0.84, "es": 0.90}
 
 
 def test_screen_keeps_its_heldout_figures_and_the_false_alarm_limits(texts: list[Item],

@@ -246,6 +246,10 @@ class Lookup:
             for i in range(len(form) - 2 if form.endswith("me") else len(form)):
                 self.substituted.setdefault(form[:i] + "?" + form[i + 1:], set()).update(ids)
                 self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)
+        self.sounds: dict[str, set[str]] = {}  # Spanish spelling by ear: "bida" = "vida"
+        for form, ids in exact.items():
+            if len(form) >= 4 and form.isalpha():
+                self.sounds.setdefault(sounds_like(form), set()).update(ids)
         self.cache: dict[str, frozenset[str]] = {}
         self.split_cache: dict[str, tuple[str, ...]] = {}
 
@@ -259,6 +263,9 @@ class Lookup:
         out: set[str] = set(self.exact.get(word, ()))
         if word.endswith("in") and len(word) >= 5:  # "killin", "cuttin"
             out.update(self.exact.get(word + "g", ()))
+        if len(word) == 4:  # a swapped pair in a short word, never the first letter: "wnat"
+            for i in range(1, 3):
+                out.update(self.exact.get(word[:i] + word[i + 1] + word[i] + word[i + 2:], ()))
         if 5 <= len(word) <= 30:  # no real word is longer; keeps odd input cheap
             for i in range(len(word)):
                 if len(word) >= 6:  # a wrong letter, or an extra one
@@ -267,6 +274,8 @@ class Lookup:
                 if i + 1 < len(word):
                     out.update(self.exact.get(word[:i] + word[i + 1] + word[i] + word[i + 2:], ()))
             out.update(self.deleted.get(word, ()))
+        if len(word) >= 4 and word.isalpha():
+            out.update(self.sounds.get(sounds_like(word), ()))
         out.update(self.stem_ids(word, typos=True))
         found = frozenset(out)
         self.cache[word] = found
@@ -306,6 +315,24 @@ class Lookup:
                 result = parts
         self.split_cache[raw] = result
         return result
+
+
+_SOFT_C = re.compile(r"c(?=[ei])")
+_SOFT_G = re.compile(r"g(?=[ei])")
+
+
+@lru_cache(maxsize=16384)
+def sounds_like(word: str) -> str:
+    """Return how a Spanish speaker may spell `word` by ear: b/v, s/z/soft c, k/qu/hard c, h.
+
+    "bida" = "vida", "suisidarme" = "suicidarme", "aorcarme" = "ahorcarme",
+    "kiero" = "quiero", "jente" = "gente". Only words of 4+ letters are read
+    this way (the caller checks), so "her" never stands for "er".
+    """
+    out = word.replace("ch", "1").replace("qu", "k")
+    out = _SOFT_G.sub("j", _SOFT_C.sub("s", out))
+    out = out.replace("c", "k").replace("z", "s").replace("v", "b").replace("h", "")
+    return out.replace("1", "ch")
 
 
 def _near_start(word: str, stem: str) -> bool:

@@ -103,6 +103,15 @@ SPELLED_OUT = {
     "stoy": "estoy", "sta": "esta", "kien": "quien", "nunk": "nunca", "nunka": "nunca",
     "dnd": "donde", "nd": "nada", "xfa": "por favor", "x": "por", "kiza": "quiza",
     "wit": "with", "bein": "being", "wat": "what", "wut": "what", "tn": "tonight",
+    # added in the second pass: more texting forms
+    "ion": "i do not", "idw": "i do not want", "idwt": "i do not want to",
+    "wan": "want", "ik": "i know", "ikr": "i know", "bcuz": "because", "bcoz": "because",
+    "nvm": "never mind", "wanted2": "wanted to", "dno": "do not know",
+    "deadd": "dead", "mysel": "myself", "myselfe": "myself", "meself": "myself",
+    "mahself": "myself", "maself": "myself", "muhself": "myself", "w": "with",
+    "gon": "going to", "msg": "message", "msgs": "messages", "4ever": "forever",
+    "4eva": "forever", "foreva": "forever", "4evr": "forever", "toas": "todas",
+    "toos": "todos", "tonce": "entonces",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
 
@@ -112,6 +121,8 @@ FILLERS = frozenset({
     "frickin", "friggin", "damn", "dang", "literally", "honestly", "seriously", "actually",
     "truly", "totally", "kinda", "sorta", "very", "simply", "definitely", "lowkey", "highkey",
     "fr", "tbh", "ngl", "even", "realmente", "neta", "enserio", "sinceramente", "bloody", "effing",
+    # Spanish and Spanglish tags that add nothing: "me re quiero morir", "wey", "posta"
+    "re", "wey", "guey", "boludo", "boluda", "posta", "che", "alv",
 })
 
 
@@ -210,7 +221,9 @@ def squash(word: str) -> str:
 
 # Irregular forms; every word of a group matches every other ("hang" matches "hung").
 _GROUPS = (
-    "die dies died dying", "hang hangs hanged hung hanging", "cut cuts cutting",
+    "die dies died dying dieing dyin", "hang hangs hanged hung hanging", "cut cuts cutting",
+    # texting: "want ta die", "want too die"; Spanish "boy a matarme" for "voy"
+    "to ta too", "voy boy boi",
     "shoot shoots shot shooting", "take takes took taken taking", "give gives gave given giving",
     "write writes wrote written writing", "eat eats ate eaten eating", "go goes went gone going",
     "do does did done doing", "have has had having", "feel feels felt feeling",
@@ -221,7 +234,7 @@ _GROUPS = (
     "put puts putting", "run runs ran running", "make makes made making",
     "buy buys bought buying", "say says said saying", "tell tells told telling",
     "keep keeps kept keeping", "hold holds held holding", "find finds found finding",
-    "hurt hurts hurting", "slit slits slitting", "be am is are was were been being",
+    "hurt hurts hurting", "slit slits slitting", "be b am is are was were been being",
     "overdose overdoses overdosed overdosing od ods oded oding", "drive drives drove driven",
     "mean means meant meaning", "lie lies lay lying", "tie ties tied tying",
     "stab stabs stabbed stabbing", "plan plans planned planning", "quit quits quitting",
