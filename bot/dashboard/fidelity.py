@@ -60,7 +60,7 @@ def bars_svg(name: str, rows: list[FidelityRow]) -> Markup:
 @staff_required
 def fidelity() -> str:
     """Show each coach's months: contacts, the contact target, acknowledgements, drafts, PEG."""
-    with services().db.session() as db:
+    with services().db.reading() as db:
         rows = fidelity_rows(db, services().config, now())
         by_coach: dict[int, list[FidelityRow]] = defaultdict(list)
         for row in rows:

@@ -41,9 +41,12 @@ def nudge_or_404(db: Session, nudge_id: int, coach: Coach) -> Nudge:
     return nudge_rules.get_for(db, nudge_id, coach)  # takes the row lock
 
 
-def escalation_or_404(db: Session, escalation_id: int, coach: Coach) -> Escalation:
-    """Return the escalation if `coach` may act on it; else 404."""
-    escalation = db.get(Escalation, escalation_id, with_for_update=True)
+def escalation_or_404(db: Session, escalation_id: int, coach: Coach,
+                      lock: bool = True) -> Escalation:
+    """Return the escalation if `coach` may act on it (locked to act on, unless `lock` is off)."""
+    # PostgreSQL locks no row on the nullable side of an outer join: join only to read.
+    escalation = db.get(Escalation, escalation_id, with_for_update=lock,
+                        options=[] if lock else [joinedload(Escalation.participant)])
     if escalation is None or not may_act(coach, escalation):
         abort(404)  # also a closed alert of a veteran since given to another coach
     return escalation
