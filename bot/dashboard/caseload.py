@@ -3,11 +3,12 @@
 Rules:
 - Order: open alerts, then unread words, then contact due, longest without
   contact first (bot.domain.contacts: contact due and "last contact").
-- The order, the counts (veterans, contacts due, overdue pairs) and a page's
-  rows come from indexed queries: per-veteran subqueries on (participant_id,
-  ...) indexes for the order, GROUP BY over the page's ids for its facts. A
-  page's statements do not grow with the number of veterans, and no history
-  is loaded beyond the page's 13 weeks of PEG answers.
+- The order and the counts (veterans, contacts due, overdue pairs) come from
+  one indexed query per request (`standings`: per-veteran subqueries on
+  (participant_id, ...) indexes, a handful of small values per veteran);
+  a page's facts from GROUP BY over the page's ids. A page's statements do
+  not grow with the number of veterans, and no history is loaded beyond the
+  page's 13 weeks of PEG answers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.charts import Week, weekly_peg
@@ -56,8 +57,31 @@ class Counts:
     overdue: int
 
 
-def _standing(coach: Coach, q: str = "") -> Any:
-    """Return a subquery of the viewer's veterans with their last contact, alerts and unread."""
+@dataclass(frozen=True)
+class Standing:
+    """Where one veteran stands: the facts the order and the counts need."""
+
+    id: int
+    last: datetime | None  # last call, visit or text
+    alerts: int
+    unread: int
+    since: datetime  # the last contact, or enrolment when there is none
+    due: bool
+    overdue: bool
+
+    @property
+    def rank(self) -> tuple[bool, bool, bool, datetime, int]:
+        """Sort key: open alerts, then unread words, then contact due, longest first."""
+        return (not self.alerts, not self.unread, not self.due, self.since, self.id)
+
+
+def standings(db: Session, coach: Coach, every: timedelta, now: datetime) -> list[Standing]:
+    """Return where each of the viewer's veterans stands, in one indexed query.
+
+    Each figure is a subquery on one veteran's rows of an index:
+    contacts (participant_id, contact_at), escalations_open and inbox_items_unread
+    (partial indexes), so the cost is a few index probes per veteran, never a history.
+    """
     last = (select(func.max(Contact.contact_at))
             .where(Contact.participant_id == Participant.id, Contact.kind.in_(REACHED))
             .correlate(Participant).scalar_subquery())
@@ -69,63 +93,48 @@ def _standing(coach: Coach, q: str = "") -> Any:
               .where(InboxItem.participant_id == Participant.id, InboxItem.read_at.is_(None))
               .correlate(Participant).scalar_subquery())
     query: Select[Any] = select(Participant.id, Participant.status, Participant.enrolled_at,
-                                last.label("last"), alerts.label("alerts"),
-                                unread.label("unread"))
-    query = only_theirs(query, coach, Participant.coach_id)
-    found = matching(q)
-    if found is not None:
-        query = query.where(found)
-    return query.subquery("standing")
+                                last, alerts, unread)
+    found = []
+    for pid, status, enrolled_at, last_at, open_alerts, unread_items in db.execute(
+            only_theirs(query, coach, Participant.coach_id)):
+        since = max(last_at, enrolled_at) if last_at else enrolled_at
+        active = status == ACTIVE
+        found.append(Standing(pid, last_at, int(open_alerts), int(unread_items), since,
+                              active and since <= now - every,
+                              active and since <= now - 2 * every))
+    return found
 
 
-def _since(s: Any) -> Any:
-    """Return SQL for the time contact is counted from: the last contact, else enrolment."""
-    return case((s.c.last > s.c.enrolled_at, s.c.last), else_=s.c.enrolled_at)
+def counts(found: Sequence[Standing]) -> Counts:
+    """Return the number of veterans, contacts due and overdue pairs."""
+    return Counts(len(found), sum(s.due for s in found), sum(s.overdue for s in found))
 
 
-def _due(s: Any, every: timedelta, now: datetime, periods: int = 1) -> Any:
-    return and_(s.c.status == ACTIVE, _since(s) <= now - every * periods)
-
-
-def counts(db: Session, coach: Coach, every: timedelta, now: datetime) -> Counts:
-    """Return the viewer's number of veterans, contacts due and overdue pairs (one query)."""
-    s = _standing(coach)
-    total, due, overdue = db.execute(select(
-        func.count(), func.coalesce(func.sum(case((_due(s, every, now), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((_due(s, every, now, 2), 1), else_=0)), 0))
-        .select_from(s)).one()
-    return Counts(int(total), int(due), int(overdue))
-
-
-def veteran_page(db: Session, coach: Coach, every: timedelta, now: datetime, page: int,
-                 q: str = "", param: str = "veterans") -> tuple[list[VeteranRow], Pager]:
-    """Return one page of the viewer's veterans (matching `q`), who most need them first."""
-    s = _standing(coach, q)
-    total = int(db.scalar(select(func.count()).select_from(s)) or 0)
-    pager = counted(param, page, total)
-    first = case((s.c.alerts > 0, 0), else_=1), case((s.c.unread > 0, 0), else_=1)
-    ranked = db.execute(
-        select(s.c.id, s.c.last, s.c.alerts, s.c.unread)
-        .order_by(*first, case((_due(s, every, now), 0), else_=1), _since(s), s.c.id)
-        .offset(pager.offset).limit(PAGE_SIZE)).all()
+def veteran_page(db: Session, found: Sequence[Standing], every: timedelta, now: datetime,
+                 page: int, q: str = "", param: str = "veterans"
+                 ) -> tuple[list[VeteranRow], Pager]:
+    """Return one page of the veterans (matching `q`), who most need their coach first."""
+    wanted = list(found)
+    where = matching(q)
+    if where is not None:
+        ids = set(db.scalars(select(Participant.id).where(where)))
+        wanted = [s for s in wanted if s.id in ids]
+    pager = counted(param, page, len(wanted))
+    ranked = sorted(wanted, key=lambda s: s.rank)[pager.offset:pager.offset + PAGE_SIZE]
     return _rows(db, ranked, every, now), pager
 
 
-def overdue_page(db: Session, coach: Coach, every: timedelta, now: datetime, page: int,
-                 param: str = "overdue") -> tuple[list[VeteranRow], Pager]:
+def overdue_page(db: Session, found: Sequence[Standing], every: timedelta, now: datetime,
+                 page: int, param: str = "overdue") -> tuple[list[VeteranRow], Pager]:
     """Return one page of the overdue pairs (no contact for twice `every`), longest first."""
-    s = _standing(coach)
-    overdue = _due(s, every, now, 2)
-    total = int(db.scalar(select(func.count()).select_from(s).where(overdue)) or 0)
-    pager = counted(param, page, total)
-    ranked = db.execute(select(s.c.id, s.c.last, s.c.alerts, s.c.unread).where(overdue)
-                        .order_by(_since(s), s.c.id)
-                        .offset(pager.offset).limit(PAGE_SIZE)).all()
-    return _rows(db, ranked, every, now), pager
+    late = sorted((s for s in found if s.overdue), key=lambda s: (s.since, s.id))
+    pager = counted(param, page, len(late))
+    return _rows(db, late[pager.offset:pager.offset + PAGE_SIZE], every, now), pager
 
 
-def _rows(db: Session, ranked: Sequence[Any], every: timedelta, now: datetime) -> list[VeteranRow]:
-    """Return the rows of the veterans `ranked` (id, last, alerts, unread), in that order."""
+def _rows(db: Session, ranked: Sequence[Standing], every: timedelta,
+          now: datetime) -> list[VeteranRow]:
+    """Return the rows of the veterans `ranked`, in that order (the page's facts, by id)."""
     ids = [r.id for r in ranked]
     if not ids:
         return []

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Blueprint, Flask, Response, flash, g, render_template, request
 
 from bot.core.ids import parse_id
-from bot.dashboard.caseload import counts, overdue_page, veteran_page
+from bot.dashboard.caseload import counts, overdue_page, standings, veteran_page
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
 from bot.dashboard.paging import counted, page_arg, search_arg
@@ -52,9 +52,10 @@ def index() -> str:
         escalations = open_escalations(db, coach, page=pages["alerts"])
         total_drafts = draft_count(db, coach)
         drafts = [(n, send_time(n, moment)) for n in drafts_page(db, coach, pages["drafts"])]
-        rows, vets = veteran_page(db, coach, every, moment, pages["veterans"], q)
-        tally = counts(db, coach, every, moment)
-        overdue, late = (overdue_page(db, coach, every, moment, pages["overdue"])
+        found = standings(db, coach, every, moment)
+        tally = counts(found)
+        rows, vets = veteran_page(db, found, every, moment, pages["veterans"], q)
+        overdue, late = (overdue_page(db, found, every, moment, pages["overdue"])
                          if is_staff(coach) else ([], None))
         people = names(db, {e.acknowledged_by_id for e in escalations})
     return render_template(
