@@ -22,7 +22,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.dashboard.charts import Week, weekly_peg
-from bot.dashboard.paging import PAGE_SIZE, Pager, counted, matching
+from bot.dashboard.paging import CARDS, PAGE_SIZE, Pager, counted, matching
 from bot.domain import peg
 from bot.domain.access import only_theirs
 from bot.domain.contacts import REACHED, Due, due_state
@@ -128,26 +128,34 @@ def overdue_page(db: Session, found: Sequence[Standing], every: timedelta, now: 
                  page: int, param: str = "overdue") -> tuple[list[VeteranRow], Pager]:
     """Return one page of the overdue pairs (no contact for twice `every`), longest first."""
     late = sorted((s for s in found if s.overdue), key=lambda s: (s.since, s.id))
-    pager = counted(param, page, len(late))
-    return _rows(db, late[pager.offset:pager.offset + PAGE_SIZE], every, now), pager
+    pager = counted(param, page, len(late), CARDS)
+    return _rows(db, late[pager.offset:pager.offset + CARDS], every, now, facts=False), pager
 
 
-def _rows(db: Session, ranked: Sequence[Standing], every: timedelta,
-          now: datetime) -> list[VeteranRow]:
-    """Return the rows of the veterans `ranked`, in that order (the page's facts, by id)."""
+def _rows(db: Session, ranked: Sequence[Standing], every: timedelta, now: datetime,
+          facts: bool = True) -> list[VeteranRow]:
+    """Return the rows of the veterans `ranked`, in that order.
+
+    `facts` adds what the veterans list shows (last check-in, PEG weeks, drafts), each one
+    query over the page's ids; the overdue pairs need only names and contact.
+    """
     ids = [r.id for r in ranked]
     if not ids:
         return []
     people = {p.id: p for p in db.scalars(select(Participant).where(Participant.id.in_(ids)))}
-    last_checkin = dict(db.execute(
-        select(CheckinAnswer.participant_id, func.max(CheckinAnswer.answered_at))
-        .where(CheckinAnswer.participant_id.in_(ids))
-        .group_by(CheckinAnswer.participant_id)).all())
-    answers = peg.answers(db, ids, since=now - CHART_SPAN)
-    pending = dict(db.execute(
-        select(Nudge.participant_id, func.count(Nudge.id))
-        .where(Nudge.participant_id.in_(ids), Nudge.status == "pending")
-        .group_by(Nudge.participant_id)).all())
+    last_checkin: dict[int, datetime] = {}
+    answers: dict[int, list[Any]] = {i: [] for i in ids}
+    pending: dict[int, int] = {}
+    if facts:
+        last_checkin = dict(db.execute(
+            select(CheckinAnswer.participant_id, func.max(CheckinAnswer.answered_at))
+            .where(CheckinAnswer.participant_id.in_(ids))
+            .group_by(CheckinAnswer.participant_id)).all())
+        answers = peg.answers(db, ids, since=now - CHART_SPAN)
+        pending = dict(db.execute(
+            select(Nudge.participant_id, func.count(Nudge.id))
+            .where(Nudge.participant_id.in_(ids), Nudge.status == "pending")
+            .group_by(Nudge.participant_id)).all())
     coach_ids = {p.coach_id for p in people.values()}
     coach_names = dict(db.execute(select(Coach.id, Coach.name)
                                   .where(Coach.id.in_(coach_ids))).all())
@@ -157,6 +165,7 @@ def _rows(db: Session, ranked: Sequence[Standing], every: timedelta,
         rows.append(VeteranRow(
             participant=p, coach_name=coach_names.get(p.coach_id, "?"), last_contact=r.last,
             last_heard=p.last_inbound_at, last_checkin=last_checkin.get(p.id),
-            weeks=weekly_peg(answers[p.id], p.timezone), pending=pending.get(p.id, 0),
-            open_escalations=r.alerts, due=due_state(p, r.last, every, now), unread=r.unread))
+            weeks=weekly_peg(answers[p.id], p.timezone) if facts else [],
+            pending=pending.get(p.id, 0), open_escalations=r.alerts,
+            due=due_state(p, r.last, every, now), unread=r.unread))
     return rows

@@ -10,7 +10,7 @@ from bot.core.ids import parse_id
 from bot.dashboard.caseload import counts, overdue_page, standings, veteran_page
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
-from bot.dashboard.paging import counted, page_arg, search_arg
+from bot.dashboard.paging import CARDS, counted, page_arg, search_arg
 from bot.dashboard.queries import (
     alert_counts,
     draft_count,
@@ -40,7 +40,7 @@ def index() -> str:
     """Show open escalations, drafts to approve, then the veterans who most need their coach first.
 
     Staff also see the overdue pairs (no contact for twice `contact_every`). Every list is
-    one page (PAGE_SIZE) of its own; the search box narrows the veterans.
+    one page of its own (paging.py); the search box narrows the veterans.
     """
     coach = user()
     moment = now()
@@ -61,9 +61,10 @@ def index() -> str:
     return render_template(
         "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
         sparkline=sparkline_svg, fmt=fmt, unread=g.get("inbox_unread", 0),
-        alert_total=alerts, alert_waiting=waiting, alert_pager=counted("alerts", pages["alerts"],
-                                                                        alerts),
-        draft_total=total_drafts, draft_pager=counted("drafts", pages["drafts"], total_drafts),
+        alert_total=alerts, alert_waiting=waiting,
+        alert_pager=counted("alerts", pages["alerts"], alerts, CARDS),
+        draft_total=total_drafts,
+        draft_pager=counted("drafts", pages["drafts"], total_drafts, CARDS),
         vet_pager=vets, tally=tally, q=q, overdue=overdue, overdue_pager=late,
         due_count=tally.due, contact_every=services().config.program.contact_every,
     )

@@ -1,6 +1,8 @@
 """Pages of long lists and the search box: every dashboard list shows PAGE_SIZE rows at most.
 
 Rules:
+- Lists show PAGE_SIZE rows to a page; the home page's alert, draft and overdue cards
+  (big: each holds forms) CARDS.
 - A list's page is a query argument (`page`, or a section's own name on a page
   with several lists); anything that is not a whole number from 1 is page 1.
 - A search matches a veteran's name (any part, any case) or their P-number
@@ -19,6 +21,7 @@ from sqlalchemy import ColumnElement, or_
 from bot.models import Participant
 
 PAGE_SIZE = 50
+CARDS = 25  # alert, draft and overdue cards on the home page: each holds forms
 MAX_PAGE = 100_000
 MAX_SEARCH = 80
 

@@ -8,7 +8,7 @@ from flask import abort, current_app
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from bot.dashboard.paging import PAGE_SIZE
+from bot.dashboard.paging import CARDS
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import coaches, may_act, only_theirs
 from bot.models import Coach, Escalation, Message, Nudge, Outbox, Participant
@@ -88,7 +88,7 @@ def open_escalations(db: Session, coach: Coach, participant_id: int | None = Non
     waiting = case((Escalation.acknowledged_at.is_(None), 0), else_=1)
     return list(db.scalars(query.order_by(Escalation.urgent.desc(), waiting,
                                           Escalation.created_at.desc(), Escalation.id.desc())
-                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+                           .offset((page - 1) * CARDS).limit(CARDS)))
 
 
 def alert_counts(db: Session, coach: Coach) -> tuple[int, int]:
@@ -111,7 +111,7 @@ def drafts_page(db: Session, coach: Coach, page: int = 1,
     if participant_id is not None:
         query = query.where(Nudge.participant_id == participant_id)
     return list(db.scalars(query.order_by(Nudge.due_at, Nudge.id)
-                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+                           .offset((page - 1) * CARDS).limit(CARDS)))
 
 
 def draft_count(db: Session, coach: Coach) -> int:
