@@ -34,6 +34,7 @@ from typing import Any
 from dashboard_data import PASSWORD, Program, postgres_program, sqlite_program
 from harness import NOW, ROOT, machine_note, postgres_available
 from sqlalchemy import Engine, create_engine, event
+from werkzeug.exceptions import HTTPException
 
 TARGET_MS, TARGET_KB = 300.0, 300.0
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -49,6 +50,7 @@ class Page:
     path: str
     export: bool = False
     baseline: bool = False
+    optional: bool = False  # a page some versions do not have: skipped there, and said so
 
 
 def pages(program: Program) -> list[Page]:
@@ -62,6 +64,12 @@ def pages(program: Program) -> list[Page]:
         Page("coach-home-big", f"coach home, {big} veterans", "big", "/"),
         Page("staff-home", "staff home", "staff", "/"),
         Page("everyone", "staff \"Everyone\"", "staff", "/staff/"),
+        Page("everyone-search", "staff \"Everyone\", search \"garcia\"", "staff",
+             "/staff/?q=garcia"),
+        Page("everyone-last", "staff \"Everyone\", page 66", "staff", "/staff/?page=66"),
+        Page("staff-home-search", "staff home, search \"garcia\"", "staff", "/?q=garcia"),
+        Page("reassign", "reassign one veteran (form)", "staff",
+             f"/staff/veterans/{vid}/reassign", optional=True),
         Page("veteran", "veteran page (own coach)", "small", f"/veterans/{vid}"),
         Page("veteran-staff", "veteran page (staff)", "staff", f"/veterans/{vid}"),
         Page("veteran-older", "veteran page, older texts (page 5)", "small",
@@ -341,6 +349,15 @@ def explain_slowest(url: str, result: Result) -> str:
     return "\n".join(out)
 
 
+def has_route(routes: Any, path: str) -> bool:
+    """Tell whether the app answers GET `path`."""
+    try:
+        routes.match(path.split("?")[0], method="GET")
+    except HTTPException:
+        return False
+    return True
+
+
 def untimed_routes(app: Any, timed: list[Page]) -> list[str]:
     """Return dashboard GET routes this benchmark does not visit (new pages show up here)."""
     paths = {re.sub(r"\d+", "<int>", p.path.split("?")[0]) for p in timed}
@@ -380,7 +397,11 @@ def run_backend(backend: str, url: str, program: Program, args: argparse.Namespa
     say(HEADER)
     results: list[Result] = []
     baseline_ms = 0.0
+    routes = app.url_map.bind("localhost")
     for page in wanted:
+        if page.optional and not has_route(routes, page.path):
+            say(f"  {page.name:<18} {'-':>9} {'-':>9}  skipped: no such page in this version")
+            continue
         result = measure(app, clients, page, args.repeat, args.export_repeat, args.timeout,
                          args.explain and not page.baseline and not page.export)
         if page.name == "login":
