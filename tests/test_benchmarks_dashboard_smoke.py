@@ -14,6 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("login", "healthz", "coach-home-small", "coach-home-big", "staff-home", "everyone",
+         "everyone-search", "everyone-last", "staff-home-search",
          "veteran", "veteran-staff", "veteran-older", "escalation", "inbox-big", "inbox-staff",
          "audit", "failed", "fidelity", "flows", "exports-page", "enrol-form", "password",
          "export-messages", "export-checkins", "export-peg", "export-escalations",
@@ -35,6 +36,9 @@ def test_the_dashboard_benchmark_times_every_page_on_a_tiny_program(tmp_path: An
                           re.M)
         assert match, f"no line for page {name}:\n{out}"
         assert match.group(1) == "200" and match.group(2) != "FAILED", match.group(0)
+    reassign = re.search(r"^  reassign +(.*)$", out, re.M)  # a page only newer versions have
+    assert reassign, f"no line for page reassign:\n{out}"
+    assert "skipped: no such page" in reassign.group(1) or " 200  ok " in reassign.group(1)
     assert "slowest statement" in out  # --explain printed a plan
     assert "| staff home |" in out  # the markdown table for docs/performance.md
 
