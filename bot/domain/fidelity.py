@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from bot.core.config import Config
 from bot.domain.contacts import REACHED
 from bot.domain.nudges import NudgeStatus
-from bot.domain.peg import PegScore, history
+from bot.domain.peg import PegScore, histories
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
 
@@ -127,7 +127,7 @@ def fidelity_rows(session: Session, config: Config, now: datetime) -> list[Fidel
     if not people:
         return []
     contacts = _contacts(session)
-    pegs: dict[int, list[PegScore]] = {p.id: history(session, p) for p in people}
+    pegs: dict[int, list[PegScore]] = histories(session, people)
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
     pairs: dict[tuple[str, int], FidelityRow] = {}
     for person in people:
