@@ -95,6 +95,8 @@ class Participant(Base):
     """A veteran enrolled in the program."""
 
     __tablename__ = "participants"
+    # The staff lists page through veterans by name (bot/dashboard).
+    __table_args__ = (Index("ix_participants_name", "name", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -213,8 +215,11 @@ class CheckinAnswer(Base):
     """A saved flow answer, for the research export."""
 
     __tablename__ = "checkin_answers"
+    # A veteran's answers by time: the last check-in and the recent PEG weeks (dashboard).
+    __table_args__ = (Index("ix_checkin_answers_participant_answered", "participant_id",
+                            "answered_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     flow_id: Mapped[str] = mapped_column(String(80))
     variable: Mapped[str] = mapped_column(String(80))
@@ -253,6 +258,10 @@ class Escalation(Base):
     """Something a human must look at: a crisis, silence, a flow's `escalate`."""
 
     __tablename__ = "escalations"
+    # Open alerts are few among many closed ones: the dashboard reads them by veteran.
+    __table_args__ = (Index("ix_escalations_open", "participant_id", "created_at",
+                            postgresql_where=text("resolved_at IS NULL"),
+                            sqlite_where=text("resolved_at IS NULL")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     # None for a number that is not enrolled (or a coach's own crisis): then `phone` says who.
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
@@ -385,6 +394,12 @@ class InboxItem(Base):
     __table_args__ = (
         Index("ix_inbox_items_coach_read", "coach_id", "read_at"),
         Index("ix_inbox_items_participant_created", "participant_id", "created_at"),
+        # The inbox pages, newest first: a coach's, and staff's of everyone.
+        Index("ix_inbox_items_coach_created", "coach_id", "created_at"),
+        Index("ix_inbox_items_created", "created_at"),
+        # Unread words per veteran (the home page's order) and staff's unread count.
+        Index("ix_inbox_items_unread", "participant_id",
+              postgresql_where=text("read_at IS NULL"), sqlite_where=text("read_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))

@@ -1,43 +1,30 @@
 """Weekly PEG scores (pain, enjoyment, general activity) and their server-side SVG charts.
 
 The charts never rely on colour: each series has its own marker shape and line
-pattern, and the pages print the numbers beside them.
+pattern, and the pages print the numbers beside them. Answers become check-ins
+in one place, bot.domain.peg.checkins; the weeks here are built from those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+
+from bot.domain.peg import checkins, peg_item
 
 ITEMS = ("pain", "enjoyment", "activity")
 LABELS = {"pain": "Pain", "enjoyment": "Enjoyment of life", "activity": "General activity"}
 # Dark, distinct colours (all ≥ 4.5:1 on white) plus shape and dash for colour-blind readers.
+__all__ = ["peg_item"]  # re-exported: pages and tests name PEG items from here
 STYLE = {
     "pain": {"colour": "#8a2c0d", "dash": "", "marker": "circle"},
     "enjoyment": {"colour": "#1f4e8c", "dash": "6 4", "marker": "square"},
     "activity": {"colour": "#3d5a1e", "dash": "2 3", "marker": "triangle"},
 }
-_ALIASES = {
-    "pain": "pain", "pain_average": "pain", "average_pain": "pain",
-    "enjoyment": "enjoyment", "enjoy": "enjoyment", "enjoyment_of_life": "enjoyment",
-    "interference_enjoyment": "enjoyment",
-    "activity": "activity", "general_activity": "activity", "activities": "activity",
-    "interference_activity": "activity",
-}
-
-
-def peg_item(variable: str) -> str | None:
-    """Return which PEG item a saved variable is (pain/enjoyment/activity), or None."""
-    name = variable.lower().strip()
-    name = name.removeprefix("participant.").removeprefix("peg_").removeprefix("peg.")
-    return _ALIASES.get(name)
-
-
 @dataclass
 class Week:
     """One week's latest PEG answers (in the veteran's local calendar)."""
@@ -59,40 +46,22 @@ class Week:
         return score if score is not None else self.values.get("pain")
 
 
-def _peg_answers(answers: Iterable[Any], zone: ZoneInfo) -> Iterator[tuple[Any, str, float, date]]:
-    """Yield (answer, PEG item, value, local day) for each valid PEG answer, oldest first."""
-    for answer in sorted(answers, key=lambda a: a.answered_at):
-        item = peg_item(answer.variable)
-        if item is None:
-            continue
-        try:
-            value = float(str(answer.value).strip())
-        except ValueError:
-            continue
-        if 0 <= value <= 10:
-            yield answer, item, value, answer.answered_at.astimezone(zone).date()
-
-
 def weekly_peg(answers: Iterable[Any], tz: str, weeks: int = 12) -> list[Week]:
     """Group check-in answers by local week (Monday first); keep the latest per item."""
     by_week: dict[date, Week] = {}
-    for _, item, value, day in _peg_answers(answers, ZoneInfo(tz)):
-        start = day - timedelta(days=day.weekday())
-        by_week.setdefault(start, Week(start)).values[item] = value
+    for checkin in checkins(answers, tz):
+        start = checkin.day - timedelta(days=checkin.day.weekday())
+        by_week.setdefault(start, Week(start)).values.update(checkin.values)
     return [by_week[k] for k in sorted(by_week)][-weeks:]
 
 
 def peg_checkins(answers: Iterable[Any], tz: str, limit: int = 24) -> list[Week]:
-    """Return one row per check-in (its run), dated by its local day, oldest first.
+    """Return one row per check-in (bot.domain.peg.checkins), dated by its local day.
 
     The chart keeps one point per week; the table shows every check-in, so a
     hard-week check-in stays visible when the veteran checks in again that week.
     """
-    rows: dict[Any, Week] = {}
-    for answer, item, value, day in _peg_answers(answers, ZoneInfo(tz)):
-        key = getattr(answer, "run_id", None) or ("day", day)
-        rows.setdefault(key, Week(day)).values[item] = value
-    return list(rows.values())[-limit:]
+    return [Week(c.day, dict(c.values)) for c in checkins(answers, tz)][-limit:]
 
 
 def fmt(value: float | None) -> str:

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, Response, flash, render_template, request
+from flask import Blueprint, Flask, Response, flash, g, render_template, request
 
 from bot.core.ids import parse_id
+from bot.dashboard.caseload import counts, overdue_page, standings, veteran_page
 from bot.dashboard.charts import fmt, sparkline_svg
 from bot.dashboard.common import back, blueprint, login_required, now, services, user, when
-from bot.dashboard.queries import names, nudge_or_404, open_escalations, veteran_rows
-from bot.domain import inbox
+from bot.dashboard.paging import CARDS, counted, page_arg, search_arg
+from bot.dashboard.queries import (
+    alert_counts,
+    draft_count,
+    drafts_page,
+    names,
+    nudge_or_404,
+    open_escalations,
+)
 from bot.domain import nudges as nudge_rules
-from bot.domain.access import may_act
+from bot.domain.access import is_staff, may_act
+from bot.domain.contacts import contact_every
 from bot.models import Nudge
 
 bp = blueprint("home", __name__)
@@ -30,22 +39,35 @@ def send_time(nudge: Nudge, moment: datetime) -> datetime:
 def index() -> str:
     """Show open escalations, drafts to approve, then the veterans who most need their coach first.
 
-    Staff also see the overdue pairs (no contact for twice `contact_every`).
+    Staff also see the overdue pairs (no contact for twice `contact_every`). Every list is
+    one page of its own (paging.py); the search box narrows the veterans.
     """
     coach = user()
     moment = now()
-    with services().db.session() as db:
-        escalations = open_escalations(db, coach)
-        drafts = [(n, send_time(n, moment)) for n in nudge_rules.pending_for(db, coach)]
-        rows = veteran_rows(db, coach, moment)
+    every = contact_every(services().config)
+    q = search_arg()
+    pages = {name: page_arg(name) for name in ("alerts", "drafts", "veterans", "overdue")}
+    with services().db.reading() as db:
+        alerts, waiting = alert_counts(db, coach)
+        escalations = open_escalations(db, coach, page=pages["alerts"])
+        total_drafts = draft_count(db, coach)
+        drafts = [(n, send_time(n, moment)) for n in drafts_page(db, coach, pages["drafts"])]
+        found = standings(db, coach, every, moment)
+        tally = counts(found)
+        rows, vets = veteran_page(db, found, every, moment, pages["veterans"], q)
+        overdue, late = (overdue_page(db, found, every, moment, pages["overdue"])
+                         if is_staff(coach) else ([], None))
         people = names(db, {e.acknowledged_by_id for e in escalations})
-        return render_template(
-            "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
-            sparkline=sparkline_svg, fmt=fmt, unread=inbox.unread_count(db, coach),
-            due_count=sum(1 for r in rows if r.due.due),
-            overdue=[r for r in rows if r.due.overdue and r.participant.status == "active"],
-            contact_every=services().config.program.contact_every,
-        )
+    return render_template(
+        "home.html", escalations=escalations, drafts=drafts, rows=rows, people=people,
+        sparkline=sparkline_svg, fmt=fmt, unread=g.get("inbox_unread", 0),
+        alert_total=alerts, alert_waiting=waiting,
+        alert_pager=counted("alerts", pages["alerts"], alerts, CARDS),
+        draft_total=total_drafts,
+        draft_pager=counted("drafts", pages["drafts"], total_drafts, CARDS),
+        vet_pager=vets, tally=tally, q=q, overdue=overdue, overdue_pager=late,
+        due_count=tally.due, contact_every=services().config.program.contact_every,
+    )
 
 
 def _approve(nudge_id: int, body: str | None) -> None:

@@ -78,13 +78,16 @@ def load_user() -> None:
     coach_id = session.get("coach_id")
     if not isinstance(coach_id, int):
         return
-    with services().db.session() as db:
+    with services().db.reading() as db:  # a read: never the write lock (bot/core/db.py)
         coach = db.get(Coach, coach_id)
         if coach is None or not coach.active or session.get("auth") != auth_marker(coach):
-            session.clear()
-            return
-        g.inbox_unread = unread_count(db, coach)  # the nav's count (base.html)
-        db.expunge(coach)
+            coach = None
+        else:
+            g.inbox_unread = unread_count(db, coach)  # the nav's count (base.html)
+            db.expunge(coach)
+    if coach is None:
+        session.clear()
+        return
     g.user = coach
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, flash, render_template, request
+from flask import Flask, Response, abort, flash, g, render_template, request
 
 from bot.dashboard.common import back, blueprint, login_required, now, services, user
+from bot.dashboard.paging import page_arg
 from bot.dashboard.queries import participant_or_404
 from bot.domain import inbox
 from bot.domain.contacts import KINDS, ContactError, log_contact, strategy_library
@@ -34,13 +35,11 @@ def library() -> dict[str, str]:
 def index() -> str:
     """Show the veterans' own words sent to the coach, newest first, unread marked."""
     coach = user()
-    page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    with services().db.session() as db:
+    number = page_arg()
+    with services().db.reading() as db:
         items, older = inbox.page_for(db, coach, number)
-        unread = inbox.unread_count(db, coach)
-        return render_template("inbox.html", items=items, page=number, older=older,
-                               unread=unread)
+    return render_template("inbox.html", items=items, page=number, older=older,
+                           unread=g.get("inbox_unread", 0))
 
 
 @bp.post("/inbox/<int:item_id>/unread")

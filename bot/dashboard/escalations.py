@@ -34,20 +34,23 @@ def _about(escalation: Escalation) -> str:
 @login_required
 def show(escalation_id: int) -> str:
     """Show an escalation with its notes and what was done, by whom and when."""
-    with services().db.session() as db:
-        escalation = escalation_or_404(db, escalation_id, user())
+    with services().db.session() as db:  # the audit row: a short write of its own
+        escalation = escalation_or_404(db, escalation_id, user(), lock=False)
         audit(db, "escalation.view", "escalation", escalation.id)  # every read (SPEC §13)
+    with services().db.reading() as db:
+        escalation = escalation_or_404(db, escalation_id, user(), lock=False)
         notes = list(db.scalars(select(EscalationNote)
                                 .where(EscalationNote.escalation_id == escalation.id)
                                 .order_by(EscalationNote.created_at, EscalationNote.id)))
         people = names(db, {escalation.acknowledged_by_id, escalation.resolved_by_id,
                             escalation.coach_id} | {n.author_id for n in notes})
         participant = escalation.participant
-        return render_template(
-            "escalation.html", e=escalation, p=participant, notes=notes, people=people,
-            max_note=MAX_NOTE, words=alert_words(db, escalation),
-            phone=participant.phone if participant is not None else escalation.phone,
-            may_resolve=escalation_rules.can_resolve(user(), escalation))
+        words = alert_words(db, escalation)
+    return render_template(
+        "escalation.html", e=escalation, p=participant, notes=notes, people=people,
+        max_note=MAX_NOTE, words=words,
+        phone=participant.phone if participant is not None else escalation.phone,
+        may_resolve=escalation_rules.can_resolve(user(), escalation))
 
 
 @bp.post("/<int:escalation_id>/ack")

@@ -3,6 +3,7 @@
 Rules:
 - Staff only, like every staff page; the same numbers as `peerline export fidelity`
   (bot.fidelity computes both).
+- Twenty coaches to a page (each is a chart and a table of months).
 - The plot never relies on colour: each bar carries its percent as text, and the
   table under it gives every number.
 """
@@ -15,10 +16,12 @@ from flask import Flask, render_template
 from markupsafe import Markup, escape
 
 from bot.dashboard.common import blueprint, now, services, staff_required
+from bot.dashboard.paging import counted, page_arg
 from bot.dashboard.queries import names
 from bot.domain.fidelity import CONTACTS_FROM, FidelityRow, fidelity_rows
 
 bp = blueprint("fidelity", __name__, url_prefix="/staff")
+COACHES_PER_PAGE = 20  # each coach is a chart and a table of months
 
 
 def met_share(row: FidelityRow) -> int | None:
@@ -60,7 +63,7 @@ def bars_svg(name: str, rows: list[FidelityRow]) -> Markup:
 @staff_required
 def fidelity() -> str:
     """Show each coach's months: contacts, the contact target, acknowledgements, drafts, PEG."""
-    with services().db.session() as db:
+    with services().db.reading() as db:
         rows = fidelity_rows(db, services().config, now())
         by_coach: dict[int, list[FidelityRow]] = defaultdict(list)
         for row in rows:
@@ -68,7 +71,9 @@ def fidelity() -> str:
                 by_coach[row.coach_id].append(row)
         people = names(db, set(by_coach))
     coaches = sorted(by_coach.items(), key=lambda item: people.get(item[0], ""))
-    return render_template("staff/fidelity.html", coaches=coaches, people=people,
+    pager = counted("page", page_arg(), len(coaches), COACHES_PER_PAGE)
+    coaches = coaches[pager.offset:pager.offset + COACHES_PER_PAGE]
+    return render_template("staff/fidelity.html", coaches=coaches, people=people, pager=pager,
                            bars=bars_svg, share=met_share, contacts_from=CONTACTS_FROM,
                            every=getattr(services().config.program, "contact_every", "14d"))
 

@@ -52,9 +52,10 @@ class ProgramSummary:
 
 
 def program_summary(db: Session, participant: Participant, config: Any,
-                    moment: datetime) -> ProgramSummary:
-    """Return the program facts for the veteran's page."""
-    scores = history(db, participant)
+                    moment: datetime, scores: list[PegScore] | None = None) -> ProgramSummary:
+    """Return the program facts for the veteran's page (`scores`: their PEG history, if read)."""
+    if scores is None:
+        scores = history(db, participant)
     latest = scores[-1] if scores else None
     return ProgramSummary(week=describe_week(participant, config, moment),
                           ends=end_of(participant, config),

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, current_app
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, joinedload
 
-from bot.dashboard.charts import Week, weekly_peg
+from bot.dashboard.paging import CARDS
 from bot.domain import nudges as nudge_rules
 from bot.domain.access import coaches, may_act, only_theirs
-from bot.domain.contacts import Due, contact_every, due_state, last_contacts
-from bot.models import (
-    CheckinAnswer,
-    Coach,
-    Escalation,
-    InboxItem,
-    Message,
-    Nudge,
-    Outbox,
-    Participant,
-)
-
-CHART_SPAN = timedelta(weeks=13)  # the home page's small charts show about a quarter
+from bot.models import Coach, Escalation, Message, Nudge, Outbox, Participant
 
 
 def services_config() -> Any:
@@ -55,9 +41,12 @@ def nudge_or_404(db: Session, nudge_id: int, coach: Coach) -> Nudge:
     return nudge_rules.get_for(db, nudge_id, coach)  # takes the row lock
 
 
-def escalation_or_404(db: Session, escalation_id: int, coach: Coach) -> Escalation:
-    """Return the escalation if `coach` may act on it; else 404."""
-    escalation = db.get(Escalation, escalation_id, with_for_update=True)
+def escalation_or_404(db: Session, escalation_id: int, coach: Coach,
+                      lock: bool = True) -> Escalation:
+    """Return the escalation if `coach` may act on it (locked to act on, unless `lock` is off)."""
+    # PostgreSQL locks no row on the nullable side of an outer join: join only to read.
+    escalation = db.get(Escalation, escalation_id, with_for_update=lock,
+                        options=[] if lock else [joinedload(Escalation.participant)])
     if escalation is None or not may_act(coach, escalation):
         abort(404)  # also a closed alert of a veteran since given to another coach
     return escalation
@@ -82,17 +71,52 @@ def alert_words(db: Session, escalation: Escalation) -> list[Message]:
         .order_by(Message.id).limit(MAX_ALERT_WORDS)))
 
 
-def open_escalations(db: Session, coach: Coach, participant_id: int | None = None
-                     ) -> list[Escalation]:
-    """Return unresolved escalations: urgent first, then unacknowledged, newest first."""
+def _open_alerts(coach: Coach) -> Select[Escalation]:
     query = select(Escalation).where(Escalation.resolved_at.is_(None))
-    query = only_theirs(query, coach, Escalation.coach_id)
+    return only_theirs(query, coach, Escalation.coach_id)
+
+
+def open_escalations(db: Session, coach: Coach, participant_id: int | None = None,
+                     page: int = 1) -> list[Escalation]:
+    """Return a page of unresolved escalations: urgent first, then unacknowledged, newest first.
+
+    Each comes with its participant loaded (the cards name them after the session ends).
+    """
+    query = _open_alerts(coach).options(joinedload(Escalation.participant))
     if participant_id is not None:
         query = query.where(Escalation.participant_id == participant_id)
-    rows = list(db.scalars(query))
-    rows.sort(key=lambda e: (not e.urgent, e.acknowledged_at is not None,
-                             -e.created_at.timestamp()))
-    return rows
+    waiting = case((Escalation.acknowledged_at.is_(None), 0), else_=1)
+    return list(db.scalars(query.order_by(Escalation.urgent.desc(), waiting,
+                                          Escalation.created_at.desc(), Escalation.id.desc())
+                           .offset((page - 1) * CARDS).limit(CARDS)))
+
+
+def alert_counts(db: Session, coach: Coach) -> tuple[int, int]:
+    """Return how many escalations are open for the viewer, and how many of them unacknowledged."""
+    open_ = _open_alerts(coach).subquery()
+    total, waiting = db.execute(select(
+        func.count(), func.coalesce(func.sum(case((open_.c.acknowledged_at.is_(None), 1),
+                                                  else_=0)), 0)).select_from(open_)).one()
+    return int(total), int(waiting)
+
+
+def _pending(coach: Coach) -> Select[Nudge]:
+    return only_theirs(select(Nudge).where(Nudge.status == "pending"), coach, Nudge.coach_id)
+
+
+def drafts_page(db: Session, coach: Coach, page: int = 1,
+                participant_id: int | None = None) -> list[Nudge]:
+    """Return a page of pending drafts, oldest due first, each with its participant loaded."""
+    query = _pending(coach).options(joinedload(Nudge.participant))
+    if participant_id is not None:
+        query = query.where(Nudge.participant_id == participant_id)
+    return list(db.scalars(query.order_by(Nudge.due_at, Nudge.id)
+                           .offset((page - 1) * CARDS).limit(CARDS)))
+
+
+def draft_count(db: Session, coach: Coach) -> int:
+    """Return how many drafts wait for the viewer's approval."""
+    return int(db.scalar(select(func.count()).select_from(_pending(coach).subquery())) or 0)
 
 
 def names(db: Session, ids: set[int | None]) -> dict[int, str]:
@@ -100,68 +124,7 @@ def names(db: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {c.id: c.name for c in db.scalars(select(Coach).where(Coach.id.in_(wanted)))}
-
-
-@dataclass
-class VeteranRow:
-    """One line of "my veterans"."""
-
-    participant: Participant
-    coach_name: str
-    last_contact: datetime | None
-    last_heard: datetime | None
-    last_checkin: datetime | None
-    weeks: list[Week]
-    pending: int
-    open_escalations: int
-    due: Due
-    unread: int = 0
-
-
-def veteran_rows(db: Session, coach: Coach, now: datetime) -> list[VeteranRow]:
-    """Return the veterans `coach` may see with their latest activity and recent PEG weeks."""
-    people = list(db.scalars(participants_for(coach)))
-    ids = [p.id for p in people]
-    if not ids:
-        return []
-    last_checkin = dict(db.execute(
-        select(CheckinAnswer.participant_id, func.max(CheckinAnswer.answered_at))
-        .where(CheckinAnswer.participant_id.in_(ids)).group_by(CheckinAnswer.participant_id)
-    ).all())
-    answers: dict[int, list[CheckinAnswer]] = {i: [] for i in ids}
-    recent = select(CheckinAnswer).where(CheckinAnswer.participant_id.in_(ids),
-                                         CheckinAnswer.answered_at >= now - CHART_SPAN)
-    for answer in db.scalars(recent.order_by(CheckinAnswer.answered_at)):
-        answers[answer.participant_id].append(answer)
-    pending = dict(db.execute(
-        select(Nudge.participant_id, func.count(Nudge.id))
-        .where(Nudge.participant_id.in_(ids), Nudge.status == "pending")
-        .group_by(Nudge.participant_id)).all())
-    escalated = dict(db.execute(
-        select(Escalation.participant_id, func.count(Escalation.id))
-        .where(Escalation.participant_id.in_(ids), Escalation.resolved_at.is_(None))
-        .group_by(Escalation.participant_id)).all())
-    coach_names = names(db, {p.coach_id for p in people})
-    contacted = last_contacts(db, ids)  # human contacts only: never an automated text
-    unread = dict(db.execute(
-        select(InboxItem.participant_id, func.count(InboxItem.id))
-        .where(InboxItem.participant_id.in_(ids), InboxItem.read_at.is_(None))
-        .group_by(InboxItem.participant_id)).all())
-    every = contact_every(services_config())
-    rows = []
-    for p in people:
-        rows.append(VeteranRow(
-            participant=p, coach_name=coach_names.get(p.coach_id, "?"),
-            last_contact=contacted.get(p.id), last_heard=p.last_inbound_at,
-            last_checkin=last_checkin.get(p.id), weeks=weekly_peg(answers[p.id], p.timezone),
-            pending=pending.get(p.id, 0), open_escalations=escalated.get(p.id, 0),
-            due=due_state(p, contacted.get(p.id), every, now), unread=unread.get(p.id, 0),
-        ))
-    # Those who most need their coach first: alerts, unread words, contact due (longest first).
-    rows.sort(key=lambda r: (not r.open_escalations, not r.unread, not r.due.due,
-                             -r.due.age.total_seconds()))
-    return rows
+    return dict(db.execute(select(Coach.id, Coach.name).where(Coach.id.in_(wanted))).all())
 
 
 def thread(db: Session, participant_id: int, limit: int = 200,
@@ -176,10 +139,3 @@ def thread(db: Session, participant_id: int, limit: int = 200,
         .order_by(Message.created_at.desc(), Message.id.desc()).offset(offset).limit(limit)
     ).all()
     return list(reversed(rows))
-
-
-def answers_for(db: Session, participant_id: int) -> list[CheckinAnswer]:
-    """Return a participant's saved check-in answers, oldest first."""
-    return list(db.scalars(select(CheckinAnswer)
-                           .where(CheckinAnswer.participant_id == participant_id)
-                           .order_by(CheckinAnswer.answered_at, CheckinAnswer.id)))

@@ -13,7 +13,18 @@ from sqlalchemy.orm import Session
 
 from bot.core.ids import parse_id
 from bot.dashboard.audit_words import sentences
-from bot.dashboard.common import audit, back, blueprint, now, services, staff_required, user
+from bot.dashboard.common import (
+    audit,
+    back,
+    blueprint,
+    now,
+    safe_next,
+    services,
+    staff_required,
+    user,
+)
+from bot.dashboard.paging import PAGE_SIZE, counted, matching, page_arg, search_arg, sliced
+from bot.dashboard.queries import names
 from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
 from bot.domain.people import EnrolmentError, add_participant
 from bot.domain.program_arc import program_length
@@ -36,17 +47,29 @@ def _coaches(db: Session) -> list[Coach]:
 @bp.get("/")
 @staff_required
 def overview() -> str:
-    """List every coach and every veteran, with pause, resume and reassign."""
-    with services().db.session() as db:
-        staff = list(db.scalars(select(Coach).order_by(Coach.role, Coach.name)))
+    """List veterans (a page at a time, or a search) and coaches, with pause and resume."""
+    q = search_arg()
+    page, people_page = page_arg(), page_arg("people")
+    with services().db.reading() as db:
+        wanted = select(Participant)
+        found = matching(q)
+        if found is not None:
+            wanted = wanted.where(found)
+        total = int(db.scalar(select(func.count()).select_from(wanted.subquery())) or 0)
+        pager = counted("page", page, total)
+        veterans = list(db.scalars(wanted.order_by(Participant.name, Participant.id)
+                                   .offset(pager.offset).limit(PAGE_SIZE)))
+        people_total = int(db.scalar(select(func.count(Coach.id))) or 0)
+        people_pager = counted("people", people_page, people_total)
+        staff = list(db.scalars(select(Coach).order_by(Coach.role, Coach.name, Coach.id)
+                                .offset(people_pager.offset).limit(PAGE_SIZE)))
         counts = dict(db.execute(select(Participant.coach_id, func.count(Participant.id))
+                                 .where(Participant.coach_id.in_([c.id for c in staff]))
                                  .group_by(Participant.coach_id)).all())
-        veterans = list(db.scalars(select(Participant).order_by(Participant.name)))
-        coach_names = {c.id: c.name for c in staff}
-        return render_template("staff/overview.html", people=staff, counts=counts,
-                               veterans=veterans, coach_names=coach_names,
-                               coaches=[c for c in staff if c.role == "coach" and c.active],
-                               now_time=now())
+        coach_names = names(db, {p.coach_id for p in veterans})
+    return render_template("staff/overview.html", people=staff, counts=counts,
+                           veterans=veterans, coach_names=coach_names, pager=pager,
+                           people_pager=people_pager, q=q, now_time=now())
 
 
 @bp.route("/veterans/new", methods=["GET", "POST"])
@@ -77,10 +100,10 @@ def add_veteran() -> Response | str:
         else:
             flash(f"Enrolled {first} (P{pid}).", "ok")
             return redirect(url_for("veterans.show", participant_id=pid))  # type: ignore[return-value]
-    with services().db.session() as db:
-        body = render_template("staff/add_veteran.html", form=form, error=error,
-                               coaches=_coaches(db), zones=ZONES,
-                               default_zone=services().config.program.timezone)
+    with services().db.reading() as db:
+        coaches = _coaches(db)
+    body = render_template("staff/add_veteran.html", form=form, error=error, coaches=coaches,
+                           zones=ZONES, default_zone=services().config.program.timezone)
     return Response(body, status=400 if error else 200)
 
 
@@ -120,6 +143,23 @@ def resume(participant_id: int) -> Response:
             audit(db, "participant.resume", "participant", participant.id)
             flash(f"Resumed {participant.first_name}'s program.", "ok")
     return back("staff.overview")
+
+
+@bp.get("/veterans/<int:participant_id>/reassign")
+@staff_required
+def reassign_form(participant_id: int) -> str:
+    """Show the form that gives one veteran to another coach."""
+    with services().db.reading() as db:
+        participant = db.get(Participant, participant_id)
+        if participant is None:
+            abort(404)
+        coaches = _coaches(db)
+        caseload = dict(db.execute(select(Participant.coach_id, func.count(Participant.id))
+                                   .group_by(Participant.coach_id)).all())
+        current = names(db, {participant.coach_id}).get(participant.coach_id, "?")
+    return render_template("staff/reassign.html", p=participant, coaches=coaches,
+                           caseload=caseload, current=current,
+                           next=safe_next(request.args.get("next"), "staff.overview"))
 
 
 @bp.post("/veterans/<int:participant_id>/reassign")
@@ -221,24 +261,31 @@ def export(kind: str) -> Response:
 @bp.get("/audit")
 @staff_required
 def audit_log() -> str:
-    """Show the latest audit-log entries, newest first."""
-    with services().db.session() as db:
-        entries = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(300)))
-        return render_template("staff/audit.html", entries=sentences(db, entries))
+    """Show the audit log, newest first, a page at a time."""
+    page = page_arg()
+    with services().db.reading() as db:
+        entries = list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc())
+                                  .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+        entries, pager = sliced("page", page, entries)
+        said = sentences(db, entries)
+    return render_template("staff/audit.html", entries=said, pager=pager)
 
 
 @bp.get("/failed")
 @staff_required
 def failed() -> str:
-    """Show sends that failed for good, with the last error."""
-    with services().db.session() as db:
-        rows = db.execute(
+    """Show sends that failed for good, with the last error, a page at a time."""
+    page = page_arg()
+    with services().db.reading() as db:
+        rows = list(db.execute(
             select(Outbox, Message).join(Message, Message.id == Outbox.message_id)
-            .where(Outbox.state == "failed").order_by(Outbox.id.desc()).limit(300)
-        ).all()
-        people = {p.id: p for p in db.scalars(select(Participant).where(
-            Participant.id.in_({m.participant_id for _, m in rows if m.participant_id})))}
-        return render_template("staff/failed.html", rows=rows, people=people)
+            .where(Outbox.state == "failed").order_by(Outbox.id.desc())
+            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all())
+        rows, pager = sliced("page", page, rows)
+        wanted = {m.participant_id for _, m in rows if m.participant_id}
+        people = ({p.id: p for p in db.scalars(select(Participant).where(
+            Participant.id.in_(wanted)))} if wanted else {})
+    return render_template("staff/failed.html", rows=rows, people=people, pager=pager)
 
 
 def init_app(app: Flask) -> None:

@@ -9,11 +9,11 @@ Opening the page marks the veteran's inbox items read for their coach.
 from __future__ import annotations
 
 import logging
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, flash, g, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from bot.core.durations import in_quiet_hours, quiet_hours_end
 from bot.dashboard import connection
@@ -29,15 +29,10 @@ from bot.dashboard.charts import (
 )
 from bot.dashboard.coach import send_time
 from bot.dashboard.common import audit, back, blueprint, login_required, now, services, user, when
+from bot.dashboard.paging import PAGE_SIZE, page_arg
 from bot.dashboard.program import program_summary
-from bot.dashboard.queries import (
-    answers_for,
-    names,
-    open_escalations,
-    participant_or_404,
-    thread,
-)
-from bot.domain import inbox
+from bot.dashboard.queries import names, open_escalations, participant_or_404, thread
+from bot.domain import inbox, peg
 from bot.domain import nudges as nudge_rules
 from bot.domain.contacts import KINDS, contact_every, due_state, history, last_contacts
 from bot.domain.goals import current_goal
@@ -50,77 +45,60 @@ MAX_COMPOSE = 1000
 THREAD_PAGE = 30  # messages per page of the conversation
 
 
-def strategy_names() -> dict[str, str]:
-    """Return strategy names by id from the program's library (empty until it exists)."""
-    try:
-        from bot.flows.program_files import load_strategies
-    except ImportError:
-        return {}
-    try:
-        library: Any = load_strategies(services().config.flows.dir)
-    except Exception:  # noqa: BLE001 - a broken library must not break the page
-        log.warning("could not load the strategy library", exc_info=True)
-        return {}
-    found: dict[str, str] = {}
-    items = library.values() if isinstance(library, dict) else library
-    for item in items:
-        ident = getattr(item, "id", None) or (item.get("id") if isinstance(item, dict) else None)
-        name = getattr(item, "name", None) or (item.get("name") if isinstance(item, dict)
-                                               else None)
-        if ident:
-            found[str(ident)] = str(name or ident)
-    return found
-
-
 @bp.get("/<int:participant_id>")
 @login_required
 def show(participant_id: int) -> str:
-    """Show one veteran: chat thread, PEG answers, strategies, drafts, compose box."""
+    """Show one veteran: chat thread, PEG answers, strategies, drafts, compose box.
+
+    Two transactions, then the template: a short write (the audit row, inbox items
+    marked read), then a read that never holds the write lock.
+    """
     coach = user()
     moment = now()
-    raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 1
+    page = page_arg()
     with services().db.session() as db:
         participant = participant_or_404(db, participant_id, coach)
         audit(db, "participant.view", "participant", participant.id)  # every read (SPEC §13)
+        unread = inbox.unread_ids(db, participant.id)
+        if unread and inbox.mark_read(db, coach, participant.id, moment):
+            g.inbox_unread = inbox.unread_count(db, coach)  # the nav's count, now lower
+    with services().db.reading() as db:
         messages = thread(db, participant.id, limit=THREAD_PAGE + 1,
                           offset=(page - 1) * THREAD_PAGE)
-        older = len(messages) > THREAD_PAGE
-        messages = messages[-THREAD_PAGE:]
-        unread = inbox.unread_ids(db, participant.id)
-        if inbox.mark_read(db, coach, participant.id, moment):
-            g.inbox_unread = inbox.unread_count(db, coach)  # the nav's count, now lower
         last = last_contacts(db, [participant.id]).get(participant.id)
-        due = due_state(participant, last, contact_every(services().config), moment)
-        answers = answers_for(db, participant.id)
-        weeks = weekly_peg(answers, participant.timezone)
-        checkins = peg_checkins(answers, participant.timezone)
-        program = program_summary(db, participant, services().config, moment)
+        answers = peg.answers(db, [participant.id])[participant.id]
+        program = program_summary(db, participant, services().config, moment, peg.scores(
+            participant, peg.checkins(answers, participant.timezone)))
         escalations = open_escalations(db, coach, participant.id)
-        drafts = [(n, send_time(n, moment)) for n in db.scalars(
-            select(Nudge).where(Nudge.participant_id == participant.id,
-                                Nudge.status == "pending").order_by(Nudge.due_at, Nudge.id))]
+        drafts = list(db.scalars(
+            select(Nudge).options(joinedload(Nudge.participant))
+            .where(Nudge.participant_id == participant.id, Nudge.status == "pending")
+            .order_by(Nudge.due_at, Nudge.id).limit(PAGE_SIZE)))
         people = names(db, {participant.coach_id} | {m.coach_id for m, _ in messages}
                        | {e.acknowledged_by_id for e in escalations})
-        library = strategy_names()
-        strategies = [(s, library.get(str(s), str(s))) for s in participant.strategies or []]
-        quiet = services().config.program.quiet_hours
-        quiet_now = in_quiet_hours(quiet, moment, participant.timezone)
-        return render_template(
-            "veteran.html", p=participant, messages=messages, weeks=weeks, checkins=checkins,
-            program=program,
-            chart=peg_chart_svg(weeks, participant.first_name, program.baseline_score),
-            items=ITEMS, labels=LABELS,
-            styles=STYLE, legend=legend_svg, fmt=fmt, escalations=escalations,
-            drafts=drafts, people=people, strategies=strategies,
-            quiet_now=quiet_now, quiet_end=quiet_hours_end(quiet, moment, participant.timezone),
-            max_compose=MAX_COMPOSE, now_time=moment, page=page, older=older, unread=unread,
-            due=due, last_contact=last, contacts=history(db, participant.id),
-            goal=current_goal(db, participant.id), topics=connection.library(),
-            kinds=KINDS, own=participant.coach_id == coach.id,
-            latest=weeks[-1] if weeks else None,
-            today=moment.astimezone(ZoneInfo(coach.timezone)).date().isoformat(),
-        )
+        contacts, goal = history(db, participant.id), current_goal(db, participant.id)
+    older = len(messages) > THREAD_PAGE
+    messages = messages[-THREAD_PAGE:]
+    weeks = weekly_peg(answers, participant.timezone)
+    library = connection.library()
+    quiet = services().config.program.quiet_hours
+    return render_template(
+        "veteran.html", p=participant, messages=messages, weeks=weeks,
+        checkins=peg_checkins(answers, participant.timezone), program=program,
+        chart=peg_chart_svg(weeks, participant.first_name, program.baseline_score),
+        items=ITEMS, labels=LABELS, styles=STYLE, legend=legend_svg, fmt=fmt,
+        escalations=escalations, drafts=[(n, send_time(n, moment)) for n in drafts],
+        people=people, strategies=[(s, library.get(str(s), str(s)))
+                                   for s in participant.strategies or []],
+        quiet_now=in_quiet_hours(quiet, moment, participant.timezone),
+        quiet_end=quiet_hours_end(quiet, moment, participant.timezone),
+        max_compose=MAX_COMPOSE, now_time=moment, page=page, older=older, unread=unread,
+        due=due_state(participant, last, contact_every(services().config), moment),
+        last_contact=last, contacts=contacts, goal=goal, topics=library,
+        kinds=KINDS, own=participant.coach_id == coach.id,
+        latest=weeks[-1] if weeks else None,
+        today=moment.astimezone(ZoneInfo(coach.timezone)).date().isoformat(),
+    )
 
 
 @bp.post("/<int:participant_id>/compose")

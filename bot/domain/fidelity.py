@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.durations import parse_duration
 from bot.domain.contacts import REACHED
-from bot.domain.peg import PegScore, history
+from bot.domain.peg import PegScore, histories
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
 
@@ -127,7 +127,7 @@ def fidelity_rows(session: Session, config: Any, now: datetime) -> list[Fidelity
     if not people:
         return []
     contacts = _contacts(session)
-    pegs: dict[int, list[PegScore]] = {p.id: history(session, p) for p in people}
+    pegs: dict[int, list[PegScore]] = histories(session, people)
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
     pairs: dict[tuple[str, int], FidelityRow] = {}
     for person in people:

@@ -9,16 +9,21 @@ Rules:
   is the first weekly check-in, in week 1; pages say the week if it was later.
 - Change from baseline is the latest score minus the baseline score: negative
   is better (less pain and interference).
+- One grouping for every page, chart and export: `checkins()` puts a veteran's
+  PEG answers (any spelling `peg_item` knows, 0-10) into check-ins, one per run
+  (answers saved without a run: one per local day), oldest first; a check-in
+  holds the latest answer to each item. The PEG history is the complete ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.domain.program_arc import week_of
@@ -42,6 +47,7 @@ class PegScore:
 
 
 def _items(values: Mapping[str, Any]) -> dict[str, float] | None:
+    """Return the three PEG items of `values` as numbers 0-10, or None."""
     try:
         items = {item: float(values[item]) for item in PEG_ITEMS}
     except (KeyError, TypeError, ValueError):
@@ -61,25 +67,104 @@ def record_baseline(participant: Participant, answers: Mapping[str, Any], now: d
     return True
 
 
+_ALIASES = {
+    "pain": "pain", "pain_average": "pain", "average_pain": "pain",
+    "enjoyment": "enjoyment", "enjoy": "enjoyment", "enjoyment_of_life": "enjoyment",
+    "interference_enjoyment": "enjoyment",
+    "activity": "activity", "general_activity": "activity", "activities": "activity",
+    "interference_activity": "activity",
+}
+_PREFIXES = ("", "participant.", "peg_", "peg.")
+# Every stored spelling (lower case) of a PEG item, for filtering answers in SQL.
+PEG_VARIABLES = tuple(prefix + name for prefix in _PREFIXES for name in _ALIASES)
+
+
+def peg_item(variable: str) -> str | None:
+    """Return which PEG item a saved variable is (pain/enjoyment/activity), or None."""
+    name = variable.lower().strip()
+    name = name.removeprefix("participant.").removeprefix("peg_").removeprefix("peg.")
+    return _ALIASES.get(name)
+
+
+def is_peg_answer() -> ColumnElement[bool]:
+    """Return a WHERE clause keeping the check-in answers that may be PEG items."""
+    return func.lower(CheckinAnswer.variable).in_(PEG_VARIABLES)
+
+
+def answer_columns() -> tuple[Any, ...]:
+    """Return the columns `checkins()` reads, for a select of check-in answers."""
+    return (CheckinAnswer.participant_id, CheckinAnswer.run_id, CheckinAnswer.variable,
+            CheckinAnswer.value, CheckinAnswer.answered_at)
+
+
+@dataclass
+class Checkin:
+    """One check-in's PEG answers: a run's, or one local day's answers saved without a run."""
+
+    day: date  # the veteran's local day of its first answer
+    at: datetime  # its latest answer
+    values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return all(item in self.values for item in PEG_ITEMS)
+
+
+def checkins(answers: Iterable[Any], tz: str) -> list[Checkin]:
+    """Group check-in answers (with run_id, variable, value, answered_at) into PEG check-ins."""
+    zone = ZoneInfo(tz)
+    found: dict[object, Checkin] = {}
+    for answer in sorted(answers, key=lambda a: a.answered_at):
+        item = peg_item(answer.variable)
+        if item is None:
+            continue
+        try:
+            value = float(str(answer.value).strip())
+        except ValueError:
+            continue
+        if not 0 <= value <= 10:
+            continue
+        day = answer.answered_at.astimezone(zone).date()
+        run_id = getattr(answer, "run_id", None)
+        key = run_id if run_id is not None else ("day", day)
+        checkin = found.setdefault(key, Checkin(day, answer.answered_at))
+        checkin.values[item] = value
+        checkin.at = answer.answered_at
+    return sorted(found.values(), key=lambda c: c.at)
+
+
+def scores(participant: Participant, found: Sequence[Checkin]) -> list[PegScore]:
+    """Return the complete check-ins as PEG scores, oldest first."""
+    return [PegScore(at=c.at, week=week_of(participant, c.at), pain=c.values["pain"],
+                     enjoyment=c.values["enjoyment"], activity=c.values["activity"])
+            for c in found if c.complete]
+
+
+def answers(session: Session, participant_ids: Sequence[int],
+            since: datetime | None = None) -> dict[int, list[Any]]:
+    """Return the PEG answers of each participant (one query), oldest first."""
+    query = (select(*answer_columns())
+             .where(CheckinAnswer.participant_id.in_(participant_ids), is_peg_answer())
+             .order_by(CheckinAnswer.participant_id, CheckinAnswer.answered_at,
+                       CheckinAnswer.id))
+    if since is not None:
+        query = query.where(CheckinAnswer.answered_at >= since)
+    found: dict[int, list[Any]] = {pid: [] for pid in participant_ids}
+    for row in session.execute(query):
+        found[row.participant_id].append(row)
+    return found
+
+
 def history(session: Session, participant: Participant) -> list[PegScore]:
     """Return the participant's complete PEGs, oldest first."""
-    runs: dict[object, dict[str, Any]] = {}  # by run; answers with no run, by their moment
-    for run_id, variable, value, answered_at in session.execute(
-            select(CheckinAnswer.run_id, CheckinAnswer.variable, CheckinAnswer.value,
-                   CheckinAnswer.answered_at)
-            .where(CheckinAnswer.participant_id == participant.id,
-                   CheckinAnswer.variable.in_(PEG_ITEMS))
-            .order_by(CheckinAnswer.id)):
-        found = runs.setdefault(run_id if run_id is not None else answered_at, {})
-        found[variable] = value
-        found["at"] = answered_at
-    scores = []
-    for found in runs.values():
-        items = _items(found)
-        if items is not None:
-            scores.append(PegScore(at=found["at"], week=week_of(participant, found["at"]),
-                                   **items))
-    return sorted(scores, key=lambda s: s.at)
+    return scores(participant, checkins(answers(session, [participant.id])[participant.id],
+                                        participant.timezone))
+
+
+def histories(session: Session, participants: Sequence[Participant]) -> dict[int, list[PegScore]]:
+    """Return each participant's complete PEGs, oldest first, in one query."""
+    found = answers(session, [p.id for p in participants]) if participants else {}
+    return {p.id: scores(p, checkins(found[p.id], p.timezone)) for p in participants}
 
 
 def change_from_baseline(participant: Participant, latest: PegScore | None) -> float | None:

@@ -32,6 +32,8 @@ Accessors (for the scheduler):
   drafts the same text) that never equals `last_text`, raw or rendered; None when nothing fits
   (no strategies chosen, or the only candidate was sent last time).
 - `ProgramCache(flows_dir)`: reloads edited files, keeps the last valid version on a bad edit.
+- `load_strategies` and `check` remember their result per folder until a file's modification
+  time, size or inode changes (pages call them per request; parsing YAML costs milliseconds).
 Both loaders raise `ProgramFileError` (its `.problems` are `FILE:LINE: message`) on invalid files.
 `check(flows_dir) -> list[str]` is what `peerline flows check` adds to its own problems.
 """
@@ -41,11 +43,12 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -76,6 +79,10 @@ MIN_TEXTS = 2
 DEFAULT_MAX_LATE = timedelta(hours=12)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+T = TypeVar("T")
+_Stamp = tuple[tuple[str, int, int, int] | tuple[str], ...]
+_remembered: dict[tuple[str, str], tuple[_Stamp, Any]] = {}
+_remembered_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -219,9 +226,40 @@ def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
                                     f"{sid!r} is not offered by step {step_id!r} of {path.name}")
 
 
+def _stamp(paths: Iterable[Path]) -> _Stamp:
+    """Return what changes when any of `paths` is edited, replaced, created or removed."""
+    stamps: list[tuple[str, int, int, int] | tuple[str]] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamps.append((str(path),))
+        else:
+            stamps.append((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return tuple(stamps)
+
+
+def _remember(kind: str, folder: Path, paths: Iterable[Path], compute: Callable[[], T]) -> T:
+    """Return `compute()`, or what it returned last for `folder` while `paths` are unchanged."""
+    key, stamp = (kind, str(folder)), _stamp(paths)
+    with _remembered_lock:
+        found = _remembered.get(key)
+    if found is not None and found[0] == stamp:
+        return cast(T, found[1])
+    value = compute()
+    with _remembered_lock:
+        _remembered[key] = (stamp, value)
+    return value
+
+
 def check(flows_dir: str | Path) -> list[str]:
     """Return every problem in the strategy library and nudge schedules as `FILE:LINE: message`."""
     folder = Path(flows_dir)
+    return list(_remember("check", folder, sorted(folder.glob("*.yaml")),
+                          lambda: _check(folder)))
+
+
+def _check(folder: Path) -> list[str]:
     problems: list[str] = []
     library: dict[str, Strategy] | None = None
     if (folder / STRATEGIES_FILE).exists():
@@ -242,13 +280,18 @@ def _problem_order(problem: str) -> tuple[str, int]:
 def load_strategies(flows_dir: str | Path) -> dict[str, Strategy]:
     """Return the strategy library by id; {} when there is no file; ProgramFileError if invalid."""
     path = Path(flows_dir) / STRATEGIES_FILE
+    found = _remember("strategies", path.parent, [path], lambda: _read_strategies(path))
+    if isinstance(found, ProgramFileError):
+        raise ProgramFileError(found.problems)
+    return dict(found)
+
+
+def _read_strategies(path: Path) -> dict[str, Strategy] | ProgramFileError:
     if not path.exists():
         return {}
     problems: list[str] = []
     library = _parse_strategies(path, problems)
-    if problems:
-        raise ProgramFileError(problems)
-    return library
+    return ProgramFileError(problems) if problems else library
 
 
 def load_nudge_schedules(flows_dir: str | Path) -> tuple[NudgeSchedule, ...]:
