@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
-from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, event, select, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -56,7 +56,8 @@ from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
 from bot.inbound.screen import screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
 from bot.models import Coach, Message, OnceMark, Outbox, Participant
-from bot.outbox.queue import queue_message, record_reply
+from bot.outbox.cancel import cancel_unsent
+from bot.outbox.queue import QUEUED, queue_message, record_reply
 from bot.runtime.apply import handle_participant_message
 from bot.services import Services
 
@@ -240,29 +241,21 @@ def process_late(services: Any, message_id: int, now: datetime, answered: bool =
         return False
 
 
-def _queued_outbox(session: Session) -> list[Outbox]:
-    """Collect the outbox rows this session writes from now on."""
-    found: list[Outbox] = []
-
-    @event.listens_for(session, "pending_to_persistent")
-    def _seen(_session: Session, instance: Any) -> None:
-        if isinstance(instance, Outbox):
-            found.append(instance)
-
-    return found
+def _queued_outbox(session: Session) -> list[int]:
+    """Collect the ids of the messages this session queues from now on (bot/outbox/queue.py)."""
+    queued: list[int] = []
+    session.info[QUEUED] = queued
+    return queued
 
 
-def _cancel_repeated_alerts(session: Session, queued: list[Outbox], phones: set[str],
+def _cancel_repeated_alerts(session: Session, queued: list[int], phones: set[str],
                             now: datetime) -> None:
     """Cancel the staff alerts a replay queued to phones texted directly during the outage."""
-    session.flush()
-    for row in queued:
-        if row.to_phone in phones and row.kind == "alert" and row.state == "pending":
-            row.state, row.finished_at = "cancelled", now
-            row.last_error = "staff were texted directly while the database was down"
-            session.execute(update(Message).where(Message.id == row.message_id)
-                            .values(status="canceled", updated_at=now))
-            log.info("replay: staff alert %s not repeated (texted during the outage)", row.id)
+    cancelled = cancel_unsent(session, now, "staff were texted directly while the database "
+                              "was down", Message.id.in_(queued), Outbox.kind == "alert",
+                              Outbox.to_phone.in_(sorted(phones)))
+    if cancelled:
+        log.info("replay: %d staff alerts not repeated (texted during the outage)", cancelled)
 
 
 _PARTICIPANT_AND_COACH = (

@@ -7,6 +7,9 @@ Rules:
 - Whoever writes a row that must leave at once (crisis alerts, coach
   notifications) sets `urgent=True`; after the transaction commits the
   sender is woken instead of waiting for its next pass.
+- A caller that must know what its transaction queued (a replay cancelling
+  repeated staff alerts) puts a list in `session.info[QUEUED]`; both queue
+  functions append the new message ids to it.
 - Priority orders the sender's work (lowest first): an enrolled veteran's
   crisis alert goes before an unknown number's, so a flood from one number
   cannot hold a veteran's alert back.
@@ -30,6 +33,7 @@ PRIORITY_CRISIS = 0  # crisis alerts about an enrolled veteran: first of all
 PRIORITY_CRISIS_OTHER = 1  # crisis alerts about an unknown number or a coach: after those
 PRIORITY_ALERT = 2  # other alerts to coaches and staff
 PRIORITY_NORMAL = 5
+QUEUED = "peerline_queued"  # session.info key: a list that collects the queued message ids
 
 
 class QueuedText(TypedDict, total=False):
@@ -90,6 +94,8 @@ def queue_message(session: Session, **text: Unpack[QueuedText]) -> Message:
     session.add(message)
     session.flush()
     session.add(Outbox(message_id=message.id, **box))
+    if QUEUED in session.info:
+        session.info[QUEUED].append(message.id)
     if urgent:
         session.info["wake_sender"] = True
     return message
@@ -108,6 +114,8 @@ def queue_messages_bulk(session: Session, texts: Sequence[QueuedText]) -> list[i
     outbox = cast(Table, Outbox.__table__)
     session.execute(insert(outbox), [{"message_id": message_id, **box}
                                      for message_id, (_, box, _) in zip(ids, rows, strict=True)])
+    if QUEUED in session.info:
+        session.info[QUEUED].extend(ids)
     if any(urgent for _, _, urgent in rows):
         session.info["wake_sender"] = True
     return ids

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.core.durations import parse_duration
-from bot.domain.goals import goal_fact
-from bot.domain.program_arc import missed_in_a_row, total_weeks, week_of
+from bot.domain.goals import goal_facts
+from bot.domain.program_arc import missed_in_a_row_many, total_weeks, week_of
 from bot.flows.engine import Context
 from bot.flows.frequency import texts_per_week
 from bot.flows.model import Flow
@@ -43,11 +43,26 @@ def costly_reads(flow: Flow) -> frozenset[str]:
     return _reads[key]
 
 
+def costly_facts(session: Session, services: Any, participant_ids: list[int],
+                 flow: Flow) -> dict[int, dict[str, Any]]:
+    """Return, per participant, the costly names `flow` reads (one query per name, any count)."""
+    reads = costly_reads(flow)
+    facts: dict[int, dict[str, Any]] = {pid: {} for pid in participant_ids}
+    if "goal" in reads:
+        for pid, goal in goal_facts(session, participant_ids, services.clock.now()).items():
+            facts[pid]["goal"] = goal
+    if "missed_checkins" in reads:
+        for pid, missed in missed_in_a_row_many(session, participant_ids, flow.id).items():
+            facts[pid]["missed_checkins"] = missed
+    return facts
+
+
 def context_for(services: Any, participant: Participant, session: Session | None = None,
-                flow: Flow | None = None) -> Context:
+                flow: Flow | None = None, facts: dict[str, Any] | None = None) -> Context:
     """Return the template context for `participant` (plain data only).
 
-    With `session` and `flow`, the costly names the flow reads are filled in too.
+    With `session` and `flow`, the costly names the flow reads are filled in too
+    (or taken from `facts`, costly_facts's answer for this participant).
     """
     fields = dict(participant.fields or {})
     now = services.clock.now()
@@ -60,11 +75,10 @@ def context_for(services: Any, participant: Participant, session: Session | None
                               "weeks": total_weeks(participant, services.config),
                               "baseline": dict(participant.peg_baseline or {}),
                               "goal": {"what": "", "due": False}, "missed_checkins": 0}
+    if facts is None and session is not None and flow is not None and costly_reads(flow):
+        facts = costly_facts(session, services, [participant.id], flow)[participant.id]
+    person.update(facts or {})
     reads = costly_reads(flow) if flow is not None else frozenset()
-    if session is not None and "goal" in reads:
-        person["goal"] = goal_fact(session, participant.id, now)
-    if session is not None and flow is not None and "missed_checkins" in reads:
-        person["missed_checkins"] = missed_in_a_row(session, participant.id, flow.id)
     coach = participant.coach
     program = services.config.program
     return Context(
