@@ -119,9 +119,10 @@ class Batch:
         people = list(participants)
         self.load([p.id for p in people])
         flow = self.services.flows.get(flow_id) if self.services.flows is not None else None
-        if flow is not None and costly_reads(flow) and people:
+        reads = costly_reads(flow, flow.start) if flow is not None else frozenset()
+        if flow is not None and reads and people:
             for pid, found in costly_facts(self.session, self.services, [p.id for p in people],
-                                           flow).items():
+                                           flow, reads).items():
                 self.facts[(flow.id, pid)] = found
         return [p.id for p in people if self.start(p, flow_id, trigger) is not None]
 
@@ -266,13 +267,15 @@ class Batch:
     def run_event(self, participant: Participant, flow: Flow, run: RunRow, event: Event,
                   depth: int = 0, replies: list[str] | None = None) -> bool:
         """Advance the run by `event` and apply the outcome; False if it did not apply."""
-        key = (flow.id, participant.id)
-        if key not in self.facts and costly_reads(flow):
-            self.facts[key] = costly_facts(self.session, self.services, [participant.id],
-                                           flow)[participant.id]
+        starting = isinstance(event, Start)
+        turn = "start" if starting else "timeout" if isinstance(event, Timeout) else "answer"
+        key, reads = (flow.id, participant.id), costly_reads(flow, run.step, turn)
+        if reads - set(self.facts.get(key, {})):  # read once per batch, only what the turn needs
+            self.facts[key] = {**self.facts.get(key, {}), **costly_facts(
+                self.session, self.services, [participant.id], flow, reads)[participant.id]}
         context = context_for(self.services, participant, flow=flow,
-                              facts=self.facts.get(key))
-        state = None if isinstance(event, Start) else state_of(run)
+                              facts=self.facts.get(key, {}))
+        state = None if starting else state_of(run)
         outcome = advance(flow, state, event, self.now, context)
         for error in outcome.errors:
             log.warning("run %s (%s): %s", run.id, flow.id, error)
