@@ -56,12 +56,18 @@ def previous_stored(session: Session, message: Message) -> str | None:
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
 
 
-def settle(session: Session, services: Any, message: Message,
-           verdict: Verdict | None) -> Verdict:
-    """Return the verdict routing acts on: the webhook's, raised by the stored previous text."""
+UNREAD: Any = object()  # settle's `previous` when it has not been read yet
+
+
+def settle(session: Session, services: Any, message: Message, verdict: Verdict | None,
+           previous: str | None = UNREAD) -> Verdict:
+    """Return the verdict routing acts on: the webhook's, raised by the stored previous text.
+
+    `previous` is that text when the caller read it already (bot/inbound/reading.py).
+    """
     if verdict is not None and verdict.tier is Tier.CRISIS:
         return verdict
-    stored = previous_stored(session, message)
+    stored = previous_stored(session, message) if previous is UNREAD else previous
     if verdict is not None and stored is None:
         return verdict  # nothing the webhook could have missed
     found = safe_matcher(services).screen(message.body or "", previous=stored)

@@ -121,18 +121,28 @@ def queue_messages_bulk(session: Session, texts: Sequence[QueuedText]) -> list[i
     return ids
 
 
+def reply_row(
+    *, participant: Participant | None, phone: str, body: str, kind: str, now: datetime,
+    coach_id: int | None = None, flow_id: str | None = None, step_id: str | None = None,
+    run_id: int | None = None,
+) -> dict[str, Any]:
+    """Return the Message columns of a reply that travels in the webhook's TwiML (no outbox)."""
+    body = outgoing(body)  # render_twiml cleans the same way: stored is what was sent
+    return {"direction": "out", "sid": None,
+            "participant_id": participant.id if participant else None, "coach_id": coach_id,
+            "phone": phone, "body": body, "num_media": 0, "kind": kind, "status": "twiml",
+            "segments": segments_for(body), "flow_id": flow_id, "step_id": step_id,
+            "run_id": run_id, "created_at": now, "sent_at": now}
+
+
 def record_reply(
     session: Session, *, participant: Participant | None, phone: str, body: str, kind: str,
     now: datetime, coach_id: int | None = None, flow_id: str | None = None,
     step_id: str | None = None, run_id: int | None = None,
 ) -> Message:
-    """Store a reply that travels in the webhook's TwiML (no outbox row needed)."""
-    body = outgoing(body)  # render_twiml cleans the same way: stored is what was sent
-    message = Message(
-        direction="out", participant_id=participant.id if participant else None,
-        coach_id=coach_id, phone=phone, body=body, kind=kind, status="twiml",
-        segments=segments_for(body), flow_id=flow_id, step_id=step_id, run_id=run_id,
-        created_at=now, sent_at=now,
-    )
+    """Store one reply that travels in the webhook's TwiML (the writer stores them in bulk)."""
+    message = Message(**reply_row(participant=participant, phone=phone, body=body, kind=kind,
+                                  now=now, coach_id=coach_id, flow_id=flow_id, step_id=step_id,
+                                  run_id=run_id))
     session.add(message)
     return message

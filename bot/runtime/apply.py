@@ -145,8 +145,8 @@ class Batch:
                 self._finish(run, "ended")
             elif keyword_flow is None or parse_reply(step.expect, text).ok:
                 if isinstance(message, StoredMessage):  # exports: the question this answered
-                    message.flow_id, message.step_id, message.run_id = (run.flow_id, run.step,
-                                                                        run.id)
+                    self.writer.set_message(message, flow_id=run.flow_id, step_id=run.step,
+                                            run_id=run.id)
                 replies: list[str] = []
                 self.run_event(participant, flow, run, Message(text), replies=replies)
                 return replies

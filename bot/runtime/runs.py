@@ -64,6 +64,11 @@ def _row(mapping: Any) -> RunRow:
     return RunRow(**values)
 
 
+def run_row(run: Run) -> RunRow:
+    """Return a loaded ORM run as a RunRow (the ORM object is left unchanged)."""
+    return _row({column.key: getattr(run, column.key) for column in RUNS.columns})
+
+
 def active_runs(session: Session, participant_ids: Iterable[int]) -> dict[int, list[RunRow]]:
     """Return each participant's active runs, oldest first (one query)."""
     ids = sorted(set(participant_ids))

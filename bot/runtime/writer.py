@@ -18,9 +18,10 @@ Rules (docs/architecture.md):
   writer), then, second phase, the texts of the escalations that went in
   (they carry the new `#ID`) with every other queued text (queue_messages_bulk),
   and the audit rows.
-- Participant changes are kept on the participant object too, so later jobs
-  of the same batch see them; on an ORM object they are set as already
+- Participant and stored-message changes are kept on the object too, so later
+  jobs of the same batch see them; on an ORM object they are set as already
   stored (the Core UPDATE writes them), so the unit of work writes nothing.
+  Replies that travel in the TwiML are Core inserts too (queue.reply_row).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.core.durations import quiet_hours_end
 from bot.domain.escalations import EscalationPlan
 from bot.domain.nudges import pause_for_participant
 from bot.models import AuditLog, CheckinAnswer, Escalation, Nudge, Participant, Run
+from bot.models import Message as StoredMessage
 from bot.outbox.queue import QueuedText, queue_messages_bulk
 from bot.runtime.runs import RUNS, RunRow
 from bot.services import Services
@@ -47,12 +49,20 @@ Later = Callable[[], Any]  # builds a row once the new runs have their ids
 PARTICIPANTS = cast(Table, Participant.__table__)
 
 
-def _is_orm(obj: Any) -> bool:
+MESSAGES = cast(Table, StoredMessage.__table__)
+
+
+def _change(changes: dict[int, dict[str, Any]], row: Any, values: dict[str, Any]) -> None:
+    """Note `values` for the row's UPDATE and show them on the object as already stored."""
+    changes.setdefault(row.id, {}).update(values)
     try:
-        instance_state(obj)
-    except AttributeError:
-        return False
-    return True
+        instance_state(row)
+    except AttributeError:  # a plain object
+        for column, value in values.items():
+            setattr(row, column, value)
+        return
+    for column, value in values.items():  # no unit-of-work flush: write() stores them
+        set_committed_value(row, column, value)
 
 
 class Writer:
@@ -63,6 +73,8 @@ class Writer:
         self.new_runs: list[RunRow] = []
         self.changed_runs: dict[int, RunRow] = {}
         self.participants: dict[int, dict[str, Any]] = {}
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.replies: list[dict[str, Any]] = []
         self.answers: list[Later] = []
         self.texts: list[Later] = []
         self.escalations: list[Later] = []
@@ -85,11 +97,15 @@ class Writer:
 
     def set_participant(self, participant: Any, column: str, value: Any) -> None:
         """Change one participant column (kept on the object, written in write())."""
-        self.participants.setdefault(participant.id, {})[column] = value
-        if _is_orm(participant):
-            set_committed_value(participant, column, value)
-        else:
-            setattr(participant, column, value)
+        _change(self.participants, participant, {column: value})
+
+    def set_message(self, message: Any, **values: Any) -> None:
+        """Change columns of a stored message (kept on the object, written in write())."""
+        _change(self.messages, message, values)
+
+    def reply(self, row: dict[str, Any]) -> None:
+        """Insert a reply that travels in the TwiML (bot/outbox/queue.reply_row)."""
+        self.replies.append(row)
 
     def answer(self, run: RunRow, **values: Any) -> None:
         """Insert a check-in answer of `run`."""
@@ -123,7 +139,7 @@ class Writer:
     def write(self) -> None:
         """Write everything collected, table by table, and start collecting afresh."""
         session, now = self.session, self.now
-        self._write_participants()
+        self._write_changes(PARTICIPANTS, self.participants)
         self._write_runs()
         answers = [make() for make in self.answers]
         if answers:
@@ -145,19 +161,22 @@ class Writer:
                 self.paused.add(plan.participant.id)
                 pause_for_participant(session, plan.participant.id, now)
         queue_messages_bulk(session, texts)
+        if self.replies:
+            session.execute(insert(MESSAGES), self.replies)
+        self._write_changes(MESSAGES, self.messages)
         if audits:
             session.execute(insert(cast(Table, AuditLog.__table__)), audits)
-        self.new_runs, self.changed_runs, self.participants = [], {}, {}
+        self.new_runs, self.changed_runs, self.participants, self.messages = [], {}, {}, {}
         self.answers, self.texts, self.escalations, self.drafts, self.audits = [], [], [], [], []
+        self.replies = []
 
-    def _write_participants(self) -> None:
+    def _write_changes(self, table: Table, changes: dict[int, dict[str, Any]]) -> None:
+        """UPDATE the changed rows of `table`: one executemany per set of columns."""
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for participant_id, values in self.participants.items():
-            columns = tuple(sorted(values))
-            by_columns.setdefault(columns, []).append({"pid": participant_id, **values})
+        for row_id, values in changes.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append({"row_id": row_id, **values})
         for rows in by_columns.values():
-            self.session.execute(update(PARTICIPANTS)
-                                 .where(PARTICIPANTS.c.id == bindparam("pid")), rows)
+            self.session.execute(update(table).where(table.c.id == bindparam("row_id")), rows)
 
     def _write_runs(self) -> None:
         changed = [{"rid": run_id, **run.values()} for run_id, run in self.changed_runs.items()]
