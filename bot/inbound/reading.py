@@ -26,8 +26,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from bot.core.recent_texts import PREVIOUS_WINDOW
-from bot.models import Coach, Message, Participant, Run, UTCDateTime
-from bot.runtime.runs import RunRow, run_row
+from bot.models import Coach, Message, Participant, UTCDateTime
+from bot.runtime.runs import RUNS, RunRow, run_from
 
 _SAME_PHONE = aliased(Coach, name="same_phone_coach")
 _PREVIOUS = aliased(Message, name="previous_text")
@@ -40,15 +40,16 @@ _PREVIOUS_BODY = (
     .order_by(_PREVIOUS.created_at.desc(), _PREVIOUS.id.desc()).limit(1)
     .correlate(Message).scalar_subquery()
 )
+_RUN_KEYS = [column.key for column in RUNS.columns]
 _INBOUND = (
-    select(Message, Participant, _SAME_PHONE.id, _PREVIOUS_BODY, Run)
+    select(Message, Participant, _SAME_PHONE.id, _PREVIOUS_BODY, *RUNS.columns)
     .select_from(Message)
     .outerjoin(Participant, Participant.phone == Message.phone)
     .outerjoin(_SAME_PHONE, and_(_SAME_PHONE.phone == Message.phone, _SAME_PHONE.active))
-    .outerjoin(Run, and_(Run.participant_id == Participant.id, Run.status == "active"))
+    .outerjoin(RUNS, and_(RUNS.c.participant_id == Participant.id, RUNS.c.status == "active"))
     .options(joinedload(Participant.coach))  # every reply template reads the coach
     .where(Message.id == bindparam("id"))
-    .order_by(Run.id)
+    .order_by(RUNS.c.id)
     .with_for_update(of=Message)
 )  # built once: a statement per request would cost more than the read
 
@@ -71,8 +72,9 @@ def read_inbound(session: Session, message_id: int, created: datetime) -> Inboun
                                       "since": created - PREVIOUS_WINDOW}).all()
     if not rows:
         return None
-    message, participant, coach_id, previous, _ = rows[0]
-    runs = [run_row(row[4]) for row in rows if row[4] is not None]
+    message, participant, coach_id, previous = rows[0][:4]
+    runs = [run_from(dict(zip(_RUN_KEYS, row[4:], strict=True))) for row in rows
+            if row[4] is not None]  # columns, not ORM objects: the writer changes them
     return Inbound(message, participant, coach_id, previous, message.created_at == created,
                    runs)
 

@@ -58,15 +58,11 @@ class RunRow:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "id"}
 
 
-def _row(mapping: Any) -> RunRow:
+def run_from(mapping: Any) -> RunRow:
+    """Return a RunRow from a row's columns (keyed by column name)."""
     values = dict(mapping)
     values["variables"] = dict(values.get("variables") or {})
     return RunRow(**values)
-
-
-def run_row(run: Run) -> RunRow:
-    """Return a loaded ORM run as a RunRow (the ORM object is left unchanged)."""
-    return _row({column.key: getattr(run, column.key) for column in RUNS.columns})
 
 
 def active_runs(session: Session, participant_ids: Iterable[int]) -> dict[int, list[RunRow]]:
@@ -78,7 +74,7 @@ def active_runs(session: Session, participant_ids: Iterable[int]) -> dict[int, l
     for mapping in session.execute(select(RUNS).where(RUNS.c.participant_id.in_(ids),
                                                       RUNS.c.status == "active")
                                    .order_by(RUNS.c.id)).mappings():
-        run = _row(mapping)
+        run = run_from(mapping)
         found.setdefault(run.participant_id, []).append(run)
     return found
 
@@ -90,7 +86,7 @@ def runs_by_id(session: Session, run_ids: Iterable[int]) -> dict[int, RunRow]:
         return {}
     rows = session.execute(select(RUNS).where(RUNS.c.id.in_(ids), RUNS.c.status == "active")
                            .with_for_update()).mappings()
-    return {run.id: run for run in map(_row, rows) if run.id is not None}
+    return {run.id: run for run in map(run_from, rows) if run.id is not None}
 
 
 def new_run(participant_id: int, flow: Flow, trigger: str, now: datetime) -> RunRow:
