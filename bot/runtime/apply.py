@@ -12,11 +12,7 @@ Rules (SPEC §6.4-6.6, docs/architecture.md):
 - Replies to the participant's own message are returned (they travel in the
   TwiML; the pipeline records them). Texts outside a reply (starts, timeouts)
   are queued and wait for the end of the participant's quiet hours.
-- Coach notifications leave at once (urgent; the sender holds them for the
-  coach's day); escalations are planned by bot/domain/escalations.py with one
-  event_key per event; drafts are nudges.draft_row rows; every saved answer
-  becomes a CheckinAnswer; a `set_status` moves the participant only along
-  the arc (program_arc.may_move), with its audit row.
+- Each action becomes rows in bot/runtime/actions.py (its header says how).
 - A scheduled start skips a participant already in that flow; any start ends
   the participant's other active runs. A handover (`start_flow`) starts the
   target at most MAX_HANDOVERS deep. A run finishes on the flow version it
@@ -33,28 +29,25 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain.escalations import plan_escalation
-from bot.domain.inbox import escalation_kind, to_inbox
-from bot.domain.nudges import draft_row
-from bot.domain.peg import baseline_from
-from bot.domain.program_arc import STARTABLE, may_move, moved_audit
-from bot.flows import actions as act
+from bot.domain.inbox import to_inbox
+from bot.domain.program_arc import STARTABLE
 from bot.flows.engine import Event, Expire, Message, Start, Timeout, advance
 from bot.flows.keywords import normalize_keyword
 from bot.flows.model import Flow
 from bot.flows.replies import parse_reply
 from bot.models import Message as StoredMessage  # engine Message = an inbound event
-from bot.models import Participant, Run
+from bot.models import Participant
 from bot.outbox.cancel import cancel_unsent
-from bot.outbox.queue import PRIORITY_ALERT, QueuedText
+from bot.runtime.actions import collect
 from bot.runtime.context import context_for, costly_facts, costly_reads
 from bot.runtime.late_answers import late_answer_reply
 from bot.runtime.runs import (
     RUNS,
     RunRow,
     active_runs,
+    due_expiries,
+    due_timeouts,
     end_run,
-    ended_as,
     flow_of,
     new_run,
     runs_by_id,
@@ -66,22 +59,6 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 MAX_HANDOVERS = 5
-
-
-def _export_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    return str(value)
-
-
-def flow_text(participant: Participant, flow: Flow, run: RunRow, action: act.Send,
-              now: datetime, due: datetime) -> QueuedText:
-    """Return the queued flow text of `action` (sent outside a reply, due after quiet hours)."""
-    return QueuedText(phone=participant.phone, body=action.text, kind="flow", now=now,
-                      participant=participant, coach_id=participant.coach_id, due_at=due,
-                      flow_id=flow.id, step_id=action.step, run_id=run.id)
 
 
 class Batch:
@@ -142,7 +119,7 @@ class Batch:
             flow = flow_of(self.services, run)
             step = flow.steps.get(run.step or "") if flow is not None else None
             if flow is None or step is None or step.expect is None:
-                self._finish(run, "ended")
+                self.finish(run, "ended")
             elif keyword_flow is None or parse_reply(step.expect, text).ok:
                 if isinstance(message, StoredMessage):  # exports: the question this answered
                     self.writer.set_message(message, flow_id=run.flow_id, step_id=run.step,
@@ -185,7 +162,7 @@ class Batch:
                 continue
             flow = flow_of(self.services, run)
             if flow is None:
-                self._finish(run, "ended")
+                self.finish(run, "ended")
             elif self.run_event(participant, flow, run, Timeout(token)):
                 fired += 1
             else:
@@ -228,9 +205,10 @@ class Batch:
         """End every active run of the participant quietly."""
         self.load([participant_id])
         for run in list(self.active[participant_id]):
-            self._finish(run, "ended")
+            self.finish(run, "ended")
 
-    def _finish(self, run: RunRow, status: str) -> None:
+    def finish(self, run: RunRow, status: str) -> None:
+        """End the run (`ended` or `expired`) and stop counting it as active."""
         end_run(run, self.now, status)
         self.writer.touch(run)
         runs = self.active.get(run.participant_id, [])
@@ -250,7 +228,7 @@ class Batch:
         if flow is not None:
             self.run_event(participant, flow, run, Expire())
         if run.status == "active":
-            self._finish(run, "expired")
+            self.finish(run, "expired")
 
     # -- the engine -----------------------------------------------------------------------
 
@@ -283,7 +261,7 @@ class Batch:
             return False
         handover: str | None = None
         for action in outcome.actions:
-            handover = self.apply(participant, flow, run, action, replies) or handover
+            handover = collect(self, participant, flow, run, action, replies) or handover
         if outcome.state is not None:
             set_state(run, outcome.state, self.now)
         self.writer.touch(run)
@@ -295,65 +273,6 @@ class Batch:
             else:
                 self.begin(participant, target, "flow", depth + 1, replies)
         return True
-
-    def apply(self, participant: Participant, flow: Flow, run: RunRow, action: act.Action,
-              replies: list[str] | None) -> str | None:
-        """Collect the rows of one action; return a flow id to hand over to."""
-        writer, now, services = self.writer, self.now, self.services
-        if isinstance(action, act.Send):
-            if replies is not None:
-                replies.append(action.text)
-            else:
-                due = writer.daytime(participant.timezone)
-                writer.text(lambda: flow_text(participant, flow, run, action, now, due))
-        elif isinstance(action, act.NotifyCoach):
-            coach = participant.coach
-            if coach is not None and coach.phone and coach.active:
-                writer.text(lambda: QueuedText(
-                    phone=str(coach.phone), body=f"PeerLine (P{participant.id}): {action.text}",
-                    kind="notify", now=now, coach_id=coach.id, to_participant=False,
-                    urgent=True,  # waits for the coach's day (coach_hours.py)
-                    priority=PRIORITY_ALERT, flow_id=flow.id, step_id=action.step,
-                    run_id=run.id))
-        elif isinstance(action, act.Escalate):
-            writer.escalate(lambda: plan_escalation(
-                services, participant, participant.coach, kind=escalation_kind(flow.id),
-                reason=action.reason, event_key=f"run:{run.id}:{action.key}", now=now,
-                run_id=run.id))
-        elif isinstance(action, act.DraftNudge):
-            writer.draft(lambda: draft_row(
-                participant, body=action.text, reason=f"{flow.name}: {action.step}",
-                source=f"{flow.id}:{action.step}", event_key=f"run:{run.id}:{action.key}",
-                due_at=action.due_at, now=now, max_lateness=action.max_late))
-        elif isinstance(action, act.SaveAnswer):
-            if not action.variable.startswith("participant."):
-                run.variables = {**(run.variables or {}), action.variable: action.value}
-                baseline = baseline_from(participant, run.variables, now)
-                if baseline is not None:
-                    writer.set_participant(participant, "peg_baseline", baseline)
-            writer.answer(run, participant_id=participant.id, flow_id=flow.id,
-                          variable=action.variable[:80], value=_export_value(action.value),
-                          asked_at=action.asked_at, answered_at=now)
-        elif isinstance(action, act.SetParticipantField):
-            if action.name == "strategies":
-                value = action.value
-                writer.set_participant(participant, "strategies",
-                                       list(value) if isinstance(value, list) else [value])
-            else:
-                writer.set_participant(participant, "fields",
-                                       {**(participant.fields or {}), action.name: action.value})
-        elif isinstance(action, act.SetProgramStatus):
-            old = participant.status
-            if may_move(old, action.status):
-                writer.set_participant(participant, "status", action.status)
-                writer.audit(moved_audit(participant.id, old, action.status, now,
-                                         f"flow:{flow.id}"))
-        elif isinstance(action, act.StartFlow):
-            return action.flow_id
-        elif isinstance(action, act.EndRun):
-            self._finish(run, ended_as(action))
-        return None
-
 
 # -- entry points (each a batch written at once, in the caller's transaction) ------------------
 
@@ -400,21 +319,6 @@ def expire_run(session: Session, services: Services, run_id: int, now: datetime)
     expired = batch.expiries([run_id]) == 1
     batch.write()
     return expired
-
-
-def due_timeouts(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
-    """Return (run id, wait token) of waits whose timeout is due (uses ix_runs_status_timeout)."""
-    rows = session.execute(select(Run.id, Run.wait_token)
-                           .where(Run.status == "active", Run.timeout_at <= now)
-                           .order_by(Run.timeout_at).limit(limit))
-    return [(run_id, token or "") for run_id, token in rows]
-
-
-def due_expiries(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Return the ids of active runs past `expires_at` (uses ix_runs_status_expires)."""
-    return list(session.scalars(select(Run.id).where(Run.status == "active",
-                                                     Run.expires_at <= now)
-                                .order_by(Run.expires_at).limit(limit)))
 
 
 def fire_due(session: Session, services: Services, now: datetime) -> int:

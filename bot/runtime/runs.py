@@ -140,3 +140,18 @@ def flow_of(services: Services, run: RunRow) -> Flow | None:
                         run.flow_version, current.version)
             flow = current
     return flow
+
+
+def due_timeouts(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
+    """Return (run id, wait token) of waits whose timeout is due (uses ix_runs_status_timeout)."""
+    rows = session.execute(select(Run.id, Run.wait_token)
+                           .where(Run.status == "active", Run.timeout_at <= now)
+                           .order_by(Run.timeout_at).limit(limit))
+    return [(run_id, token or "") for run_id, token in rows]
+
+
+def due_expiries(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Return the ids of active runs past `expires_at` (uses ix_runs_status_expires)."""
+    return list(session.scalars(select(Run.id).where(Run.status == "active",
+                                                     Run.expires_at <= now)
+                                .order_by(Run.expires_at).limit(limit)))
