@@ -6,7 +6,7 @@ Rules:
   drafts for about 1 in 10, open alerts for 1 in 30) so that the staff home
   and `peerline export messages` take seconds; the next `pool` veterans are
   inside the weekly check-in, waiting for the pain question's answer
-  (started with the real bot.runtime.bulk.start_flows_bulk, as the
+  (started with the real bot.runtime.apply.start_flows, as the
   scheduler's check-in job does).
 - The staff member is added with bot.domain.people.add_coach, as `peerline
   staff add` does.
@@ -130,7 +130,7 @@ def _start_checkins(url: str, ids: range, now: datetime) -> int:
     from bot.core.config import load_config
     from bot.domain.people import add_coach
     from bot.models import Participant
-    from bot.runtime.bulk import start_flows_bulk
+    from bot.runtime.apply import start_flows
     from bot.services import build_services
 
     root = Path(__file__).resolve().parent.parent
@@ -145,8 +145,8 @@ def _start_checkins(url: str, ids: range, now: datetime) -> int:
         for start in range(ids.start, ids.stop, 2000):
             people = session.scalars(select(Participant).where(
                 Participant.id >= start, Participant.id < min(ids.stop, start + 2000)))
-            started += len(start_flows_bulk(session, services, people, "weekly_checkin", now,
-                                            trigger="bench"))
+            started += len(start_flows(session, services, people, "weekly_checkin", now,
+                                       trigger="bench"))
     if services.db.is_postgres:
         with services.db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))

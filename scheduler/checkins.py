@@ -14,8 +14,9 @@ How it stays cheap and exact:
   done, a zone mark (`checkins-done:...`) spares later passes even that query.
 - Starting is set-based, CHUNK participants per transaction: one INSERT of
   once-marks that skips keys already there (ON CONFLICT DO NOTHING; a
-  concurrent pass waits for the other's commit, then skips), and
-  runtime_bulk.start_flows_bulk for the participants whose mark is new.
+  concurrent pass waits for the other's commit, then skips), and one batch
+  of the runtime's writer (runtime.start_flows) for the participants whose
+  mark is new. A chunk that fails is redone one participant at a time.
 """
 
 from __future__ import annotations
@@ -24,22 +25,20 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import String, Table, exists, literal, select
+from sqlalchemy import String, exists, literal, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
+from bot.core.db import insert_new
 from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.once import minute, once_key
 from bot.domain.program_arc import STARTABLE, Status
 from bot.models import OnceMark, Participant
 from bot.runtime import apply as runtime
-from bot.runtime import bulk as runtime_bulk
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -129,23 +128,6 @@ def mark_zone_done(services: Services, key: str, now: datetime) -> None:
         pass  # a concurrent pass recorded it first
 
 
-def insert_new(session: Session, model: type[Any], rows: list[dict[str, Any]],
-               key: str) -> set[Any]:
-    """INSERT `rows`, skipping those whose unique `key` exists; return the keys inserted.
-
-    ON CONFLICT (key) DO NOTHING ... RETURNING key, on PostgreSQL or SQLite (the
-    two supported databases). A row a concurrent transaction is inserting waits
-    for it to end, then is skipped if it committed.
-    """
-    if not rows:
-        return set()
-    table = cast(Table, model.__table__)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
-                 .returning(table.c[key]))
-    return set(session.execute(statement, rows).scalars())
-
-
 def _start_chunk(services: Services, occ: Occurrence, ids: list[int], now: datetime) -> int:
     """Start the chunk in one transaction with bulk writes, no savepoints (the fast path)."""
 
@@ -156,8 +138,7 @@ def _start_chunk(services: Services, occ: Occurrence, ids: list[int], now: datet
         claimed = insert_new(session, OnceMark, [
             {"key": f"{occ.key_prefix}{p.id}", "created_at": now} for p in people], "key")
         people = [p for p in people if f"{occ.key_prefix}{p.id}" in claimed]
-        runtime_bulk.start_flows_bulk(session, services, people, occ.name, now,
-                                      trigger="schedule")
+        runtime.start_flows(session, services, people, occ.name, now, trigger="schedule")
         return len(people)
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.core.once import once_key
 from bot.domain.escalations import notify_staff
@@ -39,15 +41,44 @@ from scheduler.nudge_schedules import draft_scheduled_nudges
 
 log = logging.getLogger(__name__)
 BATCH = 5000  # most rows one job handles in one pass; the rest wait for the next pass
+CHUNK = 500  # timeouts or expiries written by one transaction (one writer)
 DIGEST_WINDOW_HOURS = 4  # a digest missed at digest_hour (scheduler down) still goes this late
 
 Job = Callable[[Services, datetime], str]
+T = TypeVar("T")
+
+
+def _in_batches(services: Services, now: datetime, due: list[T],
+                act: Callable[[runtime.Batch, list[T]], int],
+                one: Callable[[Session, T], Any], what: str) -> int:
+    """Act on the due items CHUNK at a time, each chunk one transaction and one writer.
+
+    A chunk that fails is redone item by item (`one`), each in its own transaction,
+    so one broken row does not stop the others.
+    """
+    done = 0
+    for start in range(0, len(due), CHUNK):
+        chunk = due[start:start + CHUNK]
+        try:
+            with services.db.session() as session:
+                batch = runtime.Batch(session, services, now)
+                acted = act(batch, chunk)
+                batch.write()
+            done += acted
+        except Exception:  # noqa: BLE001 - a clash or a broken row: redo one by one
+            log.info("%s: a chunk of %d failed; retrying one by one", what, len(chunk))
+            done += each(services, chunk, one, what)
+    return done
+
+
 def due_timeouts(services: Services, now: datetime) -> str:
     """Fire the timeout of every waiting step whose time has passed (once, by wait token)."""
     with services.db.session() as session:
         due = runtime.due_timeouts(session, now, limit=BATCH)
-    fired = each(services, due, lambda session, row: runtime.fire_timeout(
-        session, services, row[0], row[1], now), "timeout of run")
+    fired = _in_batches(services, now, due, runtime.Batch.timeouts,
+                        lambda session, row: runtime.fire_timeout(session, services, row[0],
+                                                                  row[1], now),
+                        "timeout of run")
     return f"{fired} timeouts fired"
 
 
@@ -55,8 +86,10 @@ def due_expiries(services: Services, now: datetime) -> str:
     """End every unfinished run whose `expire_after` has passed."""
     with services.db.session() as session:
         due = runtime.due_expiries(session, now, limit=BATCH)
-    expired = each(services, due, lambda session, run_id: runtime.expire_run(
-        session, services, run_id, now), "expiry of run")
+    expired = _in_batches(services, now, due, runtime.Batch.expiries,
+                          lambda session, run_id: runtime.expire_run(session, services, run_id,
+                                                                     now),
+                          "expiry of run")
     return f"{expired} runs expired"
 
 

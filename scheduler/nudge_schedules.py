@@ -14,12 +14,14 @@ Rules:
   for that participant and schedule; strategy reminders only for
   participants who picked strategies.
 - Set-based, CHUNK participants per transaction: one query for their last
-  texts, one INSERT of the drafts that skips event keys already there (ON
-  CONFLICT DO NOTHING, so a concurrent pass drafts nothing twice).
+  texts, then the runtime's writer (bot/runtime/writer.py) inserts the drafts
+  with one INSERT that skips event keys already there (ON CONFLICT DO
+  NOTHING, so a concurrent pass drafts nothing twice).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,12 +35,12 @@ from bot.domain.program_arc import Status
 from bot.flows.program_files import pick_for, program_cache, render
 from bot.models import Nudge, Participant
 from bot.runtime.context import context_for
+from bot.runtime.writer import Writer
 from bot.services import Services
 from scheduler.checkins import (
     CATCH_UP,
     Occurrence,
     active_zones,
-    insert_new,
     mark_zone_done,
     occurrences,
     zone_done,
@@ -77,13 +79,13 @@ def _last_texts(session: Session, ids: list[int], source: str) -> dict[int, str]
 
 def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
            now: datetime) -> int:
-    """Draft the chunk's nudges in one transaction (rows from nudges.draft_row)."""
+    """Draft the chunk's nudges in one transaction (nudges.draft_row rows, the runtime's writer)."""
 
     strategies = program_cache(services).strategies()
     source = f"schedule:{schedule.id}"
     with services.db.session() as session:
         last = _last_texts(session, ids, source)
-        drafts = []
+        writer = Writer(session, services, now)
         for participant in session.scalars(select(Participant).where(Participant.id.in_(ids))
                                            .options(selectinload(Participant.coach))
                                            .order_by(Participant.id)):
@@ -99,10 +101,12 @@ def _draft(services: Services, schedule: Any, occ: Occurrence, ids: list[int],
             except Exception:  # noqa: BLE001 - a bad text must not stop the other drafts
                 log.exception("schedule %s: text did not render", schedule.id)
                 continue
-            drafts.append(draft_row(participant, body=body, reason=schedule.reason,
-                                    source=source, event_key=key, due_at=occ.due, now=now,
-                                    max_lateness=schedule.max_late))
-        return len(insert_new(session, Nudge, drafts, "event_key"))
+            row = draft_row(participant, body=body, reason=schedule.reason, source=source,
+                            event_key=key, due_at=occ.due, now=now,
+                            max_lateness=schedule.max_late)
+            writer.draft(functools.partial(dict, row))
+        writer.write()
+        return writer.drafted
 
 
 def draft_scheduled_nudges(services: Services, now: datetime) -> str:

@@ -144,17 +144,17 @@ def test_one_failing_participant_does_not_stop_the_others(world, monkeypatch):
     services, clock, enrol = world
     good = enrol("+12025550141", "America/New_York")
     bad = enrol("+12025550142", "America/New_York")
-    real_start = runtime.start_flow
+    real_start = runtime.Batch.start
 
-    def flaky(session, services, participant, *args, **kwargs):
+    def flaky(batch, participant, *args, **kwargs):
         if participant.id == bad:
             raise RuntimeError("broken participant")
-        return real_start(session, services, participant, *args, **kwargs)
+        return real_start(batch, participant, *args, **kwargs)
 
-    monkeypatch.setattr(runtime, "start_flow", flaky)
+    monkeypatch.setattr(runtime.Batch, "start", flaky)
     clock.set(datetime(2026, 12, 7, 15, 30, tzinfo=UTC))
     assert due_checkins(services, clock.now()) == "1 check-ins started"
     assert [pid for pid, _ in _starts(services)] == [good]
-    monkeypatch.setattr(runtime, "start_flow", real_start)
+    monkeypatch.setattr(runtime.Batch, "start", real_start)
     assert due_checkins(services, clock.now()) == "1 check-ins started"  # retried next pass
     assert sorted(pid for pid, _ in _starts(services)) == sorted([good, bad])

@@ -33,6 +33,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -207,7 +208,10 @@ def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     PostgreSQL: the ids are drawn from the table's sequence first (one query)
     and the rows go in one executemany, which psycopg pipelines; a multi-row
     INSERT ... RETURNING costs the driver more than the server (it re-parses
-    the long statement). SQLite: INSERT ... RETURNING id.
+    the long statement). SQLite: one multi-row INSERT ... RETURNING id (asking
+    SQLite to return them in the rows' order would make it insert row by row);
+    the transaction holds the write lock (BEGIN IMMEDIATE), so each row gets
+    the next id, in order, and the sorted ids are the rows' ids.
     """
     if not rows:
         return []
@@ -219,5 +223,25 @@ def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
         session.execute(insert(table),
                         [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
         return ids
-    return list(session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
+
+
+def insert_new(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]], key: str,
+               returning: str | None = None) -> dict[Any, Any]:
+    """INSERT `rows`, skipping those whose unique `key` exists; return what went in.
+
+    The answer maps each inserted row's `key` to its `returning` column (to the
+    key itself without one). ON CONFLICT (key) DO NOTHING ... RETURNING, on
+    PostgreSQL or SQLite (the two supported databases): a row a concurrent
+    transaction is inserting waits for it to end, then is skipped if it committed.
+    """
+    if not rows:
+        return {}
+    table = cast(Table, model.__table__)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
+    if returning is None:
+        return {found: found for found in session.execute(statement.returning(table.c[key]),
+                                                          list(rows)).scalars()}
+    return {found: value for found, value in session.execute(
+        statement.returning(table.c[key], table.c[returning]), list(rows))}

@@ -18,13 +18,21 @@ from sqlalchemy.orm import Session
 from bot.models import AuditLog, Coach
 
 
+def audit_row(action: str, now: datetime, *, coach: Coach | None = None, via: str = "system",
+              actor_id: int | None = None, target_type: str | None = None,
+              target_id: int | None = None, **detail: Any) -> dict[str, Any]:
+    """Return the columns of one audit-log row (written by audit() or a bulk writer)."""
+    return {"actor_id": coach.id if coach is not None else actor_id,
+            "actor": f"{via}:coach:{coach.id}" if coach is not None else via,
+            "action": action, "target_type": target_type, "target_id": target_id,
+            "detail": detail, "created_at": now}
+
+
 def audit(session: Session, action: str, now: datetime, *, coach: Coach | None = None,
           via: str = "system", actor_id: int | None = None, target_type: str | None = None,
           target_id: int | None = None, **detail: Any) -> AuditLog:
     """Add one audit-log row to `session` and return it."""
-    row = AuditLog(actor_id=coach.id if coach is not None else actor_id,
-                   actor=f"{via}:coach:{coach.id}" if coach is not None else via,
-                   action=action, target_type=target_type, target_id=target_id, detail=detail,
-                   created_at=now)
+    row = AuditLog(**audit_row(action, now, coach=coach, via=via, actor_id=actor_id,
+                               target_type=target_type, target_id=target_id, **detail))
     session.add(row)
     return row

@@ -24,18 +24,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.core.db import insert_once
+from bot.core.db import insert_new, insert_once
 from bot.core.durations import quiet_hours_end
 from bot.domain.access import is_staff, may_act
-from bot.domain.audit import audit
+from bot.domain.audit import audit, audit_row
 from bot.domain.coach_hours import coach_leaves
 from bot.domain.nudges import pause_for_participant
-from bot.models import Coach, Escalation, Participant
-from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS, PRIORITY_CRISIS_OTHER, queue_message
+from bot.models import AuditLog, Coach, Escalation, Participant
+from bot.outbox.queue import (
+    PRIORITY_ALERT,
+    PRIORITY_CRISIS,
+    PRIORITY_CRISIS_OTHER,
+    QueuedText,
+    queue_message,
+    queue_messages_bulk,
+)
 from bot.services import Services
 
 ALERT_WINDOW = timedelta(minutes=30)
@@ -68,6 +76,76 @@ def _insert(session: Session, escalation: Escalation) -> bool:
     return insert_once(session, escalation)
 
 
+@dataclass(frozen=True)
+class EscalationPlan:
+    """An escalation to open: its row, and who is texted once it has its `#ID`.
+
+    open_escalation writes one; the runtime's writer (bot/runtime/writer.py) writes
+    many with one INSERT, then asks each new one for its texts and audit row.
+    """
+
+    row: dict[str, Any]
+    participant: Participant
+    coach: Coach | None
+    text_coach: bool
+    text_staff: bool
+
+    @property
+    def event_key(self) -> str:
+        return str(self.row["event_key"])
+
+    def texts(self, services: Services, escalation_id: int, now: datetime) -> list[QueuedText]:
+        """Return the texts the new escalation `escalation_id` sends (coach, staff)."""
+        participant, coach, urgent = self.participant, self.coach, bool(self.row["urgent"])
+        reason = str(self.row["reason"])
+        out: list[QueuedText] = []
+        if self.text_coach and coach is not None and coach.phone:
+            label = "URGENT" if urgent else "Escalation"
+            out.append(QueuedText(
+                phone=coach.phone, kind="alert", now=now, participant=None,
+                body=f"PeerLine {label} #{escalation_id}: {participant.first_name} "
+                     f"(P{participant.id}): {reason[:200]}. Reply ACK {escalation_id} when "
+                     "you have it.",
+                coach_id=coach.id, to_participant=False,
+                respect_quiet_hours=not urgent,  # non-urgent: the coach's day (coach_hours.py)
+                priority=PRIORITY_CRISIS if urgent else PRIORITY_ALERT, urgent=True))
+        if self.text_staff:
+            out += staff_texts(services, escalation_id, urgent, reason, participant,
+                               self.row["phone"], now)
+        return out
+
+    def audit(self, escalation_id: int, now: datetime) -> dict[str, Any]:
+        """Return the audit row of the opening."""
+        return audit_row("escalation.open", now, target_type="escalation",
+                         target_id=escalation_id, kind=self.row["kind"],
+                         urgent=self.row["urgent"])
+
+
+def plan_escalation(
+    services: Services, participant: Participant, coach: Coach | None, *, kind: str, reason: str,
+    event_key: str, now: datetime, urgent: bool = False, run_id: int | None = None,
+    message_id: int | None = None, daytime_only: bool = False,
+) -> EscalationPlan:
+    """Return the escalation for `event_key` about `participant` (the rules of who is told).
+
+    The coach is texted at once if urgent, else in the coach's day (coach_notified_at
+    says when; staff_after counts from then). Staff are texted if urgent, or with
+    `daytime_only` when the coach cannot be texted.
+    """
+    text_coach = coach is not None and bool(coach.phone) and coach.active
+    coach_notified_at = None
+    if text_coach and coach is not None:
+        coach_notified_at = now if urgent else coach_leaves(services.config, coach.timezone, now)
+    text_staff = urgent or (daytime_only and coach_notified_at is None)
+    staff_notified_at = now if text_staff and services.config.safety.staff_phones else None
+    row = {"participant_id": participant.id, "coach_id": participant.coach_id, "kind": kind,
+           "urgent": urgent, "reason": reason[:1000], "event_key": event_key, "run_id": run_id,
+           "message_id": message_id, "phone": participant.phone, "texts": 1,
+           "last_text_at": now, "created_at": now, "coach_notified_at": coach_notified_at,
+           "staff_notified_at": staff_notified_at}
+    return EscalationPlan(row, participant, coach, text_coach, text_staff)
+
+
 def open_escalation(
     session: Session,
     services: Services,
@@ -88,34 +166,19 @@ def open_escalation(
     sender holds it). `daytime_only` (never with `urgent`): staff are told instead, in
     their daytime, when the coach cannot be texted.
     """
-    escalation = Escalation(
-        participant_id=participant.id, coach_id=participant.coach_id, kind=kind, urgent=urgent,
-        reason=reason[:1000], event_key=event_key, run_id=run_id, message_id=message_id,
-        phone=participant.phone, texts=1, last_text_at=now, created_at=now,
-    )
-    if not _insert(session, escalation):
+    plan = plan_escalation(services, participant, session.get(Coach, participant.coach_id),
+                           kind=kind, reason=reason, event_key=event_key, now=now,
+                           urgent=urgent, run_id=run_id, message_id=message_id,
+                           daytime_only=daytime_only)
+    new = insert_new(session, Escalation, [plan.row], "event_key", returning="id")
+    if event_key not in new:
         return None
-    coach = session.get(Coach, participant.coach_id)
-    label = "URGENT" if urgent else "Escalation"
-    text = f"PeerLine {label} #{escalation.id}: {participant.first_name} (P{participant.id}): " \
-           f"{reason[:200]}. Reply ACK {escalation.id} when you have it."
-    if coach is not None and coach.phone and coach.active:
-        queue_message(
-            session, phone=coach.phone, body=text, kind="alert", now=now,
-            participant=None, coach_id=coach.id, to_participant=False,
-            respect_quiet_hours=not urgent,  # non-urgent: the coach's day (coach_hours.py)
-            priority=PRIORITY_CRISIS if urgent else PRIORITY_ALERT, urgent=True,
-        )
-        # staff_after counts from when the coach is texted
-        escalation.coach_notified_at = now if urgent else \
-            coach_leaves(services.config, coach.timezone, now)
-    if urgent or (daytime_only and escalation.coach_notified_at is None):
-        notify_staff(session, services, escalation, participant, now)
+    escalation_id = new[event_key]
+    queue_messages_bulk(session, plan.texts(services, escalation_id, now))
     if urgent:
         pause_for_participant(session, participant.id, now)
-    audit(session, "escalation.open", now, target_type="escalation", target_id=escalation.id,
-          kind=kind, urgent=urgent)
-    return escalation
+    session.add(AuditLog(**plan.audit(escalation_id, now)))
+    return session.get(Escalation, escalation_id)
 
 
 def _open_for_number(session: Session, services: Services, *, kind: str, phone: str, sender: str,
@@ -209,21 +272,28 @@ def notify_staff(
     """Text every staff phone about `escalation` (once); return how many texts were queued."""
     if escalation.staff_notified_at is not None:
         return 0
-    phones = list(services.config.safety.staff_phones)
-    label = "URGENT" if escalation.urgent else "Unacknowledged"
+    texts = staff_texts(services, escalation.id, escalation.urgent, escalation.reason,
+                        participant, escalation.phone, now)
+    queue_messages_bulk(session, texts)
+    if texts:
+        escalation.staff_notified_at = now
+    return len(texts)
+
+
+def staff_texts(services: Services, escalation_id: int, urgent: bool, reason: str,
+                participant: Participant | None, phone: str | None,
+                now: datetime) -> list[QueuedText]:
+    """Return the texts telling every staff phone about escalation `escalation_id`."""
+    label = "URGENT" if urgent else "Unacknowledged"
     if participant is not None:
         who = f"{participant.first_name} (P{participant.id}) of coach #{participant.coach_id}"
     else:
-        who = str(escalation.phone)
-    text = f"PeerLine {label} #{escalation.id}: {who}: {escalation.reason[:200]}."
-    for phone in phones:
-        queue_message(session, phone=phone, body=text, kind="alert", now=now, participant=None,
-                      to_participant=False, respect_quiet_hours=False,
-                      priority=PRIORITY_CRISIS if escalation.urgent else PRIORITY_ALERT,
-                      urgent=True)
-    if phones:
-        escalation.staff_notified_at = now
-    return len(phones)
+        who = str(phone)
+    text = f"PeerLine {label} #{escalation_id}: {who}: {reason[:200]}."
+    return [QueuedText(phone=staff, body=text, kind="alert", now=now, participant=None,
+                       to_participant=False, respect_quiet_hours=False,
+                       priority=PRIORITY_CRISIS if urgent else PRIORITY_ALERT, urgent=True)
+            for staff in services.config.safety.staff_phones]
 
 
 def can_resolve(coach: Coach, escalation: Escalation) -> bool:

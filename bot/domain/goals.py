@@ -43,11 +43,25 @@ class Goal:
 
 def goal_history(session: Session, participant_id: int, limit: int = 20) -> list[Goal]:
     """Return the participant's goals with their results, newest first."""
+    return _histories(session, [participant_id])[participant_id][:limit]
+
+
+def _histories(session: Session, participant_ids: list[int]) -> dict[int, list[Goal]]:
+    """Return each participant's goals with their results, newest first (one query)."""
     rows = session.execute(
-        select(CheckinAnswer.variable, CheckinAnswer.value, CheckinAnswer.answered_at)
-        .where(CheckinAnswer.participant_id == participant_id,
+        select(CheckinAnswer.participant_id, CheckinAnswer.variable, CheckinAnswer.value,
+               CheckinAnswer.answered_at)
+        .where(CheckinAnswer.participant_id.in_(participant_ids),
                CheckinAnswer.variable.in_((GOAL, RESULT)))
-        .order_by(CheckinAnswer.answered_at, CheckinAnswer.id)).all()
+        .order_by(CheckinAnswer.participant_id, CheckinAnswer.answered_at, CheckinAnswer.id))
+    found: dict[int, list[tuple[str, str, datetime]]] = {pid: [] for pid in participant_ids}
+    for participant_id, variable, value, answered_at in rows:
+        found[participant_id].append((variable, value, answered_at))
+    return {pid: _paired(answers) for pid, answers in found.items()}
+
+
+def _paired(rows: list[tuple[str, str, datetime]]) -> list[Goal]:
+    """Pair each goal with the result saved after it; newest first."""
     goals: list[Goal] = []
     for variable, value, answered_at in rows:
         if variable == GOAL:
@@ -55,18 +69,26 @@ def goal_history(session: Session, participant_id: int, limit: int = 20) -> list
         elif goals and goals[-1].result is None:
             last = goals[-1]
             goals[-1] = Goal(last.what, last.set_at, value, answered_at)
-    return list(reversed(goals))[:limit]
+    return list(reversed(goals))
 
 
 def goal_fact(session: Session, participant_id: int, now: datetime) -> dict[str, Any]:
     """Return `participant.goal` for templates: what, and whether the follow-up is due."""
-    goals = goal_history(session, participant_id, limit=1)
-    if not goals:
-        return {"what": "", "due": False}
-    goal = goals[0]
-    age = now - goal.set_at
-    return {"what": goal.what, "due": goal.result is None
-            and FOLLOW_UP_FROM <= age < FOLLOW_UP_UNTIL}
+    return goal_facts(session, [participant_id], now)[participant_id]
+
+
+def goal_facts(session: Session, participant_ids: list[int],
+               now: datetime) -> dict[int, dict[str, Any]]:
+    """Return `participant.goal` for each of many participants (one query)."""
+    facts: dict[int, dict[str, Any]] = {}
+    for participant_id, goals in _histories(session, participant_ids).items():
+        if not goals:
+            facts[participant_id] = {"what": "", "due": False}
+            continue
+        goal, age = goals[0], now - goals[0].set_at
+        facts[participant_id] = {"what": goal.what, "due": goal.result is None
+                                 and FOLLOW_UP_FROM <= age < FOLLOW_UP_UNTIL}
+    return facts
 
 
 def current_goal(db: Session, participant_id: int) -> dict[str, str]:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.core.db import insert_once
+from bot.core.db import insert_new
 from bot.core.durations import QuietHours, quiet_hours_end
 from bot.core.ids import in_range
 from bot.domain.access import may_act, only_theirs
@@ -55,7 +55,7 @@ class NudgeError(ValueError):
 
 def draft_row(participant: Participant, *, body: str, reason: str, source: str, event_key: str,
               due_at: datetime, now: datetime, max_lateness: timedelta) -> dict[str, Any]:
-    """Return the columns of a new pending draft (one writer for draft_nudge and bulk drafts)."""
+    """Return the columns of a new pending draft (draft_nudge and runtime/writer.py write it)."""
     return {"participant_id": participant.id, "coach_id": participant.coach_id, "body": body,
             "original_body": body, "reason": reason[:200], "source": source[:120],
             "event_key": event_key, "status": NudgeStatus.PENDING,
@@ -77,12 +77,12 @@ def draft_nudge(
     max_lateness: timedelta = timedelta(hours=12),
 ) -> Nudge | None:
     """Add a pending draft to the coach's queue; None if `event_key` was drafted before."""
-    if session.scalar(select(Nudge.id).where(Nudge.event_key == event_key)):
-        return None
-    nudge = Nudge(**draft_row(participant, body=body, reason=reason, source=source,
-                              event_key=event_key, due_at=due_at, now=now,
-                              max_lateness=max_lateness))
-    return nudge if insert_once(session, nudge) else None
+    new = insert_new(session, Nudge, [draft_row(participant, body=body, reason=reason,
+                                                source=source, event_key=event_key,
+                                                due_at=due_at, now=now,
+                                                max_lateness=max_lateness)],
+                     "event_key", returning="id")
+    return session.get(Nudge, new[event_key]) if event_key in new else None
 
 
 def leaves_at(nudge: Nudge, quiet_hours: QuietHours, now: datetime) -> datetime:

@@ -55,16 +55,24 @@ def _items(values: Mapping[str, Any]) -> dict[str, float] | None:
     return items if all(0 <= v <= 10 for v in items.values()) else None
 
 
-def record_baseline(participant: Participant, answers: Mapping[str, Any], now: datetime) -> bool:
-    """Store the baseline if the participant has none and `answers` hold a whole PEG."""
+def baseline_from(participant: Participant, answers: Mapping[str, Any],
+                  now: datetime) -> dict[str, Any] | None:
+    """Return the baseline to store: None if the participant has one or `answers` lack a PEG."""
     if participant.peg_baseline:
-        return False
+        return None
     items = _items(answers)
     if items is None:
-        return False
-    participant.peg_baseline = {**items, "score": round(sum(items.values()) / 3, 1),
-                                "at": now.isoformat(), "week": week_of(participant, now)}
-    return True
+        return None
+    return {**items, "score": round(sum(items.values()) / 3, 1), "at": now.isoformat(),
+            "week": week_of(participant, now)}
+
+
+def record_baseline(participant: Participant, answers: Mapping[str, Any], now: datetime) -> bool:
+    """Store the baseline if the participant has none and `answers` hold a whole PEG."""
+    baseline = baseline_from(participant, answers, now)
+    if baseline is not None:
+        participant.peg_baseline = baseline
+    return baseline is not None
 
 
 _ALIASES = {

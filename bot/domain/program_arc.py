@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
+from bot.domain.audit import audit_row
 from bot.models import AuditLog, CheckinAnswer, Participant, Run
 
 WEEK = timedelta(days=7)
@@ -82,16 +84,28 @@ def total_weeks(participant: Participant, config: Config) -> int:
 
 def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: int = 3) -> int:
     """Return how many of the flow's latest finished runs in a row got no answer at all."""
-    rows = session.execute(
-        select(Run.id, exists().where(CheckinAnswer.run_id == Run.id))
-        .where(Run.participant_id == participant_id, Run.flow_id == flow_id,
-               Run.ended_at.is_not(None))  # finished (runtime/states.py: set as it ends)
-        .order_by(Run.id.desc()).limit(limit)).all()
-    missed = 0
-    for _, answered in rows:
+    return missed_in_a_row_many(session, [participant_id], flow_id, limit)[participant_id]
+
+
+def missed_in_a_row_many(session: Session, participant_ids: list[int], flow_id: str,
+                         limit: int = 3) -> dict[int, int]:
+    """Return missed_in_a_row for each of many participants (one query)."""
+    newest = func.row_number().over(partition_by=Run.participant_id,
+                                    order_by=Run.id.desc()).label("newest")
+    ranked = (select(Run.participant_id, newest,
+                     exists().where(CheckinAnswer.run_id == Run.id).label("answered"))
+              .where(Run.participant_id.in_(participant_ids), Run.flow_id == flow_id,
+                     Run.ended_at.is_not(None)).subquery())  # finished (set as it ends)
+    rows = session.execute(select(ranked.c.participant_id, ranked.c.answered)
+                           .where(ranked.c.newest <= limit)
+                           .order_by(ranked.c.participant_id, ranked.c.newest))
+    missed = dict.fromkeys(participant_ids, 0)
+    stopped: set[int] = set()
+    for participant_id, answered in rows:
         if answered:
-            break
-        missed += 1
+            stopped.add(participant_id)
+        elif participant_id not in stopped:
+            missed[participant_id] += 1
     return missed
 
 
@@ -109,12 +123,24 @@ def set_status(session: Session, participant: Participant, status: str, now: dat
                actor: str = "system") -> bool:
     """Move the participant along the arc if the move is allowed; return whether it moved."""
     old = participant.status
-    if (old, status) not in _MOVES:
+    if not may_move(old, status):
         return False
     participant.status = status
-    session.add(AuditLog(actor=actor, action=f"program.{status}", target_type="participant",
-                         target_id=participant.id, detail={"from": old}, created_at=now))
+    session.add(AuditLog(**moved_audit(participant.id, old, status, now, actor)))
     return True
+
+
+def may_move(old: str, new: str) -> bool:
+    """Tell whether the arc may move a participant from status `old` to `new`."""
+    return (old, new) in _MOVES
+
+
+def moved_audit(participant_id: int, old: str, new: str, now: datetime,
+                actor: str) -> dict[str, Any]:
+    """Return the audit row of an arc move (set_status and the runtime's writer)."""
+    detail: dict[str, Any] = {"from": old}
+    return audit_row(f"program.{new}", now, via=actor, target_type="participant",
+                     target_id=participant_id, **detail)
 
 
 def extend(session: Session, participant: Participant, weeks: int, config: Config, now: datetime,

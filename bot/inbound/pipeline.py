@@ -15,6 +15,11 @@ Rules (SPEC §6):
   database is touched; its verdict is passed down (route_message, the crisis
   handlers, the spool) instead of screening again, and only ever raised by
   the number's previous stored text.
+- The usual text costs a handful of statements: the store (one INSERT, its
+  own commit), then one joined read (bot/inbound/reading.py: the row lock,
+  the participant and coach, the active run, the previous text) and Core
+  writes through one Writer (bot/runtime/writer.py: run, answer, reply,
+  participant, message); no ORM unit-of-work flush.
 - The webhook's database work runs under `services.db.short_waits()`: a lock
   or statement that takes more than ~3 s counts as the database being down.
   A crisis or concern text whose store took over SLOW_STORE seconds is
@@ -39,25 +44,29 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
-from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, event, select, update
+from sqlalchemy import CursorResult, Engine, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.core.db import insert_once
 from bot.core.once import once_key
 from bot.core.phones import mask, try_e164
 from bot.core.textclean import outgoing
+from bot.domain.program_arc import Status
 from bot.flows.keywords import consent_keyword
 from bot.flows.safety import Tier, Verdict
 from bot.inbound import texts
 from bot.inbound.coach_sms import handle_coach_message, is_command
 from bot.inbound.consent import opt_in, opt_out
 from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
-from bot.inbound.screen import screen_inbound, settle
+from bot.inbound.reading import Inbound, read_inbound, read_sender
+from bot.inbound.screen import UNREAD, screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
 from bot.models import Coach, Message, OnceMark, Outbox, Participant
-from bot.outbox.queue import queue_message, record_reply
-from bot.runtime.apply import handle_participant_message
+from bot.outbox.cancel import cancel_unsent
+from bot.outbox.delivery import MessageStatus
+from bot.outbox.queue import QUEUED, queue_message, reply_row
+from bot.runtime.apply import Batch
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -134,7 +143,7 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
         new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
             "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
             "num_media": sms.num_media, "kind": "unknown",
-            "status": "received", "created_at": now}).scalar()
+            "status": MessageStatus.RECEIVED, "created_at": now}).scalar()
         if new_id is None:
             new_id = conn.execute(_FIND_SID, {"sid": sms.sid}).scalar_one()
         return int(new_id)
@@ -158,22 +167,30 @@ def handle_inbound(services: Any, sms: InboundSms, verdict: Verdict | None = Non
                 # so a second wait cannot push the crisis reply past 5 seconds.
                 return answer_while_down(services, sms, now, verdict)
             replay_if_due(services, now)  # texts spooled while the database was down go first
-            return _process(services, message_id, now, verdict)
+            return _process(services, message_id, now, verdict)  # 2: under the row's lock
     except DATABASE_DOWN:  # not stored, or stored but not processed: spooled either way
         return answer_while_down(services, sms, now, verdict)
 
 
 def _process(services: Any, message_id: int, now: datetime, verdict: Verdict) -> str:
-    """Process a stored message once, under its row lock; return its TwiML."""
-    with services.db.session() as session:  # 2: processed once, under the row's lock
-        message = session.get(Message, message_id, with_for_update=True)
-        assert message is not None
+    """Process a stored message once, under its row lock; return its TwiML.
+
+    One joined read (bot/inbound/reading.py), then one writer (bot/runtime/writer.py)
+    for every row the text makes: no ORM unit-of-work flush on the usual path.
+    """
+    with services.db.session() as session:
+        found = read_inbound(session, message_id, now)
+        assert found is not None
+        message = found.message
         if message.processed_at is not None:
             return message.reply_twiml or render_twiml([])
-        replies = route_message(session, services, message, now, verdict=verdict)
-        message.reply_twiml = render_twiml(replies)
-        message.processed_at = now
-        return message.reply_twiml
+        batch = Batch(session, services, now)
+        replies = route_message(session, services, message, now, verdict=verdict, batch=batch,
+                                found=found)
+        twiml = render_twiml(replies)
+        batch.writer.set_message(message, reply_twiml=twiml, processed_at=now)
+        batch.write()
+        return twiml
 
 
 def recover_unprocessed(services: Services, now: datetime, older_than: timedelta = RECOVER_AFTER,
@@ -235,46 +252,31 @@ def process_late(services: Any, message_id: int, now: datetime, answered: bool =
         log.exception("processing inbound %s late failed; marked error", message_id)
         with services.db.session() as session:
             session.execute(update(Message).where(Message.id == message_id)
-                            .values(status="error", processed_at=now,
+                            .values(status=MessageStatus.ERROR, processed_at=now,
                                     reply_twiml=render_twiml([])))
         return False
 
 
-def _queued_outbox(session: Session) -> list[Outbox]:
-    """Collect the outbox rows this session writes from now on."""
-    found: list[Outbox] = []
-
-    @event.listens_for(session, "pending_to_persistent")
-    def _seen(_session: Session, instance: Any) -> None:
-        if isinstance(instance, Outbox):
-            found.append(instance)
-
-    return found
+def _queued_outbox(session: Session) -> list[int]:
+    """Collect the ids of the messages this session queues from now on (bot/outbox/queue.py)."""
+    queued: list[int] = []
+    session.info[QUEUED] = queued
+    return queued
 
 
-def _cancel_repeated_alerts(session: Session, queued: list[Outbox], phones: set[str],
+def _cancel_repeated_alerts(session: Session, queued: list[int], phones: set[str],
                             now: datetime) -> None:
     """Cancel the staff alerts a replay queued to phones texted directly during the outage."""
-    session.flush()
-    for row in queued:
-        if row.to_phone in phones and row.kind == "alert" and row.state == "pending":
-            row.state, row.finished_at = "cancelled", now
-            row.last_error = "staff were texted directly while the database was down"
-            session.execute(update(Message).where(Message.id == row.message_id)
-                            .values(status="canceled", updated_at=now))
-            log.info("replay: staff alert %s not repeated (texted during the outage)", row.id)
+    cancelled = cancel_unsent(session, now, "staff were texted directly while the database "
+                              "was down", Message.id.in_(queued), Outbox.kind == "alert",
+                              Outbox.to_phone.in_(sorted(phones)))
+    if cancelled:
+        log.info("replay: %d staff alerts not repeated (texted during the outage)", cancelled)
 
 
-_PARTICIPANT_AND_COACH = (
-    select(Participant, Coach.id)
-    .outerjoin(Coach, and_(Coach.phone == Participant.phone, Coach.active))
-    .where(Participant.phone == bindparam("phone"))
-    .options(joinedload(Participant.coach))  # every reply template reads the coach
-)
-
-
-def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, now: datetime,
-           participant: Participant | None = None, coach_id: int | None = None) -> None:
+def _reply(session: Session, batch: Batch, *, late: bool, phone: str, body: str, kind: str,
+           now: datetime, participant: Participant | None = None,
+           coach_id: int | None = None) -> None:
     """Store a reply: in the TwiML now, or (`late`, after a crash) through the outbox at once.
 
     A late reply to a participant who is opted out once their text is processed
@@ -287,25 +289,42 @@ def _reply(session: Session, *, late: bool, phone: str, body: str, kind: str, no
                       to_participant=participant is not None and not participant.opted_out,
                       urgent=True)
     else:
-        record_reply(session, participant=participant, phone=phone, body=body, kind=kind,
-                     now=now, coach_id=coach_id)
+        batch.writer.reply(reply_row(participant=participant, phone=phone, body=body, kind=kind,
+                                     now=now, coach_id=coach_id))
 
 
 def route_message(session: Session, services: Any, message: Message, now: datetime,
-                  late: bool = False, verdict: Verdict | None = None) -> list[str]:
+                  late: bool = False, verdict: Verdict | None = None,
+                  batch: Batch | None = None, found: Inbound | None = None) -> list[str]:
     """Decide who sent `message` and answer it; return the reply texts.
 
-    `verdict` is the webhook's screen of the text (None: screened here).
+    `verdict` is the webhook's screen of the text (None: screened here). With a
+    `batch` its rows are left to the caller to write; `found` is the joined read
+    of the message (else the sender is read here).
     """
-    verdict = settle(session, services, message, verdict)
-    # One query in the common case: the participant and whether a coach has that phone too.
-    row = session.execute(_PARTICIPANT_AND_COACH, {"phone": message.phone}).first()
+    own = batch is None
+    batch = batch if batch is not None else Batch(session, services, now)
+    replies = _route(session, services, message, now, late, verdict, batch, found)
+    if own:
+        batch.write()
+    return replies
+
+
+def _route(session: Session, services: Any, message: Message, now: datetime, late: bool,
+           verdict: Verdict | None, batch: Batch, found: Inbound | None) -> list[str]:
+    writer = batch.writer
+    if found is None:
+        verdict = settle(session, services, message, verdict)
+        participant, coach_phone_id = read_sender(session, message.phone)
+    else:
+        verdict = settle(session, services, message, verdict,
+                         found.previous if found.previous_known else UNREAD)
+        participant, coach_phone_id = found.participant, found.coach_phone_id
     coach = None
-    if row is None or row[1] is not None:
+    if participant is None or coach_phone_id is not None:
         coach = session.scalar(select(Coach).where(Coach.phone == message.phone, Coach.active))
     if coach is not None:
-        message.kind = "coach"
-        message.coach_id = coach.id
+        writer.set_message(message, kind="coach", coach_id=coach.id)
 
         # Crisis first, also after a command word ("ACK 1 ..."): peers live with pain too.
         replies = handle_other_crisis(session, services, message, now,
@@ -315,31 +334,33 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
             replies = (replies or []) + handle_coach_message(session, services, coach,
                                                              message.body, now)
         for text in replies:
-            _reply(session, late=late, phone=coach.phone or "", body=text, kind="coach_reply",
-                   now=now, coach_id=coach.id)
+            _reply(session, batch, late=late, phone=coach.phone or "", body=text,
+                   kind="coach_reply", now=now, coach_id=coach.id)
         return replies
-    participant = row[0] if row is not None else None
     if participant is None:
         replies = _answer_unknown(session, services, message, now, verdict)
         for text in replies:
-            _reply(session, late=late, phone=message.phone, body=text, kind="reply", now=now)
+            _reply(session, batch, late=late, phone=message.phone, body=text, kind="reply",
+                   now=now)
         return replies
-    message.kind = "participant"
-    message.participant_id = participant.id
-    message.coach_id = participant.coach_id
-    participant.last_inbound_at = now
+    writer.set_message(message, kind="participant", participant_id=participant.id,
+                       coach_id=participant.coach_id)
+    writer.set_participant(participant, "last_inbound_at", now)
+    if found is not None:
+        batch.active.setdefault(participant.id, found.runs)  # read with the message
     log.info("inbound %s from participant %s", message.id, participant.id)
-    replies = _route_participant(session, services, participant, message, now, verdict)
+    replies = _route_participant(session, services, participant, message, now, verdict, batch)
     for text in replies:
-        _reply(session, late=late, phone=participant.phone, body=text, kind="reply", now=now,
-               participant=participant, coach_id=participant.coach_id)
+        _reply(session, batch, late=late, phone=participant.phone, body=text, kind="reply",
+               now=now, participant=participant, coach_id=participant.coach_id)
     if replies:
-        participant.last_outbound_at = now
+        writer.set_participant(participant, "last_outbound_at", now)
     return replies
 
 
 def _route_participant(session: Session, services: Any, participant: Participant,
-                       message: Message, now: datetime, verdict: Verdict) -> list[str]:
+                       message: Message, now: datetime, verdict: Verdict,
+                       batch: Batch) -> list[str]:
 
     crisis_replies = handle_if_crisis(session, services, participant, message, now,
                                       verdict=verdict)
@@ -351,9 +372,9 @@ def _route_participant(session: Session, services: Any, participant: Participant
         changed = opt_out(session, participant.id, method=f"sms:{message.body.strip()[:20]}",
                           now=now, message_id=message.id)
         return [texts.opted_out(config)] if changed else []
-    if participant.status == "withdrawn":  # left the program: crisis above, HELP, else quiet
+    if participant.status == Status.WITHDRAWN:  # left the program: crisis above, HELP, else quiet
         return [texts.help_text(config, participant)] if keyword == "help" else []
-    if participant.status == "opted_out":
+    if participant.status == Status.OPTED_OUT:
         if keyword == "start":
             opt_in(session, participant.id, method="sms:START", now=now, message_id=message.id)
             return [texts.opted_in(config, participant)]
@@ -363,7 +384,7 @@ def _route_participant(session: Session, services: Any, participant: Participant
     if keyword == "help":
         return [texts.help_text(config, participant)]
 
-    return handle_participant_message(session, services, participant, message, now)
+    return batch.reply(participant, message)
 
 
 UNKNOWN_MARK = once_key("unknown", "")  # a prefix: one note per number per day

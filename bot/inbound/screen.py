@@ -20,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,12 +57,18 @@ def previous_stored(session: Session, message: Message) -> str | None:
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
 
 
-def settle(session: Session, services: Services, message: Message,
-           verdict: Verdict | None) -> Verdict:
-    """Return the verdict routing acts on: the webhook's, raised by the stored previous text."""
+UNREAD: Any = object()  # settle's `previous` when it has not been read yet
+
+
+def settle(session: Session, services: Services, message: Message, verdict: Verdict | None,
+           previous: str | None = UNREAD) -> Verdict:
+    """Return the verdict routing acts on: the webhook's, raised by the stored previous text.
+
+    `previous` is that text when the caller read it already (bot/inbound/reading.py).
+    """
     if verdict is not None and verdict.tier is Tier.CRISIS:
         return verdict
-    stored = previous_stored(session, message)
+    stored = previous_stored(session, message) if previous is UNREAD else previous
     if verdict is not None and stored is None:
         return verdict  # nothing the webhook could have missed
     found = safe_matcher(services).screen(message.body or "", previous=stored)

@@ -7,6 +7,9 @@ Rules:
 - Whoever writes a row that must leave at once (crisis alerts, coach
   notifications) sets `urgent=True`; after the transaction commits the
   sender is woken instead of waiting for its next pass.
+- A caller that must know what its transaction queued (a replay cancelling
+  repeated staff alerts) puts a list in `session.info[QUEUED]`; both queue
+  functions append the new message ids to it.
 - Priority orders the sender's work (lowest first): an enrolled veteran's
   crisis alert goes before an unknown number's, so a flood from one number
   cannot hold a veteran's alert back.
@@ -24,12 +27,14 @@ from sqlalchemy.orm import Session
 from bot.core.db import insert_many
 from bot.core.textclean import outgoing
 from bot.models import Message, Outbox, Participant
+from bot.outbox.delivery import MessageStatus
 from bot.sms import segments_for
 
 PRIORITY_CRISIS = 0  # crisis alerts about an enrolled veteran: first of all
 PRIORITY_CRISIS_OTHER = 1  # crisis alerts about an unknown number or a coach: after those
 PRIORITY_ALERT = 2  # other alerts to coaches and staff
 PRIORITY_NORMAL = 5
+QUEUED = "peerline_queued"  # session.info key: a list that collects the queued message ids
 
 
 class QueuedText(TypedDict, total=False):
@@ -63,7 +68,7 @@ def _rows(text: QueuedText) -> tuple[dict[str, Any], dict[str, Any], bool]:
         "phone": text["phone"],
         "body": body,
         "kind": text["kind"],
-        "status": "queued",
+        "status": MessageStatus.QUEUED,
         "segments": segments_for(body),
         "flow_id": text.get("flow_id"),
         "step_id": text.get("step_id"),
@@ -90,6 +95,8 @@ def queue_message(session: Session, **text: Unpack[QueuedText]) -> Message:
     session.add(message)
     session.flush()
     session.add(Outbox(message_id=message.id, **box))
+    if QUEUED in session.info:
+        session.info[QUEUED].append(message.id)
     if urgent:
         session.info["wake_sender"] = True
     return message
@@ -108,9 +115,25 @@ def queue_messages_bulk(session: Session, texts: Sequence[QueuedText]) -> list[i
     outbox = cast(Table, Outbox.__table__)
     session.execute(insert(outbox), [{"message_id": message_id, **box}
                                      for message_id, (_, box, _) in zip(ids, rows, strict=True)])
+    if QUEUED in session.info:
+        session.info[QUEUED].extend(ids)
     if any(urgent for _, _, urgent in rows):
         session.info["wake_sender"] = True
     return ids
+
+
+def reply_row(
+    *, participant: Participant | None, phone: str, body: str, kind: str, now: datetime,
+    coach_id: int | None = None, flow_id: str | None = None, step_id: str | None = None,
+    run_id: int | None = None,
+) -> dict[str, Any]:
+    """Return the Message columns of a reply that travels in the webhook's TwiML (no outbox)."""
+    body = outgoing(body)  # render_twiml cleans the same way: stored is what was sent
+    return {"direction": "out", "sid": None,
+            "participant_id": participant.id if participant else None, "coach_id": coach_id,
+            "phone": phone, "body": body, "num_media": 0, "kind": kind,
+            "status": MessageStatus.TWIML, "segments": segments_for(body), "flow_id": flow_id,
+            "step_id": step_id, "run_id": run_id, "created_at": now, "sent_at": now}
 
 
 def record_reply(
@@ -118,13 +141,9 @@ def record_reply(
     now: datetime, coach_id: int | None = None, flow_id: str | None = None,
     step_id: str | None = None, run_id: int | None = None,
 ) -> Message:
-    """Store a reply that travels in the webhook's TwiML (no outbox row needed)."""
-    body = outgoing(body)  # render_twiml cleans the same way: stored is what was sent
-    message = Message(
-        direction="out", participant_id=participant.id if participant else None,
-        coach_id=coach_id, phone=phone, body=body, kind=kind, status="twiml",
-        segments=segments_for(body), flow_id=flow_id, step_id=step_id, run_id=run_id,
-        created_at=now, sent_at=now,
-    )
+    """Store one reply that travels in the webhook's TwiML (the writer stores them in bulk)."""
+    message = Message(**reply_row(participant=participant, phone=phone, body=body, kind=kind,
+                                  now=now, coach_id=coach_id, flow_id=flow_id, step_id=step_id,
+                                  run_id=run_id))
     session.add(message)
     return message

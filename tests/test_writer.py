@@ -1,9 +1,9 @@
-"""Bulk starts (runtime_bulk.start_flows_bulk, the check-in job's path) write what start_flow would.
+"""The one writer (bot/runtime/writer.py): many jobs in one transaction, each table in bulk.
 
-Each comparison starts the same participants once one by one with start_flow
-and once with start_flows_bulk, in the same database at the same instant
-(rolling the first back), and compares every run, message and outbox row
-(ids replaced by their order). On SQLite and PostgreSQL.
+Starts, timeouts and expiries of many participants go through one Batch; the
+rows they make are the rules' rows (quiet hours, skips, #IDs, dedupe), and the
+number of statements a batch costs does not grow with its size. On SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.core.clock import FrozenClock
+from bot.core.db import insert_new
 from bot.domain.people import add_coach, add_participant
-from bot.models import Message, Nudge, OnceMark, Outbox, Participant, Run
-from bot.runtime.apply import start_flow
-from bot.runtime.bulk import StartBatch, start_flows_bulk
+from bot.models import Escalation, Message, Nudge, OnceMark, Outbox, Participant, Run
+from bot.runtime.apply import Batch, fire_due, start_flow, start_flows
 from bot.services import build_services
-from scheduler.checkins import due_checkins, insert_new
+from scheduler.checkins import due_checkins
+from scheduler.jobs import due_timeouts
 from tests.conftest import RecordingSender, make_config
 
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"
@@ -45,10 +46,6 @@ steps:
 """,
 }
 ZONES = ("America/New_York", "Asia/Tokyo", "America/Chicago", "Europe/London")
-
-
-class Undo(Exception):
-    """Raised to roll a session back after taking a snapshot."""
 
 
 @pytest.fixture
@@ -78,70 +75,61 @@ def world(any_db_url, tmp_path):
     services.db.dispose()
 
 
-def _snapshot(session):
-    runs = session.scalars(select(Run).order_by(Run.id)).all()
-    messages = session.scalars(select(Message).order_by(Message.id)).all()
-    outbox = session.scalars(select(Outbox).order_by(Outbox.id)).all()
-    run_no = {run.id: n for n, run in enumerate(runs)}
-    message_no = {message.id: n for n, message in enumerate(messages)}
-
-    def values(row, drop=("id",), **renumber):
-        out = {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in drop}
-        for key, numbers in renumber.items():
-            out[key] = numbers.get(out[key], out[key])
-        return out
-
-    return ([values(r) for r in runs],
-            [values(m, run_id=run_no) for m in messages],
-            [values(o, message_id=message_no) for o in outbox])
+def _people(session, ids):
+    return session.scalars(select(Participant).where(Participant.id.in_(ids))
+                           .order_by(Participant.id)).all()
 
 
-def _both_ways(services, ids, flow_id, trigger="schedule"):
-    """Return (snapshot one by one, snapshot in bulk, participants started in bulk)."""
-    snapshots = []
-    with pytest.raises(Undo), services.db.session() as session:
-        for person in session.scalars(select(Participant).where(Participant.id.in_(ids))
-                                      .order_by(Participant.id)):
-            start_flow(session, services, person, flow_id, NIGHT, trigger)
-        snapshots.append(_snapshot(session))
-        raise Undo
-    with services.db.session() as session:
-        people = session.scalars(select(Participant).where(Participant.id.in_(ids))
-                                 .order_by(Participant.id)).all()
-        started = start_flows_bulk(session, services, people, flow_id, NIGHT, trigger)
-        snapshots.append(_snapshot(session))
-    return snapshots[0], snapshots[1], started
+class Statements:
+    """Count the SQL statements sent on a session's connection."""
+
+    def __init__(self, session):
+        self.count = 0
+        event.listen(session.connection(), "before_cursor_execute", self._seen)
+
+    def _seen(self, *args):
+        self.count += 1
 
 
 @pytest.mark.parametrize("flow_id", ["checkin", "fallback", "two_texts", "notify_first"])
-def test_bulk_writes_the_same_rows_as_one_by_one(world, flow_id):
+def test_many_starts_in_one_batch(world, flow_id):
     services, ids = world
-    one_by_one, bulk, started = _both_ways(services, ids, flow_id)
-    assert bulk == one_by_one
-    runs, messages, outbox = bulk
+    with services.db.session() as session:
+        started = start_flows(session, services, _people(session, ids), flow_id, NIGHT)
     # never to paused or opted-out participants; a scheduled start skips a run in progress
     skipped = {ids[5], ids[6]} | ({ids[1]} if flow_id == "checkin" else set())
     assert sorted(started) == sorted(set(ids) - skipped)
-    new = [r for r in runs if r["started_at"] == NIGHT]
-    assert sorted(r["participant_id"] for r in new) == sorted(started)
-    assert all(r["trigger"] == "schedule" and r["flow_id"] == flow_id for r in new)
-    assert not any(r["status"] == "active" and r["flow_id"] == "welcome" for r in runs)
+    with services.db.session() as session:
+        new = session.scalars(select(Run).where(Run.started_at == NIGHT)).all()
+        assert sorted(r.participant_id for r in new) == sorted(started)
+        assert all(r.trigger == "schedule" and r.flow_id == flow_id for r in new)
+        # any start ends the participant's other runs
+        assert session.scalar(select(Run).where(Run.flow_id == "welcome")).status == "ended"
+        texts = session.execute(select(Message.run_id, Message.kind, Outbox.due_at)
+                                .join(Outbox, Outbox.message_id == Message.id)
+                                .where(Message.created_at == NIGHT)).all()
+        runs = {r.id for r in new}
+        assert texts and all(run_id in runs for run_id, _, _ in texts)
+        if flow_id == "notify_first":  # the coach's notice: at once, not after quiet hours
+            notices = [due for _, kind, due in texts if kind == "notify"]
+            assert len(notices) == len(started) and set(notices) == {NIGHT}
 
 
-def test_bulk_keyword_start_replaces_a_run_of_the_same_flow(world):
-    services, ids = world
-    one_by_one, bulk, started = _both_ways(services, ids, "checkin", trigger="keyword")
-    assert bulk == one_by_one
-    assert ids[1] in started
-    runs = bulk[0]
-    assert [r["status"] for r in runs if r["participant_id"] == ids[1]] == ["ended", "active"]
-
-
-def test_bulk_texts_wait_for_the_end_of_each_zones_quiet_hours(world):
+def test_a_keyword_start_replaces_a_run_of_the_same_flow(world):
     services, ids = world
     with services.db.session() as session:
-        people = session.scalars(select(Participant).where(Participant.id.in_(ids))).all()
-        start_flows_bulk(session, services, people, "two_texts", NIGHT)
+        assert ids[1] in start_flows(session, services, _people(session, ids), "checkin", NIGHT,
+                                     trigger="keyword")
+    with services.db.session() as session:
+        statuses = session.scalars(select(Run.status).where(Run.participant_id == ids[1])
+                                   .order_by(Run.id)).all()
+    assert statuses == ["ended", "active"]
+
+
+def test_texts_wait_for_the_end_of_each_zones_quiet_hours(world):
+    services, ids = world
+    with services.db.session() as session:
+        start_flows(session, services, _people(session, ids), "two_texts", NIGHT)
         rows = session.execute(select(Message.participant_id, Message.body, Outbox.due_at,
                                       Outbox.respect_quiet_hours, Message.status)
                                .join(Outbox, Outbox.message_id == Message.id)
@@ -163,15 +151,49 @@ def test_bulk_texts_wait_for_the_end_of_each_zones_quiet_hours(world):
 def test_a_batch_gives_runs_their_ids_when_written(world):
     services, ids = world
     with services.db.session() as session:
-        person = session.get(Participant, ids[0])
-        batch = StartBatch(session, services, NIGHT, [person.id])
-        run = start_flow(session, services, person, "checkin", NIGHT, batch=batch)
+        batch = Batch(session, services, NIGHT)
+        run = batch.start(session.get(Participant, ids[0]), "checkin")
         assert run is not None and run.id is None and run.waiting
         batch.write()
         assert run.id is not None
         stored = session.get(Run, run.id)
         assert (stored.participant_id, stored.wait_token, stored.timeout_at) == (
-            person.id, run.wait_token, NIGHT + timedelta(hours=24))
+            ids[0], run.wait_token, NIGHT + timedelta(hours=24))
+
+
+def test_the_statements_of_a_batch_do_not_grow_with_its_size(world):
+    services, ids = world
+    counts = []
+    for flow_id, some in (("two_texts", ids[:2]), ("notify_first", ids)):
+        with services.db.session() as session:
+            people = _people(session, some)
+            statements = Statements(session)
+            start_flows(session, services, people, flow_id, NIGHT)
+            counts.append(statements.count)
+    # active runs read, runs ended, runs inserted, messages, outbox (+ 2 id draws on PostgreSQL)
+    assert counts[0] == counts[1] <= 8
+
+
+def test_timeouts_of_many_runs_escalate_each_once_with_its_own_id(world):
+    services, ids = world
+    with services.db.session() as session:
+        start_flows(session, services, _people(session, [ids[0], ids[3], ids[4]]), "checkin",
+                    NIGHT)
+    later = NIGHT + timedelta(hours=25)
+    assert due_timeouts(services, later) == "4 timeouts fired"  # ids[1]'s earlier run too
+    assert due_timeouts(services, later) == "0 timeouts fired"
+    with services.db.session() as session:
+        escalations = session.scalars(select(Escalation).order_by(Escalation.id)).all()
+        assert len(escalations) == 4
+        for escalation in escalations:
+            alert = session.scalars(select(Message).where(
+                Message.kind == "alert", Message.body.contains(f"#{escalation.id}:"))).one()
+            assert f"(P{escalation.participant_id})" in alert.body
+            assert f"ACK {escalation.id} " in alert.body
+            assert escalation.coach_notified_at is not None and escalation.run_id
+        assert session.scalar(select(func.count()).select_from(Run)
+                              .where(Run.status == "active")) == 1  # ids[2]'s welcome
+        assert fire_due(session, services, later) == 0
 
 
 def test_insert_new_skips_existing_keys(world):
@@ -180,12 +202,12 @@ def test_insert_new_skips_existing_keys(world):
         session.add(OnceMark(key="k1", created_at=NIGHT))
     with services.db.session() as session:
         rows = [{"key": key, "created_at": NIGHT} for key in ("k1", "k2", "k3")]
-        assert insert_new(session, OnceMark, rows, "key") == {"k2", "k3"}
-        assert insert_new(session, OnceMark, rows, "key") == set()
+        assert set(insert_new(session, OnceMark, rows, "key")) == {"k2", "k3"}
+        assert insert_new(session, OnceMark, rows, "key") == {}
         assert session.scalar(select(func.count()).select_from(OnceMark)) == 3
 
 
-def test_checkins_in_bulk_start_each_occurrence_once(any_db_url):
+def test_checkins_start_each_occurrence_once(any_db_url):
     monday = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)  # 10:30 New York
     clock = FrozenClock(monday)
     services = build_services(make_config(any_db_url), clock=clock, sender=RecordingSender())
@@ -209,7 +231,7 @@ def test_checkins_in_bulk_start_each_occurrence_once(any_db_url):
         services.db.dispose()
 
 
-def test_scheduled_drafts_in_bulk_match_draft_nudge_and_skip_existing_keys(any_db_url):
+def test_scheduled_drafts_skip_existing_keys(any_db_url):
     from bot.domain.nudges import draft_nudge
     from scheduler.nudge_schedules import draft_scheduled_nudges
 
@@ -235,18 +257,10 @@ def test_scheduled_drafts_in_bulk_match_draft_nudge_and_skip_existing_keys(any_d
         with services.db.session() as session:
             drafts = session.scalars(select(Nudge).order_by(Nudge.participant_id)).all()
             assert [n.event_key for n in drafts] == [key.format(pid) for pid in ids]
-            bulk = drafts[0]
-            # the same draft through draft_nudge, for comparison
-            twin = draft_nudge(session, people[0], body=bulk.body, reason=bulk.reason,
-                               source=bulk.source, event_key="twin", due_at=bulk.due_at,
-                               now=monday_noon, max_lateness=timedelta(hours=6))
-            assert twin is not None
-            skip = {"id", "event_key"}
-            assert ({c.key: getattr(bulk, c.key) for c in Nudge.__table__.columns
-                     if c.key not in skip}
-                    == {c.key: getattr(twin, c.key) for c in Nudge.__table__.columns
-                        if c.key not in skip})
             assert [n.paused for n in drafts] == [pid == ids[4] for pid in ids]
+            assert all(n.status == "pending" and n.coach_id == people[0].coach_id
+                       and n.max_lateness_seconds == 6 * 3600 for n in drafts if n != drafts[7])
             assert all(n.due_at == datetime(2026, 12, 8, 16, tzinfo=UTC) for n in drafts[:7])
+            assert drafts[7].body == "Already drafted"
     finally:
         services.db.dispose()
