@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, String, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import Pool
 from twilio.request_validator import RequestValidator
 
@@ -153,12 +155,22 @@ def _postgres_database() -> str:
 
 
 def _drop_postgres(url: str) -> None:
+    """Drop a test database; retry while a session we may not end (autovacuum) is in it."""
     admin = make_url(POSTGRES_URL)
     name = make_url(url).database if "/" in url else url
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        for attempt in range(20):
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except DBAPIError as error:  # "not allowed to end another session": it ends soon
+                if attempt == 19 or getattr(error.orig, "sqlstate", "") not in ("42501", "55006"):
+                    raise
+                time.sleep(0.25)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
