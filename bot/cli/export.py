@@ -1,14 +1,15 @@
-"""`peerline export KIND`."""
+"""`peerline export KIND`: streamed to stdout from a reading transaction, then audited."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from sqlalchemy.orm import Session
 
 from bot.cli.common import with_services
 from bot.domain.audit import audit
-from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
+from bot.domain.export import KINDS, ExportOptions, audit_detail, stream, text_variables
 from bot.services import Services
 
 
@@ -24,10 +25,13 @@ def export_command(services: Services, kind: str, fmt: str, include_free_text: b
     options = ExportOptions(include_free_text=include_free_text,
                             text_variables=text_variables(flows), config=services.config,
                             now=services.clock.now())
-    with services.db.session() as session:
-        count = write_csv(session, kind, sys.stdout, options)
-        audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count,
-              free_text=include_free_text)
+
+    def record(session: Session, rows: int, complete: bool) -> None:
+        audit(session, "export", services.clock.now(), via="cli", target_type=kind,
+              **audit_detail(rows, include_free_text, complete))
+
+    for chunk in stream(services.db, kind, options, record):
+        sys.stdout.write(chunk)
 
 
 def register(main: click.Group) -> None:
