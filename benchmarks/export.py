@@ -65,7 +65,7 @@ LAUNCH = """
 import os, sys
 pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ)
 _, status, usage = os.wait4(pid, 0)
-sys.stderr.write(f"\\n{usage.ru_maxrss}\\n")
+sys.stderr.write(f"\\n{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}\\n")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 FIRST = ("Sam", "Maria", "James", "Ana", "Robert", "Luis", "Linda", "Jose", "Michael", "Carmen",
@@ -165,6 +165,7 @@ def postgres_copy(rows: int) -> str:
     """Return the URL of a fresh copy of the cached PostgreSQL template (built on first use)."""
     admin = make_url(PG_ADMIN)
     template = f"peerline_bench_export_{rows}_{_revision()}"
+    copy = f"peerline_bench_export_run_{os.getpid()}"  # runs side by side keep their own
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         have = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template})
@@ -175,14 +176,22 @@ def postgres_copy(rows: int) -> str:
             build(admin.set(database=f"{template}_building").render_as_string(False), rows)
             conn.execute(text(f'ALTER DATABASE "{template}_building" RENAME TO "{template}"'))
             print(f"   (built {template} in {time.perf_counter() - started:.0f} s)")
-        conn.execute(text('DROP DATABASE IF EXISTS "peerline_bench_export" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "peerline_bench_export" TEMPLATE "{template}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"'))
     engine.dispose()
-    return admin.set(database="peerline_bench_export").render_as_string(hide_password=False)
+    return admin.set(database=copy).render_as_string(hide_password=False)
 
 
-def timed(cmd: list[str], out: Path) -> tuple[float, float]:
-    """Run `cmd` with stdout to `out`; return (seconds, peak RSS in MiB) of that child alone.
+def drop_postgres(url: str) -> None:
+    """Drop the run's copy of the template."""
+    engine = create_engine(make_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def timed(cmd: list[str], out: Path) -> tuple[float, float, float]:
+    """Run `cmd` with stdout to `out`; return wall and CPU seconds, peak RSS in MiB.
 
     The child is started by a small launcher (a bare `python3 -S`), which reads
     its ru_maxrss with wait4(): a child forked from this process would count
@@ -196,7 +205,8 @@ def timed(cmd: list[str], out: Path) -> tuple[float, float]:
     if done.returncode != 0:
         error = done.stderr.decode(errors="replace")
         raise RuntimeError(f"{cmd[0]} exited {done.returncode}: {error[-400:]}")
-    return seconds, int(done.stderr.decode().split()[-1]) / 1024  # Linux: KiB
+    cpu, peak = done.stderr.decode().split()[-2:]
+    return seconds, float(cpu), int(peak) / 1024  # Linux: ru_maxrss in KiB
 
 
 def write_wait(path: str, stop: threading.Event, waits: list[float]) -> None:
@@ -227,29 +237,37 @@ def cli(backend: str, url: str, folder: str, peerline: str) -> None:
     else:
         plain = url.replace("postgresql+psycopg", "postgresql")
         client = ["psql", "-q", plain, "-c", f"\\copy ({SELECT}) TO STDOUT CSV"]
-    base_s, base_mb = timed(client, out)
-    loop_s, loop_mb = timed([sys.executable, "-c", LOOP, url, SELECT, str(out)], Path(os.devnull))
+    base_s, base_cpu, base_mb = timed(client, out)
+    loop_s, loop_cpu, loop_mb = timed([sys.executable, "-c", LOOP, url, SELECT, str(out)],
+                                      Path(os.devnull))
     stop, waits = threading.Event(), []
     prober = None
     if backend == "sqlite":
         prober = threading.Thread(target=write_wait, args=(path, stop, waits))
         prober.start()
     try:
-        cli_s, cli_mb = timed([peerline, "export", "messages", "--config", str(config)], out)
+        cli_s, cli_cpu, cli_mb = timed([peerline, "export", "messages", "--config",
+                                        str(config)], out)
     finally:
         stop.set()
         if prober is not None:
             prober.join()
     lines = sum(1 for _ in out.open(newline=""))
-    print(f"   CLI export   {cli_s:6.1f} s  {cli_mb:6.0f} MiB   (target < 30 s, < 150 MB; "
-          f"{out.stat().st_size / 1e6:.0f} MB of CSV, {lines:,} lines)")
-    print(f"   baseline     {base_s:6.1f} s  {base_mb:6.0f} MiB   ({client[0]} dumping the same "
-          f"rows as CSV)")
-    print(f"   baseline     {loop_s:6.1f} s  {loop_mb:6.0f} MiB   (bare Python: streaming cursor "
-          f"+ csv.writer)")
+    print(f"   CLI export   {cli_s:6.1f} s wall {cli_cpu:6.1f} s CPU {cli_mb:6.0f} MiB   (target "
+          f"< 30 s, < 150 MB; {out.stat().st_size / 1e6:.0f} MB of CSV, {lines:,} lines)")
+    print(f"   baseline     {base_s:6.1f} s wall {base_cpu:6.1f} s CPU {base_mb:6.0f} MiB   "
+          f"({client[0]} dumping the same rows as CSV)")
+    print(f"   baseline     {loop_s:6.1f} s wall {loop_cpu:6.1f} s CPU {loop_mb:6.0f} MiB   "
+          f"(bare Python: streaming cursor + csv.writer)")
     if waits:
         print(f"   write lock during the CLI export: longest wait {max(waits):.2f} s "
               f"over {len(waits)} tries (the webhook gives up at 3 s)")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds process `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _csrf(html: str) -> str:
@@ -281,6 +299,8 @@ def web(url: str, folder: str) -> None:
         http.post(base + "/login", data={"username": "bench-staff", "password": "bench-pass",
                                          "csrf_token": token}, timeout=30)
         token = _csrf(http.get(base + "/staff/exports", timeout=30).text)
+        workers = child_pids(proc.pid)
+        cpu_before = sum(_cpu_seconds(pid) for pid in workers)
         started = time.perf_counter()
         size, status, error = 0, 0, ""
         try:
@@ -292,9 +312,12 @@ def web(url: str, folder: str) -> None:
         except requests.RequestException as exc:
             error = f" ({type(exc).__name__}: connection cut after {size / 1e6:.0f} MB)"
         seconds = time.perf_counter() - started
-        peaks = [peak_rss_mb(pid) for pid in child_pids(proc.pid)]
-    print(f"   web export   {seconds:6.1f} s  {max(peaks):6.0f} MiB   HTTP {status}, "
-          f"{size / 1e6:.0f} MB{error} (worker peak RSS; gunicorn gthread --timeout 30)")
+        alive = [pid for pid in child_pids(proc.pid) if pid in workers]
+        cpu = sum(_cpu_seconds(pid) for pid in alive) - cpu_before
+        peaks = [peak_rss_mb(pid) for pid in alive] or [float("nan")]
+    print(f"   web export   {seconds:6.1f} s wall {cpu:6.1f} s CPU {max(peaks):6.0f} MiB   HTTP "
+          f"{status}, {size / 1e6:.0f} MB{error} (workers' CPU and peak RSS; gunicorn gthread "
+          f"--timeout 30)")
 
 
 def main() -> None:
@@ -316,9 +339,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="peerline-bench-") as folder:
             url = sqlite_copy(args.rows, folder) if backend == "sqlite" \
                 else postgres_copy(args.rows)
-            cli(backend, url, folder, args.peerline)
-            if not args.no_web:
-                web(url, folder)
+            try:
+                cli(backend, url, folder, args.peerline)
+                if not args.no_web:
+                    web(url, folder)
+            finally:
+                if backend == "postgres":
+                    drop_postgres(url)
 
 
 if __name__ == "__main__":

@@ -40,9 +40,12 @@ from bot.models import CheckinAnswer, Coach, Escalation, Message, Participant
 
 KINDS = ("checkins", "messages", "escalations", "peg", "fidelity")
 CHUNK_ROWS = 1000  # rows fetched per round trip, and written per chunk
+CACHED = 5_000  # scrubbed texts remembered (about 2 MB)
 # Excel and LibreOffice run a cell that starts with one of these as a formula, also after
 # leading spaces or line breaks.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell can only be a would-be formula if it starts with one of these (or a space before one).
+_RISKY_FIRST = frozenset(_FORMULA_START) | {" "}
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _NUMBER_OR_FLAG = re.compile(r"[+-]?\d+(\.\d+)?|true|false|yes|no")
 _DIGIT = re.compile(r"\d")  # what phonenumbers' matcher reads as digits
@@ -131,9 +134,20 @@ class Scrubber:
         self.labels = labels
         self.pattern = re.compile(r"(?<!\w)(" + _trie(labels) + r")(?!\w)",
                                   re.IGNORECASE) if labels else None
+        # Many texts repeat word for word (a flow's questions, reminders): scrub each once.
+        self._cache: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
-        """Return `text` with names and phone numbers replaced."""
+        """Return `text` with names and phone numbers replaced (remembered, up to CACHED texts)."""
+        scrubbed = self._cache.get(text)
+        if scrubbed is None:
+            scrubbed = self._scrub(text)
+            if len(self._cache) >= CACHED:
+                self._cache.clear()  # bounded memory; the common texts come back at once
+            self._cache[text] = scrubbed
+        return scrubbed
+
+    def _scrub(self, text: str) -> str:
         if len(_DIGIT.findall(text)) >= MIN_PHONE_DIGITS:  # else no number can be in it
             spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, "US")]
             for start, end in reversed(spans):
@@ -230,7 +244,9 @@ def csv_chunks(session: Session, kind: str, options: ExportOptions,
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a bare \r is quoted
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(value) for value in row])
+        # Only a string whose first character is risky can need _cell (a million rows' cells).
+        writer.writerow([_cell(value) if value.__class__ is str and value[:1] in _RISKY_FIRST
+                         else value for value in row])
         tally.rows += 1
         if tally.rows % CHUNK_ROWS == 0:
             yield buffer.getvalue()
