@@ -39,7 +39,7 @@ from bot.domain.export import (
 from bot.flows.store import FlowStore
 from bot.inbound.spool import spooled_count
 from bot.models import AuditLog, CheckinAnswer, Escalation, Message, Participant
-from tests.conftest import PARTICIPANT_PHONE, START, Sms
+from tests.conftest import PARTICIPANT_PHONE, START, Sms, replies
 from tests.dashboard_support import Visitor, world
 
 __all__ = ["world"]
@@ -171,6 +171,12 @@ def _stored(services: Any, body: str) -> int:
                              .where(Message.body == body)) or 0)
 
 
+def _audited(services: Any) -> int:
+    with services.db.reading() as db:
+        return int(db.scalar(select(func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "export")) or 0)
+
+
 def test_the_web_export_streams_and_the_webhook_stores_texts_meanwhile(
         client: Any, services: Any, world: dict[str, int], sms: Sms) -> None:
     _many_messages(services, world["sam"], 3500)
@@ -182,13 +188,15 @@ def test_the_web_export_streams_and_the_webhook_stores_texts_meanwhile(
     chunks: Iterator[bytes] = iter(response.response)
     first = next(chunks)  # the export's reading transaction is open, mid-stream
     assert first.startswith(b"message_id,") and first.count(b"\r\n") > 500
+    assert _audited(services) == 0  # nothing recorded until the stream ends
 
     answered = sms.send(PARTICIPANT_PHONE, "pain 4 today, walked a bit")
 
-    assert answered.status_code == 200
+    assert answered.status_code == 200 and replies(answered)
     assert _stored(services, "pain 4 today, walked a bit") == 1
     assert spooled_count(services) == 0
     rest = b"".join(chunks)
+    assert rest  # it came in pieces, not as one body built in memory
     response.close()
     rows = list(csv.reader(io.StringIO((first + rest).decode(), newline="")))
     assert len(rows) - 1 >= 3500
@@ -227,7 +235,7 @@ def test_a_cli_export_mid_stream_does_not_stop_the_webhook_storing(
         assert head.startswith(b"message_id,")
         try:
             answered = sms.send(PARTICIPANT_PHONE, "pain 5, walked to the store")
-            assert answered.status_code == 200
+            assert answered.status_code == 200 and replies(answered)
             assert _stored(services, "pain 5, walked to the store") == 1
             assert spooled_count(services) == 0
         finally:  # whatever happened, let the export finish
