@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 
 import click
 from sqlalchemy.orm import Session
@@ -30,8 +31,9 @@ def export_command(services: Services, kind: str, fmt: str, include_free_text: b
         audit(session, "export", services.clock.now(), via="cli", target_type=kind,
               **audit_detail(rows, include_free_text, complete))
 
-    for chunk in stream(services.db, kind, options, record):
-        sys.stdout.write(chunk)
+    with closing(stream(services.db, kind, options, record)) as chunks:  # audited if cut short
+        for chunk in chunks:
+            sys.stdout.write(chunk)
 
 
 def register(main: click.Group) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -270,7 +270,7 @@ def audit_detail(rows: int, free_text: bool, complete: bool) -> dict[str, Any]:
 
 
 def stream(db: Database, kind: str, options: ExportOptions,
-           record: Callable[[Session, int, bool], None]) -> Iterator[str]:
+           record: Callable[[Session, int, bool], None]) -> Generator[str, None, None]:
     """Yield export `kind` as CSV read in one reading transaction, then record it.
 
     `record(session, rows, complete)` adds the audit row in its own short
