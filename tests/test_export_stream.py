@@ -117,6 +117,21 @@ def test_every_export_matches_the_output_of_the_old_exporter(services: Any,
     assert "Maria" in exports["messages-free"] and "Maria" not in exports["messages"]
 
 
+@pytest.mark.parametrize("kind", ["checkins", "messages", "escalations", "peg"])
+def test_the_cli_writes_the_golden_files_too(services: Any, world: dict[str, int],
+                                             tmp_path: Path, kind: str) -> None:
+    """`peerline export` reads the flows' free-text steps itself (checkins depend on them)."""
+    _seed(services, world)
+    config = tmp_path / "export.toml"
+    config.write_text(f'[database]\nurl = "{services.config.database.url}"\n\n'
+                      f'[flows]\ndir = "{REPO / "flows"}"\n')
+    config.chmod(0o600)
+    for flag, name in (([], kind), (["--include-free-text"], f"{kind}-free")):
+        result = CliRunner().invoke(main, ["export", kind, *flag, "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        assert result.stdout_bytes == (GOLDEN / f"{name}.csv").read_bytes(), name
+
+
 def test_no_phone_number_has_fewer_digits_than_the_scrubber_looks_for() -> None:
     """Texts with fewer digits skip the phone matcher: that must never skip a real number."""
     fewest = min(
