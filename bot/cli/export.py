@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -13,6 +14,8 @@ from bot.cli.common import config_option, open_services
 from bot.domain.audit import audit
 from bot.domain.export import KINDS, ExportOptions, audit_detail, stream, text_variables
 from bot.flows.folder import load_folder
+
+log = logging.getLogger(__name__)
 
 
 @click.command("export")
@@ -29,6 +32,8 @@ def export_command(kind: str, fmt: str, include_free_text: bool,
     services = open_services(config_path, load_flows=False)
     try:
         flows = load_folder(Path(services.config.flows.dir), safety=False).valid()
+        log.info("flows read for their free-text steps: %s",
+                 ", ".join(sorted(f.id for f in flows)) or "none")
         options = ExportOptions(include_free_text=include_free_text,
                                 text_variables=text_variables(flows), config=services.config,
                                 now=services.clock.now())
