@@ -36,10 +36,11 @@ from bot.domain.export import (
     text_variables,
     write_csv,
 )
+from bot.domain.people import add_coach
 from bot.flows.store import FlowStore
 from bot.inbound.spool import spooled_count
 from bot.models import AuditLog, CheckinAnswer, Escalation, Message, Participant
-from tests.conftest import PARTICIPANT_PHONE, START, Sms, replies
+from tests.conftest import PARTICIPANT_PHONE, START, Sms, enrolled_app, make_config, replies
 from tests.dashboard_support import Visitor, world
 
 __all__ = ["world"]
@@ -290,3 +291,33 @@ def test_postgres_exports_read_through_a_server_side_cursor(pg_url: str, kind: s
     reads = [kind for statement, kind in cursors if f"FROM {table}" in statement
              and statement.lstrip().startswith("SELECT") and "ORDER BY" in statement]
     assert reads and all(issubclass(k, psycopg.ServerCursor) for k in reads), cursors
+
+
+def test_the_web_export_streams_on_both_backends_while_texts_are_stored(
+        any_db_url: str, clock: Any, sender: Any) -> None:
+    """PostgreSQL too: the named cursor stays open across the response; the webhook writes."""
+    services, app = enrolled_app(make_config(any_db_url), clock, sender)
+    try:
+        with services.db.session() as db:
+            add_coach(db, name="Sage Staff", phone=None, now=START, role="staff",
+                      username="sage", password="sage-password")
+            sam = db.scalars(select(Participant.id)).one()
+        _many_messages(services, sam, 2500)
+        client = app.test_client()
+        staff = Visitor(client)
+        staff.login("sage", "sage-password")
+        response = staff.post("/staff/exports/messages", buffered=False)
+        chunks: Iterator[bytes] = iter(response.response)
+        first = next(chunks)
+
+        answered = Sms(client).send(PARTICIPANT_PHONE, "pain 3, a good day")
+
+        assert answered.status_code == 200 and replies(answered)
+        assert _stored(services, "pain 3, a good day") == 1
+        assert spooled_count(services) == 0
+        rest = b"".join(chunks)
+        response.close()
+        assert rest and (first + rest).count(b"\r\n") >= 2501
+        assert _audited(services) == 1
+    finally:
+        services.db.dispose()
