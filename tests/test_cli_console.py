@@ -27,7 +27,7 @@ def test_one_shot_commands_print_no_info_lines_unless_verbose(tmp_path):
     assert quiet.returncode == 0 and "seeded demo coach" in quiet.stdout
     assert "INFO" not in quiet.stderr, quiet.stderr
     loud = run("-v", "export", "messages", "--config", config)
-    assert loud.returncode == 0 and "INFO bot.flows.store: flows loaded" in loud.stderr
+    assert loud.returncode == 0 and "INFO bot.cli.export: flows read" in loud.stderr
 
 
 def test_serve_refuses_a_busy_port_before_saying_it_is_running(tmp_path):

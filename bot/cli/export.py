@@ -1,15 +1,21 @@
-"""`peerline export KIND`."""
+"""`peerline export KIND`: streamed to stdout from a reading transaction, then audited."""
 
 from __future__ import annotations
 
+import logging
 import sys
+from contextlib import closing
+from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
-from bot.cli.common import with_services
+from bot.cli.common import config_option, open_services
 from bot.domain.audit import audit
-from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
-from bot.services import Services
+from bot.domain.export import KINDS, ExportOptions, audit_detail, stream, text_variables
+from bot.flows.folder import load_folder
+
+log = logging.getLogger(__name__)
 
 
 @click.command("export")
@@ -17,17 +23,30 @@ from bot.services import Services
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--include-free-text", is_flag=True,
               help="Also export what veterans wrote in their own words (audit-logged).")
-@with_services
-def export_command(services: Services, kind: str, fmt: str, include_free_text: bool) -> None:
+@config_option
+def export_command(kind: str, fmt: str, include_free_text: bool,
+                   config_path: str | None = None) -> None:
     """Write a de-identified research export (participant ids; no names or phones) to stdout."""
-    flows = services.flows.flows() if services.flows is not None else []
-    options = ExportOptions(include_free_text=include_free_text,
-                            text_variables=text_variables(flows), config=services.config,
-                            now=services.clock.now())
-    with services.db.session() as session:
-        count = write_csv(session, kind, sys.stdout, options)
-        audit(session, "export", services.clock.now(), via="cli", target_type=kind, rows=count,
-              free_text=include_free_text)
+    # The flows' free-text steps are all an export needs of them: not the safety screen,
+    # whose compiled phrases would be a sixth of the command's memory.
+    services = open_services(config_path, load_flows=False)
+    try:
+        flows = load_folder(Path(services.config.flows.dir), safety=False).valid()
+        log.info("flows read for their free-text steps: %s",
+                 ", ".join(sorted(f.id for f in flows)) or "none")
+        options = ExportOptions(include_free_text=include_free_text,
+                                text_variables=text_variables(flows), config=services.config,
+                                now=services.clock.now())
+
+        def record(session: Session, rows: int, complete: bool) -> None:
+            audit(session, "export", services.clock.now(), via="cli", target_type=kind,
+                  **audit_detail(rows, include_free_text, complete))
+
+        with closing(stream(services.db, kind, options, record)) as chunks:  # audited if cut
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+    finally:
+        services.db.dispose()
 
 
 def register(main: click.Group) -> None:

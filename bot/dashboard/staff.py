@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ from bot.dashboard.common import (
     staff_required,
     user,
 )
+from bot.dashboard.exports import download
 from bot.dashboard.paging import PAGE_SIZE, counted, matching, page_arg, search_arg, sliced
 from bot.dashboard.queries import names
-from bot.domain.export import KINDS, ExportOptions, text_variables, write_csv
+from bot.domain.export import KINDS
 from bot.domain.nudges import NudgeStatus
 from bot.domain.people import EnrolmentError, add_participant
 from bot.domain.program_arc import Status, program_length
@@ -244,21 +244,10 @@ def exports() -> str:
 @bp.post("/exports/<kind>")
 @staff_required
 def export(kind: str) -> Response:
-    """Download one research export as CSV (audit-logged)."""
+    """Download one research export as CSV, streamed as it is read (audit-logged)."""
     if kind not in KINDS:
         abort(404)
-    out = io.StringIO()
-    free_text = request.form.get("include_free_text") == "1"
-    flows = services().flows
-    options = ExportOptions(include_free_text=free_text,
-                            text_variables=text_variables(flows.flows() if flows else []),
-                            config=services().config, now=now())
-    with services().db.session() as db:
-        rows = write_csv(db, kind, out, options)
-        audit(db, "export", "export", None, kind=kind, rows=rows, free_text=free_text)
-    stamp = now().strftime("%Y%m%d-%H%M")
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="peerline-{kind}-{stamp}.csv"'})
+    return download(kind)
 
 
 @bp.get("/audit")

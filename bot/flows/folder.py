@@ -46,7 +46,8 @@ class Folder:
         return [f for f in self.flows if f.path not in bad]
 
 
-def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
+def load_folder(folder: Path, paths: list[Path] | None = None, *,
+                safety: bool = True) -> Folder:
     """Load and validate the flow files of `folder` (or just `paths`), with safety.yaml."""
     result = Folder()
     for path in paths if paths is not None else flow_files(folder):
@@ -63,6 +64,8 @@ def load_folder(folder: Path, paths: list[Path] | None = None) -> Folder:
         result.problems.extend(attribute_problems(result.flows))
     except Exception as exc:  # noqa: BLE001
         result.problems.append(_unexpected(folder, exc))
+    if not safety:  # a reader of the flows alone (exports) skips compiling the screen
+        return result
     safety_path = folder / SAFETY_FILE
     if safety_path.exists():
         try:
