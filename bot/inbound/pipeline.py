@@ -149,7 +149,8 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
         return int(new_id)
 
 
-def handle_inbound(services: Any, sms: InboundSms, verdict: Verdict | None = None) -> str | None:
+def handle_inbound(services: Services, sms: InboundSms,
+                   verdict: Verdict | None = None) -> str | None:
     """Screen, store, then process one inbound SMS; return the TwiML reply (stored for repeats).
 
     None means the text could be neither stored nor spooled and needs no reply: the
@@ -172,7 +173,7 @@ def handle_inbound(services: Any, sms: InboundSms, verdict: Verdict | None = Non
         return answer_while_down(services, sms, now, verdict)
 
 
-def _process(services: Any, message_id: int, now: datetime, verdict: Verdict) -> str:
+def _process(services: Services, message_id: int, now: datetime, verdict: Verdict) -> str:
     """Process a stored message once, under its row lock; return its TwiML.
 
     One joined read (bot/inbound/reading.py), then one writer (bot/runtime/writer.py)
@@ -221,7 +222,7 @@ def _spooled_sids(services: Services) -> set[str]:
         return set()
 
 
-def process_late(services: Any, message_id: int, now: datetime, answered: bool = False,
+def process_late(services: Services, message_id: int, now: datetime, answered: bool = False,
                  verdict: Verdict | None = None, staff_alerted: list[str] | None = None) -> bool:
     """Process a stored message nobody answered yet; return whether this call did.
 
@@ -293,7 +294,7 @@ def _reply(session: Session, batch: Batch, *, late: bool, phone: str, body: str,
                                      now=now, coach_id=coach_id))
 
 
-def route_message(session: Session, services: Any, message: Message, now: datetime,
+def route_message(session: Session, services: Services, message: Message, now: datetime,
                   late: bool = False, verdict: Verdict | None = None,
                   batch: Batch | None = None, found: Inbound | None = None) -> list[str]:
     """Decide who sent `message` and answer it; return the reply texts.
@@ -310,7 +311,7 @@ def route_message(session: Session, services: Any, message: Message, now: dateti
     return replies
 
 
-def _route(session: Session, services: Any, message: Message, now: datetime, late: bool,
+def _route(session: Session, services: Services, message: Message, now: datetime, late: bool,
            verdict: Verdict | None, batch: Batch, found: Inbound | None) -> list[str]:
     writer = batch.writer
     if found is None:
@@ -358,7 +359,7 @@ def _route(session: Session, services: Any, message: Message, now: datetime, lat
     return replies
 
 
-def _route_participant(session: Session, services: Any, participant: Participant,
+def _route_participant(session: Session, services: Services, participant: Participant,
                        message: Message, now: datetime, verdict: Verdict,
                        batch: Batch) -> list[str]:
 
@@ -402,7 +403,7 @@ def prune_unknown_marks(session: Session, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-def _answer_unknown(session: Session, services: Any, message: Message, now: datetime,
+def _answer_unknown(session: Session, services: Services, message: Message, now: datetime,
                     verdict: Verdict) -> list[str]:
     log.info("inbound %s from unenrolled number %s", message.id, mask(message.phone))
 

@@ -350,7 +350,8 @@ def end_active_runs(session: Session, participant_id: int, now: datetime, *,
     return len(ended)
 
 
-def on_enrolled(session: Session, services: Any, participant: Participant, now: datetime) -> None:
+def on_enrolled(session: Session, services: Services, participant: Participant,
+                now: datetime) -> None:
     """Start what a new participant gets: the flow with `enrolled: true`, else `welcome`."""
     if services.flows is None:
         return
