@@ -48,8 +48,11 @@ from tests.safety.heldout_set import (
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "flows" / "safety.yaml"
 # First measured on the test split on 2026-12-05, screen of main ad5e13e (heldout2/README.md):
-# recall en 0.703, es 0.706; crisis-tier false alarms 0.017; idioms flagged 0.019.
-RECALL_FLOOR = {"en": 0.68, "es": 0.68}
+# recall en 0.703, es 0.706; crisis-tier false alarms 0.017; idioms flagged 0.019. After the
+# merge of the second pass: 0.743 / 0.765. After the third pass (docs/safety.md, "Third
+# pass", worked from the dev split only): 0.784 / 0.843, false alarms 0.017 / 0.019; the
+# floors are those figures less 0.02.
+RECALL_FLOOR = {"en": 0.76, "es": 0.82}
 MAX_FALSE_ALARMS = max(MAX_CRISIS_FALSE_ALARMS, 0.04)
 MAX_IDIOMS = max(MAX_IDIOMS_FLAGGED, 0.04)
 
