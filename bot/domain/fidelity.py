@@ -23,6 +23,7 @@ Rules:
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
@@ -114,9 +115,15 @@ def _contacts(session: Session) -> dict[int, list[datetime]]:
     found: dict[int, list[datetime]] = defaultdict(list)
     for participant_id, contact_at in session.execute(
             select(Contact.participant_id, Contact.contact_at)
-            .where(Contact.kind.in_(REACHED))):
+            .where(Contact.kind.in_(REACHED))
+            .order_by(Contact.participant_id, Contact.contact_at)):
         found[participant_id].append(contact_at)
     return found
+
+
+def _bucket(moment: Any, bounds: list[tuple[datetime, datetime]]) -> Any:
+    """Return a SQL expression: the index of the month `moment` falls in (bounds ascending)."""
+    return case(*((moment < end, index) for index, (_, end) in enumerate(bounds)))
 
 
 def fidelity_rows(session: Session, config: Config, now: datetime) -> list[FidelityRow]:
@@ -129,60 +136,69 @@ def fidelity_rows(session: Session, config: Config, now: datetime) -> list[Fidel
     contacts = _contacts(session)
     pegs: dict[int, list[PegScore]] = histories(session, people)
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
+    bounds = [_month_bounds(month, zone) for month in months]
     pairs: dict[tuple[str, int], FidelityRow] = {}
     for person in people:
-        for month in months:
-            start, end = _month_bounds(month, zone)
+        mine = contacts.get(person.id, [])
+        scored = pegs[person.id]
+        scored_at = [s.at for s in scored]
+        baseline = (person.peg_baseline or {}).get("score")
+        finish = end_of(person, config)
+        for month, (start, end) in zip(months, bounds, strict=True):
             if person.enrolled_at >= end:
                 continue
             row = FidelityRow("pair", month, person.coach_id, person.id)
-            mine = contacts.get(person.id, [])
-            row.contacts = sum(start <= c < end for c in mine)
-            stop = min(end, now, end_of(person, config))
+            row.contacts = bisect_left(mine, end) - bisect_left(mine, start)
+            stop = min(end, now, finish)
             begin = max(start, person.enrolled_at)
-            row.met = met_target(mine, begin, stop, every) if stop > begin else None
-            latest = [s for s in pegs[person.id] if s.at < end]
-            baseline = (person.peg_baseline or {}).get("score")
+            if stop > begin:
+                row.met = met_target(mine[bisect_left(mine, begin):bisect_left(mine, stop)],
+                                     begin, stop, every)
+            latest = bisect_left(scored_at, end)
             if latest and baseline is not None:
-                row.peg_change = round(latest[-1].score - float(baseline), 1)
+                row.peg_change = round(scored[latest - 1].score - float(baseline), 1)
             pairs[(month, person.id)] = row
-    _add_acks(session, pairs, zone)
-    _add_drafts(session, pairs, zone)
+    _add_acks(session, pairs, months, bounds)
+    _add_drafts(session, pairs, months, bounds)
     return [*pairs.values(), *_coach_rows(pairs.values(), people, zone)]
 
 
-def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow],
-              zone: ZoneInfo) -> None:
+def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
+              bounds: list[tuple[datetime, datetime]]) -> None:
     waits: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for participant_id, created, acked in session.execute(
-            select(Escalation.participant_id, Escalation.created_at,
-                   Escalation.acknowledged_at).where(Escalation.acknowledged_at.is_not(None))):
-        if acked is not None and participant_id is not None:
-            waits[(_month(created, zone), participant_id)].append(
-                (acked - created).total_seconds() / 60)
+    month = _bucket(Escalation.created_at, bounds)
+    for participant_id, index, created, acked in session.execute(
+            select(Escalation.participant_id, month, Escalation.created_at,
+                   Escalation.acknowledged_at)
+            .where(Escalation.acknowledged_at.is_not(None),
+                   Escalation.participant_id.is_not(None),
+                   Escalation.created_at >= bounds[0][0],
+                   Escalation.created_at < bounds[-1][1])):
+        waits[(months[index], participant_id)].append((acked - created).total_seconds() / 60)
     for key, minutes in waits.items():
         if key in pairs:
             pairs[key].ack_minutes = statistics.median(minutes)
             pairs[key].ack_waits = minutes
 
 
-def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow],
-                zone: ZoneInfo) -> None:
-    for nudge in session.scalars(select(Nudge).where(
-            Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT, NudgeStatus.REJECTED,
-                              NudgeStatus.EXPIRED)))):
-        moment = nudge.decided_at or nudge.due_at
-        row = pairs.get((_month(moment, zone), nudge.participant_id))
-        if row is None:
-            continue
-        if nudge.status == NudgeStatus.REJECTED:
-            row.rejected += 1
-        elif nudge.status == NudgeStatus.EXPIRED and nudge.decided_by_id is None:
-            row.expired += 1
-        elif nudge.body != nudge.original_body:
-            row.edited += 1
-        else:
-            row.approved += 1
+def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
+                bounds: list[tuple[datetime, datetime]]) -> None:
+    """Count decided drafts per pair and month in SQL (expired ones by their due time)."""
+    moment = func.coalesce(Nudge.decided_at, Nudge.due_at)
+    kind = case((Nudge.status == NudgeStatus.REJECTED, "rejected"),
+                ((Nudge.status == NudgeStatus.EXPIRED) & Nudge.decided_by_id.is_(None),
+                 "expired"),
+                (Nudge.body != Nudge.original_body, "edited"), else_="approved")
+    month = _bucket(moment, bounds)
+    for participant_id, index, name, count in session.execute(
+            select(Nudge.participant_id, month, kind, func.count())
+            .where(Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT,
+                                     NudgeStatus.REJECTED, NudgeStatus.EXPIRED)),
+                   moment >= bounds[0][0], moment < bounds[-1][1])
+            .group_by(Nudge.participant_id, month, kind)):
+        row = pairs.get((months[index], participant_id))
+        if row is not None:
+            setattr(row, name, getattr(row, name) + count)
 
 
 def _coach_rows(pairs: Iterable[FidelityRow], people: list[Participant],
@@ -190,6 +206,11 @@ def _coach_rows(pairs: Iterable[FidelityRow], people: list[Participant],
     by_coach: dict[tuple[str, int], list[FidelityRow]] = defaultdict(list)
     for row in pairs:
         by_coach[(row.month, row.coach_id)].append(row)
+    enrolled: dict[int, list[datetime]] = defaultdict(list)
+    for person in people:
+        enrolled[person.coach_id].append(person.enrolled_at)
+    for moments in enrolled.values():
+        moments.sort()
     out = []
     for (month, coach_id), rows in sorted(by_coach.items()):
         _, end = _month_bounds(month, zone)
@@ -201,7 +222,7 @@ def _coach_rows(pairs: Iterable[FidelityRow], people: list[Participant],
         coach.ack_minutes = statistics.median(waits) if waits else None
         for name in ("approved", "edited", "rejected", "expired"):
             setattr(coach, name, sum(getattr(r, name) for r in rows))
-        coach.caseload = sum(p.coach_id == coach_id and p.enrolled_at < end for p in people)
+        coach.caseload = bisect_left(enrolled[coach_id], end)
         changes = [r.peg_change for r in rows if r.peg_change is not None]
         coach.peg_change = statistics.median(changes) if changes else None
         coach.pairs_met = sum(bool(r.met) for r in rows)
