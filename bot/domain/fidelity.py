@@ -27,7 +27,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from bot.core.config import Config
 from bot.domain.contacts import REACHED
 from bot.domain.nudges import NudgeStatus
-from bot.domain.peg import PegScore, histories
+from bot.domain.peg import Checkin, answers, checkins
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
 
@@ -121,6 +121,12 @@ def _contacts(session: Session) -> dict[int, list[datetime]]:
     return found
 
 
+def _score(checkin: Checkin) -> float:
+    """Return a complete check-in's PEG score, as bot.domain.peg.PegScore.score does."""
+    values = checkin.values
+    return round((values["pain"] + values["enjoyment"] + values["activity"]) / 3, 1)
+
+
 def _bucket(moment: Any, bounds: list[tuple[datetime, datetime]]) -> Any:
     """Return a SQL expression: the index of the month `moment` falls in (bounds ascending)."""
     return case(*((moment < end, index) for index, (_, end) in enumerate(bounds)))
@@ -134,14 +140,16 @@ def fidelity_rows(session: Session, config: Config, now: datetime) -> list[Fidel
     if not people:
         return []
     contacts = _contacts(session)
-    pegs: dict[int, list[PegScore]] = histories(session, people)
+    found = answers(session, [p.id for p in people])
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
-    bounds = [_month_bounds(month, zone) for month in months]
+    # In UTC: comparing datetimes of one tzinfo skips a zone lookup per comparison.
+    bounds = [(start.astimezone(UTC), end.astimezone(UTC))
+              for start, end in (_month_bounds(month, zone) for month in months)]
     pairs: dict[tuple[str, int], FidelityRow] = {}
     for person in people:
         mine = contacts.get(person.id, [])
-        scored = pegs[person.id]
-        scored_at = [s.at for s in scored]
+        scored = [c for c in checkins(found[person.id], person.timezone) if c.complete]
+        scored_at = [c.at for c in scored]
         baseline = (person.peg_baseline or {}).get("score")
         finish = end_of(person, config)
         for month, (start, end) in zip(months, bounds, strict=True):
@@ -156,7 +164,7 @@ def fidelity_rows(session: Session, config: Config, now: datetime) -> list[Fidel
                                      begin, stop, every)
             latest = bisect_left(scored_at, end)
             if latest and baseline is not None:
-                row.peg_change = round(scored[latest - 1].score - float(baseline), 1)
+                row.peg_change = round(_score(scored[latest - 1]) - float(baseline), 1)
             pairs[(month, person.id)] = row
     _add_acks(session, pairs, months, bounds)
     _add_drafts(session, pairs, months, bounds)
