@@ -25,13 +25,13 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
@@ -111,11 +111,16 @@ def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
     return end - last <= every
 
 
-def _contacts(session: Session) -> dict[int, list[datetime]]:
+def _only(column: Any, ids: Collection[int] | None) -> Any:
+    """Return a WHERE clause keeping `ids` in `column` (everything when None)."""
+    return true() if ids is None else column.in_(ids)
+
+
+def _contacts(session: Session, ids: Collection[int] | None) -> dict[int, list[datetime]]:
     found: dict[int, list[datetime]] = defaultdict(list)
     for participant_id, contact_at in session.execute(
             select(Contact.participant_id, Contact.contact_at)
-            .where(Contact.kind.in_(REACHED))
+            .where(Contact.kind.in_(REACHED), _only(Contact.participant_id, ids))
             .order_by(Contact.participant_id, Contact.contact_at)):
         found[participant_id].append(contact_at)
     return found
@@ -132,14 +137,26 @@ def _bucket(moment: Any, bounds: list[tuple[datetime, datetime]]) -> Any:
     return case(*((moment < end, index) for index, (_, end) in enumerate(bounds)))
 
 
-def fidelity_rows(session: Session, config: Config, now: datetime) -> list[FidelityRow]:
-    """Return the pair rows and then the coach rows, month by month."""
+def coaches_with_rows(session: Session, config: Config, now: datetime) -> set[int]:
+    """Return the coaches `fidelity_rows` has rows for: a veteran enrolled by now's month."""
+    zone = ZoneInfo(config.program.timezone)
+    _, end = _month_bounds(_month(now, zone), zone)
+    return set(session.scalars(select(Participant.coach_id).distinct()
+                               .where(Participant.enrolled_at < end)))
+
+
+def fidelity_rows(session: Session, config: Config, now: datetime,
+                  coach_ids: Collection[int] | None = None) -> list[FidelityRow]:
+    """Return the pair rows and then the coach rows, month by month (of `coach_ids`, or all)."""
     zone = ZoneInfo(config.program.timezone)
     every = config.program.contact_every.delta
-    people = list(session.scalars(select(Participant).order_by(Participant.id)))
+    query = select(Participant).order_by(Participant.id)
+    if coach_ids is not None:
+        query = query.where(Participant.coach_id.in_(coach_ids))
+    people = list(session.scalars(query))
     if not people:
         return []
-    contacts = _contacts(session)
+    contacts = _contacts(session, None if coach_ids is None else [p.id for p in people])
     found = answers(session, [p.id for p in people])
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
     # In UTC: comparing datetimes of one tzinfo skips a zone lookup per comparison.
@@ -166,13 +183,14 @@ def fidelity_rows(session: Session, config: Config, now: datetime) -> list[Fidel
             if latest and baseline is not None:
                 row.peg_change = round(_score(scored[latest - 1]) - float(baseline), 1)
             pairs[(month, person.id)] = row
-    _add_acks(session, pairs, months, bounds)
-    _add_drafts(session, pairs, months, bounds)
+    ids = None if coach_ids is None else [p.id for p in people]
+    _add_acks(session, pairs, months, bounds, ids)
+    _add_drafts(session, pairs, months, bounds, ids)
     return [*pairs.values(), *_coach_rows(pairs.values(), people, zone)]
 
 
 def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
-              bounds: list[tuple[datetime, datetime]]) -> None:
+              bounds: list[tuple[datetime, datetime]], ids: Collection[int] | None) -> None:
     waits: dict[tuple[str, int], list[float]] = defaultdict(list)
     month = _bucket(Escalation.created_at, bounds)
     for participant_id, index, created, acked in session.execute(
@@ -181,7 +199,8 @@ def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], month
             .where(Escalation.acknowledged_at.is_not(None),
                    Escalation.participant_id.is_not(None),
                    Escalation.created_at >= bounds[0][0],
-                   Escalation.created_at < bounds[-1][1])):
+                   Escalation.created_at < bounds[-1][1],
+                   _only(Escalation.participant_id, ids))):
         waits[(months[index], participant_id)].append((acked - created).total_seconds() / 60)
     for key, minutes in waits.items():
         if key in pairs:
@@ -190,7 +209,7 @@ def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], month
 
 
 def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
-                bounds: list[tuple[datetime, datetime]]) -> None:
+                bounds: list[tuple[datetime, datetime]], ids: Collection[int] | None) -> None:
     """Count decided drafts per pair and month in SQL (expired ones by their due time)."""
     moment = func.coalesce(Nudge.decided_at, Nudge.due_at)
     kind = case((Nudge.status == NudgeStatus.REJECTED, "rejected"),
@@ -202,7 +221,8 @@ def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow], mon
             select(Nudge.participant_id, month, kind, func.count())
             .where(Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT,
                                      NudgeStatus.REJECTED, NudgeStatus.EXPIRED)),
-                   moment >= bounds[0][0], moment < bounds[-1][1])
+                   moment >= bounds[0][0], moment < bounds[-1][1],
+                   _only(Nudge.participant_id, ids))
             .group_by(Nudge.participant_id, month, kind)):
         row = pairs.get((months[index], participant_id))
         if row is not None:
