@@ -3,7 +3,8 @@
 Rules:
 - Staff only, like every staff page; the same numbers as `peerline export fidelity`
   (bot.fidelity computes both).
-- Twenty coaches to a page (each is a chart and a table of months).
+- Twenty coaches to a page (each is a chart and a table of months), by name; only
+  the page's coaches are worked out.
 - The plot never relies on colour: each bar carries its percent as text, and the
   table under it gives every number.
 """

@@ -18,6 +18,10 @@ Rules:
   assignment; reassignments are not replayed).
 - PEG change: the latest score that month minus the baseline (bot.peg); a coach's
   row has the median over their pairs.
+- The database counts drafts and bucket alerts into months (a CASE over the
+  months' UTC bounds, so months stay local); contacts and PEG check-ins are read
+  as columns, sorted, and cut per month by bisection. A coach's rows depend only
+  on their own veterans, so `coach_ids` works out a few coaches with the same figures.
 """
 
 from __future__ import annotations
