@@ -100,12 +100,12 @@ def answer_columns() -> tuple[Any, ...]:
 
 @lru_cache(maxsize=1024)
 def _cached_item(variable: str) -> str | None:
+    """Return peg_item(variable), cached: variable names come from the flow files."""
     return peg_item(variable)
 
 
-@lru_cache(maxsize=4096)
-def _cached_value(text: str) -> float | None:
-    """Return an answer's PEG value 0-10, or None (cached: check-ins hold few distinct texts)."""
+def _value(text: str) -> float | None:
+    """Return an answer's PEG value 0-10, or None (not cached: answers are veterans' words)."""
     try:
         value = float(text.strip())
     except ValueError:
@@ -134,7 +134,7 @@ def checkins(answers: Iterable[Any], tz: str) -> list[Checkin]:
         item = _cached_item(answer.variable)
         if item is None:
             continue
-        value = _cached_value(str(answer.value))
+        value = _value(str(answer.value))
         if value is None:
             continue
         run_id = getattr(answer, "run_id", None)
