@@ -3,14 +3,13 @@
 Rules:
 - Staff only, like every staff page; the same numbers as `peerline export fidelity`
   (bot.fidelity computes both).
-- Twenty coaches to a page (each is a chart and a table of months).
+- Twenty coaches to a page (each is a chart and a table of months), by name; only
+  the page's coaches are worked out.
 - The plot never relies on colour: each bar carries its percent as text, and the
   table under it gives every number.
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 from flask import Flask, render_template
 from markupsafe import Markup, escape
@@ -18,7 +17,7 @@ from markupsafe import Markup, escape
 from bot.dashboard.common import blueprint, now, services, staff_required
 from bot.dashboard.paging import counted, page_arg
 from bot.dashboard.queries import names
-from bot.domain.fidelity import CONTACTS_FROM, FidelityRow, fidelity_rows
+from bot.domain.fidelity import CONTACTS_FROM, FidelityRow, coaches_with_rows, fidelity_rows
 
 bp = blueprint("fidelity", __name__, url_prefix="/staff")
 COACHES_PER_PAGE = 20  # each coach is a chart and a table of months
@@ -64,15 +63,17 @@ def bars_svg(name: str, rows: list[FidelityRow]) -> Markup:
 def fidelity() -> str:
     """Show each coach's months: contacts, the contact target, acknowledgements, drafts, PEG."""
     with services().db.reading() as db:
-        rows = fidelity_rows(db, services().config, now())
-        by_coach: dict[int, list[FidelityRow]] = defaultdict(list)
-        for row in rows:
+        # Only the page's coaches are worked out: their rows do not depend on anyone else's.
+        listed = coaches_with_rows(db, services().config, now())
+        people = names(db, set[int | None](listed))
+        order = sorted(listed, key=lambda coach_id: (people.get(coach_id, ""), coach_id))
+        pager = counted("page", page_arg(), len(order), COACHES_PER_PAGE)
+        shown = order[pager.offset:pager.offset + COACHES_PER_PAGE]
+        by_coach: dict[int, list[FidelityRow]] = {coach_id: [] for coach_id in shown}
+        for row in fidelity_rows(db, services().config, now(), coach_ids=shown):
             if row.level == "coach":
                 by_coach[row.coach_id].append(row)
-        people = names(db, set(by_coach))
-    coaches = sorted(by_coach.items(), key=lambda item: people.get(item[0], ""))
-    pager = counted("page", page_arg(), len(coaches), COACHES_PER_PAGE)
-    coaches = coaches[pager.offset:pager.offset + COACHES_PER_PAGE]
+    coaches = list(by_coach.items())
     return render_template("staff/fidelity.html", coaches=coaches, people=people, pager=pager,
                            bars=bars_svg, share=met_share, contacts_from=CONTACTS_FROM,
                            every=services().config.program.contact_every)

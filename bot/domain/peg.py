@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -105,6 +106,21 @@ def answer_columns() -> tuple[Any, ...]:
             CheckinAnswer.value, CheckinAnswer.answered_at)
 
 
+@lru_cache(maxsize=1024)
+def _cached_item(variable: str) -> str | None:
+    """Return peg_item(variable), cached: variable names come from the flow files."""
+    return peg_item(variable)
+
+
+def _value(text: str) -> float | None:
+    """Return an answer's PEG value 0-10, or None (not cached: answers are veterans' words)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 10 else None
+
+
 @dataclass
 class Checkin:
     """One check-in's PEG answers: a run's, or one local day's answers saved without a run."""
@@ -123,19 +139,18 @@ def checkins(answers: Iterable[Any], tz: str) -> list[Checkin]:
     zone = ZoneInfo(tz)
     found: dict[object, Checkin] = {}
     for answer in sorted(answers, key=lambda a: a.answered_at):
-        item = peg_item(answer.variable)
+        item = _cached_item(answer.variable)
         if item is None:
             continue
-        try:
-            value = float(str(answer.value).strip())
-        except ValueError:
+        value = _value(str(answer.value))
+        if value is None:
             continue
-        if not 0 <= value <= 10:
-            continue
-        day = answer.answered_at.astimezone(zone).date()
         run_id = getattr(answer, "run_id", None)
-        key = run_id if run_id is not None else ("day", day)
-        checkin = found.setdefault(key, Checkin(day, answer.answered_at))
+        key = run_id if run_id is not None else ("day", answer.answered_at.astimezone(zone).date())
+        checkin = found.get(key)
+        if checkin is None:
+            checkin = found[key] = Checkin(answer.answered_at.astimezone(zone).date(),
+                                           answer.answered_at)
         checkin.values[item] = value
         checkin.at = answer.answered_at
     return sorted(found.values(), key=lambda c: c.at)
