@@ -202,11 +202,23 @@ PEG_COLUMNS = ["participant_id", "answered_at", "program_week", "pain", "enjoyme
                "score", "baseline_score", "change_from_baseline"]
 
 
+EXPORT_CHUNK = 500  # veterans whose PEG answers one export query reads
+
+
 def peg_rows(session: Session) -> Iterator[list[Any]]:
     """Yield one export row per complete PEG, with its change from the veteran's baseline."""
-    for participant in session.scalars(select(Participant).order_by(Participant.id)):
+    people = list(session.scalars(select(Participant).order_by(Participant.id)))
+    for start in range(0, len(people), EXPORT_CHUNK):  # one query per chunk, not per veteran
+        chunk = people[start:start + EXPORT_CHUNK]
+        found = histories(session, chunk)
+        yield from _export_rows(chunk, found)
+
+
+def _export_rows(chunk: Sequence[Participant],
+                 found: dict[int, list[PegScore]]) -> Iterator[list[Any]]:
+    for participant in chunk:
         baseline = (participant.peg_baseline or {}).get("score")
-        for score in history(session, participant):
+        for score in found[participant.id]:
             yield [participant.id, score.at.isoformat(), score.week, _fmt(score.pain),
                    _fmt(score.enjoyment), _fmt(score.activity), _fmt(score.score),
                    "" if baseline is None else _fmt(float(baseline)),
