@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
 
-from bot.core.db import Database, alembic_config, make_engine, upgrade
+from bot.core.db import BUSY_TIMEOUT_MS, Database, alembic_config, make_engine, upgrade
 from bot.models import Base, Message
 
 
@@ -54,7 +59,59 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(db_url):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert (conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 5000
+    db.dispose()
+
+
+def _hold_write_lock(db_url: str, seconds: float) -> threading.Timer:
+    """Take SQLite's write lock from a plain connection; let it go after `seconds`."""
+    holder = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None,
+                             check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def release() -> None:
+        holder.execute("COMMIT")
+        holder.close()
+
+    timer = threading.Timer(seconds, release)
+    timer.start()
+    return timer
+
+
+def test_a_sqlite_writer_waits_for_the_write_lock_then_takes_it(db_url):
+    """A writer polls for the lock (bot/core/db._begin_immediate) instead of failing."""
+    db = Database(db_url)
+    timer = _hold_write_lock(db_url, 0.3)
+    started = time.monotonic()
+    with db.session() as session:  # the session begins at its first statement
+        session.execute(text("UPDATE messages SET body = body WHERE id = 0"))
+        waited = time.monotonic() - started
+    timer.join()
+    db.dispose()
+    assert 0.25 <= waited < 5
+
+
+def test_a_sqlite_writer_gives_up_after_its_busy_timeout(db_url):
+    engine = make_engine(db_url, busy_timeout_ms=200)
+    timer = _hold_write_lock(db_url, 1.0)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="locked"), engine.begin():
+        pass
+    waited = time.monotonic() - started
+    timer.join()
+    engine.dispose()
+    assert 0.15 <= waited < 0.9
+
+
+def test_a_sqlite_reader_keeps_the_busy_timeout_a_writer_set_aside(db_url):
+    """One pooled connection, writer then reader: the reader's pragmas come back."""
+    db = Database(db_url, poolclass=StaticPool)
+    with db.session() as session:
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 0
+    with db.reading() as session:
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == BUSY_TIMEOUT_MS
+        assert session.execute(text("PRAGMA query_only")).scalar() == 1
+    with db.session() as session:
+        assert session.execute(text("PRAGMA query_only")).scalar() == 0
     db.dispose()
 
 
