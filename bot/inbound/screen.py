@@ -15,10 +15,16 @@ Rules:
   processing path, once the database answers, also reads the previous stored
   inbound text from that number (`settle`) and keeps the higher tier. It
   never lowers the webhook's verdict.
+- Both reads go through `_screen`, which remembers the last MEMO verdicts
+  (in memory, never logged): when the stored previous text is the one the
+  webhook read, `settle` costs a lookup, not a second screen. A reload makes
+  a new matcher, so a remembered verdict never outlives its phrases.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -26,18 +32,47 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.recent_texts import PREVIOUS_WINDOW
-from bot.flows.safety import Tier, Verdict
+from bot.flows.safety import SafetyMatcher, Tier, Verdict
 from bot.inbound.crisis import safe_matcher
 from bot.models import Message
 from bot.services import Services
 
 _ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
+MEMO = 512  # verdicts remembered: more than the texts a worker takes in a second
+
+
+class _Memo:
+    """The last MEMO verdicts, by matcher (its identity: a frozen matcher hashes every phrase)."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._items: OrderedDict[tuple[int, str, str | None],
+                                 tuple[SafetyMatcher, Verdict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def screen(self, matcher: SafetyMatcher, body: str, previous: str | None) -> Verdict:
+        """Return `matcher`'s verdict on `body` read after `previous` (a repeat is remembered)."""
+        key = (id(matcher), body, previous)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is matcher:
+                self._items.move_to_end(key)
+                return hit[1]
+        verdict = matcher.screen(body, previous=previous)
+        with self._lock:
+            self._items[key] = (matcher, verdict)  # the matcher is held: its id is not reused
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return verdict
+
+
+_screen = _Memo(MEMO).screen
 
 
 def screen_inbound(services: Services, phone: str, body: str, now: datetime) -> Verdict:
     """Return the verdict on a new text, read after the number's previous one; remember it."""
     recent = services.recent_texts
-    verdict = safe_matcher(services).screen(body, previous=recent.previous(phone, now))
+    verdict = _screen(safe_matcher(services), body, recent.previous(phone, now))
     recent.remember(phone, now, body)
     return verdict
 
@@ -71,5 +106,5 @@ def settle(session: Session, services: Services, message: Message, verdict: Verd
     stored = previous_stored(session, message) if previous is UNREAD else previous
     if verdict is not None and stored is None:
         return verdict  # nothing the webhook could have missed
-    found = safe_matcher(services).screen(message.body or "", previous=stored)
+    found = _screen(safe_matcher(services), message.body or "", stored)
     return found if verdict is None else higher(verdict, found)
