@@ -50,6 +50,13 @@ PARTICIPANTS = cast(Table, Participant.__table__)
 
 
 MESSAGES = cast(Table, StoredMessage.__table__)
+# Built once: building and keying a statement per write costs more than running it.
+_UPDATE_BY_ID = {table.name: update(table).where(table.c.id == bindparam("row_id"))
+                 for table in (PARTICIPANTS, MESSAGES)}
+_UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("rid"))
+_INSERT_ANSWERS = insert(cast(Table, CheckinAnswer.__table__))
+_INSERT_REPLIES = insert(MESSAGES)
+_INSERT_AUDIT = insert(cast(Table, AuditLog.__table__))
 
 
 def _change(changes: dict[int, dict[str, Any]], row: Any, values: dict[str, Any]) -> None:
@@ -143,7 +150,7 @@ class Writer:
         self._write_runs()
         answers = [make() for make in self.answers]
         if answers:
-            session.execute(insert(cast(Table, CheckinAnswer.__table__)), answers)
+            session.execute(_INSERT_ANSWERS, answers)
         plans = [make() for make in self.escalations]
         opened = insert_new(session, Escalation, [plan.row for plan in plans], "event_key",
                             returning="id")
@@ -162,10 +169,10 @@ class Writer:
                 pause_for_participant(session, plan.participant.id, now)
         queue_messages_bulk(session, texts)
         if self.replies:
-            session.execute(insert(MESSAGES), self.replies)
+            session.execute(_INSERT_REPLIES, self.replies)
         self._write_changes(MESSAGES, self.messages)
         if audits:
-            session.execute(insert(cast(Table, AuditLog.__table__)), audits)
+            session.execute(_INSERT_AUDIT, audits)
         self.new_runs, self.changed_runs, self.participants, self.messages = [], {}, {}, {}
         self.answers, self.texts, self.escalations, self.drafts, self.audits = [], [], [], [], []
         self.replies = []
@@ -176,12 +183,12 @@ class Writer:
         for row_id, values in changes.items():
             by_columns.setdefault(tuple(sorted(values)), []).append({"row_id": row_id, **values})
         for rows in by_columns.values():
-            self.session.execute(update(table).where(table.c.id == bindparam("row_id")), rows)
+            self.session.execute(_UPDATE_BY_ID[table.name], rows)
 
     def _write_runs(self) -> None:
         changed = [{"rid": run_id, **run.values()} for run_id, run in self.changed_runs.items()]
         if changed:
-            self.session.execute(update(RUNS).where(RUNS.c.id == bindparam("rid")), changed)
+            self.session.execute(_UPDATE_RUN, changed)
         if self.new_runs:
             ids = insert_many(self.session, Run, [run.values() for run in self.new_runs])
             for run, run_id in zip(self.new_runs, ids, strict=True):
