@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from bot.models import Coach, InboxItem, Message, Participant
-from bot.outbox.queue import PRIORITY_ALERT, queue_message
+from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_messages_bulk
 from bot.services import Services
 
 RELAY_WINDOW = timedelta(hours=48)
@@ -56,33 +56,51 @@ def notice_text(participant: Participant) -> str:
             f"Reply TEXT P{pid} your words, or open the dashboard")
 
 
+_ITEMS = cast(Table, InboxItem.__table__)
+_MESSAGES = cast(Table, Message.__table__)
+# Built once (the fallback path runs them for every free text): whether the coach was
+# told of this veteran's words in the last hour, and whether they relayed words lately.
+_LATELY = select(
+    exists().where(_ITEMS.c.participant_id == bindparam("pid"),
+                   _ITEMS.c.notified_at >= bindparam("noticed_since")),
+    exists().where(_MESSAGES.c.participant_id == bindparam("pid"),
+                   _MESSAGES.c.direction == "out", _MESSAGES.c.kind == "compose",
+                   _MESSAGES.c.created_at >= bindparam("relayed_since")))
+_ADD_ITEM = insert(_ITEMS)
+
+
 def in_relay_window(session: Session, participant_id: int, now: datetime) -> bool:
     """Tell whether the coach relayed words to the veteran in the last 48 hours."""
-    return session.scalar(select(Message.id).where(
-        Message.participant_id == participant_id, Message.direction == "out",
-        Message.kind == "compose", Message.created_at >= now - RELAY_WINDOW).limit(1)) is not None
+    return _lately(session, participant_id, now)[1]
+
+
+def _lately(session: Session, participant_id: int, now: datetime) -> tuple[bool, bool]:
+    """Return (coach noticed within NOTICE_EVERY, coach relayed within RELAY_WINDOW)."""
+    row = session.execute(_LATELY, {"pid": participant_id, "noticed_since": now - NOTICE_EVERY,
+                                    "relayed_since": now - RELAY_WINDOW}).one()
+    return bool(row[0]), bool(row[1])
 
 
 def to_inbox(session: Session, services: Services, participant: Participant, message: Any,
              now: datetime) -> Passed | None:
-    """Put the veteran's text in their coach's inbox; None when there is no active coach."""
-    coach = session.get(Coach, participant.coach_id)
+    """Put the veteran's text in their coach's inbox; None when there is no active coach.
+
+    Core statements (one read, one or three inserts): every free text comes this way.
+    """
+    coach = session.get(Coach, participant.coach_id)  # loaded with the text: no query
     message_id = getattr(message, "id", None)
     if coach is None or not coach.active or message_id is None:
         return None
-    item = InboxItem(participant_id=participant.id, coach_id=coach.id, message_id=message_id,
-                     created_at=now)
-    session.add(item)
-    session.flush()
-    recent = session.scalar(select(InboxItem.id).where(
-        InboxItem.participant_id == participant.id, InboxItem.id != item.id,
-        InboxItem.notified_at >= now - NOTICE_EVERY).limit(1))
-    if recent is None and coach.phone:
-        queue_message(session, phone=coach.phone, body=notice_text(participant),
-                      kind="inbox_notice", now=now, coach_id=coach.id, to_participant=False,
-                      respect_quiet_hours=True, priority=PRIORITY_ALERT, urgent=True)
-        item.notified_at = now
-    talking = in_relay_window(session, participant.id, now)
+    noticed, talking = _lately(session, participant.id, now)
+    notify = not noticed and bool(coach.phone)
+    session.execute(_ADD_ITEM, {"participant_id": participant.id, "coach_id": coach.id,
+                                "message_id": message_id, "created_at": now,
+                                "notified_at": now if notify else None})
+    if notify:
+        queue_messages_bulk(session, [QueuedText(
+            phone=coach.phone or "", body=notice_text(participant), kind="inbox_notice",
+            now=now, coach_id=coach.id, to_participant=False, respect_quiet_hours=True,
+            priority=PRIORITY_ALERT, urgent=True)])
     reply = (f"Sent to {coach.first_name}." if talking else
              f"Thanks, {participant.first_name}. I passed your words to {coach.first_name}, "
              "your coach.")
