@@ -2,13 +2,23 @@
 -- N enrolled participants (phone +1617 2000000+i), no signature
 -- (both servers run with validate_signatures = false).
 -- Arguments: run prefix, number of participants, body, duplicate share (0..1).
+-- inbound_post() is the one builder of an inbound request: mix.lua loads this file
+-- with dofile() and reuses it and setup(), replacing init, request and done.
 local counter = 0
-local threads = {}
+threads = {}
 
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
   table.insert(threads, thread)
+end
+
+-- Return a Twilio-shaped inbound POST (no signature) for sid and URL-encoded fields.
+function inbound_post(sid, fields)
+  local form = "MessageSid=" .. sid .. "&SmsSid=" .. sid
+    .. "&AccountSid=ACbench&To=%2B12025550100&NumMedia=0&" .. fields
+  return wrk.format("POST", "/sms/inbound",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, form)
 end
 
 function init(args)
@@ -33,10 +43,7 @@ function request()
   local sid = string.format("SM%s%02dx%010d", prefix, tid, seq)
   local i = (tid * 1000003 + seq * 7919) % participants
   local phone = string.format("+1617%07d", 2000000 + i)
-  local form = "MessageSid=" .. sid .. "&SmsSid=" .. sid .. "&AccountSid=ACbench&From="
-    .. urlencode(phone) .. "&To=%2B12025550100&Body=" .. urlencode(body) .. "&NumMedia=0"
-  return wrk.format("POST", "/sms/inbound",
-    {["Content-Type"] = "application/x-www-form-urlencoded"}, form)
+  return inbound_post(sid, "From=" .. urlencode(phone) .. "&Body=" .. urlencode(body))
 end
 
 function done(summary, latency, requests)

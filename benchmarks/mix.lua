@@ -5,14 +5,10 @@
 -- Thread t of T sends lines first + t, first + t + T, ...: every line once, in order,
 -- until the file runs out; then it starts again at line 1 (check-in answers to runs
 -- that have ended then take the fallback path). done() prints the highest line used.
-local counter = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
+-- The request itself is built by inbound.lua's inbound_post() (loaded from this
+-- script's folder, with its setup()); this file replaces init, request and done.
+local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or ""
+dofile(here .. "inbound.lua")
 
 function init(args)
   local path = args[1]
@@ -31,10 +27,7 @@ function request()
   n = n + 1
   local line = lines[(index % #lines) + 1]
   local sid = string.format("SM%s%02dx%09d", prefix, tid, n)
-  local form = "MessageSid=" .. sid .. "&SmsSid=" .. sid
-    .. "&AccountSid=ACbench&To=%2B12025550100&NumMedia=0&" .. line
-  return wrk.format("POST", "/sms/inbound",
-    {["Content-Type"] = "application/x-www-form-urlencoded"}, form)
+  return inbound_post(sid, line)
 end
 
 function done(summary, latency, requests)

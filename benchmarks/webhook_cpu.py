@@ -8,6 +8,8 @@ little when the machine is busy (a shared machine skews wrk figures far more).
 Each participant texts CHECKIN (untimed), then answers the first two PEG
 questions (timed): 2 x N answers, each one store and one processing
 transaction. Compare commits by running it from each checkout in turn.
+It also prints what validating one Twilio signature costs in-process: the wrk
+benchmarks run with signatures off (wrk's LuaJIT has no HMAC-SHA1).
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ import tempfile
 import time
 
 from harness import ROOT, machine_note, migrate, phone_for, seed, sqlite_url, write_config
+from twilio.request_validator import RequestValidator
+
+
+def signature_cost_us(rounds: int = 5000) -> float:
+    """Return the in-process cost of validating one Twilio signature, in microseconds."""
+    params = {"MessageSid": "SM" + "a" * 32, "From": "+16172000001", "To": "+12025550100",
+              "Body": "about a 7 today", "NumMedia": "0", "AccountSid": "AC" + "b" * 32}
+    validator = RequestValidator("bench-auth-token")
+    url = "https://peerline.example.org/sms/inbound"
+    signature = validator.compute_signature(url, params)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        assert validator.validate(url, params, signature)
+    return (time.perf_counter() - started) / rounds * 1e6
 
 
 def main() -> None:
@@ -52,6 +68,8 @@ def main() -> None:
         print(f"{(time.process_time() - cpu) / answers * 1000:.2f} ms CPU, "
               f"{(time.perf_counter() - wall) / answers * 1000:.2f} ms wall per answer "
               f"({answers} answers, {ROOT.name})")
+    print(f"signature validation in-process: {signature_cost_us():.0f} us per request "
+          "(signatures are off above and in the wrk benchmarks)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.people import add_participant
-from bot.flows import program_files
+from bot.flows import mtime_cache, program_files
 from bot.models import AuditLog, Coach, Participant
 from tests.dashboard_support import Visitor
 
@@ -124,7 +124,7 @@ def test_program_files_are_read_once_until_they_change(
         return real(path, problems)
 
     monkeypatch.setattr(program_files, "_parse_strategies", counting)
-    program_files._remembered.clear()
+    mtime_cache.forget()
     alex = _login(app, "alex")
     for _ in range(3):
         alex.text(f"/veterans/{world['sam']}")

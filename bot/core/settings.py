@@ -1,11 +1,12 @@
 """Declare every setting once: its section, key, type, default, converter and help.
 
 Rules:
-- Each `[section]` is a frozen dataclass below; each of its fields is one key,
-  declared with `_key(default, converter, help)`. The field's type is what the
-  converter returns (mypy checks it), so `config.program.quiet_hours` is a
-  parsed `QuietHours` and `config.safety.staff_after` a `Duration`, never text
-  a caller parses again.
+- Each `[section]` is a class below under `@_section("name")`, which makes it
+  a frozen dataclass and lists it in SECTIONS (so the name is written once).
+  Each of its fields is one key, declared with `_key(default, converter,
+  help)`. The field's type is what the converter returns (mypy checks it), so
+  `config.program.quiet_hours` is a parsed `QuietHours` and
+  `config.safety.staff_after` a `Duration`, never text a caller parses again.
 - SETTINGS (section, key, TOML default, converter, help) is generated from these
   classes; `bot/core/config.py` loads and validates with it.
   `config.example.toml` must list the same keys and defaults, and
@@ -21,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, dataclass_transform
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -31,6 +32,7 @@ from bot.core.durations import Duration, QuietHours, is_zone, parse_duration
 from bot.core.phones import PhoneError, to_e164
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def _to_bool(value: Any) -> bool:
@@ -185,6 +187,20 @@ def _key(default: Any, convert: Callable[[Any], T], help: str, *, secret: bool =
                                    "secret": secret}))
 
 
+SECTIONS: dict[str, type] = {}
+
+
+@dataclass_transform(frozen_default=True)
+def _section(name: str) -> Callable[[type[S]], type[S]]:
+    """Make the class below the frozen dataclass of `[name]` and list it in SECTIONS."""
+    def declare(cls: type[S]) -> type[S]:
+        section = dataclass(frozen=True)(cls)
+        SECTIONS[name] = section
+        return section
+
+    return declare
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: where it lives, how to read it, what it does."""
@@ -201,9 +217,9 @@ class Setting:
         return f"PEERLINE_{self.section}_{self.key}".upper()
 
 
-@dataclass(frozen=True)
+@_section("database")
 class DatabaseSettings:
-    """[database]"""
+    """Where the data lives, and where texts wait while it is down."""
 
     url: str = _key("sqlite:///var/peerline.db", _to_database_url,
                     "SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user:pw@host/db",
@@ -212,17 +228,17 @@ class DatabaseSettings:
                           "arrive while the database is down")
 
 
-@dataclass(frozen=True)
+@_section("sms")
 class SmsSettings:
-    """[sms]"""
+    """How texts go out: printed on the console or sent through Twilio."""
 
     transport: str = _key("console", _choice("console", "twilio"),
                           '"console" prints and stores texts; "twilio" sends them')
 
 
-@dataclass(frozen=True)
+@_section("twilio")
 class TwilioSettings:
-    """[twilio]"""
+    """The Twilio account, webhook signatures and the sender's limits."""
 
     account_sid: str = _key("", _to_str, "Twilio Account SID (AC...)")
     auth_token: str = _key("", _to_str, "Twilio auth token; also signs and validates webhooks",
@@ -244,9 +260,9 @@ class TwilioSettings:
     max_attempts: int = _key(8, _to_positive_int, "tries before a send is marked failed")
 
 
-@dataclass(frozen=True)
+@_section("flows")
 class FlowsSettings:
-    """[flows]"""
+    """Where the flow files are, and where every loaded version is kept."""
 
     dir: str = _key("flows", _to_str, "folder of flow YAML files")
     versions_dir: str = _key("var/flow_versions", _to_str,
@@ -254,9 +270,9 @@ class FlowsSettings:
                              "after a restart")
 
 
-@dataclass(frozen=True)
+@_section("program")
 class ProgramSettings:
-    """[program]"""
+    """The program's name, contacts, time zones, quiet hours, length and hard-week rule."""
 
     name: str = _key("PeerLine", _to_str, "program name used in texts")
     contact: str = _key("", _to_str,
@@ -288,9 +304,9 @@ class ProgramSettings:
         "coach local time; non-urgent texts to coaches wait for its end (empty = quiet_hours)")
 
 
-@dataclass(frozen=True)
+@_section("safety")
 class SafetySettings:
-    """[safety]"""
+    """Who hears of a crisis beside the coach, and when staff are texted."""
 
     staff_phones: tuple[str, ...] = _key([], _to_phones, "E.164 numbers texted with every "
                                          "crisis alert, beside the coach")
@@ -298,9 +314,9 @@ class SafetySettings:
                                  "then are texted to staff_phones")
 
 
-@dataclass(frozen=True)
+@_section("web")
 class WebSettings:
-    """[web]"""
+    """The dashboard's sessions, cookies and the proxies in front of it."""
 
     secret_key: str = _key("", _to_str, "signs sessions; required unless the demo database "
                            "is in use (never with twilio)", secret=True)
@@ -310,9 +326,9 @@ class WebSettings:
                            "so login limits see the visitor")
 
 
-@dataclass(frozen=True)
+@_section("scheduler")
 class SchedulerSettings:
-    """[scheduler]"""
+    """How often the jobs run, when a send's lease lapses, the digest's hour."""
 
     interval_seconds: int = _key(30, _to_positive_int, "how often each periodic job runs")
     lease_seconds: int = _key(120, _to_positive_int, "a claimed outbox row whose sender went "
@@ -320,29 +336,22 @@ class SchedulerSettings:
     digest_hour: int = _key(8, _to_hour, "coach's local hour for the daily digest")
 
 
-@dataclass(frozen=True)
+@_section("data")
 class DataSettings:
-    """[data]"""
+    """How long message bodies are kept."""
 
     retention: Duration = _key("2y", _to_retention, "message bodies older than this are blanked "
                                "by `peerline purge` and a daily job (scores, timings and counts "
                                "are kept): 2y, 400d")
 
 
-@dataclass(frozen=True)
+@_section("logging")
 class LoggingSettings:
-    """[logging]"""
+    """How much is logged, and in which format."""
 
     level: str = _key("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "log level")
     json: bool = _key(False, _to_bool, "write one JSON object per log line")
 
-
-SECTIONS: dict[str, type] = {
-    "database": DatabaseSettings, "sms": SmsSettings, "twilio": TwilioSettings,
-    "flows": FlowsSettings, "program": ProgramSettings, "safety": SafetySettings,
-    "web": WebSettings, "scheduler": SchedulerSettings, "data": DataSettings,
-    "logging": LoggingSettings,
-}
 
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(section, f.name, f.metadata["default"], f.metadata["convert"], f.metadata["help"],

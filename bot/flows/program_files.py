@@ -33,7 +33,8 @@ Accessors (for the scheduler):
   (no strategies chosen, or the only candidate was sent last time).
 - `ProgramCache(flows_dir)`: reloads edited files, keeps the last valid version on a bad edit.
 - `load_strategies` and `check` remember their result per folder until a file's modification
-  time, size or inode changes (pages call them per request; parsing YAML costs milliseconds).
+  time, size or inode changes (bot/flows/mtime_cache.py; pages call them per request and
+  parsing YAML costs milliseconds).
 Both loaders raise `ProgramFileError` (its `.problems` are `FILE:LINE: message`) on invalid files.
 `check(flows_dir) -> list[str]` is what `peerline flows check` adds to its own problems.
 """
@@ -43,18 +44,18 @@ from __future__ import annotations
 import logging
 import random
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from croniter import croniter
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.core.durations import parse_duration
 from bot.flows.cron import cron_problem
+from bot.flows.mtime_cache import Stamp, remember, stamp
 from bot.flows.program_yaml import check_mapping, load_yaml, text_field, texts_field, top_list
 from bot.flows.templates import compiled_template
 from bot.flows.yamlio import Report, hint, item_line, key_line
@@ -73,10 +74,6 @@ MIN_TEXTS = 2
 DEFAULT_MAX_LATE = timedelta(hours=12)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-T = TypeVar("T")
-_Stamp = tuple[tuple[str, int, int, int] | tuple[str], ...]
-_remembered: dict[tuple[str, str], tuple[_Stamp, Any]] = {}
-_remembered_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -221,37 +218,11 @@ def _check_pick_flows(flows_dir: Path, library: Mapping[str, Strategy],
                                     f"{sid!r} is not offered by step {step_id!r} of {path.name}")
 
 
-def _stamp(paths: Iterable[Path]) -> _Stamp:
-    """Return what changes when any of `paths` is edited, replaced, created or removed."""
-    stamps: list[tuple[str, int, int, int] | tuple[str]] = []
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:
-            stamps.append((str(path),))
-        else:
-            stamps.append((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino))
-    return tuple(stamps)
-
-
-def _remember(kind: str, folder: Path, paths: Iterable[Path], compute: Callable[[], T]) -> T:
-    """Return `compute()`, or what it returned last for `folder` while `paths` are unchanged."""
-    key, stamp = (kind, str(folder)), _stamp(paths)
-    with _remembered_lock:
-        found = _remembered.get(key)
-    if found is not None and found[0] == stamp:
-        return cast(T, found[1])
-    value = compute()
-    with _remembered_lock:
-        _remembered[key] = (stamp, value)
-    return value
-
-
 def check(flows_dir: str | Path) -> list[str]:
     """Return every problem in the strategy library and nudge schedules as `FILE:LINE: message`."""
     folder = Path(flows_dir)
-    return list(_remember("check", folder, sorted(folder.glob("*.yaml")),
-                          lambda: _check(folder)))
+    return list(remember("check", folder, sorted(folder.glob("*.yaml")),
+                         lambda: _check(folder)))
 
 
 def _check(folder: Path) -> list[str]:
@@ -275,7 +246,7 @@ def _problem_order(problem: str) -> tuple[str, int]:
 def load_strategies(flows_dir: str | Path) -> dict[str, Strategy]:
     """Return the strategy library by id; {} when there is no file; ProgramFileError if invalid."""
     path = Path(flows_dir) / STRATEGIES_FILE
-    found = _remember("strategies", path.parent, [path], lambda: _read_strategies(path))
+    found = remember("strategies", path.parent, [path], lambda: _read_strategies(path))
     if isinstance(found, ProgramFileError):
         raise ProgramFileError(found.problems)
     return dict(found)
@@ -359,13 +330,13 @@ class ProgramCache:
 
     def __init__(self, flows_dir: str | Path) -> None:
         self.flows_dir = Path(flows_dir)
-        self._stamp: tuple[float | None, ...] | None = None
+        self._stamp: Stamp | None = None
         self._strategies: dict[str, Strategy] = {}
         self._schedules: tuple[NudgeSchedule, ...] = ()
 
     def _refresh(self) -> None:
-        stamp = tuple(self._mtime(name) for name in (STRATEGIES_FILE, NUDGES_FILE))
-        if stamp == self._stamp:
+        now = stamp(self.flows_dir / name for name in PROGRAM_FILES)
+        if now == self._stamp:
             return
         try:
             strategies = load_strategies(self.flows_dir)
@@ -375,13 +346,7 @@ class ProgramCache:
                       "; ".join(exc.problems))
         else:
             self._strategies, self._schedules = strategies, schedules
-        self._stamp = stamp
-
-    def _mtime(self, name: str) -> float | None:
-        try:
-            return (self.flows_dir / name).stat().st_mtime
-        except OSError:
-            return None
+        self._stamp = now
 
     def strategies(self) -> dict[str, Strategy]:
         """Return the current strategy library."""
