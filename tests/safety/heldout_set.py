@@ -36,7 +36,9 @@ from tests.safety.corpus import (
 HELDOUT_DIR = CORPUS_DIR / "heldout"
 # The second held-out set, written blind by other authors from other sources (heldout2/SOURCES.md).
 HELDOUT2_DIR = CORPUS_DIR / "heldout2"
-SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR}
+# The third, written blind from sources neither earlier set cites (heldout3/SOURCES.md).
+HELDOUT3_DIR = CORPUS_DIR / "heldout3"
+SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR, "heldout3": HELDOUT3_DIR}
 TEXT_FILES = ("en_positive.yaml", "en_negative.yaml", "es_positive.yaml", "es_negative.yaml")
 PAIRS_FILE = "pairs.yaml"
 SPLITS = ("dev", "test")
