@@ -1,12 +1,13 @@
 """The safety screen on the held-out set: recall and false alarms per family, dev and test.
 
 Run: .venv/bin/python benchmarks/safety_heldout.py [--root DIR] [--split dev|test|both]
-     [--missed] [--set heldout|heldout2]
+     [--missed] [--set heldout|heldout2|heldout3]
 
 Data: tests/safety/heldout/ (SOURCES.md there says where each item comes from
 and how the dev/test split is made), texts the screen was not tuned on; with
---set heldout2, the second held-out set in tests/safety/heldout2/, written blind
-by other authors from other sources (its README.md has its figures). The
+--set heldout2 or heldout3, the second and third held-out sets in
+tests/safety/heldout2/ and heldout3/, written blind by other authors from other
+sources (each README.md has its first-run figures). The
 screen is the one in DIR (default: this checkout): DIR/bot/flows/safety*.py
 loading DIR/flows/safety.yaml through load_safety, the same code as the
 webhook; pairs are screened with the previous text joined, as the webhook

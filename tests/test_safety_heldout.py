@@ -1,13 +1,16 @@
-"""The safety screen against the held-out set's TEST split (tests/safety/heldout/).
+"""The safety screen against every held-out set's TEST split (tests/safety/heldout*/).
 
-The held-out set was written before its authors read the screen's rules, from
-sources the tuning corpus mostly does not cite, so it measures how the screen
-does on language it has not seen. This test holds issue 10's figures on the
-test split, texts and two-message pairs together: recall (either tier) >= 0.95
-in English and >= 0.90 in Spanish, crisis-tier false alarms <= 5 % of hard
-negatives, idioms flagged <= 2 %. On failure it prints the figures only, never
-the test split's texts, so they cannot be tuned against; the dev split's misses
-are in benchmarks/safety_heldout.py --missed and tests/safety/heldout/ANALYSIS.md.
+Rules: each held-out folder was written before its authors read the screen's rules,
+from sources the tuning corpus (and, for the later sets, every earlier set) does not
+cite, so its test split measures the screen on language it has not seen. For every
+folder this module checks the format, the sizes, the fixed-hash split, the citations
+(the later sets cite every item in their SOURCES.md and share no source with an earlier
+set) and holds the shipped screen to that folder's floors on the test split, texts and
+two-message pairs together. Recall floors sit just below the measured figures (never
+lowered; raised when the screen reaches more); the false-alarm limits are issue 10's or
+the measured figure plus 0.02, whichever is looser. On failure it prints figures only,
+never the test split's texts; the dev split's misses are in
+benchmarks/safety_heldout.py --missed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,13 +27,15 @@ from bot.flows.safety import load_safety
 from tests.safety.corpus import (
     MAX_CRISIS_FALSE_ALARMS,
     MAX_IDIOMS_FLAGGED,
-    MIN_RECALL,
     Figures,
     Item,
+    load_corpus,
+    normalized,
 )
 from tests.safety.heldout_set import (
-    HELDOUT_DIR,
+    SETS,
     Pair,
+    citation_rows,
     heldout_problems,
     in_split,
     load_pairs,
@@ -40,100 +46,167 @@ from tests.safety.heldout_set import (
     split_of,
 )
 
-SHIPPED = Path(__file__).resolve().parent.parent / "flows" / "safety.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "flows" / "safety.yaml"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One held-out folder's sizes, floors and limits (figures from its README and docs)."""
+
+    name: str
+    minimums: tuple[int, int, int]  # least positives, hard negatives, Spanish of each
+    english_share: tuple[float, float]
+    least_test_items: int
+    recall_floor: dict[str, float]
+    max_false_alarms: float
+    max_idioms: float
+    cites_every_item: bool
+
+
+HELD_OUT = (
+    # Test split: 0.811 en / 0.878 es at the first generalisation merge, 0.843 / 0.905
+    # after the second pass (docs/safety.md), unchanged by the third and fourth;
+    # issue 10's false-alarm limits hold.
+    HeldOut("heldout", (300, 300, 80), (0.4, 0.8), 350, {"en": 0.84, "es": 0.90},
+            MAX_CRISIS_FALSE_ALARMS, MAX_IDIOMS_FLAGGED, cites_every_item=False),
+    # Test split: 0.703 / 0.706 at its first run (heldout2/README.md), 0.784 / 0.843
+    # after the third pass, 0.784 / 0.863 after the fourth; false alarms 0.017, idioms
+    # 0.019.
+    HeldOut("heldout2", (180, 180, 70), (0.5, 0.7), 230, {"en": 0.76, "es": 0.84},
+            max(MAX_CRISIS_FALSE_ALARMS, 0.04), max(MAX_IDIOMS_FLAGGED, 0.04),
+            cites_every_item=True),
+    # Test split: 0.794 / 0.535 at its first run (heldout3/README.md), 0.794 / 0.558
+    # after the fourth pass (docs/safety.md); false alarms 0.053, idioms 0.077.
+    HeldOut("heldout3", (150, 150, 60), (0.5, 0.7), 190, {"en": 0.77, "es": 0.53},
+            0.073, 0.097, cites_every_item=True),
+)
+NAMES = [h.name for h in HELD_OUT]
+
+
+def earlier_items(name: str) -> list[Item]:
+    """Return the corpus and every text and pair of the sets before `name`."""
+    items = load_corpus()
+    for held in HELD_OUT:
+        if held.name == name:
+            return items
+        items += load_texts(SETS[held.name]) + [p.item for p in load_pairs(SETS[held.name])]
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module", params=HELD_OUT, ids=NAMES)
+def held(request: pytest.FixtureRequest) -> HeldOut:
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def texts() -> list[Item]:
-    return load_texts()
+def texts(held: HeldOut) -> list[Item]:
+    return load_texts(SETS[held.name])
 
 
 @pytest.fixture(scope="module")
-def pairs() -> list[Pair]:
-    return load_pairs()
+def pairs(held: HeldOut) -> list[Pair]:
+    return load_pairs(SETS[held.name])
 
 
-def test_heldout_set_is_well_formed_and_new(texts: list[Item], pairs: list[Pair]) -> None:
-    found = heldout_problems(texts, pairs)
+def test_every_held_out_folder_is_measured_here() -> None:
+    assert NAMES == list(SETS)
+
+
+def test_set_is_well_formed_and_repeats_no_earlier_text(held: HeldOut, texts: list[Item],
+                                                        pairs: list[Pair]) -> None:
+    found = heldout_problems(texts, pairs, corpus=earlier_items(held.name),
+                             minimums=held.minimums)
     assert not found, "\n".join(found)
 
 
-def test_heldout_set_has_its_sizes(texts: list[Item], pairs: list[Pair]) -> None:
+def test_set_has_its_sizes_languages_and_a_sourced_majority(held: HeldOut, texts: list[Item],
+                                                            pairs: list[Pair]) -> None:
+    least_positives, least_negatives, least_spanish = held.minimums
     by = Counter((i.language, i.positive) for i in texts)
-    assert by[("en", True)] + by[("es", True)] >= 300
-    assert by[("en", False)] + by[("es", False)] >= 300
-    assert by[("es", True)] >= 80 and by[("es", False)] >= 80
+    assert by[("en", True)] + by[("es", True)] >= least_positives
+    assert by[("en", False)] + by[("es", False)] >= least_negatives
+    assert by[("es", True)] >= least_spanish and by[("es", False)] >= least_spanish
+    low, high = held.english_share
+    assert low <= (by[("en", True)] + by[("en", False)]) / len(texts) <= high
     assert {p.item.positive for p in pairs} == {True, False}
     assert {p.item.language for p in pairs} == {"en", "es"}
+    kinds = Counter(i.kind for i in texts + [p.item for p in pairs])
+    assert kinds["verbatim"] + kinds["adapted"] > kinds["authored"]
 
 
-def test_split_is_a_fixed_hash_of_the_text_about_40_percent_dev(texts: list[Item]) -> None:
+def test_split_is_a_fixed_hash_of_the_text_about_40_percent_dev(texts: list[Item],
+                                                                pairs: list[Pair]) -> None:
     assert split_of("i want to die") == split_of("  I want to DIE.  ")
-    assert split_of("ya no quiero vivir") == split_of("Ya no quiero vívir")
+    assert split_of("me quiero morir") == split_of("  Me quiero MORÍR.  ")
     dev = len(in_split(texts, "dev")) / len(texts)
     assert 0.33 <= dev <= 0.47
     assert {split_of(i.text) for i in texts} == {"dev", "test"}
-
-
-def test_pairs_are_split_by_both_texts(pairs: list[Pair]) -> None:
     assert all(split_of(pair_key(p)) in ("dev", "test") for p in pairs)
     assert pair_key(pairs[0]) == f"{pairs[0].previous}\n{pairs[0].item.text}"
 
 
-def test_every_source_is_listed_in_heldout_sources_md(texts: list[Item],
+def test_every_source_and_item_is_cited_in_sources_md(held: HeldOut, texts: list[Item],
                                                       pairs: list[Pair]) -> None:
-    listed = (HELDOUT_DIR / "SOURCES.md").read_text(encoding="utf-8")
-    missing = sorted({i.source for i in texts + [p.item for p in pairs]
-                      if i.source != "authored" and f"`{i.source}`" not in listed})
-    assert not missing, "tests/safety/heldout/SOURCES.md does not list:\n" + "\n".join(missing)
+    listed = (SETS[held.name] / "SOURCES.md").read_text(encoding="utf-8")
+    every = texts + [p.item for p in pairs]
+    missing = sorted({i.source for i in every if i.source != "authored"
+                      and f"`{i.source}`" not in listed})
+    assert not missing, f"{held.name}/SOURCES.md does not list:\n" + "\n".join(missing)
+    if held.cites_every_item:
+        lines = set(listed.splitlines())
+        uncited = [row for row in citation_rows(texts, pairs) if row not in lines]
+        assert not uncited, (f"{held.name}/SOURCES.md has no row for {len(uncited)} items "
+                             "(file, text, kind, source); add them:\n" + "\n".join(uncited))
+
+
+@pytest.mark.parametrize("name", NAMES[1:])
+def test_later_sets_cite_no_source_of_an_earlier_set(name: str) -> None:
+    items = load_texts(SETS[name]) + [p.item for p in load_pairs(SETS[name])]
+    earlier = {i.source for i in earlier_items(name)}
+    shared = sorted({i.source for i in items} & earlier - {"authored"})
+    assert not shared, f"{name} must use other sources; it shares:\n" + "\n".join(shared)
 
 
 def summary(figures: Figures) -> str:
     """Return the four figures as one line (never the texts)."""
-    return (f"recall en {figures.recall('en'):.3f} (>= {MIN_RECALL['en']}), "
-            f"es {figures.recall('es'):.3f} (>= {MIN_RECALL['es']}); crisis-tier false "
-            f"alarms {figures.crisis_false_alarms():.3f} (<= {MAX_CRISIS_FALSE_ALARMS}); "
-            f"idioms flagged {figures.idioms_flagged():.3f} (<= {MAX_IDIOMS_FLAGGED})")
+    return (f"recall en {figures.recall('en'):.3f}, es {figures.recall('es'):.3f}; "
+            f"crisis-tier false alarms {figures.crisis_false_alarms():.3f}; "
+            f"idioms flagged {figures.idioms_flagged():.3f}")
 
 
-# Issue 10's targets (recall >= 0.95 en / 0.90 es) are met on the cited corpus, which the
-# screen was tuned on. On this held-out test split of texts it never saw it measured
-# 0.811 en / 0.878 es at the merge of the first generalisation work, and 0.843 en /
-# 0.905 es after the second pass (docs/safety.md, "Second pass"): Spanish now meets its
-# target, English does not yet. Until both are met, this test holds the screen to what it
-# reached, so a change cannot make it worse unnoticed; `benchmarks/safety_heldout.py`
-# prints the gap. Raise these floors when the screen reaches more; never lower them.
-HELD_OUT_FLOOR = {"en": 0.84, "es": 0.90}
-
-
-def test_screen_keeps_its_heldout_figures_and_the_false_alarm_limits(texts: list[Item],
-                                                                      pairs: list[Pair]) -> None:
+def test_screen_keeps_its_floors_on_the_test_split(held: HeldOut, texts: list[Item],
+                                                   pairs: list[Pair]) -> None:
     matcher, report = load_safety(SHIPPED)
     assert matcher is not None, report.problems
     figures, _ = measure_split(matcher_screen(matcher), "test", texts, pairs)
-    assert len(figures.tiers) >= 350
+    assert len(figures.tiers) >= held.least_test_items
+    alarms, idioms = figures.crisis_false_alarms(), figures.idioms_flagged()
     # sentences only: the test split's texts stay unprinted
     fell = [f"recall ({language}) {figures.recall(language):.3f} < {floor}"
-            for language, floor in HELD_OUT_FLOOR.items() if figures.recall(language) < floor]
-    limits = [f for f in figures.failures() if not f.startswith("recall")]
-    assert not fell + limits, (
-        "the shipped screen fell on the held-out TEST split: "
-        f"{summary(figures)}. Improve the screen by family from the DEV split "
-        "(tests/safety/heldout/ANALYSIS.md, benchmarks/safety_heldout.py --missed); "
-        "do not read the test split's misses.")
+            for language, floor in held.recall_floor.items()
+            if figures.recall(language) < floor]
+    fell += [f"crisis-tier false alarms {alarms:.3f} > {held.max_false_alarms}"] * (
+        alarms > held.max_false_alarms)
+    fell += [f"idioms flagged {idioms:.3f} > {held.max_idioms}"] * (idioms > held.max_idioms)
+    assert not fell, (
+        f"the shipped screen fell below its floors on the {held.name} TEST split: "
+        + "; ".join(fell) + f" ({summary(figures)}). Improve the screen by family from "
+        "the DEV splits (benchmarks/safety_heldout.py --missed); do not read the test "
+        "split's misses.")
 
 
-def test_benchmark_prints_both_splits_and_lists_only_dev_misses() -> None:
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / "safety_heldout.py"),
-                           "--root", str(root), "--missed"],
+def test_benchmark_prints_both_splits_and_lists_only_dev_misses(held: HeldOut,
+                                                                 texts: list[Item]) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "safety_heldout.py"),
+                           "--root", str(ROOT), "--set", held.name, "--missed"],
                           capture_output=True, text=True, timeout=120, check=True)
     out = done.stdout
+    assert f"held-out set {held.name}: {len(texts)} texts" in out
     assert "== dev split:" in out and "== test split:" in out
     assert out.count("recall en:") == 2 and out.count("idioms flagged (either tier):") == 2
-    listed = out.split("== test split:")[0]
-    test_only = [i.text for i in in_split(load_texts(), "test")
-                 if i.positive and len(i.text) > 25]
-    after_dev = out.split("== test split:")[1]
+    listed, after_dev = out.split("== test split:")
     assert "MISSED (" in listed and "MISSED (" not in after_dev
-    assert not [t for t in test_only if f"] {t}\n" in out]
+    printed = out.casefold()
+    assert not [t for t in (normalized(i.text) for i in in_split(texts, "test"))
+                if len(t) > 25 and t in printed]

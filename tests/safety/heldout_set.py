@@ -1,7 +1,8 @@
-"""Load the held-out safety set in tests/safety/heldout/ and split it into dev and test.
+"""Load the held-out safety sets (tests/safety/heldout*/) and split them into dev and test.
 
-Rules: the held-out set was written before its authors read the screen's rules,
-from sources not cited by the tuning corpus where possible (heldout/SOURCES.md).
+Rules: each held-out set was written before its authors read the screen's rules,
+from sources not cited by the tuning corpus (nor, for heldout2 and heldout3, by any
+earlier set); each folder's SOURCES.md says where its items come from.
 Its single texts use the corpus's file format and loader (`corpus.parse`); the
 two-message pairs (`pairs.yaml`: a previous text within 10 minutes and the
 current one) have their own loader. Every item goes to `dev` (about 40 %) or
@@ -36,14 +37,16 @@ from tests.safety.corpus import (
 HELDOUT_DIR = CORPUS_DIR / "heldout"
 # The second held-out set, written blind by other authors from other sources (heldout2/SOURCES.md).
 HELDOUT2_DIR = CORPUS_DIR / "heldout2"
-SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR}
+# The third, written blind from sources neither earlier set cites (heldout3/SOURCES.md).
+HELDOUT3_DIR = CORPUS_DIR / "heldout3"
+SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR, "heldout3": HELDOUT3_DIR}
 TEXT_FILES = ("en_positive.yaml", "en_negative.yaml", "es_positive.yaml", "es_negative.yaml")
 PAIRS_FILE = "pairs.yaml"
 SPLITS = ("dev", "test")
 DEV_SHARE = 40  # percent
-# The held-out set's own minimums (issue 10 follow-up); heldout2 is smaller.
+# The first held-out set's own minimums (issue 10 follow-up); each set's are in
+# tests/test_safety_heldout.py.
 MIN_POSITIVES, MIN_NEGATIVES, MIN_SPANISH_EACH = 300, 300, 80
-HELDOUT2_MINIMUMS = (180, 180, 70)
 # problems() also checks the tuning corpus's sizes; those lines do not apply here.
 CORPUS_SIZE_LINE = re.compile(r"^\d+ (Spanish )?(positives|hard negatives|idioms), fewer than"
                               r"|^family \w+ has no items$")
