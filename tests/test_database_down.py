@@ -249,3 +249,19 @@ def test_a_spool_file_without_the_crisis_flag_is_still_replayed(db_app, clock):
         "received_at": clock.now().isoformat()}))  # written by hand, say
     assert replay_spool(services, clock.now()) == 1
     assert pending_files(folder) == []
+
+
+def test_a_text_after_the_server_dropped_every_connection_is_not_an_outage(outage, caplog):
+    """A restart leaves the pool's connections dead: the store retries on a new one."""
+    services, sms, proxy = outage
+    assert replies(sms.send(PARTICIPANT_PHONE, "HELP", sid="SMdrop0001"))  # pools a connection
+    proxy.cut()
+    proxy.restore()  # every pooled connection is now dead; new ones go through
+
+    answered = sms.send(PARTICIPANT_PHONE, "HELP", sid="SMdrop0002")
+
+    assert answered.status_code == 200 and replies(answered)
+    assert pending_files(spool_path(services)) == []  # stored and answered, not spooled
+    stored = _inbound(services, "SMdrop0002")
+    assert stored is not None and stored.processed_at is not None
+    assert "storing the text on a new one" in caplog.text

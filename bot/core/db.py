@@ -130,8 +130,11 @@ def make_webhook_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS)
     options = f"-c lock_timeout={WEBHOOK_WAIT_MS} -c statement_timeout={WEBHOOK_STATEMENT_MS}"
-    return make_engine(url, pool_timeout=3, connect_args={"connect_timeout": 3,
-                                                          "options": options})
+    # No ping per checkout: it is a round trip per transaction, two per text (benchmarks/
+    # webhook.py). A connection the server dropped fails its first statement instead, which
+    # invalidates the pool; the webhook's store tries once more (pipeline.store_inbound).
+    return make_engine(url, pool_timeout=3, pool_pre_ping=False,
+                       connect_args={"connect_timeout": 3, "options": options})
 
 
 class Database:

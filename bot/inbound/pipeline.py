@@ -46,6 +46,7 @@ from xml.sax.saxutils import escape
 
 from sqlalchemy import CursorResult, Engine, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.core.db import insert_once
@@ -138,7 +139,19 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
 
     Core on a bare connection: the ORM's unit of work would double this step's cost.
     A racing copy of the same sid waits for the first transaction, then inserts nothing.
+    A pooled connection the server dropped (a restart) is tried once more on a new one:
+    the webhook's engine does not ping before each checkout (bot/core/db.py).
     """
+    try:
+        return _store(engine, sms, now)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection was dropped; storing the text on a new one")
+        return _store(engine, sms, now)
+
+
+def _store(engine: Engine, sms: InboundSms, now: datetime) -> int:
     with engine.begin() as conn:
         new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
             "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
