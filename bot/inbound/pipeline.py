@@ -39,6 +39,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -152,7 +153,12 @@ def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
 
 
 def _store(engine: Engine, sms: InboundSms, now: datetime) -> int:
-    with engine.begin() as conn:
+    # PostgreSQL: one autocommit INSERT, durable when it returns (no BEGIN, no COMMIT round
+    # trip). SQLite: a transaction, which takes the write lock the way bot/core/db.py polls.
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn, (nullcontext() if postgres else conn.begin()):
+        if postgres:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
             "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
             "num_media": sms.num_media, "kind": "unknown",
