@@ -200,7 +200,7 @@ def test_pick_text_and_pick_for_never_repeat_the_last_text() -> None:
 def test_cache_keeps_the_last_valid_version_and_picks_up_valid_edits(tmp_path: Path) -> None:
     for name in ("strategies.yaml", "nudges.yaml"):
         shutil.copy(FLOWS / name, tmp_path / name)
-    cache = ProgramCache(tmp_path)
+    cache = ProgramCache(tmp_path, recheck_every=0)
     assert "pacing" in cache.strategies()
     before = cache.schedules()
     nudges = tmp_path / "nudges.yaml"
@@ -212,3 +212,17 @@ def test_cache_keeps_the_last_valid_version_and_picks_up_valid_edits(tmp_path: P
     nudges.write_text(text, encoding="utf-8")
     os.utime(nudges, (2, 2))
     assert {s.cron for s in cache.schedules()} == {"0 12 * * MON,THU", "0 14 * * WED"}
+
+
+def test_cache_looks_at_the_files_at_most_every_recheck_interval(tmp_path: Path) -> None:
+    for name in ("strategies.yaml", "nudges.yaml"):
+        shutil.copy(FLOWS / name, tmp_path / name)
+    cache = ProgramCache(tmp_path, recheck_every=60)
+    before = {s.cron for s in cache.schedules()}
+    nudges = tmp_path / "nudges.yaml"
+    nudges.write_text((FLOWS / "nudges.yaml").read_text(encoding="utf-8")
+                      .replace("0 11 * * TUE,FRI", "0 12 * * MON,THU"), encoding="utf-8")
+    os.utime(nudges, (3, 3))
+    assert {s.cron for s in cache.schedules()} == before  # looked less than 60 s ago
+    cache.recheck_every = 0  # as if the interval had passed
+    assert "0 12 * * MON,THU" in {s.cron for s in cache.schedules()}

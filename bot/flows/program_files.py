@@ -42,8 +42,10 @@ Both loaders raise `ProgramFileError` (its `.problems` are `FILE:LINE: message`)
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,6 +74,7 @@ NOT_FLOWS = frozenset({"safety.yaml", *PROGRAM_FILES})  # files in flows/ that a
 MIN_REMINDERS = 4
 MIN_TEXTS = 2
 DEFAULT_MAX_LATE = timedelta(hours=12)
+RECHECK_EVERY = 1.0  # seconds between looks at the program files' stamps
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
@@ -326,15 +329,25 @@ def render(template: str, context: Mapping[str, Any]) -> str:
 
 
 class ProgramCache:
-    """Hold the last valid strategies and schedules, reloading files when they change."""
+    """Hold the last valid strategies and schedules, reloading files when they change.
 
-    def __init__(self, flows_dir: str | Path) -> None:
+    The files are looked at (stat) at most every `recheck_every` seconds: a text
+    that reads the program's texts a week must not stat every file each time.
+    """
+
+    def __init__(self, flows_dir: str | Path, recheck_every: float = RECHECK_EVERY) -> None:
         self.flows_dir = Path(flows_dir)
+        self.recheck_every = recheck_every
         self._stamp: Stamp | None = None
+        self._checked = -math.inf
         self._strategies: dict[str, Strategy] = {}
         self._schedules: tuple[NudgeSchedule, ...] = ()
 
     def _refresh(self) -> None:
+        checked = time.monotonic()
+        if checked - self._checked < self.recheck_every:
+            return
+        self._checked = checked
         now = stamp(self.flows_dir / name for name in PROGRAM_FILES)
         if now == self._stamp:
             return
