@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.inbound.pipeline import InboundSms
 from bot.inbound.spool import pending_files, replay_spool, spool_path, spool_text, spooled_count
+from bot.inbound.store import InboundSms
 from bot.models import Escalation, Message, Outbox
 from tests.conftest import PARTICIPANT_PHONE, Sms, enrolled_app, make_config, replies
 from tests.tcp_proxy import TcpProxy

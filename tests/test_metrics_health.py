@@ -109,8 +109,8 @@ def test_healthz_before_the_scheduler_ever_ran(client):
 
 
 def test_texts_waiting_in_the_spool_show_in_healthz_and_metrics(client, services, clock):
-    from bot.inbound.pipeline import InboundSms
     from bot.inbound.spool import spool_path, spool_text
+    from bot.inbound.store import InboundSms
 
     sms = InboundSms(sid="SMwait0001", phone=PARTICIPANT_PHONE, body="7", num_media=0)
     spool_text(spool_path(services), sms, clock.now(), crisis_answered=False)

@@ -30,7 +30,8 @@ from bot.core.clock import FrozenClock, SystemClock
 from bot.core.config import Config, ConfigError
 from bot.core.durations import parse_duration
 from bot.core.phones import try_e164
-from bot.inbound.pipeline import InboundSms, handle_inbound
+from bot.inbound.pipeline import handle_inbound
+from bot.inbound.store import InboundSms
 from bot.models import Message, Nudge, Participant
 from bot.outbox.delivery import MessageStatus
 from bot.runtime.apply import start_flow

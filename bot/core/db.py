@@ -132,7 +132,7 @@ def make_webhook_engine(url: str) -> Engine:
     options = f"-c lock_timeout={WEBHOOK_WAIT_MS} -c statement_timeout={WEBHOOK_STATEMENT_MS}"
     # No ping per checkout: it is a round trip per transaction, two per text (benchmarks/
     # webhook.py). A connection the server dropped fails its first statement instead, which
-    # invalidates the pool; the webhook's store tries once more (pipeline.store_inbound).
+    # invalidates the pool; the webhook's store tries once more (bot/inbound/store.py).
     return make_engine(url, pool_timeout=3, pool_pre_ping=False,
                        connect_args={"connect_timeout": 3, "options": options})
 

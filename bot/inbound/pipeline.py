@@ -15,8 +15,8 @@ Rules (SPEC §6):
   database is touched; its verdict is passed down (route_message, the crisis
   handlers, the spool) instead of screening again, and only ever raised by
   the number's previous stored text.
-- The usual text costs a handful of statements: the store (one INSERT, its
-  own commit), then one joined read (bot/inbound/reading.py: the row lock,
+- The usual text costs a handful of statements: the store (bot/inbound/store.py:
+  one INSERT, its own commit), then one joined read (bot/inbound/reading.py: the row lock,
   the participant and coach, the active run, the previous text) and Core
   writes through one Writer (bot/runtime/writer.py: run, answer, reply,
   participant, message); no ORM unit-of-work flush.
@@ -34,26 +34,17 @@ Rules (SPEC §6):
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import time
-from collections.abc import Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from xml.sax.saxutils import escape
 
-from sqlalchemy import CursorResult, Engine, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.db import insert_once
 from bot.core.once import once_key
-from bot.core.phones import mask, try_e164
-from bot.core.textclean import outgoing
+from bot.core.phones import mask
 from bot.domain.program_arc import Status
 from bot.flows.keywords import consent_keyword
 from bot.flows.safety import Tier, Verdict
@@ -64,6 +55,7 @@ from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
 from bot.inbound.reading import Inbound, read_inbound, read_sender
 from bot.inbound.screen import UNREAD, screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
+from bot.inbound.store import InboundSms, render_twiml, store_inbound
 from bot.models import Coach, Message, OnceMark, Outbox, Participant
 from bot.outbox.cancel import cancel_unsent
 from bot.outbox.delivery import MessageStatus
@@ -72,102 +64,8 @@ from bot.runtime.apply import Batch
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-MAX_BODY = 4000
 RECOVER_AFTER = timedelta(minutes=2)  # longer than any webhook request may take
 SLOW_STORE = 1.5  # seconds; a crisis text stored slower than this is answered at once
-MAX_MEDIA = 10  # Twilio delivers at most 10 media per message
-_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    """The parts of Twilio's webhook form PeerLine uses, cleaned."""
-
-    sid: str
-    phone: str
-    body: str
-    num_media: int
-
-    @classmethod
-    def from_form(cls, form: Mapping[str, str]) -> InboundSms | None:
-        """Return the cleaned message, or None when From or MessageSid is missing."""
-        sid = clean_sid(form.get("MessageSid") or form.get("SmsSid"))
-        raw_from = _CONTROL.sub("", form.get("From") or "").strip()
-        if sid is None or not raw_from:
-            return None
-        phone = _cached_e164(raw_from) or raw_from[:32]
-        body = (form.get("Body") or "").replace("\x00", "")[:MAX_BODY]
-        try:
-            num_media = min(max(int(form.get("NumMedia") or 0), 0), MAX_MEDIA)
-        except ValueError:
-            num_media = 0
-        return cls(sid=sid, phone=phone, body=body, num_media=num_media)
-
-
-_cached_e164 = functools.lru_cache(maxsize=16384)(try_e164)  # parsing costs ~0.1 ms
-
-
-def clean_sid(raw: str | None) -> str | None:
-    """Return a Twilio sid if `raw` looks like one (letters, digits, - and _), else None."""
-    sid = (raw or "").strip()
-    return sid if _SID.fullmatch(sid) else None
-
-
-_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-
-
-def render_twiml(replies: list[str]) -> str:
-    """Return the TwiML MessagingResponse would build, ~50x faster (same bytes)."""
-    if not replies:
-        return _XML_DECLARATION + "<Response />"
-    texts = [outgoing(text) for text in replies]  # as record_reply stores them
-    parts = [f"<Message>{escape(text)}</Message>" if text else "<Message />" for text in texts]
-    return _XML_DECLARATION + "<Response>" + "".join(parts) + "</Response>"
-
-
-_MESSAGES = Message.__table__
-_INSERT_NEW = {
-    name: dialect.insert(_MESSAGES).on_conflict_do_nothing(index_elements=["sid"])
-    .returning(_MESSAGES.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}  # built once: a statement per request would cost more than the insert
-_FIND_SID = select(_MESSAGES.c.id).where(_MESSAGES.c.sid == bindparam("sid"))
-
-
-def store_inbound(engine: Engine, sms: InboundSms, now: datetime) -> int:
-    """Commit the raw message unless its sid is stored; return its id (the first copy's).
-
-    Core on a bare connection: the ORM's unit of work would double this step's cost.
-    A racing copy of the same sid waits for the first transaction, then inserts nothing.
-    A pooled connection the server dropped (a restart) is tried once more on a new one:
-    the webhook's engine does not ping before each checkout (bot/core/db.py).
-    """
-    try:
-        return _store(engine, sms, now)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        log.warning("database connection was dropped; storing the text on a new one")
-        return _store(engine, sms, now)
-
-
-def _store(engine: Engine, sms: InboundSms, now: datetime) -> int:
-    # PostgreSQL: one autocommit INSERT, durable when it returns (no BEGIN, no COMMIT round
-    # trip). SQLite: a transaction, which takes the write lock the way bot/core/db.py polls.
-    postgres = engine.dialect.name == "postgresql"
-    with engine.connect() as conn, (nullcontext() if postgres else conn.begin()):
-        if postgres:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
-            "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
-            "num_media": sms.num_media, "kind": "unknown",
-            "status": MessageStatus.RECEIVED, "created_at": now}).scalar()
-        if new_id is None:
-            new_id = conn.execute(_FIND_SID, {"sid": sms.sid}).scalar_one()
-        return int(new_id)
-
-
 def handle_inbound(services: Services, sms: InboundSms,
                    verdict: Verdict | None = None) -> str | None:
     """Screen, store, then process one inbound SMS; return the TwiML reply (stored for repeats).

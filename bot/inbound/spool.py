@@ -68,6 +68,7 @@ from bot.core.files import private_dir
 from bot.core.phones import mask
 from bot.flows.safety import Tier, Verdict
 from bot.inbound.crisis import safe_matcher
+from bot.inbound.store import InboundSms, render_twiml, store_inbound
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def spool_path(services: Services) -> Path:
     return Path(services.config.database.spool_dir)
 
 
-def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: bool,
+def spool_text(folder: Path, sms: InboundSms, received_at: datetime, crisis_answered: bool,
                verdict: Verdict | None = None, staff_alerted: list[str] | None = None) -> Path:
     """Write one text durably to the spool; return its file (OSError if the disk refuses)."""
     private_dir(folder)
@@ -118,14 +119,12 @@ def spool_text(folder: Path, sms: Any, received_at: datetime, crisis_answered: b
     return final
 
 
-def answer_while_down(services: Services, sms: Any, now: datetime, verdict: Verdict) -> str | None:
+def answer_while_down(services: Services, sms: InboundSms, now: datetime,
+                      verdict: Verdict) -> str | None:
     """Spool a text the database could not take; return its TwiML (None: answer 503).
 
     `verdict` is the screen's, made from memory before the database was touched.
     """
-    # Function-level: breaks the cycle pipeline -> spool (answer_while_down) -> pipeline.
-    from bot.inbound.pipeline import render_twiml
-
     matcher = safe_matcher(services)
     reply = {Tier.CRISIS: [matcher.reply], Tier.CONCERN: [matcher.concern_reply]}.get(
         verdict.tier, [])
@@ -159,7 +158,7 @@ def answer_while_down(services: Services, sms: Any, now: datetime, verdict: Verd
     return render_twiml(reply)
 
 
-def _text_staff(services: Services, sms: Any, now: datetime, verdict: Verdict,
+def _text_staff(services: Services, sms: InboundSms, now: datetime, verdict: Verdict,
                 saved: bool) -> list[str]:
     """Text every staff phone about a text the database could not take; return the failures."""
     where = ("The database is down, so it is not on the dashboard yet." if saved else
@@ -270,7 +269,7 @@ def spooled_count(services: Services) -> int:
 def replay_spool(services: Services, now: datetime, limit: int = 500) -> int:
     """Store and answer spooled texts (oldest first); return how many were replayed."""
     # Function-level: breaks the cycle pipeline -> spool (replay_if_due) -> pipeline.
-    from bot.inbound.pipeline import InboundSms, process_late, store_inbound
+    from bot.inbound.pipeline import process_late
 
     folder = spool_path(services)
     remove_partial_files(services)

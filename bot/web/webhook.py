@@ -21,8 +21,9 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from bot.core.ids import parse_id
-from bot.inbound.pipeline import InboundSms, clean_sid, handle_inbound
+from bot.inbound.pipeline import handle_inbound
 from bot.inbound.screen import screen_inbound
+from bot.inbound.store import InboundSms, clean_sid
 from bot.web.status import apply_status
 
 log = logging.getLogger(__name__)
