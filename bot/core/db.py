@@ -118,7 +118,8 @@ def _begin_immediate(conn: Any, busy_timeout_ms: int) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except OperationalError as exc:
-            busy = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            code = getattr(exc.orig, "sqlite_errorcode", None) or 0
+            busy = code & 0xFF == sqlite3.SQLITE_BUSY  # also BUSY_RECOVERY, an extended code
             if not busy or time.monotonic() + delay >= deadline:
                 raise
         time.sleep(delay)
