@@ -5,8 +5,8 @@ Run: .venv/bin/python benchmarks/sqlite_lock.py [--writers 2] [--transactions 30
 Each writer process loops: 1 ms of CPU outside the lock (a request's Flask
 work), BEGIN IMMEDIATE, one INSERT, 2 ms of CPU holding the lock (a text's
 processing), COMMIT. The baseline is SQLite's own busy handler (busy_timeout,
-as every connection had before bot/core/db._begin_immediate); the figure is a
-PeerLine engine (bot/core/db.make_engine), whose writers poll for the lock.
+as every engine but the webhook's still has); the figure is the webhook's
+engine (bot/core/db.make_webhook_engine), whose writers poll for the lock.
 Printed: the wait for BEGIN IMMEDIATE (p50, p99, max) and the elapsed time,
 beside the ideal (the lock busy all the time). Run it twice: the order of the
 two is alternated, and a shared machine moves both.
@@ -26,7 +26,7 @@ from typing import Any
 from harness import machine_note
 from sqlalchemy import text
 
-from bot.core.db import make_engine
+from bot.core.db import make_webhook_engine
 
 HOLD_MS, OUTSIDE_MS = 2.0, 1.0
 
@@ -54,7 +54,7 @@ def _writer(mode: str, path: str, count: int, results: Queue[Any]) -> None:
             _spin(HOLD_MS)
             conn.execute("COMMIT")
     else:
-        engine = make_engine(f"sqlite:///{path}")
+        engine = make_webhook_engine(f"sqlite:///{path}")
         for index in range(count):
             _spin(OUTSIDE_MS)
             before = time.perf_counter()

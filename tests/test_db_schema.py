@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import nullcontext
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,7 +15,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from bot.core.db import BUSY_TIMEOUT_MS, Database, alembic_config, make_engine, upgrade
+from bot.core.db import (
+    BUSY_TIMEOUT_MS,
+    READING,
+    Database,
+    alembic_config,
+    make_engine,
+    upgrade,
+)
 from bot.models import Base, Message
 
 
@@ -77,12 +85,13 @@ def _hold_write_lock(db_url: str, seconds: float) -> threading.Timer:
     return timer
 
 
-def test_a_sqlite_writer_waits_for_the_write_lock_then_takes_it(db_url):
-    """A writer polls for the lock (bot/core/db._begin_immediate) instead of failing."""
+@pytest.mark.parametrize("webhook", [False, True], ids=["busy-handler", "polling"])
+def test_a_sqlite_writer_waits_for_the_write_lock_then_takes_it(db_url, webhook):
+    """The webhook's writers poll for the lock (bot/core/db._begin_immediate), others sleep."""
     db = Database(db_url)
     timer = _hold_write_lock(db_url, 0.3)
     started = time.monotonic()
-    with db.session() as session:  # the session begins at its first statement
+    with (db.short_waits() if webhook else nullcontext()), db.session() as session:
         session.execute(text("UPDATE messages SET body = body WHERE id = 0"))
         waited = time.monotonic() - started
     timer.join()
@@ -90,8 +99,9 @@ def test_a_sqlite_writer_waits_for_the_write_lock_then_takes_it(db_url):
     assert 0.25 <= waited < 5
 
 
-def test_a_sqlite_writer_gives_up_after_its_busy_timeout(db_url):
-    engine = make_engine(db_url, busy_timeout_ms=200)
+@pytest.mark.parametrize("poll_lock", [False, True], ids=["busy-handler", "polling"])
+def test_a_sqlite_writer_gives_up_after_its_busy_timeout(db_url, poll_lock):
+    engine = make_engine(db_url, busy_timeout_ms=200, poll_lock=poll_lock)
     timer = _hold_write_lock(db_url, 1.0)
     started = time.monotonic()
     with pytest.raises(OperationalError, match="locked"), engine.begin():
@@ -102,17 +112,19 @@ def test_a_sqlite_writer_gives_up_after_its_busy_timeout(db_url):
     assert 0.15 <= waited < 0.9
 
 
-def test_a_sqlite_reader_keeps_the_busy_timeout_a_writer_set_aside(db_url):
-    """One pooled connection, writer then reader: the reader's pragmas come back."""
-    db = Database(db_url, poolclass=StaticPool)
-    with db.session() as session:
-        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 0
-    with db.reading() as session:
-        assert session.execute(text("PRAGMA busy_timeout")).scalar() == BUSY_TIMEOUT_MS
-        assert session.execute(text("PRAGMA query_only")).scalar() == 1
-    with db.session() as session:
-        assert session.execute(text("PRAGMA query_only")).scalar() == 0
-    db.dispose()
+def test_a_pooled_sqlite_connection_switches_its_pragmas_with_its_use(db_url):
+    """One pooled connection, polling writer, reader, writer: each gets its own pragmas."""
+    engine = make_engine(db_url, poll_lock=True, poolclass=StaticPool)
+    reader = engine.execution_options(**{READING: True})
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
+    with reader.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+        assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 1
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
+    engine.dispose()
 
 
 def test_foreign_keys_are_enforced(any_db_url):

@@ -55,8 +55,13 @@ _short_waits: contextvars.ContextVar[bool] = contextvars.ContextVar("peerline_sh
                                                                     default=False)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
-    """Return an Engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_lock: bool = False,
+                **kwargs: Any) -> Engine:
+    """Return an Engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    `poll_lock` (SQLite, the webhook's engine): writers poll for the write lock
+    (_begin_immediate) instead of sleeping in SQLite's busy handler.
+    """
     kwargs.setdefault("hide_parameters", True)  # errors and logs must not quote bodies/phones
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -90,10 +95,15 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: A
                 return
             if conn.info.get(MODE) != WRITING:
                 conn.exec_driver_sql("PRAGMA query_only=OFF")
-                conn.exec_driver_sql("PRAGMA busy_timeout=0")  # _begin_immediate waits
+                # A polling writer waits in _begin_immediate, not in SQLite's busy handler.
+                wait = 0 if poll_lock else int(busy_timeout_ms)
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait}")
                 conn.info[MODE] = WRITING
             # Take the write lock at BEGIN so concurrent writers queue, never deadlock.
-            _begin_immediate(conn, busy_timeout_ms)
+            if poll_lock:
+                _begin_immediate(conn, busy_timeout_ms)
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -110,6 +120,10 @@ def _begin_immediate(conn: Any, busy_timeout_ms: int) -> None:
     (benchmarks/sqlite_lock.py: lock-wait p99 54-65 ms against 3-20 ms polled).
     A writing connection runs with busy_timeout 0 and waits here instead: once
     it holds the write lock nothing else it runs waits for a lock under WAL.
+    Only the webhook's engine polls (a few threads a process, each text waiting
+    on the lock): the sender's ~30 threads polling in Python fought over the
+    GIL and sent 76-85/s of 100 (benchmarks/sender_rate.py), so every other
+    engine keeps SQLite's handler, which sleeps without the GIL.
     """
     deadline = time.monotonic() + busy_timeout_ms / 1000
     delay = LOCK_POLL_S / 8
@@ -129,7 +143,7 @@ def _begin_immediate(conn: Any, busy_timeout_ms: int) -> None:
 def make_webhook_engine(url: str) -> Engine:
     """Return an Engine for the webhook: the same database, short lock and statement waits."""
     if url.startswith("sqlite"):
-        return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS)
+        return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS, poll_lock=True)
     options = f"-c lock_timeout={WEBHOOK_WAIT_MS} -c statement_timeout={WEBHOOK_STATEMENT_MS}"
     # No ping per checkout: it is a round trip per transaction, two per text (benchmarks/
     # webhook.py). A connection the server dropped fails its first statement instead, which
