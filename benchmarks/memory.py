@@ -9,6 +9,11 @@ Run: .venv/bin/python benchmarks/memory.py [--backend sqlite|postgres]
   (`run_all`, what `peerline tick` and the scheduler's jobs run) once with
   nothing due and once with 10,000 check-ins due; its VmHWM is printed.
   Baseline: a process that imports the same libraries and opens the database.
+  The web load leaves coach inbox notices due now (a free text notifies the
+  coach); the tick's outbox job sends them through the console transport. At
+  the default [twilio] max_messages_per_second of 1 that took one second per
+  notice (hundreds of seconds: the run looked hung), so this process sends at
+  SCHEDULER_RATE a second; how many it sent is printed.
 """
 
 from __future__ import annotations
@@ -36,15 +41,16 @@ from harness import (
 
 LUA = Path(__file__).with_name("inbound.lua")
 FLAGS = ("--worker-class", "sync", "--error-logfile", "-", "--log-level", "warning")
+SCHEDULER_RATE = 1000.0  # sends a second in the scheduler process (console transport)
 SCHEDULER = """
-import sys, resource
+import sys
 sys.path.insert(0, {bench!r})
 from scheduler_pass import DUE, IDLE, services_for
-services = services_for({url!r})
+services = services_for({url!r}, twilio__max_messages_per_second={rate!r})
 if {run_jobs}:
     from scheduler.jobs import run_all
-    run_all(services, IDLE)
-    run_all(services, DUE)
+    for now in (IDLE, DUE):
+        print("outbox:", dict(run_all(services, now))["outbox"])
 else:
     with services.db.session() as session:
         session.execute(__import__("sqlalchemy").text("SELECT 1"))
@@ -63,12 +69,17 @@ def web_peaks(app_spec: str, folder: str, env: dict[str, str], participants: int
         return [peak_rss_mb(pid) for pid in child_pids(proc.pid)]
 
 
-def scheduler_peak(url: str, run_jobs: bool) -> float:
-    """Run the scheduler's jobs (or only open the database) in a fresh process; return MiB."""
-    code = SCHEDULER.format(bench=str(ROOT / "benchmarks"), url=url, run_jobs=run_jobs)
+def scheduler_peak(url: str, run_jobs: bool) -> tuple[float, list[str]]:
+    """Run the scheduler's jobs (or only open the database) in a fresh process.
+
+    Return its peak RSS in MiB and the outbox job's summaries.
+    """
+    code = SCHEDULER.format(bench=str(ROOT / "benchmarks"), url=url, run_jobs=run_jobs,
+                            rate=SCHEDULER_RATE)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(ROOT), timeout=600, check=True).stdout
-    return float(out.strip().splitlines()[-1])
+    lines = out.strip().splitlines()
+    return float(lines[-1]), [line for line in lines if line.startswith("outbox:")]
 
 
 def main() -> None:
@@ -96,10 +107,11 @@ def main() -> None:
                         args.participants)
         print(f"   web worker   PeerLine {max(app):6.1f} MiB   bare Flask {max(bare):6.1f} MiB"
               f"   (per worker: {', '.join(f'{m:.1f}' for m in app)})")
-        base = scheduler_peak(url, run_jobs=False)
-        jobs = scheduler_peak(url, run_jobs=True)
+        base, _ = scheduler_peak(url, run_jobs=False)
+        jobs, sent = scheduler_peak(url, run_jobs=True)
         print(f"   scheduler    PeerLine {jobs:6.1f} MiB   baseline (imports + database) "
-              f"{base:6.1f} MiB   (every job idle, then 10,000 check-ins due)")
+              f"{base:6.1f} MiB   (every job idle, then {args.participants // 10:,} check-ins "
+              f"due; {' / '.join(sent)})")
 
 
 if __name__ == "__main__":
