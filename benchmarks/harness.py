@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ PG_ADMIN = os.environ.get(
 )
 VENV_BIN = Path(sys.executable).parent
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+# What enrolment sets program_end_at to ([program] length's default): a row seeded without
+# one is filled by the scheduler's program_arc job, 1,000 per pass, which no real row needs.
+PROGRAM_LENGTH = timedelta(weeks=16)
 
 
 def phone_for(index: int) -> str:
@@ -111,7 +114,7 @@ def seed(url: str, participants: int, coaches: int | None = None, *, batch: int 
                 {"id": i + 1, "phone": phone_for(i), "name": f"Vet {i} Test",
                  "coach_id": i % coaches + 1, "timezone": timezones[i % len(timezones)],
                  "status": "active", "nudges_paused": False, "strategies": [], "fields": {},
-                 "enrolled_at": NOW}
+                 "enrolled_at": NOW, "program_end_at": NOW + PROGRAM_LENGTH}
                 for i in range(start, stop)
             ])
             conn.execute(insert(ConsentEvent), [
