@@ -8,6 +8,10 @@ Rules:
   starts over and a second period (overdue) reminds once more.
 - The text carries a first name and an id, never words; it waits in the
   outbox for the end of the coach's quiet hours (scheduler/sender.py).
+- Due veterans are read BATCH at a time in id order (keyset), each batch's
+  once-marks in one query, until BATCH reminders are queued (the rest go next
+  pass): veterans already reminded this period never hold the places of
+  those after them, and a pass stays short however many are due.
 """
 
 from __future__ import annotations
@@ -38,31 +42,47 @@ def contact_due_reminders(services: Services, now: datetime) -> str:
     last = (select(Contact.participant_id, func.max(Contact.contact_at).label("at"))
             .where(Contact.kind.in_(REACHED)).group_by(Contact.participant_id).subquery())
     since = func.coalesce(last.c.at, Participant.enrolled_at)
-    with services.db.session() as session:
-        rows = session.execute(
-            select(Participant.id, Participant.name, since, Coach.id, Coach.phone)
-            .join(Coach, Coach.id == Participant.coach_id)
-            .outerjoin(last, last.c.participant_id == Participant.id)
-            .where(Participant.status == Status.ACTIVE, Coach.active, Coach.phone.is_not(None),
-                   since <= now - every)
-            .order_by(Participant.id).limit(BATCH)).all()
-    sent = 0
-    for pid, name, start, coach_id, phone in rows:
-        period = int((now - start) / every)
-        key = f"contactdue:{pid}:{start:%Y%m%dT%H%M%S}:{period}"
-        try:
-            with services.db.session() as session:
-                if session.get(OnceMark, key) is not None:
-                    continue
-                session.add(OnceMark(key=key, created_at=now))
-                session.flush()
-                first = name.split()[0] if name.split() else name
-                queue_message(session, phone=phone, body=reminder_text(first, pid,
-                                                                       (now - start).days),
-                              kind="contact_due", now=now, coach_id=coach_id,
-                              to_participant=False, respect_quiet_hours=True,
-                              priority=PRIORITY_NORMAL)
-            sent += 1
-        except IntegrityError:
-            continue  # a concurrent pass sent it
-    return f"{sent} contact-due reminders queued ({len(rows)} veterans due)"
+    due = (select(Participant.id, Participant.name, since, Coach.id, Coach.phone)
+           .join(Coach, Coach.id == Participant.coach_id)
+           .outerjoin(last, last.c.participant_id == Participant.id)
+           .where(Participant.status == Status.ACTIVE, Coach.active, Coach.phone.is_not(None),
+                  since <= now - every)
+           .order_by(Participant.id).limit(BATCH))
+    sent = seen = after = 0
+    while True:
+        with services.db.reading() as session:
+            rows = session.execute(due.where(Participant.id > after)).all()
+            keys = {pid: f"contactdue:{pid}:{start:%Y%m%dT%H%M%S}:{int((now - start) / every)}"
+                    for pid, _name, start, _coach, _phone in rows}
+            done = set(session.scalars(select(OnceMark.key).where(
+                OnceMark.key.in_(list(keys.values()))))) if keys else set()
+        for pid, name, start, coach_id, phone in rows:
+            if sent >= BATCH:
+                break
+            seen += 1
+            if keys[pid] not in done and _remind(services, keys[pid], pid, name, start,
+                                                 coach_id, phone, now):
+                sent += 1
+        if len(rows) < BATCH or sent >= BATCH:
+            return f"{sent} contact-due reminders queued ({seen} veterans due)"
+        after = rows[-1][0]
+
+
+def _remind(services: Services, key: str, pid: int, name: str, start: datetime, coach_id: int,
+            phone: str, now: datetime) -> bool:
+    """Queue one reminder under its once-mark; False if a concurrent pass queued it."""
+    try:
+        with services.db.session() as session:
+            if session.get(OnceMark, key) is not None:
+                return False
+            session.add(OnceMark(key=key, created_at=now))
+            session.flush()
+            first = name.split()[0] if name.split() else name
+            queue_message(session, phone=phone, body=reminder_text(first, pid,
+                                                                   (now - start).days),
+                          kind="contact_due", now=now, coach_id=coach_id,
+                          to_participant=False, respect_quiet_hours=True,
+                          priority=PRIORITY_NORMAL)
+        return True
+    except IntegrityError:
+        return False  # a concurrent pass sent it
