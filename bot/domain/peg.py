@@ -260,9 +260,8 @@ def _fmt(value: float) -> str:
 # The values the flows write for a 0-10 number step (whole numbers and halves): their sums
 # are exact, so the database's sum equals pain + enjoyment + activity in Python.
 _PLAIN_VALUES = tuple(str(n) for n in range(11)) + tuple(f"{n}.5" for n in range(10))
-_ITEM_CODES = {"pain": 1, "enjoyment": 4, "activity": 16}  # base 4: a digit per item
-_ONCE_EACH = (1, 4, 5, 16, 17, 20, 21)  # no item twice (with at most three answers)
-_OTHER = 64  # any other spelling of an item
+_ITEM_CODES = {"pain": 1, "enjoyment": 4, "activity": 16}  # three answers sum to 21 only
+_COMPLETE = sum(_ITEM_CODES.values())  # when each item is answered once
 
 
 class _PlainNumber(FunctionElement[bool]):
@@ -329,15 +328,15 @@ def _runs(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
 def _latest_by_month(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
     """Return a select: each month's latest complete runs (two on a tie), then the misfits."""
     r = _runs(participant_ids, ends).c
-    # A run, plain values, and each answer an exact spelling of a different item (another
-    # spelling adds nothing to `code`): the database's sum is the check-in's.
+    # A run of plain values is the check-in checkins() makes of it when its three answers
+    # are the three items spelled as the flows do (another spelling adds nothing to `code`);
+    # with fewer answers it is incomplete either way. Anything else may hide a check-in.
     plain = and_(r.run_id.is_not(None), r.total < 1000,
-                 or_(and_(r.n == 1, r.code.in_((1, 4, 16))),
-                     and_(r.n == 2, r.code.in_((5, 17, 20))), and_(r.n == 3, r.code == 21)))
+                 or_(r.n < 3, and_(r.n == 3, r.code == _COMPLETE)))
     ranked = (select(r.participant_id, r.month, r.total,
                      func.rank().over(partition_by=(r.participant_id, r.month),
                                       order_by=r.at.desc()).label("rank"))
-              .where(plain, r.code == sum(_ITEM_CODES.values()), r.month.is_not(None))
+              .where(plain, r.n == 3, r.month.is_not(None))
               .subquery("peg_ranked"))
     k = ranked.c
     return (select(k.participant_id, k.month, k.total).where(k.rank == 1)
