@@ -55,7 +55,7 @@ COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts
            "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
 
 
-@dataclass
+@dataclass(slots=True)
 class FidelityRow:
     """One coach's or one pair's month."""
 
@@ -116,6 +116,16 @@ def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
         if moment - last > every:
             return False
         last = moment
+    return end - last <= every
+
+
+def _met(contacts: list[datetime], start: datetime, end: datetime, every: timedelta) -> bool:
+    """Return met_target(contacts, start, end, every) for contacts already sorted."""
+    last = start
+    for index in range(bisect_left(contacts, start), bisect_left(contacts, end)):
+        if contacts[index] - last > every:
+            return False
+        last = contacts[index]
     return end - last <= every
 
 
@@ -201,8 +211,7 @@ def _pair_rows(session: Session, config: Config, now: datetime, people: Sequence
             stop = min(end, now, finish)
             begin = max(start, person.enrolled_at)
             if stop > begin:
-                row.met = met_target(mine[bisect_left(mine, begin):bisect_left(mine, stop)],
-                                     begin, stop, every)
+                row.met = _met(mine, begin, stop, every)
             score = latest[index]
             if score is not None and baseline is not None:
                 row.peg_change = round(score - float(baseline), 1)

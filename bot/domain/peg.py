@@ -37,7 +37,6 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Float,
-    Integer,
     and_,
     bindparam,
     case,
@@ -314,7 +313,7 @@ def _peg_literal() -> ColumnElement[bool]:
 def _runs(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
     """Return a CTE: each run's PEG answers counted, coded by item, summed, and its month."""
     a = CheckinAnswer
-    code = sum(cast(a.variable == item, Integer) * value for item, value in _ITEM_CODES.items())
+    code = case(*((a.variable == item, value) for item, value in _ITEM_CODES.items()), else_=0)
     total = case((a.value.in_(_PLAIN_VALUES), cast(a.value, Float)), else_=1000.0)
     at = func.max(a.answered_at)
     return (select(a.participant_id, a.run_id, func.count().label("n"), at.label("at"),
