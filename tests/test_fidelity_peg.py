@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from bot.domain.peg import answers, checkins, latest_scores
+from bot.domain.peg import PEG_VARIABLES, _latest_by_month, answers, checkins, latest_scores
 from bot.domain.people import add_coach, add_participant
-from bot.models import CheckinAnswer, Coach, Participant, Run
+from bot.models import PEG_ANSWER, CheckinAnswer, Coach, Participant, Run
 from tests.conftest import make_config
 
 # Month ends (UTC) of December, January and February in New York.
@@ -140,3 +141,17 @@ def test_many_veterans_at_once_keep_their_own_months(services):
         assert found == _reference(s, people)
         assert [found[p.id] for p in people] == [*(e for _, e in CASES.values()),
                                                 [None, None, None]]
+
+
+def test_the_peg_runs_index_lists_every_spelling():
+    assert tuple(re.findall(r"'([^']*)'", PEG_ANSWER)) == PEG_VARIABLES
+
+
+def test_sqlite_reads_peg_answers_through_the_peg_runs_index(services):
+    if not services.config.database.url.startswith("sqlite"):
+        pytest.skip("SQLite's plan; PostgreSQL picks by its statistics")
+    with services.db.session() as s:
+        statement = _latest_by_month([1, 2], ENDS).compile(
+            s.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " ".join(row[-1] for row in s.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
+    assert "ix_checkin_answers_peg_runs" in plan

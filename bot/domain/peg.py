@@ -37,8 +37,8 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Float,
+    TextClause,
     and_,
-    bindparam,
     case,
     cast,
     func,
@@ -47,6 +47,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -54,7 +55,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from bot.domain.program_arc import week_of
 from bot.flows.hard_week import PEG_ITEMS
-from bot.models import CheckinAnswer, Participant
+from bot.models import PEG_ANSWER, CheckinAnswer, Participant
 
 
 @dataclass(frozen=True)
@@ -304,10 +305,9 @@ def month_index(moment: Any, ends: Sequence[datetime]) -> Any:
     return case((moment < ends[-1], between(0, len(ends))), else_=None)
 
 
-def _peg_literal() -> ColumnElement[bool]:
-    """Return is_peg_answer() with its spellings written into the SQL, not bound."""
-    return func.lower(CheckinAnswer.variable).in_(
-        bindparam("peg_variables", PEG_VARIABLES, expanding=True, literal_execute=True))
+def _peg_literal() -> TextClause:
+    """Return is_peg_answer() as the SQL text of the PEG runs index (so the index serves it)."""
+    return text(PEG_ANSWER)
 
 
 def _runs(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
