@@ -30,7 +30,7 @@ Rules:
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -121,8 +121,15 @@ def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
 
 def _met(contacts: list[datetime], start: datetime, end: datetime, every: timedelta) -> bool:
     """Return met_target(contacts, start, end, every) for contacts already sorted."""
+    return _met_between(contacts, bisect_left(contacts, start), bisect_left(contacts, end),
+                        start, end, every)
+
+
+def _met_between(contacts: list[datetime], lo: int, hi: int, start: datetime, end: datetime,
+                 every: timedelta) -> bool:
+    """Return _met for contacts[lo:hi], the sorted contacts within [start, end)."""
     last = start
-    for index in range(bisect_left(contacts, start), bisect_left(contacts, end)):
+    for index in range(lo, hi):
         if contacts[index] - last > every:
             return False
         last = contacts[index]
@@ -196,26 +203,30 @@ def _pair_rows(session: Session, config: Config, now: datetime, people: Sequence
     contacts = _contacts(session, ids)
     scores = latest_scores(session, people, span.ends)
     pairs: dict[tuple[str, int], FidelityRow] = {}
+    starts, ends = [start for start, _ in span.bounds], span.ends
     for person in people:
         mine = contacts.get(person.id, [])
         latest = scores[person.id]
         baseline = (person.peg_baseline or {}).get("score")
         # end_of reads only enrolled_at and program_end_at, which the row carries.
         finish = end_of(cast(Participant, person), config)
-        for index, (month, (start, end)) in enumerate(zip(span.months, span.bounds,
-                                                          strict=True)):
-            if person.enrolled_at >= end:
-                continue
-            row = FidelityRow("pair", month, person.coach_id, person.id)
-            row.contacts = bisect_left(mine, end) - bisect_left(mine, start)
-            stop = min(end, now, finish)
-            begin = max(start, person.enrolled_at)
+        first = bisect_right(ends, person.enrolled_at)  # the first month ending after enrolment
+        # Where each month's contacts begin in `mine` (each month ends where the next begins).
+        cuts = [bisect_left(mine, moment) for moment in (*starts[first:], ends[-1])]
+        for index in range(first, len(ends)):
+            start, end = starts[index], ends[index]
+            lo, hi = cuts[index - first], cuts[index - first + 1]
+            stop, begin = min(end, now, finish), max(start, person.enrolled_at)
+            met = None
             if stop > begin:
-                row.met = _met(mine, begin, stop, every)
+                met = _met(mine, begin, stop, every) if begin != start or stop != end \
+                    else _met_between(mine, lo, hi, start, end, every)
             score = latest[index]
-            if score is not None and baseline is not None:
-                row.peg_change = round(score - float(baseline), 1)
-            pairs[(month, person.id)] = row
+            change = round(score - float(baseline), 1) \
+                if score is not None and baseline is not None else None
+            pairs[(span.months[index], person.id)] = FidelityRow(
+                "pair", span.months[index], person.coach_id, person.id, contacts=hi - lo,
+                met=met, peg_change=change)
     _add_acks(session, pairs, span, ids)
     _add_drafts(session, pairs, span, ids)
     return list(pairs.values())
