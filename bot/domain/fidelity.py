@@ -24,7 +24,8 @@ Rules:
   sorted, and cut per month by bisection. A coach's rows depend only on their own
   veterans, so `coach_ids` works out a few coaches with the same figures.
 - Veterans are worked out CHUNK at a time and their rows yielded as they are
-  ready; only the coach totals are kept, so the export holds no more than a chunk.
+  ready; only the coach totals (and the veterans' columns) outlive a chunk, so the
+  export never holds every answer or every pair row.
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def _plain_regex(element: _PlainNumber, compiler: Any, **kw: Any) -> str:
 
 
 def _skipped() -> ColumnElement[bool]:
-    """Return a WHERE clause: the answer is a plain number outside 0-10 (never a PEG item)."""
+    """Return a WHERE clause: the answer is a plain number outside 0-10 (checkins() skips it)."""
     text = func.trim(CheckinAnswer.value)
     return case((CheckinAnswer.value.in_(_PLAIN_VALUES), False),
                 (_PlainNumber(text), not_(cast(text, Float).between(0, 10))), else_=False)
