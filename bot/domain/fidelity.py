@@ -18,40 +18,45 @@ Rules:
   assignment; reassignments are not replayed).
 - PEG change: the latest score that month minus the baseline (bot.peg); a coach's
   row has the median over their pairs.
-- The database counts drafts and bucket alerts into months (a CASE over the
-  months' UTC bounds, so months stay local); contacts and PEG check-ins are read
-  as columns, sorted, and cut per month by bisection. A coach's rows depend only
-  on their own veterans, so `coach_ids` works out a few coaches with the same figures.
+- The database counts drafts and buckets alerts into months (a CASE over the
+  months' UTC bounds, so months stay local) and keeps each month's latest complete
+  PEG check-in (bot.domain.peg.latest_scores); contacts are read as a column,
+  sorted, and cut per month by bisection. A coach's rows depend only on their own
+  veterans, so `coach_ids` works out a few coaches with the same figures.
+- Veterans are worked out CHUNK at a time and their rows yielded as they are
+  ready; only the coach totals (and the veterans' columns) outlive a chunk, so the
+  export never holds every answer or every pair row.
 """
 
 from __future__ import annotations
 
 import statistics
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
 from bot.domain.contacts import REACHED
 from bot.domain.nudges import NudgeStatus
-from bot.domain.peg import Checkin, answers, checkins
+from bot.domain.peg import latest_scores, month_index
 from bot.domain.program_arc import end_of
 from bot.models import Contact, Escalation, Nudge, Participant
 
+CHUNK = 1000  # veterans worked out per round of queries
 CONTACTS_FROM = "contact log: calls, visits and texts (relayed texts count)"
 COLUMNS = ["level", "month", "coach_id", "participant_id", "contacts", "contacts_from",
            "met_contact_every", "median_minutes_to_acknowledge", "drafts_approved",
            "drafts_edited", "drafts_rejected", "drafts_expired", "caseload", "peg_change"]
 
 
-@dataclass
+@dataclass(slots=True)
 class FidelityRow:
     """One coach's or one pair's month."""
 
@@ -115,30 +120,31 @@ def met_target(contacts: Iterable[datetime], start: datetime, end: datetime,
     return end - last <= every
 
 
-def _only(column: Any, ids: Collection[int] | None) -> Any:
-    """Return a WHERE clause keeping `ids` in `column` (everything when None)."""
-    return true() if ids is None else column.in_(ids)
+def _met(contacts: list[datetime], start: datetime, end: datetime, every: timedelta) -> bool:
+    """Return met_target(contacts, start, end, every) for contacts already sorted."""
+    return _met_between(contacts, bisect_left(contacts, start), bisect_left(contacts, end),
+                        start, end, every)
 
 
-def _contacts(session: Session, ids: Collection[int] | None) -> dict[int, list[datetime]]:
+def _met_between(contacts: list[datetime], lo: int, hi: int, start: datetime, end: datetime,
+                 every: timedelta) -> bool:
+    """Return _met for contacts[lo:hi], the sorted contacts within [start, end)."""
+    last = start
+    for index in range(lo, hi):
+        if contacts[index] - last > every:
+            return False
+        last = contacts[index]
+    return end - last <= every
+
+
+def _contacts(session: Session, ids: Collection[int]) -> dict[int, list[datetime]]:
     found: dict[int, list[datetime]] = defaultdict(list)
     for participant_id, contact_at in session.execute(
             select(Contact.participant_id, Contact.contact_at)
-            .where(Contact.kind.in_(REACHED), _only(Contact.participant_id, ids))
+            .where(Contact.kind.in_(REACHED), Contact.participant_id.in_(ids))
             .order_by(Contact.participant_id, Contact.contact_at)):
         found[participant_id].append(contact_at)
     return found
-
-
-def _score(checkin: Checkin) -> float:
-    """Return a complete check-in's PEG score, as bot.domain.peg.PegScore.score does."""
-    values = checkin.values
-    return round((values["pain"] + values["enjoyment"] + values["activity"]) / 3, 1)
-
-
-def _bucket(moment: Any, bounds: list[tuple[datetime, datetime]]) -> Any:
-    """Return a SQL expression: the index of the month `moment` falls in (bounds ascending)."""
-    return case(*((moment < end, index) for index, (_, end) in enumerate(bounds)))
 
 
 def coaches_with_rows(session: Session, config: Config, now: datetime) -> set[int]:
@@ -149,115 +155,173 @@ def coaches_with_rows(session: Session, config: Config, now: datetime) -> set[in
                                .where(Participant.enrolled_at < end)))
 
 
-def fidelity_rows(session: Session, config: Config, now: datetime,
-                  coach_ids: Collection[int] | None = None) -> list[FidelityRow]:
-    """Return the pair rows and then the coach rows, month by month (of `coach_ids`, or all)."""
-    zone = ZoneInfo(config.program.timezone)
-    every = config.program.contact_every.delta
-    query = select(Participant).order_by(Participant.id)
+@dataclass
+class _Span:
+    """The months the rows cover, with their UTC bounds."""
+
+    months: list[str]
+    bounds: list[tuple[datetime, datetime]]
+
+    @property
+    def ends(self) -> list[datetime]:
+        return [end for _, end in self.bounds]
+
+
+def _people(session: Session, coach_ids: Collection[int] | None) -> list[Row[Any]]:
+    """Return the veterans (the columns the rows need), by id."""
+    p = Participant
+    query = (select(p.id, p.coach_id, p.enrolled_at, p.program_end_at, p.timezone,
+                    p.peg_baseline).order_by(p.id))
     if coach_ids is not None:
-        query = query.where(Participant.coach_id.in_(coach_ids))
-    people = list(session.scalars(query))
+        query = query.where(p.coach_id.in_(coach_ids))
+    return list(session.execute(query))
+
+
+def fidelity_rows(session: Session, config: Config, now: datetime,
+                  coach_ids: Collection[int] | None = None) -> Iterator[FidelityRow]:
+    """Yield the pair rows and then the coach rows, month by month (of `coach_ids`, or all)."""
+    zone = ZoneInfo(config.program.timezone)
+    people = _people(session, coach_ids)
     if not people:
-        return []
-    contacts = _contacts(session, None if coach_ids is None else [p.id for p in people])
-    found = answers(session, [p.id for p in people])
+        return
     months = _months(_month(min(p.enrolled_at for p in people), zone), _month(now, zone))
     # In UTC: comparing datetimes of one tzinfo skips a zone lookup per comparison.
-    bounds = [(start.astimezone(UTC), end.astimezone(UTC))
-              for start, end in (_month_bounds(month, zone) for month in months)]
+    span = _Span(months, [(start.astimezone(UTC), end.astimezone(UTC))
+                          for start, end in (_month_bounds(month, zone) for month in months)])
+    coaches = _CoachTotals()
+    for start in range(0, len(people), CHUNK):
+        pairs = _pair_rows(session, config, now, people[start:start + CHUNK], span)
+        coaches.add(pairs)
+        yield from pairs
+    yield from coaches.rows(people, zone)
+
+
+def _pair_rows(session: Session, config: Config, now: datetime, people: Sequence[Row[Any]],
+               span: _Span) -> list[FidelityRow]:
+    """Return the pair rows of `people`, veteran by veteran, month by month."""
+    every = config.program.contact_every.delta
+    ids = [p.id for p in people]
+    contacts = _contacts(session, ids)
+    scores = latest_scores(session, people, span.ends)
     pairs: dict[tuple[str, int], FidelityRow] = {}
+    starts, ends = [start for start, _ in span.bounds], span.ends
     for person in people:
         mine = contacts.get(person.id, [])
-        scored = [c for c in checkins(found[person.id], person.timezone) if c.complete]
-        scored_at = [c.at for c in scored]
+        latest = scores[person.id]
         baseline = (person.peg_baseline or {}).get("score")
-        finish = end_of(person, config)
-        for month, (start, end) in zip(months, bounds, strict=True):
-            if person.enrolled_at >= end:
-                continue
-            row = FidelityRow("pair", month, person.coach_id, person.id)
-            row.contacts = bisect_left(mine, end) - bisect_left(mine, start)
-            stop = min(end, now, finish)
-            begin = max(start, person.enrolled_at)
+        # end_of reads only enrolled_at and program_end_at, which the row carries.
+        finish = end_of(cast(Participant, person), config)
+        first = bisect_right(ends, person.enrolled_at)  # the first month ending after enrolment
+        # Where each month's contacts begin in `mine` (each month ends where the next begins).
+        cuts = [bisect_left(mine, moment) for moment in (*starts[first:], ends[-1])]
+        for index in range(first, len(ends)):
+            start, end = starts[index], ends[index]
+            lo, hi = cuts[index - first], cuts[index - first + 1]
+            stop, begin = min(end, now, finish), max(start, person.enrolled_at)
+            met = None
             if stop > begin:
-                row.met = met_target(mine[bisect_left(mine, begin):bisect_left(mine, stop)],
-                                     begin, stop, every)
-            latest = bisect_left(scored_at, end)
-            if latest and baseline is not None:
-                row.peg_change = round(_score(scored[latest - 1]) - float(baseline), 1)
-            pairs[(month, person.id)] = row
-    ids = None if coach_ids is None else [p.id for p in people]
-    _add_acks(session, pairs, months, bounds, ids)
-    _add_drafts(session, pairs, months, bounds, ids)
-    return [*pairs.values(), *_coach_rows(pairs.values(), people, zone)]
+                met = _met(mine, begin, stop, every) if begin != start or stop != end \
+                    else _met_between(mine, lo, hi, start, end, every)
+            score = latest[index]
+            change = round(score - float(baseline), 1) \
+                if score is not None and baseline is not None else None
+            pairs[(span.months[index], person.id)] = FidelityRow(
+                "pair", span.months[index], person.coach_id, person.id, contacts=hi - lo,
+                met=met, peg_change=change)
+    _add_acks(session, pairs, span, ids)
+    _add_drafts(session, pairs, span, ids)
+    return list(pairs.values())
 
 
-def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
-              bounds: list[tuple[datetime, datetime]], ids: Collection[int] | None) -> None:
+def _add_acks(session: Session, pairs: dict[tuple[str, int], FidelityRow], span: _Span,
+              ids: Collection[int]) -> None:
     waits: dict[tuple[str, int], list[float]] = defaultdict(list)
-    month = _bucket(Escalation.created_at, bounds)
+    month = month_index(Escalation.created_at, span.ends)
     for participant_id, index, created, acked in session.execute(
             select(Escalation.participant_id, month, Escalation.created_at,
                    Escalation.acknowledged_at)
             .where(Escalation.acknowledged_at.is_not(None),
-                   Escalation.participant_id.is_not(None),
-                   Escalation.created_at >= bounds[0][0],
-                   Escalation.created_at < bounds[-1][1],
-                   _only(Escalation.participant_id, ids))):
-        waits[(months[index], participant_id)].append((acked - created).total_seconds() / 60)
+                   Escalation.created_at >= span.bounds[0][0],
+                   Escalation.created_at < span.bounds[-1][1],
+                   Escalation.participant_id.in_(ids))):
+        waits[(span.months[index], participant_id)].append(
+            (acked - created).total_seconds() / 60)
     for key, minutes in waits.items():
         if key in pairs:
             pairs[key].ack_minutes = statistics.median(minutes)
             pairs[key].ack_waits = minutes
 
 
-def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow], months: list[str],
-                bounds: list[tuple[datetime, datetime]], ids: Collection[int] | None) -> None:
+def _add_drafts(session: Session, pairs: dict[tuple[str, int], FidelityRow], span: _Span,
+                ids: Collection[int]) -> None:
     """Count decided drafts per pair and month in SQL (expired ones by their due time)."""
     moment = func.coalesce(Nudge.decided_at, Nudge.due_at)
     kind = case((Nudge.status == NudgeStatus.REJECTED, "rejected"),
                 ((Nudge.status == NudgeStatus.EXPIRED) & Nudge.decided_by_id.is_(None),
                  "expired"),
                 (Nudge.body != Nudge.original_body, "edited"), else_="approved")
-    month = _bucket(moment, bounds)
+    month = month_index(moment, span.ends)
     for participant_id, index, name, count in session.execute(
             select(Nudge.participant_id, month, kind, func.count())
             .where(Nudge.status.in_((NudgeStatus.APPROVED, NudgeStatus.SENT,
                                      NudgeStatus.REJECTED, NudgeStatus.EXPIRED)),
-                   moment >= bounds[0][0], moment < bounds[-1][1],
-                   _only(Nudge.participant_id, ids))
+                   moment >= span.bounds[0][0], moment < span.bounds[-1][1],
+                   Nudge.participant_id.in_(ids))
             .group_by(Nudge.participant_id, month, kind)):
-        row = pairs.get((months[index], participant_id))
+        row = pairs.get((span.months[index], participant_id))
         if row is not None:
             setattr(row, name, getattr(row, name) + count)
 
 
-def _coach_rows(pairs: Iterable[FidelityRow], people: list[Participant],
-                zone: ZoneInfo) -> list[FidelityRow]:
-    by_coach: dict[tuple[str, int], list[FidelityRow]] = defaultdict(list)
-    for row in pairs:
-        by_coach[(row.month, row.coach_id)].append(row)
-    enrolled: dict[int, list[datetime]] = defaultdict(list)
-    for person in people:
-        enrolled[person.coach_id].append(person.enrolled_at)
-    for moments in enrolled.values():
-        moments.sort()
-    out = []
-    for (month, coach_id), rows in sorted(by_coach.items()):
-        _, end = _month_bounds(month, zone)
-        coach = FidelityRow("coach", month, coach_id)
-        coach.contacts = sum(r.contacts for r in rows)
-        judged = [r.met for r in rows if r.met is not None]
-        coach.met = all(judged) if judged else None
-        waits = [w for r in rows for w in r.ack_waits]
-        coach.ack_minutes = statistics.median(waits) if waits else None
-        for name in ("approved", "edited", "rejected", "expired"):
-            setattr(coach, name, sum(getattr(r, name) for r in rows))
-        coach.caseload = bisect_left(enrolled[coach_id], end)
-        changes = [r.peg_change for r in rows if r.peg_change is not None]
-        coach.peg_change = statistics.median(changes) if changes else None
-        coach.pairs_met = sum(bool(r.met) for r in rows)
-        coach.pairs_judged = len(judged)
-        out.append(coach)
-    return out
+DRAFT_KINDS = ("approved", "edited", "rejected", "expired")
+
+
+@dataclass
+class _Coach:
+    """One coach's month, added up from their pairs as they go by."""
+
+    contacts: int = 0
+    judged: int = 0
+    met: int = 0
+    waits: list[float] = field(default_factory=list)
+    drafts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRAFT_KINDS, 0))
+    changes: list[float] = field(default_factory=list)
+
+
+class _CoachTotals:
+    """Add pair rows up per coach and month; only these totals outlive a chunk."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, int], _Coach] = defaultdict(_Coach)
+
+    def add(self, pairs: Sequence[FidelityRow]) -> None:
+        for row in pairs:
+            total = self.totals[(row.month, row.coach_id)]
+            total.contacts += row.contacts
+            if row.met is not None:
+                total.judged += 1
+                total.met += row.met
+            total.waits.extend(row.ack_waits)
+            for name in DRAFT_KINDS:
+                total.drafts[name] += getattr(row, name)
+            if row.peg_change is not None:
+                total.changes.append(row.peg_change)
+
+    def rows(self, people: Sequence[Row[Any]], zone: ZoneInfo) -> Iterator[FidelityRow]:
+        """Yield the coach rows, by month and then coach."""
+        enrolled: dict[int, list[datetime]] = defaultdict(list)
+        for person in people:
+            enrolled[person.coach_id].append(person.enrolled_at)
+        for moments in enrolled.values():
+            moments.sort()
+        for (month, coach_id), total in sorted(self.totals.items()):
+            _, end = _month_bounds(month, zone)
+            coach = FidelityRow("coach", month, coach_id, contacts=total.contacts)
+            for name, count in total.drafts.items():
+                setattr(coach, name, count)
+            coach.met = total.met == total.judged if total.judged else None
+            coach.ack_minutes = statistics.median(total.waits) if total.waits else None
+            coach.caseload = bisect_left(enrolled[coach_id], end)
+            coach.peg_change = statistics.median(total.changes) if total.changes else None
+            coach.pairs_met, coach.pairs_judged = total.met, total.judged
+            yield coach

@@ -13,10 +13,19 @@ Rules:
   PEG answers (any spelling `peg_item` knows, 0-10) into check-ins, one per run
   (answers saved without a run: one per local day), oldest first; a check-in
   holds the latest answer to each item. The PEG history is the complete ones.
+- `latest_scores()` gives the same check-ins' scores month by month without
+  reading answers into Python: the database sums each run and keeps each month's
+  latest complete one. It does so for a veteran whose PEG answers are all plain:
+  in a run, saved as `pain`/`enjoyment`/`activity` (as the flows do), once each,
+  whole or half numbers 0-10 as the flows write them (their sum is exact in any
+  order). Anyone else's (old day-grouped answers, words, "6.25", two answers to
+  one item, two check-ins ending the same second) go through `checkins()`.
+  Numbers out of range ("-1", "11") are skipped by both, as `checkins()` does.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,12 +33,29 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    TextClause,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.domain.program_arc import week_of
 from bot.flows.hard_week import PEG_ITEMS
-from bot.models import CheckinAnswer, Participant
+from bot.models import PEG_ANSWER, CheckinAnswer, Participant
 
 
 @dataclass(frozen=True)
@@ -227,3 +253,126 @@ def _export_rows(chunk: Sequence[Participant],
 
 def _fmt(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
+
+
+# ---- each month's latest score, summed in the database (bot.domain.fidelity) -----------
+
+# The values the flows write for a 0-10 number step (whole numbers and halves): their sums
+# are exact, so the database's sum equals pain + enjoyment + activity in Python.
+_PLAIN_VALUES = tuple(str(n) for n in range(11)) + tuple(f"{n}.5" for n in range(10))
+_ITEM_CODES = {"pain": 1, "enjoyment": 4, "activity": 16}  # three answers sum to 21 only
+_COMPLETE = sum(_ITEM_CODES.values())  # when each item is answered once
+
+
+class _PlainNumber(FunctionElement[bool]):
+    """SQL: the (trimmed) text is a plain decimal: `-`, digits, one point, 12 characters."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "plain_number"
+
+
+@compiles(_PlainNumber, "sqlite")
+def _plain_sqlite(element: _PlainNumber, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    core = f"(CASE WHEN {text} GLOB '-*' THEN substr({text}, 2) ELSE {text} END)"
+    return (f"({core} NOT GLOB '*[^0-9.]*' AND {core} NOT GLOB '*.*.*' "
+            f"AND {core} GLOB '*[0-9]*' AND length({text}) <= 12)")
+
+
+@compiles(_PlainNumber)
+def _plain_regex(element: _PlainNumber, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    return f"({text} ~ '^-?([0-9]+[.]?[0-9]*|[.][0-9]+)$' AND length({text}) <= 12)"
+
+
+def _skipped() -> ColumnElement[bool]:
+    """Return a WHERE clause: the answer is a plain number outside 0-10 (checkins() skips it)."""
+    text = func.trim(CheckinAnswer.value)
+    return case((CheckinAnswer.value.in_(_PLAIN_VALUES), False),
+                (_PlainNumber(text), not_(cast(text, Float).between(0, 10))), else_=False)
+
+
+def month_index(moment: Any, ends: Sequence[datetime]) -> Any:
+    """Return SQL: the index of the first of `ends` after `moment`, or NULL (a CASE tree)."""
+
+    def between(low: int, high: int) -> Any:
+        if high - low == 1:
+            return literal(low)
+        middle = (low + high) // 2
+        return case((moment < ends[middle - 1], between(low, middle)),
+                    else_=between(middle, high))
+    return case((moment < ends[-1], between(0, len(ends))), else_=None)
+
+
+def _peg_literal() -> TextClause:
+    """Return is_peg_answer() as the SQL text of the PEG runs index (so the index serves it)."""
+    return text(PEG_ANSWER)
+
+
+def _runs(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
+    """Return a CTE: each run's PEG answers counted, coded by item, summed, and its month."""
+    a = CheckinAnswer
+    code = case(*((a.variable == item, value) for item, value in _ITEM_CODES.items()), else_=0)
+    total = case((a.value.in_(_PLAIN_VALUES), cast(a.value, Float)), else_=1000.0)
+    at = func.max(a.answered_at)
+    return (select(a.participant_id, a.run_id, func.count().label("n"), at.label("at"),
+                   month_index(at, ends).label("month"), func.sum(code).label("code"),
+                   func.sum(total).label("total"))
+            .where(a.participant_id.in_(participant_ids), _peg_literal(), not_(_skipped()))
+            .group_by(a.participant_id, a.run_id)
+            .cte("peg_runs"))
+
+
+def _latest_by_month(participant_ids: Sequence[int], ends: Sequence[datetime]) -> Any:
+    """Return a select: each month's latest complete runs (two on a tie), then the misfits."""
+    r = _runs(participant_ids, ends).c
+    # A run of plain values is the check-in checkins() makes of it when its three answers
+    # are the three items spelled as the flows do (another spelling adds nothing to `code`);
+    # with fewer answers it is incomplete either way. Anything else may hide a check-in.
+    plain = and_(r.run_id.is_not(None), r.total < 1000,
+                 or_(r.n < 3, and_(r.n == 3, r.code == _COMPLETE)))
+    ranked = (select(r.participant_id, r.month, r.total,
+                     func.rank().over(partition_by=(r.participant_id, r.month),
+                                      order_by=r.at.desc()).label("rank"))
+              .where(plain, r.n == 3, r.month.is_not(None))
+              .subquery("peg_ranked"))
+    k = ranked.c
+    return (select(k.participant_id, k.month, k.total).where(k.rank == 1)
+            .union_all(select(r.participant_id, null(), null()).where(not_(plain))))
+
+
+def latest_scores(session: Session, participants: Sequence[Any],
+                  ends: Sequence[datetime]) -> dict[int, list[float | None]]:
+    """Return each veteran's latest complete PEG score before each of `ends` (ascending).
+
+    `participants` are Participants, or rows with their `id` and `timezone`.
+    """
+    found: dict[int, list[float | None]] = {p.id: [None] * len(ends) for p in participants}
+    if not found or not ends:
+        return found
+    misfits: set[int] = set()
+    for participant_id, month, total in session.execute(_latest_by_month(list(found), ends)):
+        months = found[participant_id]
+        if month is None or months[month] is not None:  # a misfit, or two runs ending at once
+            misfits.add(participant_id)
+        else:
+            months[month] = round(total / 3, 1)
+    for months in found.values():  # a month without a check-in keeps the one before
+        for index in range(1, len(months)):
+            if months[index] is None:
+                months[index] = months[index - 1]
+    slow = [p for p in participants if p.id in misfits]
+    raw = answers(session, [p.id for p in slow]) if slow else {}
+    for person in slow:
+        scored = [c for c in checkins(raw[person.id], person.timezone) if c.complete]
+        at = [c.at for c in scored]
+        found[person.id] = [_checkin_score(scored[n - 1]) if (n := bisect_left(at, end))
+                            else None for end in ends]
+    return found
+
+
+def _checkin_score(checkin: Checkin) -> float:
+    """Return a complete check-in's score, as PegScore.score does."""
+    values = checkin.values
+    return round((values["pain"] + values["enjoyment"] + values["activity"]) / 3, 1)
