@@ -95,8 +95,11 @@ class Participant(Base):
     """A veteran enrolled in the program."""
 
     __tablename__ = "participants"
-    # The staff lists page through veterans by name (bot/dashboard).
-    __table_args__ = (Index("ix_participants_name", "name", "id"),)
+    # The staff lists page through veterans by name (bot/dashboard); the program-arc job
+    # (scheduler/arc.py) finds ends to fill and to reach, and each week's new veterans.
+    __table_args__ = (Index("ix_participants_name", "name", "id"),
+                      Index("ix_participants_program_end", "program_end_at"),
+                      Index("ix_participants_status_enrolled", "status", "enrolled_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(120))
