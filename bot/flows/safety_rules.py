@@ -223,6 +223,12 @@ def compile_phrase(source: str, lists: Mapping[str, Sequence[str]] | Lists,
     return list(seqs)
 
 
+def _join(table: dict[str, frozenset[str]], key: str, ids: frozenset[str]) -> None:
+    """Add `ids` under `key`: the same frozenset when the key is new, else the union."""
+    found = table.get(key)
+    table[key] = ids if found is None or found is ids else found | ids
+
+
 class Lookup:
     """Which word ids a text word stands for, with typos and word starts, cached."""
 
@@ -237,19 +243,22 @@ class Lookup:
             for stem in stem_ids:
                 if len(stem) >= 6:  # "*" + 5 letters or more
                     self.long_stems.setdefault(stem[1], []).append(stem)
-        self.substituted: dict[str, set[str]] = {}
-        self.deleted: dict[str, set[str]] = {}
+        # Typo tables: a key per one-letter variant. Its value is the form's own frozenset
+        # (shared, not copied: a set per key was 42 MiB a process); a key two forms share
+        # gets their union.
+        self.substituted: dict[str, frozenset[str]] = {}
+        self.deleted: dict[str, frozenset[str]] = {}
         for form, ids in exact.items():
             if len(form) < 6:  # a wrong or missing letter only in words of 6+ letters
                 continue
             # a typo never turns "matarme" (myself) into "matarte" or "matarse"
             for i in range(len(form) - 2 if form.endswith("me") else len(form)):
-                self.substituted.setdefault(form[:i] + "?" + form[i + 1:], set()).update(ids)
-                self.deleted.setdefault(form[:i] + form[i + 1:], set()).update(ids)
-        self.sounds: dict[str, set[str]] = {}  # Spanish spelling by ear: "bida" = "vida"
+                _join(self.substituted, form[:i] + "?" + form[i + 1:], ids)
+                _join(self.deleted, form[:i] + form[i + 1:], ids)
+        self.sounds: dict[str, frozenset[str]] = {}  # Spanish spelling by ear: "bida" = "vida"
         for form, ids in exact.items():
             if len(form) >= 4 and form.isalpha():
-                self.sounds.setdefault(sounds_like(form), set()).update(ids)
+                _join(self.sounds, sounds_like(form), ids)
         self.cache: dict[str, frozenset[str]] = {}
         self.split_cache: dict[str, tuple[str, ...]] = {}
 
