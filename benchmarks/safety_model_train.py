@@ -1,7 +1,7 @@
 """Train the safety screen's learned layer and choose its threshold; write bot/flows/safety_model.bin.
 
 Run: .venv/bin/pip install numpy scikit-learn   (this script only; the bot never needs them)
-     .venv/bin/python benchmarks/safety_model_train.py [--write] [--c 4]
+     .venv/bin/python benchmarks/safety_model_train.py [--write] [--c 32]
 
 Data (the only texts it reads for training): the tuning corpus
 (tests/safety/*.yaml: crisis and concern are 1, none is 0), the examples of
@@ -12,9 +12,10 @@ split text is read here, so none can be trained on or printed.
 Model: logistic regression (scikit-learn, liblinear, balanced class weights) on
 bot.flows.safety_model.features, the same pure-Python features the bot scores;
 weights rounded to int16. The concern threshold is chosen from out-of-fold
-scores (5 folds grouped by source, so a source's texts are never on both sides):
+scores (texts under MIN_WORDS words count as 0, as the bot reads them; 5 folds grouped by source, so a source's texts are never on both sides):
 the lowest threshold at which the model alone flags at most --max-idioms of the
-out-of-fold idioms and --max-negatives of the out-of-fold hard negatives. It
+out-of-fold idioms, --max-negatives of the hard negatives and --max-everyday of
+the ordinary texts (mechanisms.tsv's "everyday" guards). It
 prints the out-of-fold figures at several thresholds, the chosen one, and the
 rules' and the rules-plus-model figures on the dev splits.
 --write writes the model file (with its training notes and check scores).
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.flows import safety_model  # noqa: E402
+from bot.flows.safety_text import words  # noqa: E402
 from tests.safety.corpus import CORPUS_DIR, load_corpus  # noqa: E402
 from tests.safety.heldout_set import SETS, folded, in_split, load_texts  # noqa: E402
 
@@ -44,7 +46,7 @@ MECHANISMS = CORPUS_DIR / "mechanisms.tsv"
 POSITIVE_MECHANISMS = ("crisis", "flag")
 # Texts whose check scores go in the file (written for this purpose, in no data set).
 CHECK_TEXTS = ("my back is killing me today", "i dont see the point of anything anymore",
-               "me muero de hambre", "ya no quiero seguir aqui", "")
+               "me muero de hambre hoy", "ya no quiero seguir aqui", "no", "")
 
 
 class Example:
@@ -68,8 +70,11 @@ def training_examples() -> list[Example]:
             continue
         expected, mechanism, text = line.split("\t", 2)
         positive = expected in POSITIVE_MECHANISMS
+        if mechanism == "everyday":  # one mechanism of many unrelated texts: spread it
+            mechanism = f"everyday/{len(out) % 5}"
         out.append(Example(text, int(positive), f"mechanisms/{mechanism}",
-                           "positive" if positive else "negative", ""))
+                           "positive" if positive else
+                           ("everyday" if mechanism.startswith("everyday") else "negative"), ""))
     for name, folder in SETS.items():
         for item in in_split(load_texts(folder), "dev"):
             out.append(Example(item.text, int(item.positive), f"{name}/{item.source}",
@@ -108,6 +113,8 @@ def out_of_fold(examples: list[Example], x: csr_matrix, y: np.ndarray, c: float)
     groups = [e.group for e in examples]
     for train, held in GroupKFold(n_splits=5).split(x, y, groups):
         scores[held] = fit(x[train], y[train], c).predict_proba(x[held])[:, 1]
+    short = [i for i, e in enumerate(examples) if len(words(e.text)) < safety_model.MIN_WORDS]
+    scores[short] = 0.0  # the layer does not read them (bot/flows/safety_model.py)
     return scores
 
 
@@ -124,16 +131,18 @@ def rates(examples: list[Example], scores: np.ndarray, threshold: float) -> dict
                             examples[i].language == "es"]),
         "recall all": share([i for i in index if examples[i].label]),
         "negatives": share([i for i in index if not examples[i].label]),
+        "everyday": share([i for i in index if examples[i].kind == "everyday"]),
         "idioms": share([i for i in index if examples[i].kind == "idiom"]),
     }
 
 
 def choose(examples: list[Example], scores: np.ndarray, max_idioms: float,
-           max_negatives: float) -> float:
-    """Return the lowest threshold (0.50-0.99) within both out-of-fold limits."""
+           max_negatives: float, max_everyday: float) -> float:
+    """Return the lowest threshold (0.50-0.99) within the three out-of-fold limits."""
     for threshold in np.arange(0.50, 0.995, 0.01):
         got = rates(examples, scores, float(threshold))
-        if got["idioms"] <= max_idioms and got["negatives"] <= max_negatives:
+        if (got["idioms"] <= max_idioms and got["negatives"] <= max_negatives
+                and got["everyday"] <= max_everyday):
             return round(float(threshold), 2)
     return 1.0
 
@@ -150,7 +159,7 @@ def check_scores(weights: list[int], scale: float, bias: float) -> list[list[obj
     out: list[list[object]] = []
     for text in CHECK_TEXTS:
         found = safety_model.features(text)
-        if not found:
+        if len(words(text)) < safety_model.MIN_WORDS:
             out.append([text, 0.0])
             continue
         logit = bias + float(np.sum(dense[found])) / math.sqrt(len(found))
@@ -161,11 +170,13 @@ def check_scores(weights: list[int], scale: float, bias: float) -> list[list[obj
 def main() -> None:
     """Train, cross-validate, choose the threshold, and write the model with --write."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--c", type=float, default=4.0, help="inverse regularisation strength")
+    parser.add_argument("--c", type=float, default=32.0, help="inverse regularisation strength")
     parser.add_argument("--max-idioms", type=float, default=0.01,
                         help="out-of-fold idioms the model alone may flag")
     parser.add_argument("--max-negatives", type=float, default=0.08,
                         help="out-of-fold hard negatives the model alone may flag")
+    parser.add_argument("--max-everyday", type=float, default=0.03,
+                        help="out-of-fold ordinary texts (mechanisms.tsv 'everyday') it may flag")
     parser.add_argument("--write", action="store_true", help="write bot/flows/safety_model.bin")
     args = parser.parse_args()
     examples = training_examples()
@@ -176,17 +187,18 @@ def main() -> None:
     y = np.asarray([e.label for e in examples])
     scores = out_of_fold(examples, x, y, args.c)
     print(f"\nout-of-fold, model alone (C={args.c}):")
-    print(f"  {'threshold':>9} {'recall en':>9} {'recall es':>9} {'negatives':>9} {'idioms':>7}")
+    print(f"  {'threshold':>9} {'recall en':>9} {'recall es':>9} {'negatives':>9} {'idioms':>7}"
+          f" {'everyday':>8}")
     for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
         got = rates(examples, scores, threshold)
         print(f"  {threshold:9.2f} {got['recall en']:9.3f} {got['recall es']:9.3f} "
-              f"{got['negatives']:9.3f} {got['idioms']:7.3f}")
-    threshold = choose(examples, scores, args.max_idioms, args.max_negatives)
+              f"{got['negatives']:9.3f} {got['idioms']:7.3f} {got['everyday']:8.3f}")
+    threshold = choose(examples, scores, args.max_idioms, args.max_negatives, args.max_everyday)
     got = rates(examples, scores, threshold)
     print(f"chosen concern threshold {threshold} (out-of-fold idioms <= {args.max_idioms}, "
-          f"hard negatives <= {args.max_negatives}): recall en {got['recall en']:.3f}, "
-          f"es {got['recall es']:.3f}, negatives {got['negatives']:.3f}, "
-          f"idioms {got['idioms']:.3f}")
+          f"hard negatives <= {args.max_negatives}, ordinary texts <= {args.max_everyday}): "
+          f"recall en {got['recall en']:.3f}, es {got['recall es']:.3f}, negatives "
+          f"{got['negatives']:.3f}, idioms {got['idioms']:.3f}, ordinary {got['everyday']:.3f}")
     final = fit(x, y, args.c)
     weights, scale = quantize(final.coef_[0])
     bias = float(final.intercept_[0])
@@ -196,8 +208,9 @@ def main() -> None:
             "scale": scale, "c": args.c, "training_texts": len(examples),
             "trained_on": "tests/safety/*.yaml, tests/safety/mechanisms.tsv, "
                           "dev splits of tests/safety/heldout*/ (single texts)",
-            "threshold_rule": f"lowest with out-of-fold idioms <= {args.max_idioms} and hard "
-                              f"negatives <= {args.max_negatives} (5 folds by source)",
+            "threshold_rule": f"lowest with out-of-fold idioms <= {args.max_idioms}, hard "
+                              f"negatives <= {args.max_negatives}, ordinary texts <= "
+                              f"{args.max_everyday} (5 folds by source)",
             "check": check_scores(weights, scale, bias),
         }
         safety_model.MODEL_FILE.write_bytes(safety_model.encode(weights, bias, threshold, notes))

@@ -6,13 +6,16 @@ Rules:
   score reaches the model file's concern threshold gets the concern tier (the
   crisis line and the direct YES/NO question, a human alerted on YES, NO or no
   answer). It never gives the crisis tier and never reads the previous text.
+- It reads only texts of MIN_WORDS (4) normalised words or more: shorter ones
+  ("no", "7", "stop", "I want to") score 0, because the training texts hold
+  almost no short ordinary replies and the model reads any short text as risk;
+  short crisis texts ("kms", "end it all") are the rules' alone.
 - Features: the text's normalised words (bot.flows.safety_text.words, the same
   reading the rules get), joined by single spaces with a space at each end; the
   distinct character n-grams of lengths 3 to 5 of that string, and the distinct
   word unigrams and bigrams. Each feature is hashed with CRC-32 into BUCKETS
   buckets; the score is sigmoid(bias + sum of the features' bucket weights /
-  sqrt(number of distinct features)); a text
-  with no words scores 0.
+  sqrt(number of distinct features)).
 - Weights, bias and thresholds come from one file, bot/flows/safety_model.bin
   (written by benchmarks/safety_model_train.py, which says what it was trained
   on), read once. Scoring is pure Python and deterministic. A missing or broken
@@ -39,11 +42,16 @@ log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("safety_model.bin")
 BUCKETS = 1 << 18
 CHAR_SIZES = (3, 4, 5)
+MIN_WORDS = 4
 
 
 def features(text: str) -> list[int]:
     """Return the sorted distinct feature buckets of `text` (see the module rules)."""
-    tokens = words(text)
+    return token_features(words(text))
+
+
+def token_features(tokens: list[str]) -> list[int]:
+    """Return the sorted distinct feature buckets of a text's normalised words."""
     joined = f" {' '.join(tokens)} "
     names = {joined[i:i + n] for n in CHAR_SIZES for i in range(len(joined) - n + 1)}
     names.update(f"w {token}" for token in tokens)
@@ -62,9 +70,10 @@ class Model:
 
     def score(self, text: str) -> float:
         """Return the probability-like score of `text` being crisis or concern language."""
-        found = features(text)
-        if not found:  # nothing to read
+        tokens = words(text)
+        if len(tokens) < MIN_WORDS:  # see the module rules
             return 0.0
+        found = token_features(tokens)
         weights = self.weights
         total = sum(weights[bucket] for bucket in found) * float(self.notes["scale"])  # type: ignore[arg-type]
         logit = self.bias + total / math.sqrt(len(found))
