@@ -1,4 +1,4 @@
-"""Train the safety screen's learned layer and choose its threshold; write bot/flows/safety_model.bin.
+"""Train the safety screen's learned layer, choose its threshold, write bot/flows/safety_model.bin.
 
 Run: .venv/bin/pip install numpy scikit-learn   (this script only; the bot never needs them)
      .venv/bin/python benchmarks/safety_model_train.py [--write] [--c 32]
@@ -12,7 +12,8 @@ split text is read here, so none can be trained on or printed.
 Model: logistic regression (scikit-learn, liblinear, balanced class weights) on
 bot.flows.safety_model.features, the same pure-Python features the bot scores;
 weights rounded to int16. The concern threshold is chosen from out-of-fold
-scores (texts under MIN_WORDS words count as 0, as the bot reads them; 5 folds grouped by source, so a source's texts are never on both sides):
+scores (5 folds grouped by source, so a source's texts are never on both sides;
+texts under MIN_WORDS words score 0, as the bot reads them):
 the lowest threshold at which the model alone flags at most --max-idioms of the
 out-of-fold idioms, --max-negatives of the hard negatives and --max-everyday of
 the ordinary texts (mechanisms.tsv's "everyday" guards). It

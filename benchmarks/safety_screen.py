@@ -73,7 +73,7 @@ def cheapest(text: str) -> str:
     return "crisis" if any(phrase in lowered for phrase in PLAIN_PHRASES) else "none"
 
 
-def microseconds(screen: Callable[[str], str], texts: list[str], rounds: int,
+def microseconds(screen: Callable[[str], object], texts: list[str], rounds: int,
                  clock: Callable[[], int] = time.perf_counter_ns) -> list[float]:
     """Return the time of every call of `screen` on every text, `rounds` times, in µs."""
     times: list[float] = []
@@ -165,6 +165,10 @@ def main() -> None:
                          texts, args.rounds, time.thread_time_ns)
     model = load_model()
     scored = microseconds(model.score, texts, args.rounds, time.thread_time_ns) if model else []
+    longest = (" ".join(texts) * 2)[:1600]  # an SMS's longest body
+    long_rules = microseconds(tier_function(dataclasses.replace(matcher, learned_layer=False)),
+                              [longest], 50, time.thread_time_ns)
+    long_scored = microseconds(model.score, [longest], 50, time.thread_time_ns) if model else []
     print(f"\n   µs per text, {len(texts)} texts x {args.rounds} rounds:")
     print(f"   screen:   median {statistics.median(timed):8.1f}  p99 {percentile(timed, 0.99):8.1f}"
           f"  max {max(timed):9.1f}  (wall clock)")
@@ -175,6 +179,9 @@ def main() -> None:
     if scored:
         print(f"   learned layer's score alone: median {statistics.median(scored):6.1f}  p99 "
               f"{percentile(scored, 0.99):8.1f}  (CPU)")
+        print(f"   one 1,600-character text, median of 50 (CPU): rules "
+              f"{statistics.median(long_rules):.1f}, learned layer "
+              f"{statistics.median(long_scored):.1f}")
     print(f"   baseline, lower-case + substring over {len(PLAIN_PHRASES)} phrases: median "
           f"{statistics.median(base):6.1f}  p99 {percentile(base, 0.99):8.1f}")
 

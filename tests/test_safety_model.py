@@ -94,7 +94,7 @@ def test_the_committed_file_loads_with_its_training_notes(model: Model) -> None:
     assert 0.5 <= model.concern_threshold < 1.0
     assert "dev splits" in str(model.notes["trained_on"])
     assert "test split" not in str(model.notes["trained_on"])
-    assert float(model.notes["scale"]) > 0  # type: ignore[arg-type]
+    assert model.scale > 0 and model.notes["scale"] == model.scale
 
 
 def test_scores_are_deterministic_and_match_the_training_script(model: Model) -> None:
@@ -171,7 +171,7 @@ def test_a_fault_while_scoring_leaves_the_rules_verdict(shipped: SafetyMatcher,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    broken = Model(array("h", [1]), 0.0, 0.5, {"scale": 1.0})  # too few buckets: IndexError
+    broken = Model(array("h", [1]), 0.0, 0.5, 1.0, {})  # too few buckets: IndexError
     monkeypatch.setattr("bot.flows.safety_matcher.load_model", lambda: broken)
     with caplog.at_level(logging.ERROR):
         assert shipped.screen("I want to kill myself").tier is Tier.CRISIS

@@ -11,7 +11,8 @@ Rules:
   a bad regular expression, a reply without the Veterans Crisis Line, a
   text that is not GSM-7, or a file with no crisis rule at all.
 - `learned_layer: no` switches off the learned second layer
-  (bot.flows.safety_model); absent or `yes`, it is on. Anything else is a
+  (bot.flows.safety_model); absent or `yes`, it is on (its model file is read
+  here, once, so the first text does not wait for it). Anything else is a
   problem.
 - A file with any problem is refused whole (the caller keeps the last good
   screen, or the built-in one: crisis detection is never off).
@@ -25,6 +26,7 @@ from typing import Any
 
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_matcher import Family, SafetyMatcher, Tier, Verdict
+from bot.flows.safety_model import load_model
 from bot.flows.safety_rules import Lists, PhraseError, compile_phrase
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml, node_line
 
@@ -214,6 +216,8 @@ def _load(path: Path) -> tuple[SafetyMatcher | None, Report]:
     concern_phrases = _phrases(doc, "concern_phrases", lists, report)
     if report.problems:
         return None, report
+    if learned:
+        load_model()  # read once, now
     matcher = SafetyMatcher(
         reply=reply, phrases=phrases, patterns=patterns,
         exceptions=exceptions, concern_reply=concern_reply, concern_no_reply=concern_no,

@@ -55,17 +55,18 @@ def token_features(tokens: list[str]) -> list[int]:
     joined = f" {' '.join(tokens)} "
     names = {joined[i:i + n] for n in CHAR_SIZES for i in range(len(joined) - n + 1)}
     names.update(f"w {token}" for token in tokens)
-    names.update(f"b {first} {second}" for first, second in zip(tokens, tokens[1:]))
+    names.update(f"b {first} {second}" for first, second in zip(tokens, tokens[1:], strict=False))
     return sorted({zlib.crc32(name.encode("utf-8")) % BUCKETS for name in names})
 
 
 @dataclass(frozen=True)
 class Model:
-    """Weights per bucket, the bias, the concern threshold and the file's own notes."""
+    """Weights per bucket (times `scale`), the bias, the concern threshold and the file's notes."""
 
     weights: array
     bias: float
     concern_threshold: float
+    scale: float
     notes: dict[str, object]
 
     def score(self, text: str) -> float:
@@ -75,7 +76,7 @@ class Model:
             return 0.0
         found = token_features(tokens)
         weights = self.weights
-        total = sum(weights[bucket] for bucket in found) * float(self.notes["scale"])  # type: ignore[arg-type]
+        total = sum(weights[bucket] for bucket in found) * self.scale
         logit = self.bias + total / math.sqrt(len(found))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
@@ -108,7 +109,8 @@ def decode(data: bytes) -> Model:
     weights.frombytes(body)
     if sys.byteorder != "little":
         weights.byteswap()
-    return Model(weights, float(header["bias"]), float(header["concern_threshold"]), header)
+    return Model(weights, float(header["bias"]), float(header["concern_threshold"]),
+                 float(header["scale"]), header)
 
 
 @lru_cache(maxsize=1)
@@ -116,6 +118,6 @@ def load_model(path: Path = MODEL_FILE) -> Model | None:
     """Return the committed model, read once; None (layer off, logged) if it cannot be read."""
     try:
         return decode(path.read_bytes())
-    except (OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zlib.error) as exc:
         log.error("safety model %s unusable (%s); the learned layer is off", path.name, exc)
         return None
