@@ -9,7 +9,9 @@ once with `learned_layer=False` (the baseline, same run) and once as shipped
 (the rules, then bot/flows/safety_model.bin where the rules say none). For each
 set and split it prints recall per language (either tier), crisis-tier false
 alarms on hard negatives, idioms flagged (either tier), and how many hard
-negatives are asked the concern question. Figures only: no text of any split is
+negatives are asked the concern question; then the share of the ordinary
+held-out texts (tests/safety/ordinary/) raised by the rules and by the layer.
+Figures only: no text of any split is
 printed. The model was trained on the corpus, mechanisms.tsv and the dev
 splits, so only the test splits measure it on unseen text.
 """
@@ -33,6 +35,7 @@ from tests.safety.heldout_set import (  # noqa: E402
     matcher_screen,
     measure_split,
 )
+from tests.safety.ordinary_set import load_ordinary, raises  # noqa: E402
 
 
 def line(name: str, figures: Figures) -> str:
@@ -70,6 +73,16 @@ def main() -> None:
     for label, matcher in screens.items():
         screen = matcher_screen(matcher)
         print(line(label, Figures(tiers={i: screen(i.text, None) for i in corpus})))
+    ordinary = load_ordinary()
+    print(f"ordinary held-out texts ({len(ordinary)}; never trained on): raised to concern "
+          "or crisis")
+    for label, matcher in screens.items():
+        for language in ("all", "en", "es"):
+            chosen = [o for o in ordinary if language in ("all", o.language)]
+            got = raises(matcher, chosen)
+            print(f"  {label:22} {language:3} by rules {got.by_rules:3d}/{got.total} "
+                  f"({got.rate(got.by_rules):.3f}), by the layer {got.by_layer:3d}/{got.total} "
+                  f"({got.rate(got.by_layer):.3f})")
 
 
 if __name__ == "__main__":
