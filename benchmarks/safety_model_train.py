@@ -6,8 +6,11 @@ Run: .venv/bin/pip install numpy scikit-learn   (this script only; the bot never
 Data (the only texts it reads for training): the tuning corpus
 (tests/safety/*.yaml: crisis and concern are 1, none is 0), the examples of
 tests/safety/mechanisms.tsv (crisis and flag are 1, none and notcrisis 0) and the
-DEV splits of the held-out sets' single texts (tests/safety/heldout*/). No TEST
-split text is read here, so none can be trained on or printed.
+DEV splits of the held-out sets' single texts (tests/safety/heldout*/) and the
+templated ordinary program texts of benchmarks/safety_ordinary_texts.py (label 0).
+No TEST split text and no text of tests/safety/ordinary/ (the ordinary held-out
+set) is trained on or printed; that file's hand-written DEV list is scored, never
+trained on.
 
 Model: logistic regression (scikit-learn, liblinear, balanced class weights) on
 bot.flows.safety_model.features, the same pure-Python features the bot scores;
@@ -16,7 +19,9 @@ scores (5 folds grouped by source, so a source's texts are never on both sides;
 texts under MIN_WORDS words score 0, as the bot reads them):
 the lowest threshold at which the model alone flags at most --max-idioms of the
 out-of-fold idioms, --max-negatives of the hard negatives and --max-everyday of
-the ordinary texts (mechanisms.tsv's "everyday" guards). It
+the ordinary texts (mechanisms.tsv's "everyday" guards and the templated ones,
+a template's texts in one fold), and at most --max-dev of the ordinary DEV list
+scored by the final model. It
 prints the out-of-fold figures at several thresholds, the chosen one, and the
 rules' and the rules-plus-model figures on the dev splits.
 --write writes the model file (with its training notes and check scores).
@@ -38,6 +43,8 @@ from sklearn.model_selection import GroupKFold
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.safety_ordinary_texts import DEV as ORDINARY_DEV  # noqa: E402
+from benchmarks.safety_ordinary_texts import templated  # noqa: E402
 from bot.flows import safety_model  # noqa: E402
 from bot.flows.safety_text import words  # noqa: E402
 from tests.safety.corpus import CORPUS_DIR, load_corpus  # noqa: E402
@@ -81,6 +88,8 @@ def training_examples() -> list[Example]:
             out.append(Example(item.text, int(item.positive), f"{name}/{item.source}",
                                "idiom" if item.family == "idiom" else
                                ("positive" if item.positive else "negative"), item.language))
+    for text, language, group in templated():
+        out.append(Example(text, 0, group, "everyday", language))
     seen: set[str] = set()
     unique = []
     for example in out:
@@ -131,21 +140,31 @@ def rates(examples: list[Example], scores: np.ndarray, threshold: float) -> dict
         "recall es": share([i for i in index if examples[i].label and
                             examples[i].language == "es"]),
         "recall all": share([i for i in index if examples[i].label]),
-        "negatives": share([i for i in index if not examples[i].label]),
+        "negatives": share([i for i in index if not examples[i].label
+                            and examples[i].kind != "everyday"]),
         "everyday": share([i for i in index if examples[i].kind == "everyday"]),
         "idioms": share([i for i in index if examples[i].kind == "idiom"]),
     }
 
 
-def choose(examples: list[Example], scores: np.ndarray, max_idioms: float,
-           max_negatives: float, max_everyday: float) -> float:
-    """Return the lowest threshold (0.50-0.99) within the three out-of-fold limits."""
+def choose(examples: list[Example], scores: np.ndarray, dev_scores: np.ndarray,
+           limits: argparse.Namespace) -> float:
+    """Return the lowest threshold (0.50-0.99) within the out-of-fold and ordinary-dev limits."""
     for threshold in np.arange(0.50, 0.995, 0.01):
         got = rates(examples, scores, float(threshold))
-        if (got["idioms"] <= max_idioms and got["negatives"] <= max_negatives
-                and got["everyday"] <= max_everyday):
+        if (got["idioms"] <= limits.max_idioms and got["negatives"] <= limits.max_negatives
+                and got["everyday"] <= limits.max_everyday
+                and float(np.mean(dev_scores >= threshold)) <= limits.max_dev):
             return round(float(threshold), 2)
     return 1.0
+
+
+def final_scores(model: LogisticRegression, texts: tuple[str, ...]) -> np.ndarray:
+    """Return the fitted model's scores of `texts`, 0 under MIN_WORDS words as the bot reads."""
+    scores = model.predict_proba(matrix(list(texts)))[:, 1]
+    short = [i for i, text in enumerate(texts) if len(words(text)) < safety_model.MIN_WORDS]
+    scores[short] = 0.0
+    return scores
 
 
 def quantize(coef: np.ndarray) -> tuple[list[int], float]:
@@ -176,8 +195,10 @@ def main() -> None:
                         help="out-of-fold idioms the model alone may flag")
     parser.add_argument("--max-negatives", type=float, default=0.08,
                         help="out-of-fold hard negatives the model alone may flag")
-    parser.add_argument("--max-everyday", type=float, default=0.03,
+    parser.add_argument("--max-everyday", type=float, default=0.005,
                         help="out-of-fold ordinary texts (mechanisms.tsv 'everyday') it may flag")
+    parser.add_argument("--max-dev", type=float, default=0.0,
+                        help="hand-written ordinary dev texts (never trained on) it may flag")
     parser.add_argument("--write", action="store_true", help="write bot/flows/safety_model.bin")
     args = parser.parse_args()
     examples = training_examples()
@@ -194,13 +215,17 @@ def main() -> None:
         got = rates(examples, scores, threshold)
         print(f"  {threshold:9.2f} {got['recall en']:9.3f} {got['recall es']:9.3f} "
               f"{got['negatives']:9.3f} {got['idioms']:7.3f} {got['everyday']:8.3f}")
-    threshold = choose(examples, scores, args.max_idioms, args.max_negatives, args.max_everyday)
+    final = fit(x, y, args.c)
+    dev_scores = final_scores(final, ORDINARY_DEV)
+    print(f"  ordinary dev ({len(ORDINARY_DEV)} hand-written, never trained on) flagged at "
+          + ", ".join(f"{t}: {int(np.sum(dev_scores >= t))}" for t in (0.5, 0.7, 0.8, 0.9, 0.95)))
+    threshold = choose(examples, scores, dev_scores, args)
     got = rates(examples, scores, threshold)
     print(f"chosen concern threshold {threshold} (out-of-fold idioms <= {args.max_idioms}, "
           f"hard negatives <= {args.max_negatives}, ordinary texts <= {args.max_everyday}): "
           f"recall en {got['recall en']:.3f}, es {got['recall es']:.3f}, negatives "
-          f"{got['negatives']:.3f}, idioms {got['idioms']:.3f}, ordinary {got['everyday']:.3f}")
-    final = fit(x, y, args.c)
+          f"{got['negatives']:.3f}, idioms {got['idioms']:.3f}, ordinary {got['everyday']:.3f}"
+          f"; ordinary dev {int(np.sum(dev_scores >= threshold))}/{len(ORDINARY_DEV)}")
     weights, scale = quantize(final.coef_[0])
     bias = float(final.intercept_[0])
     print(f"{sum(1 for w in weights if w)} non-zero buckets of {safety_model.BUCKETS}")
@@ -208,10 +233,13 @@ def main() -> None:
         notes: dict[str, object] = {
             "scale": scale, "c": args.c, "training_texts": len(examples),
             "trained_on": "tests/safety/*.yaml, tests/safety/mechanisms.tsv, "
-                          "dev splits of tests/safety/heldout*/ (single texts)",
+                          "dev splits of tests/safety/heldout*/ (single texts), "
+                          "benchmarks/safety_ordinary_texts.py templated()",
+            "min_words": safety_model.MIN_WORDS,
             "threshold_rule": f"lowest with out-of-fold idioms <= {args.max_idioms}, hard "
                               f"negatives <= {args.max_negatives}, ordinary texts <= "
-                              f"{args.max_everyday} (5 folds by source)",
+                              f"{args.max_everyday} (5 folds by source), ordinary dev <= "
+                              f"{args.max_dev}",
             "check": check_scores(weights, scale, bias),
         }
         safety_model.MODEL_FILE.write_bytes(safety_model.encode(weights, bias, threshold, notes))

@@ -6,10 +6,12 @@ Rules:
   score reaches the model file's concern threshold gets the concern tier (the
   crisis line and the direct YES/NO question, a human alerted on YES, NO or no
   answer). It never gives the crisis tier and never reads the previous text.
-- It reads only texts of MIN_WORDS (4) normalised words or more: shorter ones
-  ("no", "7", "stop", "I want to") score 0, because the training texts hold
-  almost no short ordinary replies and the model reads any short text as risk;
-  short crisis texts ("kms", "end it all") are the rules' alone.
+- It reads only texts of MIN_WORDS (5) normalised words or more: shorter ones
+  ("no", "7", "stop", "between 3 and 5", "not yet i think") score 0, because a
+  bag of n-grams reads a short ordinary reply by its few words and out of fold
+  raised too many check-in answers; 5 kept the most recall among 4-7 with out-of-
+  fold ordinary texts at 0.5 % (docs/safety.md). Short crisis texts ("kms",
+  "end it all", "i want to die") are the rules' alone.
 - Features: the text's normalised words (bot.flows.safety_text.words, the same
   reading the rules get), joined by single spaces with a space at each end; the
   distinct character n-grams of lengths 3 to 5 of that string, and the distinct
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("safety_model.bin")
 BUCKETS = 1 << 18
 CHAR_SIZES = (3, 4, 5)
-MIN_WORDS = 4
+MIN_WORDS = 5
 
 
 def features(text: str) -> list[int]:
