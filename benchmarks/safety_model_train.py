@@ -7,7 +7,7 @@ Data (the only texts it reads for training): the tuning corpus
 (tests/safety/*.yaml: crisis and concern are 1, none is 0), the examples of
 tests/safety/mechanisms.tsv (crisis and flag are 1, none and notcrisis 0) and the
 DEV splits of the held-out sets' single texts (tests/safety/heldout*/) and the
-templated ordinary program texts of benchmarks/safety_ordinary_texts.py (label 0).
+templated ordinary program texts of tests/safety/ordinary_train.py (label 0).
 No TEST split text and no text of tests/safety/ordinary/ (the ordinary held-out
 set) is trained on or printed; that file's hand-written DEV list is scored, never
 trained on.
@@ -43,12 +43,12 @@ from sklearn.model_selection import GroupKFold
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.safety_ordinary_texts import DEV as ORDINARY_DEV  # noqa: E402
-from benchmarks.safety_ordinary_texts import templated  # noqa: E402
 from bot.flows import safety_model  # noqa: E402
 from bot.flows.safety_text import words  # noqa: E402
 from tests.safety.corpus import CORPUS_DIR, load_corpus  # noqa: E402
 from tests.safety.heldout_set import SETS, folded, in_split, load_texts  # noqa: E402
+from tests.safety.ordinary_train import DEV as ORDINARY_DEV  # noqa: E402
+from tests.safety.ordinary_train import templated  # noqa: E402
 
 MECHANISMS = CORPUS_DIR / "mechanisms.tsv"
 POSITIVE_MECHANISMS = ("crisis", "flag")
@@ -234,7 +234,7 @@ def main() -> None:
             "scale": scale, "c": args.c, "training_texts": len(examples),
             "trained_on": "tests/safety/*.yaml, tests/safety/mechanisms.tsv, "
                           "dev splits of tests/safety/heldout*/ (single texts), "
-                          "benchmarks/safety_ordinary_texts.py templated()",
+                          "tests/safety/ordinary_train.py templated()",
             "min_words": safety_model.MIN_WORDS,
             "threshold_rule": f"lowest with out-of-fold idioms <= {args.max_idioms}, hard "
                               f"negatives <= {args.max_negatives}, ordinary texts <= "

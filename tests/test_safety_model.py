@@ -7,7 +7,9 @@ rules' alone; a missing or broken model file, or a fault while scoring, leaves
 the rules' verdict; idioms, pain venting, dark humour and talk about others stay
 unflagged. The idioms and ordinary texts below were written for this test after
 the model was trained and are in no training file (the held-out figures are in
-tests/test_safety_heldout.py).
+tests/test_safety_heldout.py). On the ordinary held-out set
+(tests/safety/ordinary/, authored, never trained on) the layer raises at most
+0.5 % of the texts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,19 @@ import pytest
 
 from bot.flows import safety_model
 from bot.flows.safety import SafetyMatcher, Tier, load_safety
-from bot.flows.safety_model import BUCKETS, MODEL_FILE, Model, decode, encode, features, load_model
+from bot.flows.safety_model import (
+    BUCKETS,
+    MIN_WORDS,
+    MODEL_FILE,
+    Model,
+    decode,
+    encode,
+    features,
+    load_model,
+)
+from tests.safety.heldout_set import folded
+from tests.safety.ordinary_set import load_ordinary, raises
+from tests.safety.ordinary_train import DEV, templated
 
 REPO = Path(__file__).resolve().parent.parent
 # Written for this test: the rules call it none, the layer scores it high.
@@ -95,6 +109,7 @@ def test_the_committed_file_loads_with_its_training_notes(model: Model) -> None:
     assert "dev splits" in str(model.notes["trained_on"])
     assert "test split" not in str(model.notes["trained_on"])
     assert model.scale > 0 and model.notes["scale"] == model.scale
+    assert model.notes["min_words"] == MIN_WORDS
 
 
 def test_scores_are_deterministic_and_match_the_training_script(model: Model) -> None:
@@ -117,7 +132,8 @@ def test_features_are_the_hashed_ngrams_of_the_normalised_words() -> None:
 
 
 def test_short_texts_score_zero(model: Model) -> None:
-    for text in ("no", "stop", "I want to", "7", "", "   "):
+    for text in ("no", "stop", "I want to", "7", "", "   ", "between 3 and 5",
+                 "everything but bedtime, all", "not yet i think"):
         assert model.score(text) == 0.0
     assert model.score("I want to die now") > 0.0
 
@@ -196,3 +212,24 @@ def test_ordinary_texts_are_rarely_asked(model: Model) -> None:
 def test_the_module_reads_the_committed_file_by_default() -> None:
     assert safety_model.MODEL_FILE == REPO / "bot" / "flows" / "safety_model.bin"
     assert MODEL_FILE.stat().st_size < 400_000
+
+
+def test_the_layer_rarely_asks_on_the_ordinary_held_out_set(shipped: SafetyMatcher) -> None:
+    texts = load_ordinary()
+    assert len(texts) >= 250 and sum(t.language == "es" for t in texts) >= 0.35 * len(texts)
+    got = raises(shipped, texts)
+    assert got.by_layer <= 0.005 * got.total, got  # the rules' own raises are theirs
+    rules = raises(dataclasses.replace(shipped, learned_layer=False), texts)
+    assert rules.by_layer == 0 and rules.by_rules == got.by_rules
+
+
+def test_the_texts_the_lead_reported_are_not_asked(shipped: SafetyMatcher) -> None:
+    for text in ("me siento un poco mejor hoy", "between 3 and 5",
+                 "everything but bedtime, all"):
+        assert shipped.screen(text).tier is Tier.NONE, text
+
+
+def test_no_ordinary_held_out_text_is_a_training_or_dev_text() -> None:
+    held = {folded(t.text) for t in load_ordinary()}
+    assert not held & {folded(text) for text, _, _ in templated()}
+    assert not held & {folded(text) for text in DEV}
