@@ -35,7 +35,8 @@ from bot.flows.safety_model import (
     features,
     load_model,
 )
-from tests.safety.heldout_set import folded
+from tests.safety.corpus import load_corpus
+from tests.safety.heldout_set import SETS, folded, load_texts
 from tests.safety.ordinary_set import load_ordinary, raises
 from tests.safety.ordinary_train import DEV, templated
 
@@ -233,3 +234,12 @@ def test_no_ordinary_held_out_text_is_a_training_or_dev_text() -> None:
     held = {folded(t.text) for t in load_ordinary()}
     assert not held & {folded(text) for text, _, _ in templated()}
     assert not held & {folded(text) for text in DEV}
+
+
+def test_the_layer_raises_no_idiom_of_the_corpus_or_held_out_sets(shipped: SafetyMatcher) -> None:
+    idioms = [item.text for item in load_corpus() if item.family == "idiom"] + [
+        item.text for folder in SETS.values() for item in load_texts(folder)
+        if item.family == "idiom"]
+    assert len(idioms) > 600
+    raised = sum(shipped.screen(text).family == "learned_layer" for text in idioms)
+    assert raised == 0, f"{raised} idioms raised by the layer"  # count only: test texts unprinted
