@@ -13,7 +13,10 @@ clock and of this thread's CPU time (on a shared machine the wall clock's p99
 is mostly time the thread was not running).
 Baselines, measured in the same run: the thresholds for the rates, and for
 speed the cheapest possible screen (lower-case the text, then a substring
-test against a plain phrase list). No services needed.
+test against a plain phrase list); and the rules alone (the same screen with
+`learned_layer=False`) and the learned layer's score alone
+(bot.flows.safety_model, which runs only where the rules say none). No services
+needed.
 
 --since COMMIT measures only the items added to the corpus after COMMIT (read
 with git): when a screen was tuned on the corpus as it stood at COMMIT, only
@@ -23,6 +26,7 @@ the later items still measure it independently.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import subprocess
 import time
@@ -32,6 +36,7 @@ from collections.abc import Callable
 from harness import ROOT, machine_note
 
 from bot.flows.safety import load_safety
+from bot.flows.safety_model import load_model
 from tests.safety.corpus import (
     MAX_CRISIS_FALSE_ALARMS,
     MAX_IDIOMS_FLAGGED,
@@ -68,7 +73,7 @@ def cheapest(text: str) -> str:
     return "crisis" if any(phrase in lowered for phrase in PLAIN_PHRASES) else "none"
 
 
-def microseconds(screen: Callable[[str], str], texts: list[str], rounds: int,
+def microseconds(screen: Callable[[str], object], texts: list[str], rounds: int,
                  clock: Callable[[], int] = time.perf_counter_ns) -> list[float]:
     """Return the time of every call of `screen` on every text, `rounds` times, in µs."""
     times: list[float] = []
@@ -156,11 +161,27 @@ def main() -> None:
     timed = microseconds(screen, texts, args.rounds)
     cpu = microseconds(screen, texts, args.rounds, time.thread_time_ns)
     base = microseconds(cheapest, texts, args.rounds)
+    rules = microseconds(tier_function(dataclasses.replace(matcher, learned_layer=False)),
+                         texts, args.rounds, time.thread_time_ns)
+    model = load_model()
+    scored = microseconds(model.score, texts, args.rounds, time.thread_time_ns) if model else []
+    longest = (" ".join(texts) * 2)[:1600]  # an SMS's longest body
+    long_rules = microseconds(tier_function(dataclasses.replace(matcher, learned_layer=False)),
+                              [longest], 50, time.thread_time_ns)
+    long_scored = microseconds(model.score, [longest], 50, time.thread_time_ns) if model else []
     print(f"\n   µs per text, {len(texts)} texts x {args.rounds} rounds:")
     print(f"   screen:   median {statistics.median(timed):8.1f}  p99 {percentile(timed, 0.99):8.1f}"
           f"  max {max(timed):9.1f}  (wall clock)")
     print(f"   screen:   median {statistics.median(cpu):8.1f}  p99 {percentile(cpu, 0.99):8.1f}"
           f"  max {max(cpu):9.1f}  (CPU time of this thread)")
+    print(f"   rules alone: median {statistics.median(rules):6.1f}  p99 "
+          f"{percentile(rules, 0.99):8.1f}  (CPU; learned_layer=False)")
+    if scored:
+        print(f"   learned layer's score alone: median {statistics.median(scored):6.1f}  p99 "
+              f"{percentile(scored, 0.99):8.1f}  (CPU)")
+        print(f"   one 1,600-character text, median of 50 (CPU): rules "
+              f"{statistics.median(long_rules):.1f}, learned layer "
+              f"{statistics.median(long_scored):.1f}")
     print(f"   baseline, lower-case + substring over {len(PLAIN_PHRASES)} phrases: median "
           f"{statistics.median(base):6.1f}  p99 {percentile(base, 0.99):8.1f}")
 

@@ -46,6 +46,7 @@ def test_screen_uses_the_configured_phrases_not_only_the_built_in_ones(tmp_path)
     flows.mkdir()
     (flows / "safety.yaml").write_text(
         "reply: 'Call 988 then press 1, or text 838255.'\n"
+        "learned_layer: no\n"
         "families:\n  test:\n    tier: crisis\n    phrases: [blue elephant]\n")
     result = run("safety", "screen", "--config", str(config_for(tmp_path, flows)),
                  stdin="a BLUE elephant\nI want to die\n")

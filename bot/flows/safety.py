@@ -10,6 +10,10 @@ Rules:
   not compile (unclosed bracket, unknown <list>, too short a word start),
   a bad regular expression, a reply without the Veterans Crisis Line, a
   text that is not GSM-7, or a file with no crisis rule at all.
+- `learned_layer: no` switches off the learned second layer
+  (bot.flows.safety_model); absent or `yes`, it is on (its model file is read
+  here, once, so the first text does not wait for it). Anything else is a
+  problem.
 - A file with any problem is refused whole (the caller keeps the last good
   screen, or the built-in one: crisis detection is never off).
 """
@@ -22,13 +26,14 @@ from typing import Any
 
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_matcher import Family, SafetyMatcher, Tier, Verdict
+from bot.flows.safety_model import load_model
 from bot.flows.safety_rules import Lists, PhraseError, compile_phrase
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml, node_line
 
 __all__ = ["SafetyMatcher", "Tier", "Verdict", "Family", "load_safety", "SAFETY_KEYS"]
 
 SAFETY_KEYS = ("reply", "concern_reply", "concern_no_reply", "lists", "families", "phrases",
-               "concern_phrases", "patterns", "exceptions")
+               "concern_phrases", "patterns", "exceptions", "learned_layer")
 FAMILY_KEYS = ("tier", "phrases", "patterns", "context")
 _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
            "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
@@ -203,12 +208,19 @@ def _load(path: Path) -> tuple[SafetyMatcher | None, Report]:
         where = key_line(doc, "families") if "families" in doc else (
             key_line(doc, "phrases") if "phrases" in doc else node_line(doc))
         report.add(where, "phrases must list the crisis phrases (or a family with tier: crisis)")
+    learned = {True: True, False: False, "yes": True, "no": False}.get(
+        doc.get("learned_layer", True), None)
+    if learned is None:
+        report.add(key_line(doc, "learned_layer"), "learned_layer must be yes or no")
     exceptions = _phrases(doc, "exceptions", lists, report)
     concern_phrases = _phrases(doc, "concern_phrases", lists, report)
     if report.problems:
         return None, report
+    if learned:
+        load_model()  # read once, now
     matcher = SafetyMatcher(
         reply=reply, phrases=phrases, patterns=patterns,
         exceptions=exceptions, concern_reply=concern_reply, concern_no_reply=concern_no,
-        concern_phrases=concern_phrases, families=tuple(families), lists=tuple(lists.items()))
+        concern_phrases=concern_phrases, families=tuple(families), lists=tuple(lists.items()),
+        learned_layer=bool(learned))
     return matcher, report

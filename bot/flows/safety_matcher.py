@@ -12,6 +12,12 @@ Rules:
   before `text` as one text, so "I want to" + "die" is caught; a match lying
   wholly inside `previous` does not count (it was answered then).
 - The highest tier wins; among rules of one tier, the first in the file.
+- The learned second layer (bot.flows.safety_model) is consulted in one
+  place, `SafetyMatcher.screen`, and only when the rules say none: a text it
+  scores at or above the model file's threshold gets the concern tier (family
+  `learned_layer`). It never lowers a verdict, never gives crisis, and reads
+  only the current text. `learned_layer=False` (safety.yaml `learned_layer:
+  no`) leaves the rules alone.
 - Screening never raises, whatever the text: on an internal fault it logs
   and falls back to a plain look for the built-in crisis words.
 """
@@ -27,6 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.flows import safety_builtin as builtin
+from bot.flows.safety_model import load_model
 from bot.flows.safety_rules import (
     Lists,
     Lookup,
@@ -110,6 +117,7 @@ class SafetyMatcher:
     concern_phrases: tuple[str, ...] = ()
     families: tuple[Family, ...] = BUILTIN_FAMILIES
     lists: tuple[tuple[str, tuple[str, ...]], ...] = BUILTIN_LISTS
+    learned_layer: bool = True
     _compiled: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,7 +138,7 @@ class SafetyMatcher:
     def screen(self, text: str, previous: str | None = None) -> Verdict:
         """Return the verdict on `text` read after `previous` (whose own matches do not count)."""
         try:
-            return self._compiled.screen(text or "", previous or "")
+            verdict = self._compiled.screen(text or "", previous or "")
         except Exception:  # a fault must never switch the screen off
             log.exception("safety screen fault; using the plain built-in words")
             plain = " ".join(re.findall(r"[a-z]+", fold(f"{previous or ''} {text or ''}")))
@@ -138,6 +146,9 @@ class SafetyMatcher:
                 if word in plain:
                     return Verdict(Tier.CRISIS, word, "fallback")
             return Verdict(Tier.NONE)
+        if verdict.tier is Tier.NONE and self.learned_layer:
+            return _learned(text or "")
+        return verdict
 
 
 class _Compiled:
@@ -202,6 +213,21 @@ class _Compiled:
                 last = bisect_right(starts, max(hit.end() - 1, hit.start()))
                 out.append((order, family, source, first, max(last, first + 1)))
         return out
+
+
+def _learned(text: str) -> Verdict:
+    """Return concern when the learned layer's score reaches its threshold, else none."""
+    model = load_model()
+    if model is None:
+        return Verdict(Tier.NONE)
+    try:
+        score = model.score(text)
+    except Exception:  # the layer may fail; the rules' verdict stands
+        log.exception("safety model fault; the rules' verdict stands")
+        return Verdict(Tier.NONE)
+    if score >= model.concern_threshold:
+        return Verdict(Tier.CONCERN, f"score {score:.2f}", "learned_layer")
+    return Verdict(Tier.NONE)
 
 
 def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
