@@ -381,7 +381,7 @@ def untimed_routes(app: Any, timed: list[Page]) -> list[str]:
 def run_backend(backend: str, url: str, program: Program, args: argparse.Namespace,
                 say: Callable[[str], None]) -> list[Result]:
     """Time every selected page on one database."""
-    from bot import create_app
+    from bot import create_app, freeze_startup_objects
     from bot.core.clock import FrozenClock
 
     app = create_app(test_config={
@@ -391,6 +391,7 @@ def run_backend(backend: str, url: str, program: Program, args: argparse.Namespa
         "flows": {"dir": str(ROOT / "flows")},
         "logging": {"level": "WARNING"},
     }, clock=FrozenClock(NOW))
+    freeze_startup_objects()  # as a server's create_app() does; test_config skips it there
     clients = {"anonymous": (app.test_client(), "")}
     for role, username in (("staff", program.staff), ("big", program.big_coach),
                            ("small", program.small_coach)):

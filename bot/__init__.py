@@ -97,11 +97,11 @@ def create_app(
     metrics.init_app(app)
     dashboard.init_app(app)
     if services_built_here and not test_config:
-        _freeze_startup_objects()
+        freeze_startup_objects()
     return app
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """Move what start-up built out of the cyclic GC's sight (a server process's app).
 
     The safety screen's tables alone are ~200,000 objects: every full collection

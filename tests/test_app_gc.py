@@ -1,4 +1,4 @@
-"""A server process freezes what start-up built (bot._freeze_startup_objects); test apps do not.
+"""A server process freezes what start-up built (bot.freeze_startup_objects); test apps do not.
 
 The safety screen's tables are ~200,000 long-lived objects; left in the cyclic
 GC's generations, every full collection walked them (~77 ms) inside a request.
