@@ -69,11 +69,6 @@ _LATELY = select(
 _ADD_ITEM = insert(_ITEMS)
 
 
-def in_relay_window(session: Session, participant_id: int, now: datetime) -> bool:
-    """Tell whether the coach relayed words to the veteran in the last 48 hours."""
-    return _lately(session, participant_id, now)[1]
-
-
 def _lately(session: Session, participant_id: int, now: datetime) -> tuple[bool, bool]:
     """Return (coach noticed within NOTICE_EVERY, coach relayed within RELAY_WINDOW)."""
     row = session.execute(_LATELY, {"pid": participant_id, "noticed_since": now - NOTICE_EVERY,
