@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Test processes: one per core, at most 4 (each starts its own Prism, Chromium and PostgreSQL
+# template). TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: run test lint flows-check demo-reset clean distclean
 
@@ -32,7 +35,7 @@ demo-reset: $(VENV)/.installed
 	$(BIN)/peerline demo reset
 
 test: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot scheduler tests benchmarks

@@ -155,7 +155,7 @@ def refused(enrolled: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
     for name, (toml, env, _) in CONFIG_ERRORS.items():
         path = write_config(tmp_path_factory.mktemp(name), toml)
         jobs[name] = (["db", "upgrade", "--config", str(path)], env)
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(run, *args, stdin="short\n", env=env)
                    for name, (args, env) in jobs.items()}
         return {name: future.result() for name, future in futures.items()}

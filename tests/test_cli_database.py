@@ -40,7 +40,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     jobs |= {f"unreachable:{name}": [*args, "--config", str(unreachable)]
              for name, args in COMMANDS.items()}
     jobs["unreachable:db_upgrade"] = ["db", "upgrade", "--config", str(unreachable)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(run, *args) for name, args in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 

@@ -257,18 +257,6 @@ def test_the_three_texts(shipped, which):
     assert "VeteransCrisisLine.net" in matcher.concern_reply
 
 
-def test_screening_is_fast_enough_for_the_webhook(shipped):
-    import time
-
-    text = ("Hi, back was rough this week, did my stretches and walked twice but pain is "
-            "still a 7 most days. Thanks for checking in, talk soon ok? see you Tuesday")
-    shipped.screen(text)
-    started = time.perf_counter()
-    for _ in range(200):
-        shipped.screen(text)
-    assert (time.perf_counter() - started) / 200 < 0.005  # median is ~0.1 ms; loose for CI
-
-
 @pytest.mark.parametrize("text", ["kill myself " * 300, "a " * 3000, "k" * 5000, "😂" * 3000,
                                   "my back is killing me and I want to die " * 80,
                                   "\x00\ufeff\u200b" * 500, "((( ||| <<< >>> ... ***" * 50])
