@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 
@@ -39,8 +40,16 @@ ACCOUNT_LIMIT = 5  # failed logins before an account is locked
 ACCOUNT_LOCK = timedelta(minutes=15)
 ADDRESS_LIMIT = 20  # failed logins from one address within ADDRESS_WINDOW
 ADDRESS_WINDOW = timedelta(minutes=15)
-# Checked when the username is unknown, so both cases take the same time.
-_DUMMY_HASH = generate_password_hash("peerline-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Return the hash checked when the username is unknown, so both cases take the same time.
+
+    Made when the app is built (init_app), not at import: a one-shot CLI command
+    imports this module and would pay the ~90 ms hash for nothing.
+    """
+    return generate_password_hash("peerline-no-such-user")
 
 
 def _address_blocked_until(db: Session, address: str, moment: datetime) -> datetime | None:
@@ -113,7 +122,7 @@ def login() -> Response:
                       target_id=coach.id if coach else None, username=username[:80])
             return _render_login(_wait_text(locked), 429)
         good = check_password_hash(coach.password_hash if coach and coach.password_hash
-                                   else _DUMMY_HASH, password)
+                                   else _dummy_hash(), password)
         if coach is None or not coach.password_hash or not coach.active or not good:
             _login_failed(db, address, username, moment)
             if coach is not None:
@@ -167,7 +176,7 @@ def password() -> Response | str:
     new = request.form.get("new", "")
     again = request.form.get("again", "")
     error = None
-    if not check_password_hash(user().password_hash or _DUMMY_HASH, current):
+    if not check_password_hash(user().password_hash or _dummy_hash(), current):
         error = "Your current password is not right."
     elif len(new) < 8:
         error = "Choose a new password of at least 8 characters."
@@ -190,4 +199,5 @@ def password() -> Response | str:
 
 def init_app(app: Flask) -> None:
     """Register the login pages."""
+    _dummy_hash()  # before the first login, whose timing must not tell
     app.register_blueprint(bp)
