@@ -112,7 +112,8 @@ SPELLED_OUT = {
     "gon": "going to", "msg": "message", "msgs": "messages", "4ever": "forever",
     "4eva": "forever", "foreva": "forever", "4evr": "forever", "toas": "todas",
     # added in the fifth pass: a dropped letter in the texting forms
-    "wnna": "want to", "wnat": "want", "gnna": "going to",
+    "wnna": "want to", "wnat": "want", "gnna": "going to", "lif": "life", "lfe": "life",
+    "lyf": "life",
     "toos": "todos", "tonce": "entonces",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
