@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.flows.safety import SafetyMatcher, load_safety
+from bot.flows.safety_matcher import required_literals
 from bot.models import Escalation, Message, Nudge, Outbox, Participant, Run
 from bot.outbox.queue import PRIORITY_CRISIS_OTHER
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE, make_config, replies
@@ -36,6 +37,33 @@ def shipped() -> SafetyMatcher:
     matcher, report = load_safety(SHIPPED)
     assert matcher is not None, report.problems
     return matcher
+
+
+@pytest.mark.parametrize("pattern,literals", [
+    (r"\b(?:took|swallow\w*|pills?) x", ("took", "swallow", "pill")),
+    (r"\bready to (?:end this|be done)$", ("ready to ",)),
+    (r"^(?:i )?wish", None),  # an optional group: always tried
+    (r"\b(?:a|bc) x", None),  # too short to say anything
+    (r"^(?!.*again)(?=.*now).*$", None),
+    (r"\b(?:ab|cd)? x", None),
+    (r"\b(?:ab(?:c|d)|ef) x", ("ab", "ef")),
+])
+def test_a_pattern_is_skipped_only_by_the_words_it_must_start_with(pattern, literals):
+    assert required_literals(pattern) == literals
+
+
+def test_skipping_patterns_by_their_first_words_changes_no_verdict(shipped):
+    texts = [line.split("\t")[2] for line in (SHIPPED.parent.parent / "tests" / "safety" /
+                                              "mechanisms.tsv").read_text().splitlines()
+             if line and not line.startswith("#")]
+    fast = [shipped.screen(text) for text in texts]
+    compiled = shipped._compiled
+    saved = compiled.always
+    compiled.always = list(range(len(compiled.patterns)))  # every pattern tried on every text
+    try:
+        assert [shipped.screen(text) for text in texts] == fast
+    finally:
+        compiled.always = saved
 
 
 @pytest.mark.parametrize("text", CRISIS)

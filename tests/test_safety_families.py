@@ -151,7 +151,8 @@ def test_the_verdict_names_the_rule_and_family(shipped):
     "k\u200bill myself",  # zero-width space
     "k*ll myself", "w4nt t0 d1e", "want2die", "i wanna d!e", "QUIERO MORIR",
     "me quiero morír", "quitarme la vída", "I'm going to kiII myself", "end my lyfe",
-    "i wanna be ded",
+    "i wanna be ded", "iwannadie", "imgonnakms", "quierokitarmelavida", "yanokierobivir",
+    "i wnna die",  # texting forms and spelling by ear inside run-together words
 ])
 def test_disguised_crisis_words_are_read(shipped, text):
     assert shipped.screen(text).tier is Tier.CRISIS, text

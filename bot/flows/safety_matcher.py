@@ -18,6 +18,9 @@ Rules:
   `learned_layer`). It never lowers a verdict, never gives crisis, and reads
   only the current text. `learned_layer=False` (safety.yaml `learned_layer:
   no`) leaves the rules alone.
+- A pattern whose match must start with one of a few known words is tried
+  only on texts holding a word that starts like one of them (speed only:
+  the verdicts are the same as trying every pattern on every text).
 - Screening never raises, whatever the text: on an internal fault it logs
   and falls back to a plain look for the built-in crisis words.
 """
@@ -158,7 +161,8 @@ class _Compiled:
         vocab = Vocabulary({}, {})
         named = Lists(lists)
         self.rules: list[_Rule] = []
-        self.patterns: list[tuple[int, Family, str, re.Pattern[str]]] = []
+        self.patterns: list[tuple[int, Family, str, re.Pattern[str],
+                                  tuple[str, ...] | None]] = []
         for family in families:
             for source in family.phrases:
                 try:
@@ -173,9 +177,19 @@ class _Compiled:
             for pattern in family.patterns:
                 try:
                     self.patterns.append((len(self.rules) + len(self.patterns), family, pattern,
-                                          re.compile(pattern, re.IGNORECASE)))
+                                          re.compile(pattern, re.IGNORECASE),
+                                          required_literals(pattern)))
                 except re.error:
                     continue
+        # Patterns by the first letters of the words they can start with; the rest always run
+        self.pattern_keys: dict[str, list[int]] = {}
+        self.always: list[int] = []
+        for index, (_, _, _, _, literals) in enumerate(self.patterns):
+            keys = {lit.split(" ")[0][:3] for lit in literals or ()}
+            if literals is None or not all(key.isalnum() for key in keys):
+                self.always.append(index)
+            for key in keys:
+                self.pattern_keys.setdefault(key, []).append(index)
         self.lookup = Lookup(vocab)
         self.index: dict[str, list[_Rule]] = {}
         for rule in self.rules:
@@ -207,12 +221,69 @@ class _Compiled:
         for word in found.plain:
             starts.append(starts[-1] + len(word) + 1)
         out = []
-        for order, family, source, compiled in self.patterns:
+        firsts = {word[:size] for word in found.plain for size in (1, 2, 3)}
+        chosen = set(self.always)  # the others cannot match without one of their first words
+        for key in firsts & self.pattern_keys.keys():
+            chosen.update(self.pattern_keys[key])
+        for index in sorted(chosen):
+            order, family, source, compiled, _ = self.patterns[index]
             for hit in compiled.finditer(joined):
                 first = bisect_right(starts, hit.start()) - 1
                 last = bisect_right(starts, max(hit.end() - 1, hit.start()))
                 out.append((order, family, source, first, max(last, first + 1)))
         return out
+
+
+_META = frozenset(".^$*+?{}[]()|\\")
+
+
+def _literal_prefix(text: str) -> str:
+    """Return the plain characters `text` starts with (less one a quantifier makes optional)."""
+    out: list[str] = []
+    for ch in text:
+        if ch in _META:
+            if ch in "?*{" and out:
+                out.pop()
+            break
+        out.append(ch)
+    return "".join(out).lower()
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Return texts one of which every match of `pattern` starts with (at a word), else None.
+
+    Only a leading literal, or a leading group of literal alternatives
+    ("\\b(?:took|swallowed) ..."), is read; anything else gives None and the
+    pattern is always tried. A text without any of them cannot match, so the
+    regular expression is skipped (most patterns, on most texts).
+    """
+    rest = pattern
+    while rest.startswith(("\\b", "^")):
+        rest = rest[2:] if rest.startswith("\\b") else rest[1:]
+    if not rest.startswith("(?:"):
+        literal = _literal_prefix(rest)
+        return (literal,) if len(literal) >= 2 else None
+    depth, parts, start, index = 0, [], 3, 3
+    while index < len(rest):
+        ch = rest[index]
+        if ch == "\\":
+            index += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif ch == ")":
+            parts.append(rest[start:index])
+            if rest[index + 1:index + 2] in ("?", "*", "{"):
+                return None  # the group is optional
+            literals = tuple(_literal_prefix(part) for part in parts)
+            return literals if all(len(lit) >= 2 for lit in literals) else None
+        elif ch == "|" and not depth:
+            parts.append(rest[start:index])
+            start = index + 1
+        index += 1
+    return None
 
 
 def _learned(text: str) -> Verdict:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.flows.safety_text import FILLERS, fold, forms, squash, words
+from bot.flows.safety_text import FILLERS, SPELLED_OUT, fold, forms, squash, words
 
 GAP = 5
 MAX_VARIANTS = 400
@@ -314,8 +314,10 @@ class Lookup:
                     part = raw[start:end]
                     if before is None or len(before) >= 5 or (len(part) < 2 and part != "i"):
                         continue
-                    if squash(part) in self.exact:
-                        candidate = (*before, part)
+                    if squash(part) in self.exact or part in _RUN_TOGETHER_FORMS or (
+                            len(part) >= 5 and part.isalpha()
+                            and sounds_like(part) in self.sounds):
+                        candidate = (*before, *_RUN_TOGETHER_FORMS.get(part, (part,)))
                         current = best[end]
                         if current is None or len(candidate) < len(current):
                             best[end] = candidate
@@ -325,6 +327,11 @@ class Lookup:
         self.split_cache[raw] = result
         return result
 
+
+# Texting forms a run-together word may hold ("iwannadie", "imgonnakms"), spelled
+# out; short ones only when they cannot be read otherwise.
+_RUN_TOGETHER_FORMS = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()
+                       if key.isalpha() and (len(key) >= 4 or key in ("im", "ima", "ive"))}
 
 _SOFT_C = re.compile(r"c(?=[ei])")
 _SOFT_G = re.compile(r"g(?=[ei])")

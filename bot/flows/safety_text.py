@@ -111,6 +111,9 @@ SPELLED_OUT = {
     "mahself": "myself", "maself": "myself", "muhself": "myself", "w": "with",
     "gon": "going to", "msg": "message", "msgs": "messages", "4ever": "forever",
     "4eva": "forever", "foreva": "forever", "4evr": "forever", "toas": "todas",
+    # added in the fifth pass: a dropped letter in the texting forms
+    "wnna": "want to", "wnat": "want", "gnna": "going to", "lif": "life", "lfe": "life",
+    "lyf": "life",
     "toos": "todos", "tonce": "entonces",
 }
 _SPELLED = {key: tuple(value.split()) for key, value in SPELLED_OUT.items()}
