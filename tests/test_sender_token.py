@@ -3,8 +3,9 @@ API call, so database waits in the re-check never bunch calls above the rate (in
 
 On SQLite and PostgreSQL: the order of re-check, token and call observed on the real
 database's statements; a participant who texts STOP while their text waits takes no token;
-and a database lock of 1.5 s in the middle of a run leaves no second with more calls
-than the rate allows.
+at 1/s with 8 in flight a re-check is still at most 0.5 s older than its token; and a
+database lock of 1.5 s in the middle of a run leaves no second with more calls than the
+rate allows. Also the bucket's `acquire(may)` and `wait_ready`, which take no token.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -26,6 +27,7 @@ from bot.domain.people import add_coach, add_participant
 from bot.inbound.consent import opt_out
 from bot.models import Participant
 from bot.outbox.queue import queue_message
+from bot.sending.ratelimit import TokenBucket
 from bot.sending.sender import OutboxSender
 from bot.services import build_services
 from tests.conftest import make_config
@@ -52,10 +54,13 @@ def any_services(any_db_url):
 
 
 class Events:
-    """What happened, in order: each re-check's read, each token granted, each API call."""
+    """What happened, in order: each re-check's read, each token granted, each API call;
+    with when (the services' clock; for a token, the time the bucket granted it)."""
 
     def __init__(self, services: Any, sender: OutboxSender) -> None:
+        self.services = services
         self.seen: list[str] = []
+        self.at: dict[str, list[float]] = {"recheck": [], "token": [], "call": []}
         self._lock = threading.Lock()
         event.listen(services.db.engine, "before_cursor_execute", self._statement)
         acquire = sender.bucket.acquire
@@ -63,14 +68,15 @@ class Events:
         def counted(*args: Any, **kwargs: Any) -> Any:
             granted = acquire(*args, **kwargs)
             if granted is not None:
-                self.add("token")
+                self.add("token", granted)
             return granted
 
         sender.bucket.acquire = counted  # type: ignore[method-assign]
 
-    def add(self, what: str) -> None:
+    def add(self, what: str, at: float | None = None) -> None:
         with self._lock:
             self.seen.append(what)
+            self.at[what].append(self.services.clock.now().timestamp() if at is None else at)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if RECHECK.search(statement):
@@ -118,17 +124,58 @@ def test_the_token_comes_after_the_recheck_and_stop_at_send_time_takes_none(any_
     assert fake.sent == [(COACH, "to the coach")]
 
 
+def test_at_one_a_second_each_text_is_rechecked_at_most_half_a_second_before_its_token(
+        any_services):
+    services = any_services
+    fake = services.sender = ScriptedSender(services.clock)
+    for n in range(6):
+        queue(services, None, f"text {n}", phone=COACH)
+    # 8 threads could each re-check at once and then wait up to 8 s for their tokens, the
+    # STOP check 8 s stale; one re-checks at a time, when its token is due within 0.5 s.
+    sender = OutboxSender(services, rate=1, max_in_flight=8, **virtual_time(services.clock))
+    events = Events(services, sender)
+    try:
+        assert sender.drain().sent == 6
+    finally:
+        sender.stop()
+    assert len(fake.sent) == 6
+    rechecks, tokens = events.at["recheck"], events.at["token"]
+    assert len(rechecks) == len(tokens) == 6
+    assert all(0 <= token - recheck <= 0.5 + 1e-6
+               for recheck, token in zip(rechecks, tokens, strict=True)), (rechecks, tokens)
+    assert tokens[-1] - tokens[0] == pytest.approx(5, abs=0.01)  # still 1 a second
+
+
+def test_the_bucket_takes_no_token_when_asked_not_to_and_none_while_waiting_ready():
+    clock = FrozenClock(NOON)
+    bucket = TokenBucket(1, **virtual_time(clock))
+    start = NOON.timestamp()
+    assert bucket.acquire(lambda: False) is None  # a token was there: it stays
+    assert bucket.acquire() == start  # at once
+    bucket.wait_ready(0.5)  # the next is due at +1 s: wait until +0.5 s, take nothing
+    assert clock.now().timestamp() == pytest.approx(start + 0.5, abs=1e-5)
+    asked = []
+
+    def may() -> bool:
+        asked.append(clock.now())
+        return True
+
+    assert bucket.acquire(may) == pytest.approx(start + 1)
+    assert asked == [NOON + timedelta(seconds=0.5), NOON + timedelta(seconds=1)]  # then took
+
+
 def _hold_the_write_lock(url: str, seconds: float, held: threading.Event) -> None:
     """Hold the database's write lock (SQLite) or the outbox's row locks (PostgreSQL)."""
+    conn: Any
     if url.startswith("sqlite"):
         conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
     else:
-        conn = psycopg.connect(make_url(url).set(drivername="postgresql")  # type: ignore[assignment]
+        conn = psycopg.connect(make_url(url).set(drivername="postgresql")
                                .render_as_string(hide_password=False))
         conn.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")  # FOR UPDATE waits; reads do not
     held.set()
-    time.sleep(seconds)
+    time.sleep(seconds)  # the lock's length, in real time: what the sender must wait out
     conn.commit()
     conn.close()
 
