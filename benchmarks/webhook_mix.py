@@ -158,31 +158,37 @@ def _form(phone: str, body: str) -> str:
     return urllib.parse.urlencode({"From": phone, "Body": body})
 
 
-def mix_lines(program: Program, count: int, seed_value: int = 15) -> list[str]:
-    """Return `count` request lines in MIX's proportions (see the module rules)."""
+def mix(program: Program, count: int, seed_value: int = 15) -> list[tuple[str, str]]:
+    """Return `count` (kind, request line) pairs in MIX's proportions (see the module rules)."""
     rng = random.Random(seed_value)
     kinds = [kind for kind, share in MIX.items() for _ in range(share)]
     drafts = {c: list(ids) for c, ids in program.drafts.items()}
     alerts = {c: list(ids) for c, ids in program.alerts.items()}
     answered = 0
-    lines = []
+    pairs = []
     for _ in range(count):
         kind = rng.choice(kinds)
         veteran = rng.randrange(program.size)
         if kind == "checkin":
             who = program.size + answered % program.pool
             answered += 1
-            lines.append(_form(phone_for(who), rng.choice(("3", "about a 6", "7", "5", "4/10"))))
+            line = _form(phone_for(who), rng.choice(("3", "about a 6", "7", "5", "4/10")))
         elif kind == "keyword":
-            lines.append(_form(phone_for(veteran), rng.choice(KEYWORDS)))
+            line = _form(phone_for(veteran), rng.choice(KEYWORDS))
         elif kind == "fallback":
-            lines.append(_form(phone_for(veteran), rng.choice(FALLBACK)))
+            line = _form(phone_for(veteran), rng.choice(FALLBACK))
         elif kind == "crisis":
-            lines.append(_form(phone_for(veteran), rng.choice(CRISIS)))
+            line = _form(phone_for(veteran), rng.choice(CRISIS))
         else:
             coach = rng.randrange(program.coaches)
-            lines.append(_form(coach_phone_for(coach), _command(rng, coach, drafts, alerts)))
-    return lines
+            line = _form(coach_phone_for(coach), _command(rng, coach, drafts, alerts))
+        pairs.append((kind, line))
+    return pairs
+
+
+def mix_lines(program: Program, count: int, seed_value: int = 15) -> list[str]:
+    """Return the request lines of `mix` (the same seed gives the same lines), without kinds."""
+    return [line for _, line in mix(program, count, seed_value)]
 
 
 def _command(rng: random.Random, coach: int, drafts: dict[int, list[int]],

@@ -28,7 +28,6 @@ from typing import Any
 import floor_app
 from harness import (
     ROOT,
-    coach_phone_for,
     fresh_postgres,
     machine_note,
     migrate,
@@ -36,23 +35,9 @@ from harness import (
     sqlite_url,
     write_config,
 )
-from webhook_mix import CRISIS, FALLBACK, KEYWORDS, MIX, mix_lines, seed_program
+from webhook_mix import MIX, mix, seed_program
 
 from bot import create_app
-
-
-def kind_of(form: dict[str, str], coach_phones: set[str]) -> str:
-    """Return which part of the mix a request line belongs to."""
-    body = form["Body"]
-    if form["From"] in coach_phones:
-        return "coach"
-    if body in KEYWORDS:
-        return "keyword"
-    if body in CRISIS:
-        return "crisis"
-    if body in FALLBACK:
-        return "fallback"
-    return "checkin"
 
 
 def timed(client: Any, forms: list[dict[str, str]]) -> tuple[float, float, list[float]]:
@@ -75,10 +60,11 @@ def run(backend: str, texts: int, size: int) -> None:
         migrate(url)
         pool = max(10, texts * MIX["checkin"] // 100 // 3 + 1)
         program = seed_program(url, size, pool)
-        forms = []
-        for index, line in enumerate(mix_lines(program, texts)):
+        kinds, forms = [], []
+        for index, (kind, line) in enumerate(mix(program, texts)):
             form = dict(urllib.parse.parse_qsl(line))
             form.update(MessageSid=f"SMcpu{index:08d}", To="+12025550100", NumMedia="0")
+            kinds.append(kind)
             forms.append(form)
         floor_target = (fresh_postgres("peerline_bench_floor").replace(
             "postgresql+psycopg://", "postgresql://") if postgres
@@ -90,13 +76,12 @@ def run(backend: str, texts: int, size: int) -> None:
                                                          flows={"dir": str(ROOT / "flows")}))
         app = create_app()
         client = app.test_client()
-        coach_phones = {coach_phone_for(index) for index in range(program.coaches)}
         cpu, wall, each = timed(client, forms)
         app.extensions["peerline"].db.dispose()
         del os.environ["PEERLINE_CONFIG"]  # the next backend's seeding reads its own
     by_kind: dict[str, list[float]] = collections.defaultdict(list)
-    for form, seconds in zip(forms, each, strict=True):
-        by_kind[kind_of(form, coach_phones)].append(seconds)
+    for kind, seconds in zip(kinds, each, strict=True):
+        by_kind[kind].append(seconds)
     print(f"\n== {backend}: {texts:,} texts of the mix, {size:,} veterans with a history")
     print(f"   {'':<26}{'CPU ms':>8}{'wall ms':>9}   per text")
     print(f"   {'durable floor':<26}{floor_cpu / texts * 1000:>8.2f}"

@@ -1,4 +1,10 @@
-"""A token bucket with an injected time source and sleep, so tests run it in virtual time."""
+"""A token bucket with an injected time source and sleep, so tests run it in virtual time.
+
+Rules: at most `rate` tokens a second with at most `burst` saved up; a token is
+taken only by `acquire`, and `acquire(may)` asks `may` under the bucket's lock
+just before it takes one, so a caller that may no longer use a token (the
+sender's circuit opened while it waited) takes none. `wait_ready` only waits.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +38,28 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
 
-    def acquire(self) -> float:
-        """Take one token, sleeping until one is there; return the time it was granted."""
+    def acquire(self, may: Callable[[], bool] | None = None) -> float | None:
+        """Take one token, sleeping until one is there; return the time it was granted.
+
+        With `may`, ask it just before taking the token (and after each sleep): when it
+        says no, return None with no token taken.
+        """
         with self._lock:
             while True:
+                if may is not None and not may():
+                    return None
                 self._refill()
                 if self._tokens >= 1.0 - 1e-6:  # float and microsecond clocks
                     self._tokens -= 1.0
                     return self._last
                 self._sleep((1.0 - self._tokens) / self.rate)
+
+    def wait_ready(self, within: float) -> None:
+        """Sleep until a token will be there within `within` seconds; take none."""
+        while True:
+            with self._lock:
+                self._refill()
+                short = 1.0 - self._tokens - within * self.rate
+            if short <= 1e-6:
+                return
+            self._sleep(short / self.rate)

@@ -30,16 +30,28 @@ Invariants (what the rest of PeerLine may rely on):
    to a participant staff paused wait (re-checked hourly; a coach's own
    composed text still goes). Held
    rows (crisis pause) are never claimed.
-4. At most `twilio.max_messages_per_second` API calls start per second (a
-   token bucket in the one dispatching thread) and at most
-   `twilio.max_in_flight` are in flight at once (a small thread pool).
+4. At most `twilio.max_messages_per_second` API calls start per second and
+   at most `twilio.max_in_flight` sends are in flight at once (a small thread
+   pool fed by the one dispatching thread). Each sending thread takes its
+   token from the shared bucket after its row's re-check and just before the
+   API call, so a database wait in the re-check delays that call but never
+   bunches calls above the rate (with the token first, the calls granted
+   during a wait all went when it ended). A row that does not go takes no
+   token: the re-check settled it, or the circuit opened or the sender
+   stopped (it is unclaimed, its try undone; the bucket asks that under its
+   lock, just before taking). So that the re-check stays just before the
+   call, at most rate x AHEAD_SECONDS rows (at least one) are between their
+   re-check and their token, and one starts its re-check only when a token is
+   due within AHEAD_SECONDS: a re-check is at most about 0.5 s (plus its own
+   database wait) older than its call.
 5. A retryable failure (429, 5xx, network) is the provider's when no
    message was accepted, in this process, since the row's previous retryable
    failure (or it had none); else it is the row's own (bot/sending/circuit.py).
    The provider's: the row goes back to pending with due_at and tries
    unchanged (the claim's +1 undone), last_error kept, and the circuit opens:
-   nothing more is dispatched (the batch's rest is unclaimed, tries undone;
-   sends in flight finish and are judged alike). After a pause (1 s, doubled
+   nothing more is dispatched (the batch's rest is unclaimed, tries undone,
+   and so are rows re-checked but without their token; calls already made
+   finish and are judged alike). After a pause (1 s, doubled
    after each refused probe, at most 16 s, +/-10 % jitter) exactly one row is
    sent as a probe: the first due (priority, due_at, id) unless that is the
    row whose refusal last opened the circuit and others are due; then the
@@ -80,6 +92,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import random
 import socket
@@ -109,6 +122,7 @@ from bot.sms import SendError
 
 log = logging.getLogger(__name__)
 PAUSED_RECHECK = timedelta(hours=1)
+AHEAD_SECONDS = 0.5  # a send is re-checked at most about this long before its token (inv. 4)
 SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; replies
 
 
@@ -174,6 +188,7 @@ class OutboxSender:
                                      int(self.rate * self.lease.total_seconds() / 2)))
         self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="peerline-send")
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._ahead = threading.BoundedSemaphore(max(1, math.ceil(self.rate * AHEAD_SECONDS)))
         self._drain_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -329,7 +344,7 @@ class OutboxSender:
 
     def _send_one(self, claim: Claim, report: PassReport) -> None:
         try:
-            if not self._still_ours(claim, self.services.clock.now(), report):
+            if not self._recheck_and_take_token(claim, report):
                 return
             try:
                 result = self.services.sender.send(claim.to, claim.body,
@@ -344,6 +359,29 @@ class OutboxSender:
             self._record_success(claim, result, report)
         except Exception:  # noqa: BLE001 - the row stays claimed and is reclaimed after the lease
             log.exception("outbox row %s: could not record the outcome", claim.outbox_id)
+
+    def _recheck_and_take_token(self, claim: Claim, report: PassReport) -> bool:
+        """Re-check the row, then take its rate token; return whether to call the API now.
+
+        Invariant 4: the token comes after the re-check's database work, so a wait there
+        delays this call but never bunches calls. A row that may not go takes no token:
+        unclaimed (try undone) if the circuit opened or the sender stopped, left to the
+        re-check's verdict if it is no longer ours or its recipient opted out.
+        """
+        def may_go() -> bool:
+            return not self._stop.is_set() and self.circuit.allows(claim.outbox_id)
+
+        with self._ahead:  # at most ~AHEAD_SECONDS of sends between re-check and token
+            self.bucket.wait_ready(AHEAD_SECONDS)
+            if not may_go():
+                self._unclaim([claim])
+                return False
+            if not self._still_ours(claim, self.services.clock.now(), report):
+                return False
+            if self.bucket.acquire(may_go) is None:
+                self._unclaim([claim])
+                return False
+        return True
 
     def _callback(self, claim: Claim) -> str | None:
         """Return the status callback URL naming our message, so a status that beats our
@@ -445,14 +483,14 @@ class OutboxSender:
         return report
 
     def _dispatch(self, claims: list[Claim], report: PassReport) -> None:
-        """Start the claims' sends within the rate; unclaim the rest if stopped or paused."""
+        """Hand the claims to sending threads (they take the tokens); unclaim the rest if
+        stopped or paused."""
         def may_go(claim: Claim) -> bool:
             return not self._stop.is_set() and self.circuit.allows(claim.outbox_id)
 
         for index, claim in enumerate(claims):
             if may_go(claim):
                 self._slots.acquire()
-                self.bucket.acquire()
                 if may_go(claim):  # asked again: a refusal may have come while we waited
                     future = self._pool.submit(self._send_one, claim, report)
                     future.add_done_callback(lambda _f: self._slots.release())
