@@ -43,7 +43,7 @@ Rules (bot/sending/sender.py's invariants 1, 2, 3, 5 and 7 point here):
    Only the sends in flight at the crash can go twice, as with the lease.
 6. A claimed row ends in one state: sent, failed, cancelled or expired
    (`finish`: finished_at set, claimed_by cleared, the circuit forgets the
-   row), or pending again: retried or refused (bot/sending/sender.py invariant 5), or
+   row), or pending again: retried or refused (bot/sending/outcome.py), or
    given back unsent (`_unclaim`: its try undone, only while this sender
    still holds it).
 """
@@ -54,7 +54,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import random
 import socket
 import threading
 from dataclasses import dataclass, field, fields
@@ -72,13 +71,10 @@ from bot.models import Coach, Message, Nudge, Outbox, Participant
 from bot.outbox.delivery import MessageStatus, OutboxState
 from bot.sending.circuit import Circuit
 from bot.services import Services
-from bot.sms import SendError
 
 log = logging.getLogger(__name__)
 PAUSED_RECHECK = timedelta(hours=1)
 SENT_WHILE_PAUSED = frozenset({"compose", "reply"})  # a coach's own words; replies
-BACKOFF_BASE = 2.0  # seconds before the second try
-BACKOFF_CAP = 600.0
 
 
 @dataclass
@@ -121,17 +117,6 @@ class Claim:
     body: str
     participant_id: int | None
     attempts: int
-
-
-def refusal_code(error: SendError) -> str:
-    """Return e.g. "500/20500", "429" or "network": how the provider refused, no text."""
-    status = str(error.http_status) if error.http_status else "network"
-    return f"{status}/{error.code}" if error.code else status
-
-
-def backoff(attempts: int, rng: random.Random) -> float:
-    """Return seconds to wait after the `attempts`-th failed try (exponential, jittered)."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)) * (0.5 + rng.random())
 
 
 def _node() -> str:

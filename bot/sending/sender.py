@@ -1,15 +1,14 @@
 """Drain the outbox: claim due rows, re-check them, send them within the rate, record what happened.
 
 Invariants (what the rest of PeerLine may rely on). Each is stated in full once, in the
-module that enforces it: here for the dispatch loop, its threads, its passes and the
-outcome of a call; the others are pointed to.
+module that enforces it: here for the dispatch loop, its threads and its passes; the
+others are pointed to.
 
 1. Two senders never hold the same row, and crisis rows go first:
    bot/sending/claims.py rule 1.
 2. Nothing is lost, and only the sends in flight at a crash (at most
-   `twilio.max_in_flight`) can go twice: the lease (claims.py rule 2), and
-   the outcome is written after the API answers (a sender killed between the
-   call and that write leaves the row claimed until its lease runs out).
+   `twilio.max_in_flight`) can go twice: the lease (claims.py rule 2) and the
+   outcome written after the API answers (bot/sending/outcome.py rule 1).
    A live sender's sends are not repeated: besides the renewal in the send-time
    re-check, a background sender renews all its claims every lease / 3 (a
    heartbeat thread), so a slow call, a slow write after it or a slow batch is
@@ -35,30 +34,21 @@ outcome of a call; the others are pointed to.
    re-check and their token, and one starts its re-check only when a token is
    due within AHEAD_SECONDS: a re-check is at most about 0.5 s (plus its own
    database wait) older than its call.
-5. A retryable failure (429, 5xx, network) is the provider's when no
-   message was accepted, in this process, since the row's previous retryable
-   failure (or it had none); else it is the row's own (bot/sending/circuit.py).
-   The provider's: the row goes back to pending with due_at and tries
-   unchanged (the claim's +1 undone), last_error kept, and the circuit opens:
-   nothing more is dispatched (the batch's rest is unclaimed, tries undone,
-   and so are rows re-checked but without their token; calls already made
-   finish and are judged alike). After a pause (1 s, doubled
-   after each refused probe, at most 16 s, +/-10 % jitter) exactly one row is
-   sent as a probe (which one: claims.py rule 4). Any accepted send closes
-   the circuit and batches resume in due order within the rate; a refused
-   probe reopens it. The row's own: the try counts, the row backs off
-   exponentially with jitter (due_at moves) and fails after
-   `twilio.max_attempts` tries; the circuit is left as it is. So an outage
-   charges no row a try and keeps due order (but the probe the provider
-   accepts first may be the second-due text); a text the provider always
-   refuses neither holds the others back nor is tried forever while others
-   are accepted. A final error fails the row and its message, error kept;
-   21610 (recipient opted out at the carrier) also opts the participant out.
-   A pass that starts during a pause sends nothing; a pass that opens the
-   circuit waits out its first pause once and probes (so a one-pass sender,
-   `peerline tick`, gets past a text that always fails); the background loop
-   wakes when the probe is due. The circuit lives in memory, one per sender:
-   several sender processes pause and probe each on their own.
+5. A provider outage charges no row a try and keeps due order (but the probe
+   the provider accepts first may be the second-due text); a text the
+   provider always refuses neither holds the others back nor is tried forever
+   while others are accepted. Whose failure a refusal is, the pause and the
+   probe: bot/sending/circuit.py; what a refusal or a final error does to the
+   row: outcome.py rules 3 and 4; which row is the probe: claims.py rule 4.
+   Here: once the circuit opens nothing more is dispatched (the batch's rest
+   is unclaimed, tries undone, and so are rows re-checked but without their
+   token; calls already made finish and are judged alike), and while it is
+   open only its probe goes. A pass that starts during a pause sends nothing;
+   a pass that opens the circuit waits out its first pause once and probes
+   (so a one-pass sender, `peerline tick`, gets past a text that always
+   fails); the background loop wakes when the probe is due. The circuit lives
+   in memory, one per sender: several sender processes pause and probe each
+   on their own.
 6. The sender (all of bot/sending) never reads the wall clock for domain times
    (services.clock) and never sleeps except through its injected `sleep`, so
    tests run it in virtual time.
@@ -76,25 +66,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import update
 
 from bot.domain.coach_hours import coach_quiet
-from bot.domain.nudges import NudgeStatus
-from bot.inbound.consent import opt_out
-from bot.models import Message, Nudge, Outbox, Participant
-from bot.outbox.delivery import MessageStatus, OutboxState, advances
 from bot.sending.circuit import Circuit
-from bot.sending.claims import (
-    Claim,
-    ClaimRows,
-    PassReport,
-    backoff,
-    finish,
-    holder_name,
-    refusal_code,
-)
+from bot.sending.claims import Claim, ClaimRows, PassReport, holder_name
+from bot.sending.outcome import RecordOutcome
 from bot.sending.ratelimit import TokenBucket
 from bot.services import Services
 from bot.sms import SendError
@@ -103,7 +79,7 @@ log = logging.getLogger(__name__)
 AHEAD_SECONDS = 0.5  # a send is re-checked at most about this long before its token (inv. 4)
 
 
-class OutboxSender(ClaimRows):
+class OutboxSender(ClaimRows, RecordOutcome):
     """Claim and send due outbox rows; `drain()` once, or `start()` a background loop."""
 
     def __init__(self, services: Services, *, name: str | None = None,
@@ -184,67 +160,6 @@ class OutboxSender(ClaimRows):
                 self._unclaim([claim])
                 return False
         return True
-
-    def _callback(self, claim: Claim) -> str | None:
-        """Return the status callback URL naming our message, so a status that beats our
-        own write of the sid still finds it (bot/web/status.py); None without public_url."""
-        public = str(self.services.config.twilio.public_url or "").rstrip("/")
-        return f"{public}/sms/status?m={claim.message_id}" if public else None
-
-    def _record_success(self, claim: Claim, result: Any, report: PassReport) -> None:
-        """Mark the row and its message sent."""
-        now = self.services.clock.now()
-        with self.services.db.session() as session:
-            message = session.get(Message, claim.message_id)
-            assert message is not None
-            message.sid = result.sid
-            if advances(message.status, result.status) or message.status == MessageStatus.QUEUED:
-                message.status = result.status
-            if result.segments:
-                message.segments = result.segments
-            message.sent_at = message.updated_at = now
-            session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                state=OutboxState.SENT, finished_at=now, last_error=None))
-            session.execute(update(Nudge).where(Nudge.message_id == claim.message_id)
-                            .values(status=NudgeStatus.SENT))
-            if claim.participant_id:
-                session.execute(update(Participant).where(Participant.id == claim.participant_id)
-                                .values(last_outbound_at=now))
-        report.add("sent")
-
-    def _record_failure(self, claim: Claim, error: SendError, report: PassReport) -> None:
-        """Put the row back, back it off or fail it, as the error and the circuit say (inv. 5)."""
-        now = self.services.clock.now()
-        text = str(error)[:500]
-        if error.retryable and not self.circuit.refused(claim.outbox_id, refusal_code(error)):
-            with self.services.db.session() as session:  # the provider's failure: no try spent
-                session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                    state=OutboxState.PENDING, claimed_by=None, claimed_at=None, last_error=text,
-                    attempts=Outbox.attempts - 1))
-            report.add("refused")
-            log.info("outbox row %s refused while the provider fails (try not counted): %s",
-                     claim.outbox_id, text)
-            return
-        with self.services.db.session() as session:
-            message = session.get(Message, claim.message_id)
-            assert message is not None
-            if error.opted_out:
-                finish(session, self.circuit, claim.outbox_id, message, now, OutboxState.FAILED,
-                       MessageStatus.FAILED, text, error.code)
-                if claim.participant_id:
-                    opt_out(session, claim.participant_id, method="twilio:21610", now=now,
-                            message_id=claim.message_id)
-                report.add("failed")
-            elif error.retryable and claim.attempts < self.max_attempts:
-                session.execute(update(Outbox).where(Outbox.id == claim.outbox_id).values(
-                    state=OutboxState.PENDING, claimed_by=None, claimed_at=None, last_error=text,
-                    due_at=now + timedelta(seconds=backoff(claim.attempts, self.rng))))
-                report.add("retried")
-            else:
-                finish(session, self.circuit, claim.outbox_id, message, now, OutboxState.FAILED,
-                       MessageStatus.FAILED, text, error.code)
-                report.add("failed")
-        log.warning("outbox row %s try %d failed: %s", claim.outbox_id, claim.attempts, text)
 
     # -- passes -----------------------------------------------------------------------------
 
