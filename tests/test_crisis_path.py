@@ -27,7 +27,8 @@ from bot.core.recent_texts import RecentTexts
 from bot.inbound import pipeline, spool
 from bot.inbound.spool import pending_files, replay_spool, spool_path
 from bot.models import Escalation, Message, Outbox
-from bot.sending.sender import NODE, OutboxSender
+from bot.sending.claims import NODE
+from bot.sending.sender import OutboxSender
 from tests.conftest import (
     COACH_PHONE,
     PARTICIPANT_PHONE,

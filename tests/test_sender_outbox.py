@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.domain.nudges import approve, draft_nudge, pause_for_participant
 from bot.models import Nudge, Outbox, Participant
 from bot.outbox.queue import PRIORITY_ALERT, PRIORITY_CRISIS
-from bot.sending.claims import backoff
+from bot.sending.outcome import backoff
 from tests.conftest import COACH_PHONE, PARTICIPANT_PHONE
 from tests.sched_support import (
     BAD_NUMBER,
