@@ -7,7 +7,7 @@ Rules:
   contact the period counts from and the period's number, so a new contact
   starts over and a second period (overdue) reminds once more.
 - The text carries a first name and an id, never words; it waits in the
-  outbox for the end of the coach's quiet hours (scheduler/sender.py).
+  outbox for the end of the coach's quiet hours (bot/sending/claims.py).
 - Due veterans are read BATCH at a time in id order (keyset), each batch's
   once-marks in one query, until BATCH reminders are queued (the rest go next
   pass): veterans already reminded this period never hold the places of

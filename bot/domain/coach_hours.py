@@ -3,7 +3,7 @@
 Rules:
 - `[program] coach_quiet_hours` (empty = the veterans' `quiet_hours`), read in
   the coach's own time zone (`Coach.timezone`).
-- The sender (scheduler/sender.py) is the one place that holds a coach-bound
+- The sender (bot/sending/claims.py) is the one place that holds a coach-bound
   outbox row until then; writers only mark such rows `respect_quiet_hours`
   (crisis alerts never are). Others may ask when a text would leave, to say so.
 """

@@ -10,7 +10,7 @@ Rules:
   the coach, without the automated menu.
 - The coach is texted a notice with names and ids, never the words, at most
   once per veteran per hour; it waits for the end of the coach's quiet hours
-  (scheduler/sender.py holds it).
+  (bot/sending/claims.py holds it).
 - A veteran's COACH request (the `coach` flow's `escalate`) is an escalation
   of kind `coach_request`: ACK closes it, 24 hours without goes to staff.
 """

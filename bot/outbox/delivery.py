@@ -7,7 +7,7 @@ Rules:
 - One word each: the outbox row is "cancelled"; the message takes Twilio's own
   status word "canceled". The dashboard shows both as "Not sent (cancelled)".
 - Twilio's status callbacks (bot/web/status.py) and the sender's own writes
-  (bot/sending/sender.py) both move `Message.status` only forwards.
+  (bot/sending/outcome.py) both move `Message.status` only forwards.
 """
 
 from __future__ import annotations
