@@ -52,6 +52,7 @@ from bot.inbound import texts
 from bot.inbound.coach_sms import handle_coach_message, is_command
 from bot.inbound.consent import opt_in, opt_out
 from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
+from bot.inbound.lockhold import may_skip_lock, process_unlocked
 from bot.inbound.reading import Inbound, read_inbound, read_sender
 from bot.inbound.screen import UNREAD, screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
@@ -91,6 +92,19 @@ def handle_inbound(services: Services, sms: InboundSms,
 
 
 def _process(services: Services, message_id: int, now: datetime, verdict: Verdict) -> str:
+    """Process a stored message once; return its TwiML.
+
+    On SQLite the usual text holds the write lock only to check and write
+    (bot/inbound/lockhold.py); anything else is processed under the lock.
+    """
+    if may_skip_lock(services, verdict):
+        twiml = process_unlocked(services, message_id, now, verdict, route_message)
+        if twiml is not None:
+            return twiml
+    return _process_locked(services, message_id, now, verdict)
+
+
+def _process_locked(services: Services, message_id: int, now: datetime, verdict: Verdict) -> str:
     """Process a stored message once, under its row lock; return its TwiML.
 
     One joined read (bot/inbound/reading.py), then one writer (bot/runtime/writer.py)
