@@ -188,3 +188,40 @@ def test_a_crisis_found_only_in_the_stored_previous_text_is_answered(app, servic
     assert checks == [True]  # "die" alone screens clean; phase A's alert could not be
     with services.db.session() as session:  # written, so the text went the locked way
         assert session.scalars(select(Escalation.urgent)).all() == [True]
+
+
+def test_a_run_that_expires_on_the_text_is_processed_under_the_lock(app, services, people,
+                                                                      checks, clock):
+    assert "check-in time" in replies(post(app, "CHECKIN"))[0]
+    clock.advance(timedelta(days=3))  # past the check-in's expire_after (2 days)
+    late = replies(post(app, "5"))
+    # Ending the run is a row the late-answer check must see: phase A cannot keep it
+    # unwritten, so the text went the locked way (no phase B check) and was answered.
+    assert checks == [True]
+    assert late and "enjoyment" not in late[0]
+    assert answers(services) == []
+    with services.db.session() as session:
+        assert session.scalars(select(Run.status).where(
+            Run.flow_id == "weekly_checkin")).all() == ["expired"]
+
+
+def test_a_deferred_writer_keeps_only_what_no_later_read_looks_at(services, people):
+    from bot.runtime.runs import RunRow
+    from bot.runtime.writer import Writer
+
+    now = services.clock.now()
+    with services.db.session() as session:
+        participant = session.get(Participant, people["participant"])
+        writer = Writer(session, services, now)
+        writer.deferred = True
+        writer.set_participant(participant, "last_inbound_at", now)
+        writer.write()  # kept for later, not written
+        assert session.scalar(select(Participant.last_inbound_at)) is None
+        writer.add_run(RunRow(participant_id=participant.id, flow_id="weekly_checkin",
+                              flow_version="1", started_at=now, updated_at=now))
+        with pytest.raises(WriteOutsideLock):
+            writer.write()  # a later read would miss the run
+        writer.deferred = False
+        writer.write()
+        assert session.scalar(select(Participant.last_inbound_at)) == now
+        assert session.scalars(select(Run.flow_id)).all() == ["weekly_checkin"]
