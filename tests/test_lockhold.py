@@ -167,6 +167,7 @@ def test_phase_a_holds_no_lock_and_cannot_write(app, services, people):
         assert logs_reads(connection)
         with unlocked_reads(connection) as reads:
             found = connection.execute(select(Participant.status)).scalars().all()
+            assert not connection.connection.dbapi_connection.in_transaction  # no BEGIN
             # Another connection takes the write lock and commits without waiting.
             with engine.connect() as writer, writer.begin():
                 writer.execute(text("UPDATE participants SET name = 'Sam C'"))

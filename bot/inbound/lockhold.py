@@ -21,7 +21,9 @@ Rules:
   (bot/core/db.reads_unchanged). If each returns the same rows, the rows the
   Writer holds are the ones processing under the lock would make now, since
   processing decides only from those reads, the stored text and memory (the
-  time, the flows, the config): they are written and committed. If any read
+  time, the flows, the config): they are written and committed. (Each read
+  of phase A may have seen a different commit; that does not matter, since
+  all of them are checked against the one state the lock holds.) If any read
   differs (the text was processed by a racing copy, the participant, their
   coach, runs or answers changed), nothing is written and the text is
   processed again the locked way, from scratch.
