@@ -17,7 +17,8 @@ Rules (docs/architecture.md):
   CONFLICT (event_key) DO NOTHING: one per event, also against a concurrent
   writer), then, second phase, the texts of the escalations that went in
   (they carry the new `#ID`) with every other queued text (queue_messages_bulk),
-  and the audit rows.
+  the TwiML replies, the stored message, the audit rows and rows that need no id
+  back (`insert`: the inbox item of a free text).
 - Participant and stored-message changes are kept on the object too, so later
   jobs of the same batch see them; on an ORM object they are set as already
   stored (the Core UPDATE writes them), so the unit of work writes nothing.
