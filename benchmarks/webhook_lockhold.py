@@ -18,7 +18,9 @@ before. With gunicorn's workers on one lock, saturation is at most
 With `--workers N` the texts are dealt round-robin to N processes started
 together on the same database (two cores, one lock): texts/s and the lock
 waits then show what the hold costs; on a shared machine they move with the
-load average, which every run prints.
+load average, which every run prints. `--rate R` offers R texts/s in all, open
+loop (each process posts its share at its due time, and the time from due to
+answer is what the p99 counts), like benchmarks/paced.py over HTTP.
 """
 
 from __future__ import annotations
@@ -136,8 +138,8 @@ def _marking(function: Any) -> Any:
 
 
 def _post_all(config: str, forms: list[dict[str, str]], locked: bool,
-              results: Queue[Any] | None = None,
-              start: Any = None) -> tuple[float, list[dict[str, float]]]:
+              results: Queue[Any] | None = None, start: Any = None,
+              every: float = 0.0) -> tuple[float, list[dict[str, float]]]:
     os.environ["PEERLINE_CONFIG"] = config
     probe = Probe()
     probe.install()
@@ -148,12 +150,17 @@ def _post_all(config: str, forms: list[dict[str, str]], locked: bool,
     if start is not None:
         start.wait()
     began = time.perf_counter()
-    for form in forms:
+    for index, form in enumerate(forms):
         probe.current = {}
+        due = began + index * every  # open loop when paced: a late text waits in the count
+        if every:
+            time.sleep(max(0.0, due - time.perf_counter()))
         before = time.perf_counter()
         response = client.post("/sms/inbound", data=form)
         assert response.status_code == 200, response.status_code
         probe.current["request"] = time.perf_counter() - before
+        if every:
+            probe.current["late"] = time.perf_counter() - due
         probe.texts.append(probe.current)
     elapsed = time.perf_counter() - began
     app.extensions["peerline"].db.dispose()
@@ -173,7 +180,8 @@ def report(texts: list[dict[str, float]], kinds: list[str]) -> None:
         return [sum(v for k, v in row.items() if k.startswith(name)) for row in rows]
 
     print(f"   {'per text, ms':<34}{'mean':>7}{'p50':>7}{'p90':>7}{'p99':>7}")
-    for label, name in (("whole request (test client)", "request"),
+    rows = [("due time to answer (paced)", "late")] if "late" in texts[0] else []
+    for label, name in (*rows, ("whole request (test client)", "request"),
                         ("handle_inbound", "handle"),
                         ("write lock held, store", "store_"),
                         ("write lock held, processing", "process_"),
@@ -206,7 +214,7 @@ def report(texts: list[dict[str, float]], kinds: list[str]) -> None:
 
 
 def run(folder: str, seeded: str, forms: list[dict[str, str]], locked: bool, workers: int,
-        kinds: list[str]) -> None:
+        kinds: list[str], rate: float = 0.0) -> None:
     """Copy the seeded database, post the forms with `workers` processes, print the holds."""
     name = "locked" if locked else "unlocked"
     target = os.path.join(folder, f"{name}.db")
@@ -223,8 +231,9 @@ def run(folder: str, seeded: str, forms: list[dict[str, str]], locked: bool, wor
     context = multiprocessing.get_context("spawn")  # each run patches a process of its own
     results: Queue[Any] = context.Queue()
     start = context.Event()
+    every = workers / rate if rate else 0.0
     procs = [context.Process(target=_post_all,
-                             args=(config, forms[i::workers], locked, results, start))
+                             args=(config, forms[i::workers], locked, results, start, every))
              for i in range(workers)]
     for proc in procs:
         proc.start()
@@ -250,6 +259,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="baseline/change pairs")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="texts/s offered in all, open loop (0: as fast as they go)")
     args = parser.parse_args()
     print(f"write-lock hold per text, in-process, SQLite, the mix; {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="peerline-lockhold-") as folder:
@@ -269,7 +280,8 @@ def main() -> None:
         for round_ in range(args.rounds):
             order = (True, False) if round_ % 2 == 0 else (False, True)
             for locked in order:
-                run(folder, os.path.join(folder, "seed.db"), forms, locked, args.workers, kinds)
+                run(folder, os.path.join(folder, "seed.db"), forms, locked, args.workers, kinds,
+                    args.rate)
 
 
 if __name__ == "__main__":
