@@ -226,3 +226,28 @@ def test_a_deferred_writer_keeps_only_what_no_later_read_looks_at(services, peop
         writer.write()
         assert session.scalar(select(Participant.last_inbound_at)) == now
         assert session.scalars(select(Run.flow_id)).all() == ["weekly_checkin"]
+
+
+def test_two_answers_at_once_each_answer_one_question(app, services, people, checks):
+    for trial in range(4):
+        assert "check-in time" in replies(post(app, "CHECKIN", sid=f"SMstart{trial}"))[0]
+        barrier = threading.Barrier(2)
+        got: dict[str, Any] = {}
+
+        def answer(value: str, trial: int = trial, barrier: threading.Barrier = barrier,
+                   got: dict[str, Any] = got) -> None:
+            barrier.wait(timeout=10)
+            got[value] = post(app, value, sid=f"SMat{trial}x{value}")
+
+        threads = [threading.Thread(target=answer, args=(value,)) for value in ("3", "8")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        texts = [replies(response)[0] for response in got.values()]
+        # One answered the pain question and one the next: never both the same step.
+        assert sum("enjoyment of life" in text for text in texts) == 1
+        assert sum("general activity" in text for text in texts) == 1
+        last = answers(services)[-2:]
+        assert [variable for variable, _ in last] == ["pain", "enjoyment"]
+        assert sorted(value for _, value in last) == ["3", "8"]
