@@ -19,6 +19,15 @@ Rules on reading:
   a snapshot while the webhook writes; on PostgreSQL it is READ ONLY. Writing
   in it fails. A page that must also write (an audit row) does so in its own
   short `session()`, and renders its template after both have ended.
+
+Rules on reading outside the write lock (the webhook's SQLite engine, for
+bot/inbound/lockhold.py):
+- Inside `unlocked_reads()` a connection begins no transaction (each SELECT
+  reads the latest commit under WAL, never waiting for the write lock), logs
+  the rows every read returned, and raises WriteOutsideLock before any
+  statement that is not a SELECT runs.
+- `reads_unchanged()`, once the connection holds the write lock, runs every
+  logged read again: the same rows mean the same decisions as under the lock.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Table, create_engine, event, func, insert, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +60,7 @@ LOCK_POLL_S = 0.001  # at most this long between tries for SQLite's write lock
 READING = "peerline_reading"  # execution option of Database.reading()'s connections
 WRITING = "peerline_writing"
 MODE = "peerline_mode"  # a pooled SQLite connection's pragmas: READING or WRITING
+UNLOCKED = "peerline_unlocked"  # execution option inside unlocked_reads(): no BEGIN at all
 _short_waits: contextvars.ContextVar[bool] = contextvars.ContextVar("peerline_short_waits",
                                                                     default=False)
 
@@ -85,7 +95,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, poll_lock: 
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            if conn.get_execution_options().get(READING):
+            options = conn.get_execution_options()
+            if options.get(UNLOCKED):
+                return  # unlocked_reads(): each read is its own snapshot, nothing is written
+            if options.get(READING):
                 # A reader: a WAL snapshot, no write lock; query_only makes a write fail.
                 if conn.info.get(MODE) != READING:
                     conn.exec_driver_sql("PRAGMA query_only=ON")
@@ -140,10 +153,102 @@ def _begin_immediate(conn: Any, busy_timeout_ms: int) -> None:
         delay = min(delay * 2, LOCK_POLL_S)
 
 
+class WriteOutsideLock(Exception):
+    """A statement that is not a read was about to run inside unlocked_reads()."""
+
+
+class _ReadLogCursor(sqlite3.Cursor):
+    """A cursor that fetches each read whole, logs its rows, then hands them out."""
+
+    _rows: list[Any] | None = None
+    _at = 0
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _ReadLogCursor:
+        """Run a SELECT and log (sql, parameters, rows); refuse anything else."""
+        if not sql.lstrip()[:6].upper() == "SELECT":
+            raise WriteOutsideLock(sql.split(None, 1)[0] if sql.strip() else "?")
+        super().execute(sql, parameters)
+        self._rows, self._at = super().fetchall(), 0
+        frozen = tuple(parameters) if isinstance(parameters, list | tuple) else dict(parameters)
+        cast(_ReadLogConnection, self.connection).reads.append((sql, frozen, self._rows))
+        return self
+
+    def executemany(self, sql: str, parameters: Any, /) -> _ReadLogCursor:
+        """Refuse: only writes run many times."""
+        raise WriteOutsideLock(sql.split(None, 1)[0] if sql.strip() else "?")
+
+    def fetchone(self) -> Any:
+        """Return the next logged row (None at the end)."""
+        rows = self.fetchmany(1)
+        return rows[0] if rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        """Return up to `size` more logged rows."""
+        rows, end = self._rows or [], self._at + (self.arraysize if size is None else size)
+        found, self._at = rows[self._at:end], min(len(rows), end)
+        return found
+
+    def fetchall(self) -> list[Any]:
+        """Return the logged rows not handed out yet."""
+        rows = self._rows or []
+        found, self._at = rows[self._at:], len(rows)
+        return found
+
+
+class _ReadLogConnection(sqlite3.Connection):
+    """The webhook's SQLite connection: while `reads` is a list, its cursors log reads."""
+
+    reads: Any = None  # list of (sql, parameters, rows) inside unlocked_reads()
+
+    def cursor(self, factory: Any = sqlite3.Cursor) -> Any:
+        """Return a cursor; a logging one inside unlocked_reads()."""
+        return super().cursor(_ReadLogCursor if self.reads is not None else factory)
+
+
+Reads = list[tuple[str, Any, list[Any]]]
+
+
+def logs_reads(connection: Connection) -> bool:
+    """Tell whether `connection` can run unlocked_reads() (the webhook's SQLite engine)."""
+    return isinstance(connection.connection.dbapi_connection, _ReadLogConnection)
+
+
+@contextmanager
+def unlocked_reads(connection: Connection) -> Iterator[Reads]:
+    """Run reads on `connection` outside the write lock; yield the log of what they returned."""
+    raw = cast(_ReadLogConnection, connection.connection.dbapi_connection)
+    if connection.in_transaction() or raw.in_transaction:
+        raise RuntimeError("unlocked_reads() needs a connection outside any transaction")
+    log: Reads = []
+    raw.reads = log
+    connection.execution_options(**{UNLOCKED: True})
+    try:
+        yield log
+    finally:
+        raw.reads = None
+        connection.execution_options(**{UNLOCKED: False})
+
+
+def reads_unchanged(connection: Connection, reads: Reads) -> bool:
+    """Run every logged read again (hold the write lock); tell whether each returns the same."""
+    cursor = cast(_ReadLogConnection, connection.connection.dbapi_connection).cursor()
+    try:
+        return all(cursor.execute(sql, parameters).fetchall() == rows
+                   for sql, parameters, rows in reads)
+    finally:
+        cursor.close()
+
+
 def make_webhook_engine(url: str) -> Engine:
-    """Return an Engine for the webhook: the same database, short lock and statement waits."""
+    """Return an Engine for the webhook: the same database, short lock and statement waits.
+
+    SQLite's connections can log reads (unlocked_reads) for bot/inbound/lockhold.py.
+    """
     if url.startswith("sqlite"):
-        return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS, poll_lock=True)
+        connect_args = {"check_same_thread": False, "timeout": WEBHOOK_WAIT_MS / 1000,
+                        "factory": _ReadLogConnection}
+        return make_engine(url, busy_timeout_ms=WEBHOOK_WAIT_MS, poll_lock=True,
+                           connect_args=connect_args)
     options = f"-c lock_timeout={WEBHOOK_WAIT_MS} -c statement_timeout={WEBHOOK_STATEMENT_MS}"
     # No ping per checkout: it is a round trip per transaction, two per text (benchmarks/
     # webhook.py). A connection the server dropped fails its first statement instead, which

@@ -17,16 +17,15 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from bot.models import Coach, InboxItem, Message, Participant
-from bot.outbox.queue import PRIORITY_ALERT, QueuedText, queue_messages_bulk
-from bot.services import Services
+from bot.outbox.queue import PRIORITY_ALERT, QueuedText
 
 RELAY_WINDOW = timedelta(hours=48)
 NOTICE_EVERY = timedelta(hours=1)
@@ -43,10 +42,16 @@ def escalation_kind(flow_id: str) -> str:
 
 @dataclass(frozen=True)
 class Passed:
-    """A veteran's text put in the inbox: what to tell them, and whether to add the menu."""
+    """A veteran's text put in the inbox: what to tell them, and whether to add the menu.
+
+    `item` (the InboxItem row) and `notice` (the coach's text, if due) are what
+    to store: the caller's Writer stores them (bot/runtime/apply.py).
+    """
 
     reply: str
     in_conversation: bool
+    item: dict[str, Any] = field(default_factory=dict)
+    notice: QueuedText | None = None
 
 
 def notice_text(participant: Participant) -> str:
@@ -56,17 +61,19 @@ def notice_text(participant: Participant) -> str:
             f"Reply TEXT P{pid} your words, or open the dashboard")
 
 
-_ITEMS = cast(Table, InboxItem.__table__)
+INBOX_ITEMS = cast(Table, InboxItem.__table__)
 _MESSAGES = cast(Table, Message.__table__)
 # Built once (the fallback path runs them for every free text): whether the coach was
 # told of this veteran's words in the last hour, and whether they relayed words lately.
+# `direction` is a literal: SQLite compiles a statement again at every run when a bound
+# value is compared with a partial index's WHERE (ix_messages_unprocessed).
 _LATELY = select(
-    exists().where(_ITEMS.c.participant_id == bindparam("pid"),
-                   _ITEMS.c.notified_at >= bindparam("noticed_since")),
+    exists().where(INBOX_ITEMS.c.participant_id == bindparam("pid"),
+                   INBOX_ITEMS.c.notified_at >= bindparam("noticed_since")),
     exists().where(_MESSAGES.c.participant_id == bindparam("pid"),
-                   _MESSAGES.c.direction == "out", _MESSAGES.c.kind == "compose",
+                   _MESSAGES.c.direction == literal_column("'out'"),
+                   _MESSAGES.c.kind == "compose",
                    _MESSAGES.c.created_at >= bindparam("relayed_since")))
-_ADD_ITEM = insert(_ITEMS)
 
 
 def _lately(session: Session, participant_id: int, now: datetime) -> tuple[bool, bool]:
@@ -76,11 +83,12 @@ def _lately(session: Session, participant_id: int, now: datetime) -> tuple[bool,
     return bool(row[0]), bool(row[1])
 
 
-def to_inbox(session: Session, services: Services, participant: Participant, message: Any,
-             now: datetime) -> Passed | None:
-    """Put the veteran's text in their coach's inbox; None when there is no active coach.
+def pass_to_inbox(session: Session, participant: Participant, message: Any,
+                  now: datetime) -> Passed | None:
+    """Plan the inbox item, the coach's notice and the reply for the text; write nothing.
 
-    Core statements (one read, one or three inserts): every free text comes this way.
+    One Core read (the caller writes the item, and the notice when due): every
+    free text comes this way; None when there is no active coach.
     """
     coach = session.get(Coach, participant.coach_id)  # loaded with the text: no query
     message_id = getattr(message, "id", None)
@@ -88,18 +96,16 @@ def to_inbox(session: Session, services: Services, participant: Participant, mes
         return None
     noticed, talking = _lately(session, participant.id, now)
     notify = not noticed and bool(coach.phone)
-    session.execute(_ADD_ITEM, {"participant_id": participant.id, "coach_id": coach.id,
-                                "message_id": message_id, "created_at": now,
-                                "notified_at": now if notify else None})
-    if notify:
-        queue_messages_bulk(session, [QueuedText(
-            phone=coach.phone or "", body=notice_text(participant), kind="inbox_notice",
-            now=now, coach_id=coach.id, to_participant=False, respect_quiet_hours=True,
-            priority=PRIORITY_ALERT, urgent=True)])
+    notice = QueuedText(
+        phone=coach.phone or "", body=notice_text(participant), kind="inbox_notice",
+        now=now, coach_id=coach.id, to_participant=False, respect_quiet_hours=True,
+        priority=PRIORITY_ALERT, urgent=True) if notify else None
     reply = (f"Sent to {coach.first_name}." if talking else
              f"Thanks, {participant.first_name}. I passed your words to {coach.first_name}, "
              "your coach.")
-    return Passed(reply, talking)
+    return Passed(reply, talking, {"participant_id": participant.id, "coach_id": coach.id,
+                                   "message_id": message_id, "created_at": now,
+                                   "notified_at": now if notify else None}, notice)
 
 
 def unread_count(session: Session, coach: Coach) -> int:

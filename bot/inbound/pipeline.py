@@ -5,7 +5,11 @@ Rules (SPEC §6):
   the process dies, the message stays stored with `processed_at` empty and
   `recover_unprocessed` (a scheduler job) answers it later through the outbox.
 - A MessageSid is processed once: the row is locked while it is processed and
-  a repeat gets the stored TwiML back, also when two copies race.
+  a repeat gets the stored TwiML back, also when two copies race. On SQLite
+  the usual text (no crisis or concern, an enrolled participant, not STOP or
+  START) is read and routed outside the write lock, which is then held only
+  to check those reads again and write (bot/inbound/lockhold.py); a racing
+  copy fails that check and is processed again under the lock.
 - Order for an enrolled participant: crisis phrases, consent keywords
   (STOP/START/HELP), then the flow engine. Coaches go to coach commands.
   Unknown numbers get one short note a day and no flow. Crisis language from
@@ -19,7 +23,8 @@ Rules (SPEC §6):
   one INSERT, its own commit), then one joined read (bot/inbound/reading.py: the row lock,
   the participant and coach, the active run, the previous text) and Core
   writes through one Writer (bot/runtime/writer.py: run, answer, reply,
-  participant, message); no ORM unit-of-work flush.
+  participant, message); no ORM unit-of-work flush. (On SQLite the joined
+  read runs once more, on the raw connection, as lockhold.py's check.)
 - The webhook's database work runs under `services.db.short_waits()`: a lock
   or statement that takes more than ~3 s counts as the database being down.
   A crisis or concern text whose store took over SLOW_STORE seconds is
@@ -52,6 +57,7 @@ from bot.inbound import texts
 from bot.inbound.coach_sms import handle_coach_message, is_command
 from bot.inbound.consent import opt_in, opt_out
 from bot.inbound.crisis import handle_if_crisis, handle_other_crisis
+from bot.inbound.lockhold import may_skip_lock, process_unlocked
 from bot.inbound.reading import Inbound, read_inbound, read_sender
 from bot.inbound.screen import UNREAD, screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
@@ -91,6 +97,19 @@ def handle_inbound(services: Services, sms: InboundSms,
 
 
 def _process(services: Services, message_id: int, now: datetime, verdict: Verdict) -> str:
+    """Process a stored message once; return its TwiML.
+
+    On SQLite the usual text holds the write lock only to check and write
+    (bot/inbound/lockhold.py); anything else is processed under the lock.
+    """
+    if may_skip_lock(services, verdict):
+        twiml = process_unlocked(services, message_id, now, verdict, route_message)
+        if twiml is not None:
+            return twiml
+    return _process_locked(services, message_id, now, verdict)
+
+
+def _process_locked(services: Services, message_id: int, now: datetime, verdict: Verdict) -> str:
     """Process a stored message once, under its row lock; return its TwiML.
 
     One joined read (bot/inbound/reading.py), then one writer (bot/runtime/writer.py)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain.inbox import to_inbox
+from bot.domain.inbox import INBOX_ITEMS, pass_to_inbox
 from bot.domain.program_arc import STARTABLE
 from bot.flows.engine import Event, Expire, Message, Start, Timeout, advance
 from bot.flows.keywords import normalize_keyword
@@ -137,7 +137,12 @@ class Batch:
                 return [late]  # before fallback: say how to restart, not the generic menu
         passed = None
         if target is None:  # the veteran's own words: to the coach's inbox (domain/inbox.py)
-            passed = to_inbox(self.session, self.services, participant, message, now)
+            passed = pass_to_inbox(self.session, participant, message, now)
+            if passed is not None:
+                self.writer.insert(INBOX_ITEMS, passed.item)
+                notice = passed.notice
+                if notice is not None:
+                    self.writer.text(lambda: notice)
             if passed is not None and passed.in_conversation:
                 return [passed.reply]
             target, trigger = store.get("fallback"), "fallback"

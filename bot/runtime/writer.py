@@ -17,11 +17,19 @@ Rules (docs/architecture.md):
   CONFLICT (event_key) DO NOTHING: one per event, also against a concurrent
   writer), then, second phase, the texts of the escalations that went in
   (they carry the new `#ID`) with every other queued text (queue_messages_bulk),
-  and the audit rows.
+  the TwiML replies, the stored message, the audit rows and rows that need no id
+  back (`insert`: the inbox item of a free text).
 - Participant and stored-message changes are kept on the object too, so later
   jobs of the same batch see them; on an ORM object they are set as already
   stored (the Core UPDATE writes them), so the unit of work writes nothing.
   Replies that travel in the TwiML are Core inserts too (queue.reply_row).
+- A `deferred` writer (the webhook's processing outside SQLite's write lock,
+  bot/inbound/lockhold.py) writes nothing until its caller holds the lock and
+  turns `deferred` off: a write() asked for before then (Batch.reply's, so
+  the late-answer check reads the runs as they are) keeps collecting when
+  only participant and stored-message columns wait, which no later read of
+  the batch looks at, and raises WriteOutsideLock otherwise (the text is then
+  processed under the lock).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
 
-from bot.core.db import insert_many, insert_new
+from bot.core.db import WriteOutsideLock, insert_many, insert_new
 from bot.core.durations import quiet_hours_end
 from bot.domain.escalations import EscalationPlan
 from bot.domain.nudges import pause_for_participant
@@ -57,6 +65,7 @@ _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("rid"))
 _INSERT_ANSWERS = insert(cast(Table, CheckinAnswer.__table__))
 _INSERT_REPLIES = insert(MESSAGES)
 _INSERT_AUDIT = insert(cast(Table, AuditLog.__table__))
+_INSERTS: dict[str, Any] = {}  # Writer.insert's statements, built once per table
 
 
 def _change(changes: dict[int, dict[str, Any]], row: Any, values: dict[str, Any]) -> None:
@@ -87,7 +96,9 @@ class Writer:
         self.escalations: list[Later] = []
         self.drafts: list[Later] = []
         self.audits: list[dict[str, Any]] = []
+        self.rows: list[tuple[Table, dict[str, Any]]] = []
         self.paused: set[int] = set()
+        self.deferred = False
         self._due: dict[str, datetime] = {}
         self.drafted = 0  # drafts the last write() inserted
 
@@ -141,10 +152,20 @@ class Writer:
         """Insert an audit-log row (bot/domain/audit.audit_row)."""
         self.audits.append(row)
 
+    def insert(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert a row that needs no id back (an inbox item), after the texts."""
+        self.rows.append((table, row))
+
     # -- writing --------------------------------------------------------------------------
 
     def write(self) -> None:
         """Write everything collected, table by table, and start collecting afresh."""
+        if self.deferred:
+            if self.new_runs or self.changed_runs or self.answers or self.texts \
+                    or self.escalations or self.drafts or self.audits or self.replies \
+                    or self.rows:
+                raise WriteOutsideLock("rows a later read would see")
+            return  # participant and message columns: written with the rest, later
         session, now = self.session, self.now
         self._write_changes(PARTICIPANTS, self.participants)
         self._write_runs()
@@ -173,9 +194,11 @@ class Writer:
         self._write_changes(MESSAGES, self.messages)
         if audits:
             session.execute(_INSERT_AUDIT, audits)
+        for table, row in self.rows:
+            session.execute(_INSERTS.setdefault(table.name, insert(table)), row)
         self.new_runs, self.changed_runs, self.participants, self.messages = [], {}, {}, {}
         self.answers, self.texts, self.escalations, self.drafts, self.audits = [], [], [], [], []
-        self.replies = []
+        self.replies, self.rows = [], []
 
     def _write_changes(self, table: Table, changes: dict[int, dict[str, Any]]) -> None:
         """UPDATE the changed rows of `table`: one executemany per set of columns."""
