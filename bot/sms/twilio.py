@@ -98,6 +98,10 @@ class TwilioSender:
         if not from_number and not messaging_service_sid:
             raise ConfigError("[twilio] from_number or messaging_service_sid must be set")
         self.client = client
+        # The twilio library imports its Messages API on first use (~80 ms, holding the GIL
+        # and the import lock): done here, it delays start-up, not the first crisis alert,
+        # and does not stall the other sending threads mid-send.
+        _ = client.messages
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
