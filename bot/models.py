@@ -26,9 +26,11 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnClause
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -147,6 +149,13 @@ class ConsentEvent(Base):
     method: Mapped[str] = mapped_column(String(40))  # e.g. sms:STOP, twilio:21610, cli
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime]
+
+
+# `Message.direction == INBOUND`, not `== "in"`, in statements run per text: SQLite checks
+# a bound value against the partial index ix_messages_unprocessed (WHERE direction = 'in')
+# and compiles the statement again at every run (~0.13 ms of the joined read's ~0.15).
+INBOUND: ColumnClause[str] = literal_column("'in'")
+OUTBOUND: ColumnClause[str] = literal_column("'out'")
 
 
 class Message(Base):

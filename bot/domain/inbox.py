@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, literal_column, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from bot.models import Coach, InboxItem, Message, Participant
+from bot.models import OUTBOUND, Coach, InboxItem, Message, Participant
 from bot.outbox.queue import PRIORITY_ALERT, QueuedText
 
 RELAY_WINDOW = timedelta(hours=48)
@@ -65,13 +65,11 @@ INBOX_ITEMS = cast(Table, InboxItem.__table__)
 _MESSAGES = cast(Table, Message.__table__)
 # Built once (the fallback path runs them for every free text): whether the coach was
 # told of this veteran's words in the last hour, and whether they relayed words lately.
-# `direction` is a literal: SQLite compiles a statement again at every run when a bound
-# value is compared with a partial index's WHERE (ix_messages_unprocessed).
 _LATELY = select(
     exists().where(INBOX_ITEMS.c.participant_id == bindparam("pid"),
                    INBOX_ITEMS.c.notified_at >= bindparam("noticed_since")),
     exists().where(_MESSAGES.c.participant_id == bindparam("pid"),
-                   _MESSAGES.c.direction == literal_column("'out'"),
+                   _MESSAGES.c.direction == OUTBOUND,
                    _MESSAGES.c.kind == "compose",
                    _MESSAGES.c.created_at >= bindparam("relayed_since")))
 

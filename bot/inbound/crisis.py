@@ -44,7 +44,7 @@ from bot.flows.safety import SafetyMatcher, Tier, Verdict
 from bot.inbound import concern
 from bot.inbound.coach_sms import is_command
 from bot.inbound.texts import with_who_was_told
-from bot.models import Message, Participant
+from bot.models import INBOUND, Message, Participant
 from bot.runtime.apply import end_active_runs
 from bot.services import Services
 
@@ -72,7 +72,7 @@ def safe_matcher(services: Services) -> SafetyMatcher:
 def previous_text(session: Session, message: Any, now: datetime) -> str | None:
     """Return the same number's previous inbound text of the last 10 minutes, if any."""
     return session.scalar(
-        select(Message.body).where(Message.phone == message.phone, Message.direction == "in",
+        select(Message.body).where(Message.phone == message.phone, Message.direction == INBOUND,
                                    Message.id < message.id,
                                    Message.created_at >= now - PREVIOUS_WITHIN)
         .order_by(Message.id.desc()).limit(1))

@@ -62,7 +62,7 @@ from bot.inbound.reading import Inbound, read_inbound, read_sender
 from bot.inbound.screen import UNREAD, screen_inbound, settle
 from bot.inbound.spool import DATABASE_DOWN, answer_while_down, replay_if_due, spool_path
 from bot.inbound.store import InboundSms, render_twiml, store_inbound
-from bot.models import Coach, Message, OnceMark, Outbox, Participant
+from bot.models import INBOUND, Coach, Message, OnceMark, Outbox, Participant
 from bot.outbox.cancel import cancel_unsent
 from bot.outbox.delivery import MessageStatus
 from bot.outbox.queue import QUEUED, queue_message, reply_row
@@ -139,7 +139,7 @@ def recover_unprocessed(services: Services, now: datetime, older_than: timedelta
     """
     with services.db.session() as session:
         rows = session.execute(
-            select(Message.id, Message.sid).where(Message.direction == "in",
+            select(Message.id, Message.sid).where(Message.direction == INBOUND,
                                                   Message.processed_at.is_(None),
                                                   Message.created_at <= now - older_than)
             .order_by(Message.created_at).limit(limit)).all()

@@ -24,24 +24,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, literal_column, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload
-from sqlalchemy.sql.elements import ColumnClause
 
 from bot.core.recent_texts import PREVIOUS_WINDOW
-from bot.models import Coach, Message, Participant, UTCDateTime
+from bot.models import INBOUND, Coach, Message, Participant, UTCDateTime
 from bot.runtime.runs import RUNS, RunRow, run_from
 from bot.runtime.states import RunStatus
 
 _SAME_PHONE = aliased(Coach, name="same_phone_coach")
 _PREVIOUS = aliased(Message, name="previous_text")
-# A literal, not a bound "in": SQLite checks a bound value against the partial index
-# ix_messages_unprocessed (WHERE direction = 'in') and then compiles the statement again
-# at every run, ~0.13 ms of this read's ~0.15 (benchmarks/webhook_lockhold.py's notes).
-_INBOUND_ONLY: ColumnClause[str] = literal_column("'in'")
 _PREVIOUS_BODY = (
     select(_PREVIOUS.body)
-    .where(_PREVIOUS.phone == Message.phone, _PREVIOUS.direction == _INBOUND_ONLY,
+    .where(_PREVIOUS.phone == Message.phone, _PREVIOUS.direction == INBOUND,
            _PREVIOUS.id != Message.id,
            _PREVIOUS.created_at <= bindparam("created", type_=UTCDateTime()),
            _PREVIOUS.created_at >= bindparam("since", type_=UTCDateTime()))

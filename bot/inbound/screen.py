@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from bot.core.recent_texts import PREVIOUS_WINDOW
 from bot.flows.safety import SafetyMatcher, Tier, Verdict
 from bot.inbound.crisis import safe_matcher
-from bot.models import Message
+from bot.models import INBOUND, Message
 from bot.services import Services
 
 _ORDER = (Tier.NONE, Tier.CONCERN, Tier.CRISIS)
@@ -86,7 +86,7 @@ def previous_stored(session: Session, message: Message) -> str | None:
     """Return the body of the number's stored inbound text just before `message`, if recent."""
     return session.scalar(
         select(Message.body).where(
-            Message.phone == message.phone, Message.direction == "in",
+            Message.phone == message.phone, Message.direction == INBOUND,
             Message.id != message.id, Message.created_at <= message.created_at,
             Message.created_at >= message.created_at - PREVIOUS_WINDOW)
         .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))

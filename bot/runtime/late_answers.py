@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.flows.replies import parse_reply
-from bot.models import Message, Participant, Run
+from bot.models import INBOUND, Message, Participant, Run
 from bot.runtime.states import RunStatus
 from bot.services import Services
 
@@ -43,7 +43,7 @@ def late_answer_reply(session: Session, services: Services, participant: Partici
     if now - run.asked_at > flow.expire_after:  # too long ago to be an answer to it
         return None
     replied = session.scalar(select(Message.id).where(
-        Message.participant_id == participant.id, Message.direction == "in",
+        Message.participant_id == participant.id, Message.direction == INBOUND,
         Message.id != message_id if message_id is not None else true(),
         or_(and_(Message.run_id == run.id, Message.step_id == run.step),
             and_(Message.created_at > run.asked_at, Message.created_at <= run.ended_at)))
