@@ -189,6 +189,7 @@ class Words:
         self.squashed = [squash(w) for w in plain]
         self.ids = [lookup.ids(w) for w in self.squashed]
         self._joined: dict[int, frozenset[str]] = {}
+        self._at: dict[str, list[int]] | None = None
 
     def joined_ids(self, index: int) -> frozenset[str]:
         """Return the exact ids of this word run together with the next ("ki ll")."""
@@ -204,12 +205,18 @@ class Words:
 
     def all_ids(self) -> set[str]:
         """Return every id any word (or pair of words run together) stands for."""
-        out: set[str] = set()
-        for index, ids in enumerate(self.ids):
-            out.update(ids)
-            if index + 1 < self.n:
-                out.update(self.joined_ids(index))
-        return out
+        return set(self.at())
+
+    def at(self) -> dict[str, list[int]]:
+        """Return, for every id, the word indices (in order) where a match may start with it."""
+        if self._at is None:
+            found: dict[str, list[int]] = {}
+            for index, ids in enumerate(self.ids):
+                here = ids | self.joined_ids(index) if index + 1 < self.n else ids
+                for key in here:
+                    found.setdefault(key, []).append(index)
+            self._at = found
+        return self._at
 
 
 def _walk(seq: Seq, si: int, text: Words, ti: int) -> int | None:
@@ -240,12 +247,10 @@ def find_spans(seq: Seq, text: Words) -> Iterator[tuple[int, int]]:
     """Yield every (start, end) word span where `seq` matches, by start."""
     first = seq[0]
     assert not isinstance(first, int)
-    ids = text.ids
-    last = text.n - 1
-    for start in range(text.n):
-        if first.isdisjoint(ids[start]) and (
-                start >= last or first.isdisjoint(text.joined_ids(start))):
-            continue
+    at = text.at()
+    found = [at[key] for key in first if key in at]
+    starts = found[0] if len(found) == 1 else sorted({i for where in found for i in where})
+    for start in starts:
         end = _walk(seq, 0, text, start)
         if end is not None:
             yield start, end
