@@ -11,7 +11,7 @@ number of words. Nothing here raises on any text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from bot.flows.safety_phrases import Seq, Vocabulary
@@ -166,6 +166,9 @@ def _near_start(word: str, stem: str) -> bool:
                                           for i in range(size + 1))
 
 
+INDEX_FROM = 40  # words; a longer text gets an index of where each word id stands
+
+
 class Words:
     """A text's words as the matcher sees them: squashed, fillers out, split, with ids."""
 
@@ -205,7 +208,12 @@ class Words:
 
     def all_ids(self) -> set[str]:
         """Return every id any word (or pair of words run together) stands for."""
-        return set(self.at())
+        out: set[str] = set()
+        for index, ids in enumerate(self.ids):
+            out.update(ids)
+            if index + 1 < self.n:
+                out.update(self.joined_ids(index))
+        return out
 
     def at(self) -> dict[str, list[int]]:
         """Return, for every id, the word indices (in order) where a match may start with it."""
@@ -247,9 +255,15 @@ def find_spans(seq: Seq, text: Words) -> Iterator[tuple[int, int]]:
     """Yield every (start, end) word span where `seq` matches, by start."""
     first = seq[0]
     assert not isinstance(first, int)
-    at = text.at()
-    found = [at[key] for key in first if key in at]
-    starts = found[0] if len(found) == 1 else sorted({i for where in found for i in where})
+    starts: Iterable[int]
+    if text.n > INDEX_FROM:  # a long text: look the starts up rather than test every word
+        at = text.at()
+        found = [at[key] for key in first if key in at]
+        starts = found[0] if len(found) == 1 else sorted({i for where in found for i in where})
+    else:
+        ids, last = text.ids, text.n - 1
+        starts = (i for i in range(text.n) if not first.isdisjoint(ids[i]) or (
+            i < last and not first.isdisjoint(text.joined_ids(i))))
     for start in starts:
         end = _walk(seq, 0, text, start)
         if end is not None:
