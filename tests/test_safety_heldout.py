@@ -15,6 +15,7 @@ benchmarks/safety_heldout.py --missed.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from collections import Counter
@@ -62,6 +63,7 @@ class HeldOut:
     max_false_alarms: float
     max_idioms: float
     cites_every_item: bool
+    rules_floor: dict[str, float]  # the rules alone (learned_layer off), so the layer hides no loss
 
 
 HELD_OUT = (
@@ -72,7 +74,8 @@ HELD_OUT = (
     # with the layer retrained on ordinary texts (threshold 0.95, 5+ words); 0.937 /
     # 0.919 after the fifth pass (rules 0.849 / 0.919, layer retrained at 0.94).
     HeldOut("heldout", (300, 300, 80), (0.4, 0.8), 350, {"en": 0.93, "es": 0.91},
-            MAX_CRISIS_FALSE_ALARMS, MAX_IDIOMS_FLAGGED, cites_every_item=False),
+            MAX_CRISIS_FALSE_ALARMS, MAX_IDIOMS_FLAGGED, cites_every_item=False,
+            rules_floor={"en": 0.84, "es": 0.91}),
     # Test split: 0.703 / 0.706 at its first run (heldout2/README.md), 0.784 / 0.843
     # after the third pass, 0.784 / 0.863 after the fourth; false alarms 0.017, idioms
     # 0.019; 0.824 / 0.922 with the learned layer, false alarms and idioms unchanged;
@@ -80,14 +83,14 @@ HELD_OUT = (
     # fifth pass (rules 0.784 / 0.882).
     HeldOut("heldout2", (180, 180, 70), (0.5, 0.7), 230, {"en": 0.83, "es": 0.92},
             max(MAX_CRISIS_FALSE_ALARMS, 0.04), max(MAX_IDIOMS_FLAGGED, 0.04),
-            cites_every_item=True),
+            cites_every_item=True, rules_floor={"en": 0.78, "es": 0.88}),
     # Test split: 0.794 / 0.535 at its first run (heldout3/README.md), 0.794 / 0.558
     # after the fourth pass (docs/safety.md); false alarms 0.053, idioms 0.077; 0.841 /
     # 0.721 with the learned layer, false alarms and idioms unchanged; 0.810 / 0.628 with
     # the layer retrained on ordinary texts; 0.841 / 0.721 after the fifth pass (rules
     # 0.794 / 0.605).
     HeldOut("heldout3", (150, 150, 60), (0.5, 0.7), 190, {"en": 0.84, "es": 0.72},
-            0.073, 0.097, cites_every_item=True),
+            0.073, 0.097, cites_every_item=True, rules_floor={"en": 0.79, "es": 0.60}),
 )
 NAMES = [h.name for h in HELD_OUT]
 
@@ -202,6 +205,19 @@ def test_screen_keeps_its_floors_on_the_test_split(held: HeldOut, texts: list[It
         + "; ".join(fell) + f" ({summary(figures)}). Improve the screen by family from "
         "the DEV splits (benchmarks/safety_heldout.py --missed); do not read the test "
         "split's misses.")
+
+
+def test_the_rules_alone_keep_their_floors_on_the_test_split(held: HeldOut, texts: list[Item],
+                                                             pairs: list[Pair]) -> None:
+    # the sixth pass's sayings once hid a positive from the rules that the layer still caught
+    matcher, report = load_safety(SHIPPED)
+    assert matcher is not None, report.problems
+    rules = dataclasses.replace(matcher, learned_layer=False)
+    figures, _ = measure_split(matcher_screen(rules), "test", texts, pairs)
+    fell = [f"rules-alone recall ({language}) {figures.recall(language):.3f} < {floor}"
+            for language, floor in held.rules_floor.items()
+            if figures.recall(language) < floor]
+    assert not fell, f"{held.name} TEST split: " + "; ".join(fell)  # texts unprinted
 
 
 def test_benchmark_prints_both_splits_and_lists_only_dev_misses(held: HeldOut,

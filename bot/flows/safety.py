@@ -2,8 +2,10 @@
 
 Rules:
 - The screen itself is bot.flows.safety_matcher (tiers, families, the
-  previous-text join); its text normalising is bot.flows.safety_text and its
-  phrase syntax bot.flows.safety_rules. This module re-exports the names
+  previous-text join); its text normalising is bot.flows.safety_text, its
+  phrase syntax bot.flows.safety_phrases, finding phrases in a text
+  bot.flows.safety_rules and the tier from the matches
+  bot.flows.safety_verdict. This module re-exports the names
   callers use (SafetyMatcher, Tier, Verdict).
 - Every problem of the file is a FILE:LINE problem, never a traceback: an
   unknown key, a tier that is not crisis/concern/none, a phrase that does
@@ -27,7 +29,7 @@ from typing import Any
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_matcher import Family, SafetyMatcher, Tier, Verdict
 from bot.flows.safety_model import load_model
-from bot.flows.safety_rules import Lists, PhraseError, compile_phrase
+from bot.flows.safety_phrases import Lists, PhraseError, compile_phrase
 from bot.flows.yamlio import Report, check_keys, item_line, key_line, load_yaml, node_line
 
 __all__ = ["SafetyMatcher", "Tier", "Verdict", "Family", "load_safety", "SAFETY_KEYS"]

@@ -2,7 +2,7 @@
 
 Rules: both tiers and all three texts are always here, so crisis detection is
 never off; the phrases are a shorter copy of the shipped families (same
-syntax, see bot/flows/safety_rules.py); texts are GSM-7 and never say who was
+syntax, see bot/flows/safety_phrases.py); texts are GSM-7 and never say who was
 told (the crisis-alert code adds that sentence only when it is true).
 """
 

@@ -32,56 +32,23 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from bot.flows import safety_builtin as builtin
 from bot.flows.safety_model import load_model
-from bot.flows.safety_rules import (
-    Lists,
-    Lookup,
-    PhraseError,
-    Seq,
-    Vocabulary,
-    Words,
-    anchor,
-    compile_phrase,
-    find_spans,
-)
+from bot.flows.safety_phrases import Lists, PhraseError, Seq, Vocabulary, compile_phrase
+from bot.flows.safety_rules import Lookup, Words, anchor, find_spans
 from bot.flows.safety_text import fold, words
+from bot.flows.safety_verdict import (
+    QUESTION_DENIED,
+    SPANISH_DENIAL,
+    Family,
+    Tier,
+    Verdict,
+    decide,
+)
 
 log = logging.getLogger(__name__)
-
-
-class Tier(StrEnum):
-    """How serious a text is: crisis, concern (indirect signs) or none."""
-
-    CRISIS = "crisis"
-    CONCERN = "concern"
-    NONE = "none"
-
-
-RANK = {Tier.NONE: 0, Tier.CONCERN: 1, Tier.CRISIS: 2}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The screen's answer: the tier, and the rule and family that decided it."""
-
-    tier: Tier
-    rule: str | None = None
-    family: str | None = None
-
-
-@dataclass(frozen=True)
-class Family:
-    """A group of rules with one tier, as listed in safety.yaml."""
-
-    name: str
-    tier: Tier
-    phrases: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    context: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,7 +165,8 @@ class _Compiled:
 
     def screen(self, text: str, previous: str) -> Verdict:
         """Return the verdict (see the module rules)."""
-        found = Words(words(previous) if previous else [], words(text), self.lookup)
+        before = words(previous) if previous else []
+        found = Words(before, words(text), self.lookup)
         present = found.all_ids()
         candidates: dict[int, _Rule] = {}
         for key in present:
@@ -213,7 +181,14 @@ class _Compiled:
                         for start, end in find_spans(rule.seq, found))
         if self.patterns:
             hits.extend(self._pattern_hits(found))
-        return _decide(hits, found.boundary, found.plain)
+        if not hits:
+            return Verdict(Tier.NONE)
+        folded = fold(text)
+        answered = frozenset(
+            Words(before, words(folded[:question.start()]), self.lookup).n
+            for question in QUESTION_DENIED.finditer(folded)) if "?" in folded else frozenset()
+        return decide(hits, found.boundary, found.plain, answered,
+                      "no " in folded and bool(SPANISH_DENIAL.search(folded)))
 
     def _pattern_hits(self, found: Words) -> list[tuple[int, Family, str, int, int]]:
         joined = " ".join(found.plain)
@@ -299,66 +274,3 @@ def _learned(text: str) -> Verdict:
     if score >= model.concern_threshold:
         return Verdict(Tier.CONCERN, f"score {score:.2f}", "learned_layer")
     return Verdict(Tier.NONE)
-
-
-def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
-    return any(low <= start and end <= high for low, high in spans)
-
-
-# A crisis match right after a negation ("I would never shoot myself", "not going
-# to end it", "no me voy a matar") counts as concern: a denial still gets the
-# direct question, never silence. Only a few helper words may stand between.
-_NEGATORS = frozenset({"not", "never", "no", "nunca", "jamas"})
-_BETWEEN = frozenset({"going", "to", "ever", "be", "been", "about", "planning", "plan",
-                      "trying", "want", "wanting", "voy", "a", "pienso", "quiero", "me", "lo"})
-
-
-# "can not kill myself" is a failed attempt and "you are not going to talk me out of
-# it" is someone else's "not": neither is the writer's denial.
-_NOT_A_DENIAL = frozenset({"can", "could", "are", "is", "you", "your", "they", "he", "she", "we",
-                           "it"})
-# Spanish "no" denies only an act ("no me voy a matar"); before a wish it makes one
-# ("no me quiero despertar"), so it counts only before these verbs.
-_SPANISH_ACTS = ("mat", "suicid", "quit", "dispar", "ahorc", "colg", "tir", "cort", "lastim",
-                 "dan", "avent", "lanz", "envenen")
-
-
-def _negated(words: Sequence[str], start: int, end: int) -> bool:
-    """Tell whether words[start:end] follows the writer's negation and holds none itself."""
-    match = words[start:end]
-    if any(word in _NEGATORS for word in match):
-        return False  # "want to never wake up": the match carries its own negation
-    for back in range(start - 1, max(start - 4, -1), -1):
-        word = words[back]
-        if word in _NEGATORS:
-            if back and words[back - 1] in _NOT_A_DENIAL:
-                return False
-            if word == "no":  # "no plan to end my life"; "no me voy a matar"
-                return words[back + 1] in ("plan", "plans", "intention", "desire") or any(
-                    w.startswith(_SPANISH_ACTS) for w in match)
-            return True
-        if word not in _BETWEEN:
-            return False
-    return False
-
-
-def _decide(hits: list[tuple[int, Family, str, int, int]], boundary: int,
-            words: Sequence[str] = ()) -> Verdict:
-    masks = [(s, e) for _, fam, _, s, e in hits if fam.tier is Tier.NONE]
-    contexts = [(s, e) for _, fam, _, s, e in hits if fam.context and fam.tier is not Tier.NONE]
-    best: tuple[int, int, Family, str, Tier] | None = None
-    for order, family, source, start, end in hits:
-        if family.tier is Tier.NONE or end <= boundary or _inside(start, end, masks):
-            continue
-        if family.tier is Tier.CRISIS and _inside(start, end, contexts):
-            continue
-        tier = family.tier
-        if tier is Tier.CRISIS and _negated(words, start, end):
-            tier = Tier.CONCERN
-        key = (-RANK[tier], order)
-        if best is None or key < (best[0], best[1]):
-            best = (key[0], key[1], family, source, tier)
-    if best is None:
-        return Verdict(Tier.NONE)
-    negated = best[4] is not best[2].tier
-    return Verdict(best[4], best[3], f"negated {best[2].name}" if negated else best[2].name)
