@@ -72,6 +72,8 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 RECOVER_AFTER = timedelta(minutes=2)  # longer than any webhook request may take
 SLOW_STORE = 1.5  # seconds; a crisis text stored slower than this is answered at once
+
+
 def handle_inbound(services: Services, sms: InboundSms,
                    verdict: Verdict | None = None) -> str | None:
     """Screen, store, then process one inbound SMS; return the TwiML reply (stored for repeats).
