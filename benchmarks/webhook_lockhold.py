@@ -37,10 +37,9 @@ import urllib.parse
 from multiprocessing.queues import Queue
 from typing import Any
 
-from harness import ROOT, coach_phone_for, machine_note, migrate, sqlite_url, write_config
+from harness import ROOT, machine_note, migrate, sqlite_url, write_config
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from webhook_mix import MIX, mix_lines, seed_program
-from webhook_mix_cpu import kind_of
+from webhook_mix import MIX, mix, seed_program
 
 import bot.core.db as db_module
 import bot.inbound.pipeline as pipeline
@@ -270,13 +269,12 @@ def main() -> None:
         program = seed_program(url, args.size, pool)
         with sqlite3.connect(os.path.join(folder, "seed.db")) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        forms = []
-        for index, line in enumerate(mix_lines(program, args.texts)):
+        kinds, forms = [], []
+        for index, (kind, line) in enumerate(mix(program, args.texts)):
             form = dict(urllib.parse.parse_qsl(line))
             form.update(MessageSid=f"SMhold{index:08d}", To="+12025550100", NumMedia="0")
+            kinds.append(kind)
             forms.append(form)
-        coach_phones = {coach_phone_for(index) for index in range(program.coaches)}
-        kinds = [kind_of(form, coach_phones) for form in forms]
         for round_ in range(args.rounds):
             order = (True, False) if round_ % 2 == 0 else (False, True)
             for locked in order:

@@ -1,8 +1,10 @@
 """Smoke tests of the in-process benchmarks: each runs end to end as a subprocess.
 
 They check the report's lines only, never a figure (docs/performance.md has the
-measured ones): benchmarks/webhook_mix_cpu.py on a tiny program, and
-benchmarks/sqlite_lock.py with a few transactions.
+measured ones): benchmarks/webhook_mix_cpu.py on a tiny program,
+benchmarks/sqlite_lock.py with a few transactions, and
+benchmarks/webhook_lockhold.py (it wraps the pipeline's internals by name, so a
+rename breaks it: the smoke run says so).
 """
 
 from __future__ import annotations
@@ -36,3 +38,14 @@ def test_the_lock_benchmark_prints_both_kinds_of_writer_twice() -> None:
     for name in ("baseline: SQLite busy handler", "PeerLine polled BEGIN"):
         rows = re.findall(rf"{name}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+", out)
         assert len(rows) == 2, out
+
+
+def test_the_lockhold_benchmark_prints_both_paths_and_the_hold() -> None:
+    out = _run("webhook_lockhold.py", "--texts", "40", "--size", "10", "--rounds", "1")
+    for pattern in (r"== phase A outside the lock: 40 texts",
+                    r"write lock held, processing\s+[\d.]+\s+[\d.]+",
+                    r"processed outside the lock\s+[1-9]\d* texts",
+                    r"write lock held in all: [\d.]+ ms a text",
+                    r"checkin\s+[\d.]+\s+[\d.]+\s+\(\d+\)"):
+        assert re.search(pattern, out), (pattern, out)
+    assert out.count("write lock held in all") == 2, out  # the baseline and the change
