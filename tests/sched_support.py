@@ -8,15 +8,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.core.clock import FrozenClock
+from bot.core.config import Config
+from bot.domain.people import add_coach, add_participant
 from bot.models import Message, Outbox, Participant
 from bot.outbox.queue import queue_message
+from bot.services import Services, build_services
 from bot.sms import SendError, SendResult
 
 
@@ -91,6 +94,20 @@ def queue(services: Any, participant_id: int | None, body: str, *, phone: str | 
             respect_quiet_hours=respect_quiet_hours, to_participant=participant is not None,
             urgent=urgent)
         return message.id
+
+
+SENDER_NOON = datetime(2026, 12, 7, 17, tzinfo=UTC)  # noon in New York: no quiet hours
+SENDER_COACH = "+12025550101"
+
+
+def services_with_sam(config: Config) -> Services:
+    """Build services at SENDER_NOON with coach Alex and veteran Sam (the sender tests')."""
+    built = build_services(config, clock=FrozenClock(SENDER_NOON))
+    with built.db.session() as session:
+        coach = add_coach(session, name="Alex", phone=SENDER_COACH, now=SENDER_NOON)
+        add_participant(session, phone="+12025550123", name="Sam", coach=coach,
+                        timezone="America/New_York", now=SENDER_NOON)
+    return built
 
 
 def outbox_row(services: Any, message_id: int) -> tuple[Outbox, Message]:

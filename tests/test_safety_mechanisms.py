@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -122,18 +121,6 @@ def test_short_english_words_are_not_read_by_ear(shipped):
     "me siento suicidal"])
 def test_code_switching_is_read_both_ways(shipped, text):
     assert shipped.screen(text).tier is Tier.CRISIS
-
-
-def test_the_screen_stays_fast_on_the_examples(shipped):
-    texts = [text for _, _, text in examples()]
-    shipped.screen("warm up")
-    times = []
-    for text in texts:
-        started = time.thread_time_ns()
-        shipped.screen(text)
-        times.append(time.thread_time_ns() - started)
-    times.sort()
-    assert times[len(times) // 2] < 2_000_000  # median CPU well under 2 ms even when loaded
 
 
 @pytest.mark.parametrize("text", [

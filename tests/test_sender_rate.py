@@ -7,22 +7,28 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.core.clock import FrozenClock
-from bot.domain.people import add_coach, add_participant
 from bot.models import Outbox, Participant
 from bot.sending.sender import OutboxSender
 from bot.services import build_services
 from tests.conftest import make_config
 from tests.fake_twilio import OK, OPTED_OUT, RATE_LIMITED, SERVER_ERROR
-from tests.sched_support import ScriptedSender, outbox_row, queue, virtual_time
+from tests.sched_support import (
+    SENDER_COACH,
+    SENDER_NOON,
+    ScriptedSender,
+    outbox_row,
+    queue,
+    services_with_sam,
+    virtual_time,
+)
 
-NOON = datetime(2026, 12, 7, 17, tzinfo=UTC)  # noon in New York: no quiet hours
-COACH = "+12025550101"
+NOON, COACH = SENDER_NOON, SENDER_COACH
 
 
 def _burst(services, count, to=COACH):
@@ -81,11 +87,7 @@ def test_100_per_second_against_200_ms_latency(services, clock):
 def twilio_services(db_url, fake_twilio):
     config = make_config(db_url, **fake_twilio.config_overrides(),
                          twilio__max_messages_per_second=50.0, twilio__max_in_flight=16)
-    built = build_services(config, clock=FrozenClock(NOON))
-    with built.db.session() as session:
-        coach = add_coach(session, name="Alex", phone=COACH, now=NOON)
-        add_participant(session, phone="+12025550123", name="Sam", coach=coach,
-                        timezone="America/New_York", now=NOON)
+    built = services_with_sam(config)
     yield built
     built.db.dispose()
 

@@ -14,7 +14,7 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -23,18 +23,23 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from bot.core.clock import FrozenClock
-from bot.domain.people import add_coach, add_participant
 from bot.inbound.consent import opt_out
 from bot.models import Participant
 from bot.outbox.queue import queue_message
 from bot.sending.ratelimit import TokenBucket
 from bot.sending.sender import OutboxSender
-from bot.services import build_services
 from tests.conftest import make_config
-from tests.sched_support import ScriptedSender, outbox_row, queue, virtual_time
+from tests.sched_support import (
+    SENDER_COACH,
+    SENDER_NOON,
+    ScriptedSender,
+    outbox_row,
+    queue,
+    services_with_sam,
+    virtual_time,
+)
 
-NOON = datetime(2026, 12, 7, 17, tzinfo=UTC)  # noon in New York: no quiet hours
-COACH = "+12025550101"
+NOON, COACH = SENDER_NOON, SENDER_COACH
 # The re-check's first statement, where it waits for the lock: one outbox row read by id
 # (FOR UPDATE on PostgreSQL; SQLite's write lock is taken at BEGIN IMMEDIATE just before).
 RECHECK = re.compile(r"^SELECT outbox\.id\b.*\sFROM outbox\s+WHERE outbox\.id = \S+"
@@ -44,11 +49,7 @@ RECHECK = re.compile(r"^SELECT outbox\.id\b.*\sFROM outbox\s+WHERE outbox\.id = 
 @pytest.fixture
 def any_services(any_db_url):
     """Services on SQLite and on PostgreSQL, a coach and a participant, at noon."""
-    built = build_services(make_config(any_db_url), clock=FrozenClock(NOON))
-    with built.db.session() as session:
-        coach = add_coach(session, name="Alex", phone=COACH, now=NOON)
-        add_participant(session, phone="+12025550123", name="Sam", coach=coach,
-                        timezone="America/New_York", now=NOON)
+    built = services_with_sam(make_config(any_db_url))
     yield built
     built.db.dispose()
 
