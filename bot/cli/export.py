@@ -1,9 +1,14 @@
-"""`peerline export KIND`: streamed to stdout from a reading transaction, then audited."""
+"""`peerline export KIND`: streamed to stdout from a reading transaction, then audited.
+
+The export runs at a lower CPU priority than the webhook (bot/core/priority.py):
+on a busy server it waits for the CPU, a veteran's text does not.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -11,6 +16,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.cli.common import config_option, open_services
+from bot.core.priority import run_at_low_priority
 from bot.domain.audit import audit
 from bot.domain.export import KINDS, ExportOptions, audit_detail, stream, text_variables
 from bot.flows.folder import load_folder
@@ -42,9 +48,14 @@ def export_command(kind: str, fmt: str, include_free_text: bool,
             audit(session, "export", services.clock.now(), via="cli", target_type=kind,
                   **audit_detail(rows, include_free_text, complete))
 
-        with closing(stream(services.db, kind, options, record)) as chunks:  # audited if cut
-            for chunk in chunks:
-                sys.stdout.write(chunk)
+        def write_all(stopping: threading.Event) -> None:
+            with closing(stream(services.db, kind, options, record)) as chunks:  # audited if cut
+                for chunk in chunks:
+                    if stopping.is_set():
+                        break
+                    sys.stdout.write(chunk)
+
+        run_at_low_priority(write_all)
     finally:
         services.db.dispose()
 
