@@ -2,8 +2,10 @@
 
 Run: .venv/bin/python benchmarks/webhook.py [--backend sqlite|postgres|both] [--quick]
      [--floor] [--saturation] [--paced] [--load] [--size 3000] [--seconds 15]
+     [--server issue|deploy]
 
-Every server runs under the same gunicorn flags (-w 2, sync workers, the
+Every server runs under the same gunicorn flags (by default the issue's: -w 2,
+sync workers; --server deploy: docs/deploy.md's -w 4, gthread, 4 threads; the
 same backlog), signatures off (wrk's LuaJIT has no HMAC-SHA1), on the same
 two cores as the load generator and the database. Each section prints its
 figure beside the baseline measured in the same run:
@@ -52,6 +54,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import floor_app
 from harness import (
@@ -71,8 +74,12 @@ from webhook_mix import MIX, ExportLoop, Program, StaffReloads, mix_lines, seed_
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "mix.lua"
-FLAGS = ("--worker-class", "sync", "--backlog", "2048", "--error-logfile", "-",
-         "--log-level", "warning", "--pythonpath", str(BENCH))
+COMMON = ("--backlog", "2048", "--error-logfile", "-", "--log-level", "warning",
+          "--pythonpath", str(BENCH))
+# --server: the issue's flags (2 sync workers), or docs/deploy.md's systemd unit
+# (4 gthread workers of 4 threads: a slow staff page holds one thread, not a worker).
+SERVERS = {"issue": (2, ("--worker-class", "sync")),
+           "deploy": (4, ("--worker-class", "gthread", "--threads", "4", "--timeout", "30"))}
 CONNECTIONS = 32
 SATURATION_CAP = 600  # req/s the mix file is sized for; beyond it lines wrap (see mix.lua)
 TARGET_RATIO = {"sqlite": 0.5, "postgres": 0.4}
@@ -89,6 +96,12 @@ class Plan:
     rate: float
     size: int
     staff_loads: int
+    server: str = "issue"
+
+    def gunicorn_args(self) -> dict[str, Any]:
+        """Return gunicorn()'s workers and flags for this plan's server."""
+        workers, flags = SERVERS[self.server]
+        return {"workers": workers, "flags": flags + COMMON}
 
 
 def wrk_mix(base: str, lines_file: Path, prefix: str, first: int, seconds: int) -> dict[str, float]:
@@ -158,7 +171,7 @@ def floor_servers(backend: str, folder: str, lines: list[str], lines_file: Path,
         return out
     for name, spec, env in (("bare", "bare_app:create_app()", {}),
                             ("floor", "floor_app:create_app()", {"FLOOR_DATABASE": target})):
-        with gunicorn(spec, flags=FLAGS, env=env, cwd=folder) as (base, _):
+        with gunicorn(spec, env=env, cwd=folder, **plan.gunicorn_args()) as (base, _):
             if want_sat:
                 out[f"{name}_sat"] = saturate(base, lines_file, name[:2], 0, plan)
             if want_paced:
@@ -199,8 +212,8 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
     peer: dict[str, dict[str, float]] = {}
     log = Path(folder) / "peerline.log"
     stored_before = inbound_rows(url)
-    with gunicorn("bot:create_app()", flags=FLAGS, env={"PEERLINE_CONFIG": str(config)},
-                  cwd=folder, log_path=log) as (base, _):
+    with gunicorn("bot:create_app()", env={"PEERLINE_CONFIG": str(config)}, cwd=folder,
+                  log_path=log, **plan.gunicorn_args()) as (base, _):
         # Each worker loads the flows and the safety screen on its first texts: not measured.
         used = int(wrk_mix(base, lines_file, backend[:2] + "v", 0, plan.warm)["lines_used"])
         if "saturation" in sections:
@@ -332,15 +345,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, help="saturation seconds (default 15)")
     parser.add_argument("--paced-seconds", type=int, help="paced seconds (default 20)")
     parser.add_argument("--rate", type=float, help="paced requests/s offered (default 200)")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="issue",
+                        help="gunicorn as issue 15 ran it (-w 2, sync) or as docs/deploy.md "
+                             "runs it (-w 4, gthread, 4 threads); default issue")
     args = parser.parse_args()
     quick = args.quick
     plan = Plan(seconds=args.seconds or (1 if quick else 15), warm=1 if quick else 2,
                 paced_seconds=args.paced_seconds or (2 if quick else 20),
                 rate=args.rate or (50.0 if quick else 200.0),
-                size=args.size or (60 if quick else 1000), staff_loads=1 if quick else 3)
+                size=args.size or (60 if quick else 1000), staff_loads=1 if quick else 3,
+                server=args.server)
     sections = {n for n in ("floor", "saturation", "paced", "load") if getattr(args, n)}
     sections = sections or {"floor", "saturation", "paced", "load"}
-    print(f"webhook benchmarks (issue 15): gunicorn -w 2 --worker-class sync, signatures off; "
+    workers, flags = SERVERS[args.server]
+    print(f"webhook benchmarks (issue 15): gunicorn -w {workers} {' '.join(flags)}, "
+          "signatures off; "
           f"sections {', '.join(sorted(sections))}{'; QUICK (smoke only)' if quick else ''}; "
           f"{machine_note()}")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
