@@ -1,12 +1,12 @@
 """The safety screen on the held-out set: recall and false alarms per family, dev and test.
 
 Run: .venv/bin/python benchmarks/safety_heldout.py [--root DIR] [--split dev|test|both]
-     [--missed] [--set heldout|heldout2|heldout3]
+     [--missed] [--set heldout|heldout2|heldout3|heldout4]
 
 Data: tests/safety/heldout/ (SOURCES.md there says where each item comes from
 and how the dev/test split is made), texts the screen was not tuned on; with
---set heldout2 or heldout3, the second and third held-out sets in
-tests/safety/heldout2/ and heldout3/, written blind by other authors from other
+--set heldout2, heldout3 or heldout4, the later held-out sets in
+tests/safety/heldout2/, heldout3/ and heldout4/, written blind by other authors from other
 sources (each README.md has its first-run figures). The
 screen is the one in DIR (default: this checkout): DIR/bot/flows/safety*.py
 loading DIR/flows/safety.yaml through load_safety, the same code as the

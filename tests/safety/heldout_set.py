@@ -1,8 +1,8 @@
 """Load the held-out safety sets (tests/safety/heldout*/) and split them into dev and test.
 
 Rules: each held-out set was written before its authors read the screen's rules,
-from sources not cited by the tuning corpus (nor, for heldout2 and heldout3, by any
-earlier set); each folder's SOURCES.md says where its items come from.
+from sources not cited by the tuning corpus (nor, for heldout2, heldout3 and heldout4,
+by any earlier set); each folder's SOURCES.md says where its items come from.
 Its single texts use the corpus's file format and loader (`corpus.parse`); the
 two-message pairs (`pairs.yaml`: a previous text within 10 minutes and the
 current one) have their own loader. Every item goes to `dev` (about 40 %) or
@@ -39,7 +39,10 @@ HELDOUT_DIR = CORPUS_DIR / "heldout"
 HELDOUT2_DIR = CORPUS_DIR / "heldout2"
 # The third, written blind from sources neither earlier set cites (heldout3/SOURCES.md).
 HELDOUT3_DIR = CORPUS_DIR / "heldout3"
-SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR, "heldout3": HELDOUT3_DIR}
+# The fourth, written blind from sources no earlier set cites (heldout4/SOURCES.md).
+HELDOUT4_DIR = CORPUS_DIR / "heldout4"
+SETS = {"heldout": HELDOUT_DIR, "heldout2": HELDOUT2_DIR, "heldout3": HELDOUT3_DIR,
+        "heldout4": HELDOUT4_DIR}
 TEXT_FILES = ("en_positive.yaml", "en_negative.yaml", "es_positive.yaml", "es_negative.yaml")
 PAIRS_FILE = "pairs.yaml"
 SPLITS = ("dev", "test")
