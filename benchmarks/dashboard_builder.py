@@ -8,9 +8,8 @@ Rules:
   questions, answers and saved PEG values; fallback texts in the coach's inbox;
   drafts pending, sent, rejected and expired; open and closed alerts; contacts;
   outbox rows, some failed for good. Times run up to harness.NOW.
-- The same size and seed give the same rows (but the password hash's random salt); bump
-  BUILDER_VERSION when the rows change,
-  so cached programs are built again.
+- The same size and seed give the same rows (but the password hash's random salt);
+  bump BUILDER_VERSION when the rows change, so cached programs are built again.
 """
 
 from __future__ import annotations
