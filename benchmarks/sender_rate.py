@@ -54,21 +54,6 @@ def quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def watch_grants(sender) -> list[float]:  # type: ignore[no-untyped-def]
-    """Record the time (time.monotonic) of each rate token the sender is granted."""
-    granted: list[float] = []
-    acquire = sender.bucket.acquire
-
-    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
-        at = acquire(*args, **kwargs)
-        if at is not None:
-            granted.append(at)
-        return at
-
-    sender.bucket.acquire = recorded
-    return granted
-
-
 def queue(url: str, count: int, participants: int) -> None:
     """Bulk-insert `count` due messages with their outbox rows."""
     from sqlalchemy import create_engine
@@ -128,6 +113,7 @@ def bench(url: str, rate: float, seconds: int, in_flight: int) -> None:
     from bot.sending.sender import OutboxSender
     from bot.services import build_services
     from tests.fake_twilio import FakeTwilio
+    from tests.sched_support import watch_grants
 
     count = int(rate * seconds)
     with FakeTwilio(latency=LATENCY) as fake:

@@ -1,4 +1,8 @@
-"""Helpers for the scheduler and sender tests: scripted SMS senders and virtual time."""
+"""Helpers for the scheduler and sender tests: scripted SMS senders, virtual time, tokens.
+
+benchmarks/sender_rate.py takes `watch_grants` from here too, as other benchmarks
+take tests.fake_twilio.
+"""
 
 from __future__ import annotations
 
@@ -78,6 +82,26 @@ def virtual_time(clock: FrozenClock) -> dict[str, Any]:
         clock.advance(timedelta(microseconds=math.ceil(seconds * 1e6)))
 
     return {"monotonic": lambda: clock.now().timestamp(), "sleep": sleep}
+
+
+def on_grant(sender: Any, record: Callable[[float], None]) -> None:
+    """Call `record(at)` with the time of each rate token the sender's bucket grants."""
+    acquire = sender.bucket.acquire
+
+    def recorded(*args: Any, **kwargs: Any) -> float | None:
+        at = acquire(*args, **kwargs)
+        if at is not None:
+            record(at)
+        return at
+
+    sender.bucket.acquire = recorded
+
+
+def watch_grants(sender: Any) -> list[float]:
+    """Return the list that gets the time of each rate token the sender is granted."""
+    granted: list[float] = []
+    on_grant(sender, granted.append)
+    return granted
 
 
 def queue(services: Any, participant_id: int | None, body: str, *, phone: str | None = None,

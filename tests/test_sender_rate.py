@@ -26,6 +26,7 @@ from tests.sched_support import (
     queue,
     services_with_sam,
     virtual_time,
+    watch_grants,
 )
 
 NOON, COACH = SENDER_NOON, SENDER_COACH
@@ -200,20 +201,6 @@ def _due_in_order(services, count, first=0):
                 for n in range(first, first + count)]
 
 
-def _count_tokens(sender):
-    """Record each token the sender's rate limiter grants; return the list."""
-    granted, acquire = [], sender.bucket.acquire
-
-    def counted(*args, **kwargs):
-        at = acquire(*args, **kwargs)
-        if at is not None:
-            granted.append(at)
-        return at
-
-    sender.bucket.acquire = counted
-    return granted
-
-
 def _run(sender, clock, until, limit=2000):
     """Run passes the way the background loop does, on virtual time, until `until()`."""
     sleep = virtual_time(clock)["sleep"]
@@ -235,7 +222,7 @@ def test_through_twilio_an_outage_sends_all_once_in_due_order_within_the_rate(
     fake_twilio.outage(lambda: clock.now() < outage_end, SERVER_ERROR, RATE_LIMITED)
     sender = OutboxSender(services, rng=random.Random(4), max_in_flight=in_flight,
                           **virtual_time(clock))
-    tokens = _count_tokens(sender)
+    tokens = watch_grants(sender)
     try:
         _run(sender, clock, lambda: len(fake_twilio.sent()) == count)
     finally:

@@ -33,6 +33,7 @@ from tests.sched_support import (
     SENDER_COACH,
     SENDER_NOON,
     ScriptedSender,
+    on_grant,
     outbox_row,
     queue,
     services_with_sam,
@@ -64,15 +65,7 @@ class Events:
         self.at: dict[str, list[float]] = {"recheck": [], "token": [], "call": []}
         self._lock = threading.Lock()
         event.listen(services.db.engine, "before_cursor_execute", self._statement)
-        acquire = sender.bucket.acquire
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            granted = acquire(*args, **kwargs)
-            if granted is not None:
-                self.add("token", granted)
-            return granted
-
-        sender.bucket.acquire = counted  # type: ignore[method-assign]
+        on_grant(sender, lambda at: self.add("token", at))
 
     def add(self, what: str, at: float | None = None) -> None:
         with self._lock:
