@@ -7,17 +7,20 @@ match spans both texts: the previous text restates a question about ways or
 pills, or names a rope, and the current one answers with a weapon, a
 stockpile, or nobody home till a day. Each half alone is not crisis. The
 pass also found "losing" read as "noose" and "kissing" as "kms" by the
-one-typo rule; both are everyday words and must stay none.
+one-typo rule; both are everyday words and must stay none. Patterns are
+compiled without IGNORECASE unless they hold an upper-case letter (speed only).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety_matcher import pattern_flags
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,3 +74,10 @@ def test_someone_elses_or_a_resolved_past_wish_asks_instead_of_the_crisis_reply(
     "17 veterans a day kill themselves and i want to be next", "i keep losing, i want to die"])
 def test_a_present_wish_beside_those_keeps_the_crisis_tier(rules, text):
     assert rules.screen(text).tier is Tier.CRISIS
+
+
+def test_only_a_pattern_with_an_upper_case_letter_keeps_ignorecase():
+    # the words patterns read are lower case, so the flag only slows a lower-case pattern
+    assert pattern_flags(r"\b(?:took|swallowed) \w+ pills\b") == 0
+    assert pattern_flags(r"\W*kill\S*") == 0  # upper-case escapes are not letters
+    assert pattern_flags(r"\bKill myself\b") == re.IGNORECASE
