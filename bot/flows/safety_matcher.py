@@ -21,6 +21,9 @@ Rules:
 - A pattern whose match must start with one of a few known words is tried
   only on texts holding a word that starts like one of them (speed only:
   the verdicts are the same as trying every pattern on every text).
+- The words patterns read are lower case (safety_text.words), so a pattern
+  with no upper-case letter outside an escape is compiled without
+  IGNORECASE: the same matches, found faster (speed only).
 - Screening never raises, whatever the text: on an internal fault it logs
   and falls back to a plain look for the built-in crisis words.
 """
@@ -144,7 +147,7 @@ class _Compiled:
             for pattern in family.patterns:
                 try:
                     self.patterns.append((len(self.rules) + len(self.patterns), family, pattern,
-                                          re.compile(pattern, re.IGNORECASE),
+                                          re.compile(pattern, pattern_flags(pattern)),
                                           required_literals(pattern)))
                 except re.error:
                     continue
@@ -210,6 +213,12 @@ class _Compiled:
 
 
 _META = frozenset(".^$*+?{}[]()|\\")
+_UPPER = re.compile(r"(?<!\\)[A-Z]")
+
+
+def pattern_flags(pattern: str) -> int:
+    """Return IGNORECASE for a pattern with an upper-case letter outside an escape, else 0."""
+    return re.IGNORECASE if _UPPER.search(pattern) else 0
 
 
 def _literal_prefix(text: str) -> str:

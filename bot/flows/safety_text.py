@@ -97,6 +97,8 @@ SPELLED_OUT = {
     "nothin": "nothing", "somethin": "something", "goin": "going", "thru": "through",
     "kisiera": "quisiera", "kiere": "quiere", "kieren": "quieren", "kise": "quise",
     "aki": "aqui", "nadien": "nadie", "kero": "quiero",
+    # seventh pass: "quiero" shortened further ("qro morirme", "qero morir", "kro")
+    "qro": "quiero", "qero": "quiero", "kro": "quiero", "qres": "quieres", "qsiera": "quisiera",
     "tonights": "tonight is", "todays": "today is", "lifes": "life is", "hes": "he is",
     "shes": "she is", "whos": "who is", "heres": "here is", "everythings": "everything is",
     "nothings": "nothing is",
