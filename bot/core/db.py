@@ -47,6 +47,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, func, in
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import bindparam
 
 from bot.core.files import private_file
 
@@ -356,6 +357,9 @@ def insert_once(session: Session, row: Any) -> bool:
     return True
 
 
+_STATEMENTS: dict[tuple[str, str, str], Any] = {}  # insert_many's and insert_new's
+
+
 def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """INSERT `rows` into the table of `model` (integer `id`); return their new ids, in order.
 
@@ -370,14 +374,24 @@ def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if not rows:
         return []
     table = cast(Table, model.__table__)
+    ids_of, insert_rows = _many_statements(table)
     if session.get_bind().dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, "id")
-        ids = sorted(session.scalars(select(func.nextval(sequence))
-                                     .select_from(func.generate_series(1, len(rows)))))
-        session.execute(insert(table),
+        ids = sorted(session.scalars(ids_of, {"n": len(rows)}))
+        session.execute(insert_rows,
                         [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
         return ids
-    return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
+    return sorted(session.execute(insert_rows.returning(table.c.id), rows).scalars())
+
+
+def _many_statements(table: Table) -> tuple[Any, Any]:
+    """Return insert_many's statements for `table`: ids from its sequence, the INSERT."""
+    found = _STATEMENTS.get(("many", table.name, ""))
+    if found is None:  # built once per table: building them per call cost more than running
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        ids_of = select(func.nextval(sequence)).select_from(
+            func.generate_series(1, bindparam("n")))
+        found = _STATEMENTS.setdefault(("many", table.name, ""), (ids_of, insert(table)))
+    return cast(tuple[Any, Any], found)
 
 
 def insert_new(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]], key: str,
@@ -392,10 +406,14 @@ def insert_new(session: Session, model: type[Any], rows: Sequence[Mapping[str, A
     if not rows:
         return {}
     table = cast(Table, model.__table__)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
+    name = session.get_bind().dialect.name
+    cached = (name, table.name, f"{key} {returning}")
+    statement = _STATEMENTS.get(cached)
+    if statement is None:  # built once per dialect, table and columns
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = _STATEMENTS.setdefault(cached, dialect.insert(table).on_conflict_do_nothing(
+            index_elements=[table.c[key]]).returning(
+            table.c[key], *([table.c[returning]] if returning is not None else [])))
     if returning is None:
-        return {found: found for found in session.execute(statement.returning(table.c[key]),
-                                                          list(rows)).scalars()}
-    return {found: value for found, value in session.execute(
-        statement.returning(table.c[key], table.c[returning]), list(rows))}
+        return {found: found for found in session.execute(statement, list(rows)).scalars()}
+    return {found: value for found, value in session.execute(statement, list(rows))}

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
@@ -87,18 +87,33 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     return missed_in_a_row_many(session, [participant_id], flow_id, limit)[participant_id]
 
 
-def missed_in_a_row_many(session: Session, participant_ids: list[int], flow_id: str,
-                         limit: int = 3) -> dict[int, int]:
-    """Return missed_in_a_row for each of many participants (one query)."""
+def _missed_of(one: bool) -> Select[Any]:
+    """Return the latest finished runs' answered flags of one participant (`pid`) or many."""
+    who = (Run.participant_id == bindparam("pid") if one
+           else Run.participant_id.in_(bindparam("pids", expanding=True)))
     newest = func.row_number().over(partition_by=Run.participant_id,
                                     order_by=Run.id.desc()).label("newest")
     ranked = (select(Run.participant_id, newest,
                      exists().where(CheckinAnswer.run_id == Run.id).label("answered"))
-              .where(Run.participant_id.in_(participant_ids), Run.flow_id == flow_id,
+              .where(who, Run.flow_id == bindparam("flow_id"),
                      Run.ended_at.is_not(None)).subquery())  # finished (set as it ends)
-    rows = session.execute(select(ranked.c.participant_id, ranked.c.answered)
-                           .where(ranked.c.newest <= limit)
-                           .order_by(ranked.c.participant_id, ranked.c.newest))
+    return (select(ranked.c.participant_id, ranked.c.answered)
+            .where(ranked.c.newest <= bindparam("limit"))
+            .order_by(ranked.c.participant_id, ranked.c.newest))
+
+
+# Built once: building and keying the statement per call cost more than the read.
+_MISSED_ONE, _MISSED_MANY = _missed_of(True), _missed_of(False)
+
+
+def missed_in_a_row_many(session: Session, participant_ids: list[int], flow_id: str,
+                         limit: int = 3) -> dict[int, int]:
+    """Return missed_in_a_row for each of many participants (one query)."""
+    values: dict[str, Any] = {"flow_id": flow_id, "limit": limit}
+    if len(participant_ids) == 1:
+        rows = session.execute(_MISSED_ONE, {**values, "pid": participant_ids[0]})
+    else:
+        rows = session.execute(_MISSED_MANY, {**values, "pids": list(participant_ids)})
     missed = dict.fromkeys(participant_ids, 0)
     stopped: set[int] = set()
     for participant_id, answered in rows:

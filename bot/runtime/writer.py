@@ -195,7 +195,10 @@ class Writer:
         if audits:
             session.execute(_INSERT_AUDIT, audits)
         for table, row in self.rows:
-            session.execute(_INSERTS.setdefault(table.name, insert(table)), row)
+            statement = _INSERTS.get(table.name)
+            if statement is None:
+                statement = _INSERTS[table.name] = insert(table)
+            session.execute(statement, row)
         self.new_runs, self.changed_runs, self.participants, self.messages = [], {}, {}, {}
         self.answers, self.texts, self.escalations, self.drafts, self.audits = [], [], [], [], []
         self.replies, self.rows = [], []
