@@ -1,0 +1,94 @@
+"""Run the hot path's Core statements as SQL compiled once, skipping SQLAlchemy's per-run work.
+
+Why (issue 15, the webhook's CPU per text): the SQL of a text's statements is
+cheap; SQLAlchemy's work around each one (cache key, execution context, result
+set-up) cost 0.09-0.13 ms, exec_driver_sql 0.04 (benchmarks/webhook_mix_cpu.py).
+
+Rules:
+- `run(connection, statement, params)` compiles `statement` once per dialect and
+  set of parameter names, then binds each run's values through the types' own
+  bind processors (the values SQLAlchemy would send: UTC datetimes as SQLite's
+  strings, JSON dumped) and sends it with `Connection.exec_driver_sql`, so
+  events (the statement counts, lockhold's refusal of writes outside the lock),
+  error wrapping and the invalidation of a dropped connection stay SQLAlchemy's.
+- Only for statements built once (module constants): each is kept in a cache.
+- A statement SQLAlchemy would have to finish at run time (Python-side defaults,
+  expanding IN, escaped names, values computed by a callable) runs the ordinary
+  way, as does a list of rows whose names differ.
+- Rows come back as the driver returns them (RETURNING: ids only; no result types).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled for one dialect and one set of parameter names."""
+
+    sql: str
+    names: tuple[str, ...]  # every bind, in the SQL's order when the dialect is positional
+    positional: bool
+    given: tuple[bool, ...]  # per name: taken from the row (else `fixed`)
+    fixed: tuple[Any, ...]  # per name: the statement's own value
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    returning: bool  # one row at a time: the driver's executemany returns no rows
+
+    def bind(self, row: Mapping[str, Any]) -> Any:
+        """Return the driver's parameters for one row."""
+        values = [(proc(row[name] if given else fixed) if proc is not None
+                   else row[name] if given else fixed)
+                  for name, given, fixed, proc in zip(self.names, self.given, self.fixed,
+                                                      self.processors, strict=True)]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+_plans: dict[tuple[Executable, str, str, tuple[str, ...]], _Plan | None] = {}
+
+
+def run(connection: Connection, statement: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
+    """Execute `statement` (built once) with one row of values or many (executemany)."""
+    rows = [params] if isinstance(params, Mapping) else list(params)
+    keys = tuple(sorted(rows[0]))
+    key = (statement, connection.dialect.name, connection.dialect.driver, keys)
+    plan = _plans[key] if key in _plans else _plans.setdefault(key, _compile(
+        statement, connection, keys))
+    if plan is None or (len(rows) > 1 and (plan.returning or any(
+            len(row) != len(keys) or any(k not in row for k in keys) for row in rows[1:]))):
+        return connection.execute(statement, params)
+    bound = [plan.bind(row) for row in rows]
+    return connection.exec_driver_sql(plan.sql, bound[0] if len(bound) == 1 else bound)
+
+
+def _compile(statement: Executable, connection: Connection, keys: tuple[str, ...]) -> _Plan | None:
+    """Compile `statement` for the connection's dialect; None when it must run the usual way."""
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys),  # type: ignore[attr-defined]
+                                 for_executemany=True)
+    if not isinstance(compiled, SQLCompiler) or compiled.insert_prefetch \
+            or compiled.update_prefetch or compiled.literal_execute_params \
+            or compiled.post_compile_params or compiled.escaped_bind_names \
+            or compiled.implicit_returning:
+        return None
+    names = tuple(compiled.positiontup) if compiled.positiontup is not None \
+        else tuple(compiled.binds)
+    binds = [compiled.binds[name] for name in names]
+    if any(bind.callable is not None for bind in binds if bind.key not in keys):
+        return None
+    found = [compiled._bind_processors.get(name) for name in names]
+    processors = [proc for proc in found if proc is None or callable(proc)]
+    if len(processors) != len(found):  # a tuple's processors: SQLAlchemy expands those
+        return None
+    return _Plan(sql=compiled.string, names=names, positional=compiled.positiontup is not None,
+                 given=tuple(name in keys for name in names),
+                 fixed=tuple(None if name in keys else bind.effective_value
+                             for name, bind in zip(names, binds, strict=True)),
+                 processors=tuple(processors),
+                 returning=bool(compiled.returning))
