@@ -46,7 +46,7 @@ def goal_history(session: Session, participant_id: int, limit: int = 20) -> list
     return _histories(session, [participant_id])[participant_id][:limit]
 
 
-def _history_of(one: bool) -> Select[Any]:
+def _history_of(one: bool) -> Select[int, str, str, datetime]:
     """Return the goal-history read of one participant (`pid`) or of many (`pids`)."""
     who = (CheckinAnswer.participant_id == bindparam("pid") if one
            else CheckinAnswer.participant_id.in_(bindparam("pids", expanding=True)))
