@@ -25,6 +25,7 @@ PARTICIPANTS: Table = Participant.__table__  # type: ignore[assignment]
 COACHES: Table = Coach.__table__  # type: ignore[assignment]
 INSERT_MESSAGE = insert(MESSAGES)
 INSERT_RUN = insert(RUNS)
+INSERT_PARTICIPANT = insert(PARTICIPANTS)
 UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("rid"))
 END_RUN = update(RUNS).where(RUNS.c.id == bindparam("rid")).values(status="ended")
 
@@ -45,7 +46,7 @@ def engine(any_db_url: str) -> Any:
     built = make_engine(any_db_url)
     with built.begin() as conn:
         conn.execute(insert(COACHES), {"name": "Sam Coach", "created_at": NOW})
-        conn.execute(insert(PARTICIPANTS), {
+        conn.execute(INSERT_PARTICIPANT, {
             "name": "Alex Doe", "phone": "+12025550123", "coach_id": 1,
             "timezone": "America/New_York", "enrolled_at": NOW})
     yield built
@@ -81,14 +82,23 @@ def test_updates_with_json_and_fixed_values_match_sqlalchemy(engine):
     assert rows[0] == rows[1] and rows[0][0] == "ended"
 
 
-def test_a_statement_sqlalchemy_must_finish_runs_the_usual_way(engine):
+def test_a_left_out_column_gets_its_scalar_default(engine):
     without_body = {k: v for k, v in _message("SMfive").items() if k != "body"}
-    with engine.begin() as conn:  # body's Python-side default ("") is SQLAlchemy's to fill in
-        prepared.run(conn, INSERT_MESSAGE, without_body)
+    with engine.begin() as conn:
+        prepared.run(conn, INSERT_MESSAGE, without_body)  # body's default: ""
         prepared.run(conn, INSERT_MESSAGE, [_message("SMsix"), {**_message("SMseven"),
                                                                 "run_id": None}])
     assert _raw(engine, "SELECT sid, body FROM messages ORDER BY id") == [
         ("SMfive", ""), ("SMsix", "Hi there"), ("SMseven", "Hi there")]
+
+
+def test_a_callable_default_is_left_to_sqlalchemy(engine):
+    veteran = {"name": "Kim Roe", "phone": "+12025550199", "coach_id": 1,
+               "timezone": "America/Chicago", "enrolled_at": NOW}  # strategies: default=list
+    with engine.begin() as conn:
+        prepared.run(conn, INSERT_PARTICIPANT, veteran)
+    assert _raw(engine, "SELECT strategies, fields FROM participants WHERE name = 'Kim Roe'") \
+        == _raw(engine, "SELECT strategies, fields FROM participants WHERE name = 'Alex Doe'")
     dialect = engine.dialect
-    assert prepared._plans[(INSERT_MESSAGE, dialect.name, dialect.driver,
-                            tuple(sorted(without_body)))] is None  # compiled: left to SQLAlchemy
+    assert prepared._plans[(INSERT_PARTICIPANT, dialect.name, dialect.driver,
+                            tuple(sorted(veteran)))] is None  # compiled: left to SQLAlchemy

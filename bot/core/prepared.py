@@ -12,9 +12,10 @@ Rules:
   events (the statement counts, lockhold's refusal of writes outside the lock),
   error wrapping and the invalidation of a dropped connection stay SQLAlchemy's.
 - Only for statements built once (module constants): each is kept in a cache.
-- A statement SQLAlchemy would have to finish at run time (Python-side defaults,
-  expanding IN, escaped names, values computed by a callable) runs the ordinary
-  way, as does a list of rows whose names differ.
+- A column left out gets its scalar default, as SQLAlchemy sends it; a
+  statement SQLAlchemy would have to finish at run time (a callable or SQL
+  default, expanding IN, escaped names, values computed by a callable) runs the
+  ordinary way, as does a list of rows whose names differ.
 - Rows come back as the driver returns them (RETURNING: ids only; no result types).
 """
 
@@ -72,11 +73,16 @@ def _compile(statement: Executable, connection: Connection, keys: tuple[str, ...
     dialect = connection.dialect
     compiled = statement.compile(dialect=dialect, column_keys=list(keys),  # type: ignore[attr-defined]
                                  for_executemany=True)
-    if not isinstance(compiled, SQLCompiler) or compiled.insert_prefetch \
-            or compiled.update_prefetch or compiled.literal_execute_params \
+    if not isinstance(compiled, SQLCompiler) or compiled.literal_execute_params \
             or compiled.post_compile_params or compiled.escaped_bind_names \
             or compiled.implicit_returning:
         return None
+    defaults = {}  # a column's scalar default (or onupdate): the value SQLAlchemy would send
+    for column, default in [*((c, c.default) for c in compiled.insert_prefetch),
+                            *((c, c.onupdate) for c in compiled.update_prefetch)]:
+        if default is None or not default.is_scalar or column.key in keys:
+            return None  # a callable or SQL default: SQLAlchemy's to compute
+        defaults[column.key] = default.arg  # type: ignore[attr-defined]
     names = tuple(compiled.positiontup) if compiled.positiontup is not None \
         else tuple(compiled.binds)
     binds = [compiled.binds[name] for name in names]
@@ -88,7 +94,8 @@ def _compile(statement: Executable, connection: Connection, keys: tuple[str, ...
         return None
     return _Plan(sql=compiled.string, names=names, positional=compiled.positiontup is not None,
                  given=tuple(name in keys for name in names),
-                 fixed=tuple(None if name in keys else bind.effective_value
+                 fixed=tuple(None if name in keys else defaults[name] if name in defaults
+                             else bind.effective_value
                              for name, bind in zip(names, binds, strict=True)),
                  processors=tuple(processors),
                  returning=bool(compiled.returning))
