@@ -36,17 +36,15 @@ class _Plan:
     sql: str
     names: tuple[str, ...]  # every bind, in the SQL's order when the dialect is positional
     positional: bool
-    given: tuple[bool, ...]  # per name: taken from the row (else `fixed`)
-    fixed: tuple[Any, ...]  # per name: the statement's own value
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    sources: tuple[tuple[str, bool, Any], ...]  # per bind: name, from the row?, else this value
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # binds whose type processes values
     returning: bool  # one row at a time: the driver's executemany returns no rows
 
     def bind(self, row: Mapping[str, Any]) -> Any:
         """Return the driver's parameters for one row."""
-        values = [(proc(row[name] if given else fixed) if proc is not None
-                   else row[name] if given else fixed)
-                  for name, given, fixed, proc in zip(self.names, self.given, self.fixed,
-                                                      self.processors, strict=True)]
+        values = [row[name] if given else fixed for name, given, fixed in self.sources]
+        for at, process in self.processed:
+            values[at] = process(values[at])
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
@@ -92,10 +90,11 @@ def _compile(statement: Executable, connection: Connection, keys: tuple[str, ...
     processors = [proc for proc in found if proc is None or callable(proc)]
     if len(processors) != len(found):  # a tuple's processors: SQLAlchemy expands those
         return None
+    fixed = [None if name in keys else defaults[name] if name in defaults
+             else bind.effective_value for name, bind in zip(names, binds, strict=True)]
     return _Plan(sql=compiled.string, names=names, positional=compiled.positiontup is not None,
-                 given=tuple(name in keys for name in names),
-                 fixed=tuple(None if name in keys else defaults[name] if name in defaults
-                             else bind.effective_value
-                             for name, bind in zip(names, binds, strict=True)),
-                 processors=tuple(processors),
+                 sources=tuple((name, name in keys, value)
+                               for name, value in zip(names, fixed, strict=True)),
+                 processed=tuple((at, process) for at, process in enumerate(processors)
+                                 if process is not None),
                  returning=bool(compiled.returning))
