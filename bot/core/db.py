@@ -49,6 +49,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import bindparam
 
+from bot.core import prepared
 from bot.core.files import private_file
 
 MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
@@ -374,24 +375,27 @@ def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if not rows:
         return []
     table = cast(Table, model.__table__)
-    ids_of, insert_rows = _many_statements(table)
+    ids_of, insert_rows, returning = _many_statements(table)
     if session.get_bind().dialect.name == "postgresql":
         ids = sorted(session.scalars(ids_of, {"n": len(rows)}))
-        session.execute(insert_rows,
-                        [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
+        prepared.run(session.connection(), insert_rows,
+                     [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
         return ids
-    return sorted(session.execute(insert_rows.returning(table.c.id), rows).scalars())
+    if len(rows) == 1:
+        return [int(prepared.run(session.connection(), returning, rows[0]).scalar_one())]
+    return sorted(session.execute(returning, rows).scalars())
 
 
-def _many_statements(table: Table) -> tuple[Any, Any]:
-    """Return insert_many's statements for `table`: ids from its sequence, the INSERT."""
+def _many_statements(table: Table) -> tuple[Any, Any, Any]:
+    """Return insert_many's statements for `table`: ids from its sequence, INSERT, RETURNING."""
     found = _STATEMENTS.get(("many", table.name, ""))
     if found is None:  # built once per table: building them per call cost more than running
         sequence = func.pg_get_serial_sequence(table.name, "id")
         ids_of = select(func.nextval(sequence)).select_from(
             func.generate_series(1, bindparam("n")))
-        found = _STATEMENTS.setdefault(("many", table.name, ""), (ids_of, insert(table)))
-    return cast(tuple[Any, Any], found)
+        found = _STATEMENTS.setdefault(("many", table.name, ""), (
+            ids_of, insert(table), insert(table).returning(table.c.id)))
+    return cast(tuple[Any, Any, Any], found)
 
 
 def insert_new(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]], key: str,
