@@ -19,6 +19,9 @@ Rules (docs/architecture.md):
   (they carry the new `#ID`) with every other queued text (queue_messages_bulk),
   the TwiML replies, the stored message, the audit rows and rows that need no id
   back (`insert`: the inbox item of a free text).
+- Its statements are built once and run as SQL compiled once
+  (bot/core/prepared.run): SQLAlchemy's work around each statement cost more
+  than the SQL; the statements and values are the same.
 - Participant and stored-message changes are kept on the object too, so later
   jobs of the same batch see them; on an ORM object they are set as already
   stored (the Core UPDATE writes them), so the unit of work writes nothing.
