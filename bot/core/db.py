@@ -36,19 +36,20 @@ import contextvars
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.files import private_file
+from bot.core.prepared import insert_many as insert_many  # re-exported: callers' home
+from bot.core.prepared import insert_new as insert_new
 
 MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -354,48 +355,3 @@ def insert_once(session: Session, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """INSERT `rows` into the table of `model` (integer `id`); return their new ids, in order.
-
-    PostgreSQL: the ids are drawn from the table's sequence first (one query)
-    and the rows go in one executemany, which psycopg pipelines; a multi-row
-    INSERT ... RETURNING costs the driver more than the server (it re-parses
-    the long statement). SQLite: one multi-row INSERT ... RETURNING id (asking
-    SQLite to return them in the rows' order would make it insert row by row);
-    the transaction holds the write lock (BEGIN IMMEDIATE), so each row gets
-    the next id, in order, and the sorted ids are the rows' ids.
-    """
-    if not rows:
-        return []
-    table = cast(Table, model.__table__)
-    if session.get_bind().dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(table.name, "id")
-        ids = sorted(session.scalars(select(func.nextval(sequence))
-                                     .select_from(func.generate_series(1, len(rows)))))
-        session.execute(insert(table),
-                        [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
-        return ids
-    return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
-
-
-def insert_new(session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]], key: str,
-               returning: str | None = None) -> dict[Any, Any]:
-    """INSERT `rows`, skipping those whose unique `key` exists; return what went in.
-
-    The answer maps each inserted row's `key` to its `returning` column (to the
-    key itself without one). ON CONFLICT (key) DO NOTHING ... RETURNING, on
-    PostgreSQL or SQLite (the two supported databases): a row a concurrent
-    transaction is inserting waits for it to end, then is skipped if it committed.
-    """
-    if not rows:
-        return {}
-    table = cast(Table, model.__table__)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[key]])
-    if returning is None:
-        return {found: found for found in session.execute(statement.returning(table.c[key]),
-                                                          list(rows)).scalars()}
-    return {found: value for found, value in session.execute(
-        statement.returning(table.c[key], table.c[returning]), list(rows))}

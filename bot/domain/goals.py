@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from bot.models import CheckinAnswer
@@ -46,14 +46,33 @@ def goal_history(session: Session, participant_id: int, limit: int = 20) -> list
     return _histories(session, [participant_id])[participant_id][:limit]
 
 
+_ANSWERS = cast(Table, CheckinAnswer.__table__)
+
+
+def _history_of(one: bool) -> Select[int, str, str, datetime]:
+    """Return the goal-history read of one participant (`pid`) or of many (`pids`)."""
+    answers = _ANSWERS.c
+    who = (answers.participant_id == bindparam("pid") if one
+           else answers.participant_id.in_(bindparam("pids", expanding=True)))
+    return (select(answers.participant_id, answers.variable, answers.value, answers.answered_at)
+            .where(who, answers.variable.in_([literal_column(f"'{GOAL}'"),
+                                              literal_column(f"'{RESULT}'")]))
+            .order_by(answers.participant_id, answers.answered_at, answers.id))
+
+
+# Built once, on the table (Core, no ORM entities): building and keying a statement per call,
+# and the ORM's execution around it, cost more than the read (a check-in's answers read one
+# veteran's goals, runtime/context.costly_facts; the dashboard reads many).
+_HISTORY_ONE, _HISTORY_MANY = _history_of(True), _history_of(False)
+
+
 def _histories(session: Session, participant_ids: list[int]) -> dict[int, list[Goal]]:
     """Return each participant's goals with their results, newest first (one query)."""
-    rows = session.execute(
-        select(CheckinAnswer.participant_id, CheckinAnswer.variable, CheckinAnswer.value,
-               CheckinAnswer.answered_at)
-        .where(CheckinAnswer.participant_id.in_(participant_ids),
-               CheckinAnswer.variable.in_((GOAL, RESULT)))
-        .order_by(CheckinAnswer.participant_id, CheckinAnswer.answered_at, CheckinAnswer.id))
+    connection = session.connection()  # nothing of these tables waits in the unit of work
+    if len(participant_ids) == 1:
+        rows = connection.execute(_HISTORY_ONE, {"pid": participant_ids[0]})
+    else:
+        rows = connection.execute(_HISTORY_MANY, {"pids": list(participant_ids)})
     found: dict[int, list[tuple[str, str, datetime]]] = {pid: [] for pid in participant_ids}
     for participant_id, variable, value, answered_at in rows:
         found[participant_id].append((variable, value, answered_at))

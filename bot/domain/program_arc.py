@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, Table, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.config import Config
@@ -87,18 +87,39 @@ def missed_in_a_row(session: Session, participant_id: int, flow_id: str, limit: 
     return missed_in_a_row_many(session, [participant_id], flow_id, limit)[participant_id]
 
 
+_RUNS, _ANSWERS = cast(Table, Run.__table__), cast(Table, CheckinAnswer.__table__)
+
+
+def _missed_of(one: bool) -> Select[Any]:
+    """Return the latest finished runs' answered flags of one participant (`pid`) or many."""
+    runs = _RUNS.c
+    who = (runs.participant_id == bindparam("pid") if one
+           else runs.participant_id.in_(bindparam("pids", expanding=True)))
+    newest = func.row_number().over(partition_by=runs.participant_id,
+                                    order_by=runs.id.desc()).label("newest")
+    ranked = (select(runs.participant_id, newest,
+                     exists().where(_ANSWERS.c.run_id == runs.id).label("answered"))
+              .where(who, runs.flow_id == bindparam("flow_id"),
+                     runs.ended_at.is_not(None)).subquery())  # finished (set as it ends)
+    return (select(ranked.c.participant_id, ranked.c.answered)
+            .where(ranked.c.newest <= bindparam("limit"))
+            .order_by(ranked.c.participant_id, ranked.c.newest))
+
+
+# Built once, on the tables (Core): building and keying the statement per call, and the
+# ORM's execution around it, cost more than the read.
+_MISSED_ONE, _MISSED_MANY = _missed_of(True), _missed_of(False)
+
+
 def missed_in_a_row_many(session: Session, participant_ids: list[int], flow_id: str,
                          limit: int = 3) -> dict[int, int]:
     """Return missed_in_a_row for each of many participants (one query)."""
-    newest = func.row_number().over(partition_by=Run.participant_id,
-                                    order_by=Run.id.desc()).label("newest")
-    ranked = (select(Run.participant_id, newest,
-                     exists().where(CheckinAnswer.run_id == Run.id).label("answered"))
-              .where(Run.participant_id.in_(participant_ids), Run.flow_id == flow_id,
-                     Run.ended_at.is_not(None)).subquery())  # finished (set as it ends)
-    rows = session.execute(select(ranked.c.participant_id, ranked.c.answered)
-                           .where(ranked.c.newest <= limit)
-                           .order_by(ranked.c.participant_id, ranked.c.newest))
+    values: dict[str, Any] = {"flow_id": flow_id, "limit": limit}
+    connection = session.connection()  # nothing of these tables waits in the unit of work
+    if len(participant_ids) == 1:
+        rows = connection.execute(_MISSED_ONE, {**values, "pid": participant_ids[0]})
+    else:
+        rows = connection.execute(_MISSED_MANY, {**values, "pids": list(participant_ids)})
     missed = dict.fromkeys(participant_ids, 0)
     stopped: set[int] = set()
     for participant_id, answered in rows:

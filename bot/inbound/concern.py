@@ -26,11 +26,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.escalations import open_escalation
-from bot.models import AuditLog, Concern, Participant
+from bot.models import AuditLog, Concern, Participant, UTCDateTime
 from bot.services import Services
 
 ANSWER_WITHIN = timedelta(minutes=30)
@@ -48,12 +48,17 @@ class ConcernState(StrEnum):
     SILENT = "silent"
 
 
+_OPEN_QUESTION = (
+    select(Concern).where(Concern.participant_id == bindparam("pid"),
+                          Concern.state == ConcernState.ASKED,
+                          Concern.due_at > bindparam("now", type_=UTCDateTime()))
+    .order_by(Concern.id.desc()).limit(1).with_for_update()
+)  # built once: every yes/no text reads it, and building it cost more than the read
+
+
 def open_question(session: Session, participant_id: int, now: datetime) -> Concern | None:
     """Return the participant's open concern question (asked, not yet due), locked; else None."""
-    return session.scalar(
-        select(Concern).where(Concern.participant_id == participant_id,
-                              Concern.state == ConcernState.ASKED, Concern.due_at > now)
-        .order_by(Concern.id.desc()).limit(1).with_for_update())
+    return session.scalar(_OPEN_QUESTION, {"pid": participant_id, "now": now})
 
 
 def ask(session: Session, participant: Participant, message_id: int | None,

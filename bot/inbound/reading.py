@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core.recent_texts import PREVIOUS_WINDOW
 from bot.models import INBOUND, Coach, Message, Participant, UTCDateTime
@@ -45,13 +46,13 @@ _PREVIOUS_BODY = (
 )
 _RUN_KEYS = [column.key for column in RUNS.columns]
 _INBOUND = (
-    select(Message, Participant, _SAME_PHONE.id, _PREVIOUS_BODY, *RUNS.columns)
+    select(Message, Participant, Coach, _SAME_PHONE.id, _PREVIOUS_BODY, *RUNS.columns)
     .select_from(Message)
     .outerjoin(Participant, Participant.phone == Message.phone)
+    .outerjoin(Coach, Coach.id == Participant.coach_id)  # every reply template reads the coach
     .outerjoin(_SAME_PHONE, and_(_SAME_PHONE.phone == Message.phone, _SAME_PHONE.active))
     .outerjoin(RUNS, and_(RUNS.c.participant_id == Participant.id,
                           RUNS.c.status == RunStatus.ACTIVE))
-    .options(joinedload(Participant.coach))  # every reply template reads the coach
     .where(Message.id == bindparam("id"))
     .order_by(RUNS.c.id)
     .with_for_update(of=Message)
@@ -76,9 +77,11 @@ def read_inbound(session: Session, message_id: int, created: datetime) -> Inboun
                                       "since": created - PREVIOUS_WINDOW}).all()
     if not rows:
         return None
-    message, participant, coach_id, previous = rows[0][:4]
-    runs = [run_from(dict(zip(_RUN_KEYS, row[4:], strict=True))) for row in rows
-            if row[4] is not None]  # columns, not ORM objects: the writer changes them
+    message, participant, coach, coach_id, previous = rows[0][:5]
+    if participant is not None:  # what joinedload would do, without its loader's cost
+        set_committed_value(participant, "coach", coach)
+    runs = [run_from(dict(zip(_RUN_KEYS, row[5:], strict=True))) for row in rows
+            if row[5] is not None]  # columns, not ORM objects: the writer changes them
     return Inbound(message, participant, coach_id, previous, message.created_at == created,
                    runs)
 

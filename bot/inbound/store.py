@@ -4,10 +4,12 @@ Rules (SPEC §6):
 - The raw message is committed before any processing (bot/inbound/pipeline.py
   processes it after), deduplicated on MessageSid: a repeat stores nothing
   and gets the first copy's id; a racing copy waits for the first insert.
-- Core on a bare connection, statements built once: the ORM's unit of work
-  would double this step's cost. PostgreSQL stores with one autocommit INSERT
-  (durable when it returns); SQLite in a transaction, which takes the write
-  lock the way bot/core/db.py polls for it.
+- Core on a bare connection, statements built once and the INSERT compiled
+  once (bot/core/prepared.py): the ORM's unit of work would double this
+  step's cost, SQLAlchemy's per-statement work add half the INSERT's.
+  PostgreSQL stores with one autocommit INSERT (durable when it returns);
+  SQLite in a transaction, which takes the write lock the way bot/core/db.py
+  polls for it.
 - A pooled connection the server dropped (a restart) is tried once more on a
   new one: the webhook's engine does not ping before each checkout.
 - Bodies are cut to MAX_BODY characters, NUL bytes and control characters in
@@ -30,6 +32,7 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from bot.core import prepared
 from bot.core.phones import try_e164
 from bot.core.textclean import outgoing
 from bot.models import Message
@@ -113,7 +116,7 @@ def _store(engine: Engine, sms: InboundSms, now: datetime) -> int:
     with engine.connect() as conn, (nullcontext() if postgres else conn.begin()):
         if postgres:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-        new_id = conn.execute(_INSERT_NEW[engine.dialect.name], {
+        new_id = prepared.run(conn, _INSERT_NEW[engine.dialect.name], {
             "direction": "in", "sid": sms.sid, "phone": sms.phone, "body": sms.body,
             "num_media": sms.num_media, "kind": "unknown",
             "status": MessageStatus.RECEIVED, "created_at": now}).scalar()

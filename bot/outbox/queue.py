@@ -24,6 +24,7 @@ from typing import Any, Required, TypedDict, Unpack, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from bot.core import prepared
 from bot.core.db import insert_many
 from bot.core.textclean import outgoing
 from bot.models import Message, Outbox, Participant
@@ -102,6 +103,9 @@ def queue_message(session: Session, **text: Unpack[QueuedText]) -> Message:
     return message
 
 
+_INSERT_OUTBOX = insert(cast(Table, Outbox.__table__))  # built once: cheaper than per call
+
+
 def queue_messages_bulk(session: Session, texts: Sequence[QueuedText]) -> list[int]:
     """Queue many texts with two INSERTs; each item holds queue_message's keyword arguments.
 
@@ -112,9 +116,9 @@ def queue_messages_bulk(session: Session, texts: Sequence[QueuedText]) -> list[i
         return []
     rows = [_rows(text) for text in texts]
     ids = insert_many(session, Message, [values for values, _, _ in rows])
-    outbox = cast(Table, Outbox.__table__)
-    session.execute(insert(outbox), [{"message_id": message_id, **box}
-                                     for message_id, (_, box, _) in zip(ids, rows, strict=True)])
+    prepared.run(session.connection(), _INSERT_OUTBOX,
+                 [{"message_id": message_id, **box}
+                  for message_id, (_, box, _) in zip(ids, rows, strict=True)])
     if QUEUED in session.info:
         session.info[QUEUED].extend(ids)
     if any(urgent for _, _, urgent in rows):

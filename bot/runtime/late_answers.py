@@ -15,21 +15,36 @@ are left to the fallback.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.flows.replies import parse_reply
-from bot.models import INBOUND, Message, Participant, Run
+from bot.models import INBOUND, Message, Participant, UTCDateTime
+from bot.runtime.runs import RUNS
 from bot.runtime.states import RunStatus
 from bot.services import Services
+
+_MESSAGES = cast(Table, Message.__table__).c
+# Core, on the tables, built once: building a statement per text, and the ORM's execution
+# around it, cost more than the read. Runs and inbound texts are written with Core, never
+# through the unit of work, so there is nothing for an autoflush to write first.
+_LAST_RUN = (select(RUNS).where(RUNS.c.participant_id == bindparam("pid"))
+             .order_by(RUNS.c.id.desc()).limit(1))
+_REPLIED = (select(_MESSAGES.id).where(
+    _MESSAGES.participant_id == bindparam("pid"), _MESSAGES.direction == INBOUND,
+    _MESSAGES.id != bindparam("mid"),
+    or_(and_(_MESSAGES.run_id == bindparam("rid"), _MESSAGES.step_id == bindparam("step")),
+        and_(_MESSAGES.created_at > bindparam("asked", type_=UTCDateTime()),
+             _MESSAGES.created_at <= bindparam("ended", type_=UTCDateTime()))))
+    .limit(1))
 
 
 def late_answer_reply(session: Session, services: Services, participant: Participant, text: str,
                       now: datetime, message_id: int | None = None) -> str | None:
     """Return the 'that question has closed; text KEYWORD' reply, or None if not a late answer."""
-    run = session.scalar(select(Run).where(Run.participant_id == participant.id)
-                         .order_by(Run.id.desc()).limit(1))
+    run = session.execute(_LAST_RUN, {"pid": participant.id}).first()
     store = services.flows
     if store is None or run is None or run.status == RunStatus.ACTIVE or run.ended_at is None:
         return None
@@ -42,12 +57,9 @@ def late_answer_reply(session: Session, services: Services, participant: Partici
         return None
     if now - run.asked_at > flow.expire_after:  # too long ago to be an answer to it
         return None
-    replied = session.scalar(select(Message.id).where(
-        Message.participant_id == participant.id, Message.direction == INBOUND,
-        Message.id != message_id if message_id is not None else true(),
-        or_(and_(Message.run_id == run.id, Message.step_id == run.step),
-            and_(Message.created_at > run.asked_at, Message.created_at <= run.ended_at)))
-        .limit(1))
+    replied = session.scalar(_REPLIED, {
+        "pid": participant.id, "mid": message_id if message_id is not None else 0,
+        "rid": run.id, "step": run.step, "asked": run.asked_at, "ended": run.ended_at})
     if replied is not None or not parse_reply(step.expect, text).ok:
         return None
     name = (current.name or current.id.replace("_", " ")).strip()

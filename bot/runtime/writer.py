@@ -19,6 +19,9 @@ Rules (docs/architecture.md):
   (they carry the new `#ID`) with every other queued text (queue_messages_bulk),
   the TwiML replies, the stored message, the audit rows and rows that need no id
   back (`insert`: the inbox item of a free text).
+- Its statements are built once and run as SQL compiled once
+  (bot/core/prepared.run): SQLAlchemy's work around each statement cost more
+  than the SQL; the statements and values are the same.
 - Participant and stored-message changes are kept on the object too, so later
   jobs of the same batch see them; on an ORM object they are set as already
   stored (the Core UPDATE writes them), so the unit of work writes nothing.
@@ -43,6 +46,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
 
+from bot.core import prepared
 from bot.core.db import WriteOutsideLock, insert_many, insert_new
 from bot.core.durations import quiet_hours_end
 from bot.domain.escalations import EscalationPlan
@@ -171,7 +175,7 @@ class Writer:
         self._write_runs()
         answers = [make() for make in self.answers]
         if answers:
-            session.execute(_INSERT_ANSWERS, answers)
+            prepared.run(session.connection(), _INSERT_ANSWERS, answers)
         plans = [make() for make in self.escalations]
         opened = insert_new(session, Escalation, [plan.row for plan in plans], "event_key",
                             returning="id")
@@ -190,12 +194,15 @@ class Writer:
                 pause_for_participant(session, plan.participant.id, now)
         queue_messages_bulk(session, texts)
         if self.replies:
-            session.execute(_INSERT_REPLIES, self.replies)
+            prepared.run(session.connection(), _INSERT_REPLIES, self.replies)
         self._write_changes(MESSAGES, self.messages)
         if audits:
-            session.execute(_INSERT_AUDIT, audits)
+            prepared.run(session.connection(), _INSERT_AUDIT, audits)
         for table, row in self.rows:
-            session.execute(_INSERTS.setdefault(table.name, insert(table)), row)
+            statement = _INSERTS.get(table.name)
+            if statement is None:
+                statement = _INSERTS[table.name] = insert(table)
+            prepared.run(session.connection(), statement, row)
         self.new_runs, self.changed_runs, self.participants, self.messages = [], {}, {}, {}
         self.answers, self.texts, self.escalations, self.drafts, self.audits = [], [], [], [], []
         self.replies, self.rows = [], []
@@ -206,12 +213,12 @@ class Writer:
         for row_id, values in changes.items():
             by_columns.setdefault(tuple(sorted(values)), []).append({"row_id": row_id, **values})
         for rows in by_columns.values():
-            self.session.execute(_UPDATE_BY_ID[table.name], rows)
+            prepared.run(self.session.connection(), _UPDATE_BY_ID[table.name], rows)
 
     def _write_runs(self) -> None:
         changed = [{"rid": run_id, **run.values()} for run_id, run in self.changed_runs.items()]
         if changed:
-            self.session.execute(_UPDATE_RUN, changed)
+            prepared.run(self.session.connection(), _UPDATE_RUN, changed)
         if self.new_runs:
             ids = insert_many(self.session, Run, [run.values() for run in self.new_runs])
             for run, run_id in zip(self.new_runs, ids, strict=True):
