@@ -6,6 +6,7 @@ and PostgreSQL, are in tests/test_sender_rate.py.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -98,3 +99,37 @@ def test_the_background_loop_wakes_for_the_probe(services, fake):
         sender.stop()
     assert fake.calls == 4 and fake.sent == [(X, "hello")]
     assert time.monotonic() - started < 5  # not one 30 s poll: it woke when each pause ended
+
+
+def test_a_row_given_back_after_the_last_claim_still_goes_in_that_pass(services, fake, clock,
+                                                                        make_sender):
+    """A sending thread gives its row back (the circuit said no) only after the pass's last
+    claim found nothing: the pass claims it again instead of ending with it unsent."""
+    ids = _queue_in_order(services, clock, [(X, "one"), (Y, "two")])
+    two = outbox_row(services, ids[1])[0].id
+    sender = make_sender(max_in_flight=2)
+    claimed_nothing, denied = threading.Event(), []
+    real_claim, real_unclaim, real_allows = sender.claim, sender._unclaim, sender.circuit.allows
+
+    def claim(report, **kwargs):
+        claims = real_claim(report, **kwargs)
+        if not claims:
+            claimed_nothing.set()
+        return claims
+
+    def unclaim(claims):
+        claimed_nothing.wait(10)  # the row goes back after the pass looked for rows
+        real_unclaim(claims)
+
+    def allows(outbox_id):
+        in_sending_thread = threading.current_thread().name.startswith("peerline-send")
+        if outbox_id == two and in_sending_thread and not denied:
+            denied.append(outbox_id)  # once, in its sending thread's re-check
+            return False
+        return real_allows(outbox_id)
+
+    sender.claim, sender._unclaim, sender.circuit.allows = claim, unclaim, allows
+    report = sender.drain()
+    assert denied == [two] and claimed_nothing.is_set()
+    assert report.sent == 2, report
+    assert sorted(body for _, body in fake.sent) == ["one", "two"]

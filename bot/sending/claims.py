@@ -45,7 +45,8 @@ Rules (bot/sending/sender.py's invariants 1, 2, 3, 5 and 7 point here):
    (`finish`: finished_at set, claimed_by cleared, the circuit forgets the
    row), or pending again: retried or refused (bot/sending/outcome.py), or
    given back unsent (`_unclaim`: its try undone, only while this sender
-   still holds it).
+   still holds it; `given_back` counts them, so a pass whose last claim
+   read the table before a sending thread gave its row back claims again).
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ class ClaimRows:
     default_tz: str
     circuit: Circuit
     _orphans_checked: bool
+    given_back: int
 
     def reclaim_orphans(self, report: PassReport | None = None) -> int:
         """Put back the claimed rows of dead senders of this node (rule 5); return how many."""
@@ -320,6 +322,7 @@ class ClaimRows:
                 Outbox.id.in_([c.outbox_id for c in claims]), Outbox.claimed_by == self.name)
                 .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None,
                         attempts=Outbox.attempts - 1))
+        self.given_back += len(claims)  # after the commit: a claim from now on sees them
 
     def renew_claims(self) -> int:
         """Renew the lease of every row this sender holds; return how many."""

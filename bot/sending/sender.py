@@ -115,6 +115,7 @@ class OutboxSender(ClaimRows, RecordOutcome):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._orphans_checked = False
+        self.given_back = 0  # rows given back unsent so far (_unclaim); drain claims them again
         self._heartbeat: threading.Thread | None = None
 
     # -- sending ----------------------------------------------------------------------------
@@ -185,9 +186,12 @@ class OutboxSender(ClaimRows, RecordOutcome):
                     may_wait = False
                     self._sleep(left)
                 probe = not circuit.closed
+                given_back = self.given_back
                 claims = self.claim(report, probe=probe, avoid=circuit.opener)
                 if not claims:
                     self._wait_in_flight()  # the last answers may open the circuit
+                    if circuit.closed and self.given_back != given_back:
+                        continue  # a sending thread gave a row back after that claim read
                     if circuit.closed or not may_wait or circuit.pause_left() <= 0:
                         break
                     continue
