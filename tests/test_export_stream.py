@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from sqlalchemy import Engine, event, func, insert, select, update
 
 from bot.cli import main
 from bot.core.db import Database
+from bot.core.priority import BATCH_NICENESS
 from bot.domain.export import (
     KINDS,
     MIN_PHONE_DIGITS,
@@ -234,18 +237,23 @@ def test_a_download_cut_short_is_still_audited(client: Any, services: Any,
     assert entry.detail["complete"] is False and 0 < entry.detail["rows"] < 2500
 
 
-def test_a_cli_export_mid_stream_does_not_stop_the_webhook_storing(
-        services: Any, world: dict[str, int], sms: Sms, tmp_path: Path) -> None:
-    """SQLite: the CLI export, blocked on a full pipe mid-stream, holds no write lock."""
+def _cli_export(services: Any, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """Start `peerline export messages` on the test database, stdout and stderr piped."""
     if not PEERLINE.exists():
         pytest.fail(f"{PEERLINE} missing: pip install -e . first")
-    _many_messages(services, world["sam"], 6000)
     config = tmp_path / "export.toml"
     config.write_text(f'[database]\nurl = "{services.config.database.url}"\n\n'
                       f'[flows]\ndir = "{REPO / "flows"}"\n')
     config.chmod(0o600)
-    with subprocess.Popen([str(PEERLINE), "export", "messages", "--config", str(config)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+    return subprocess.Popen([str(PEERLINE), "export", "messages", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_cli_export_mid_stream_does_not_stop_the_webhook_storing(
+        services: Any, world: dict[str, int], sms: Sms, tmp_path: Path) -> None:
+    """SQLite: the CLI export, blocked on a full pipe mid-stream, holds no write lock."""
+    _many_messages(services, world["sam"], 6000)
+    with _cli_export(services, tmp_path) as export:
         assert export.stdout is not None and export.stderr is not None
         head = export.stdout.readline()  # then it waits on the full pipe, mid-stream
         assert head.startswith(b"message_id,")
@@ -259,6 +267,42 @@ def test_a_cli_export_mid_stream_does_not_stop_the_webhook_storing(
             export.wait(timeout=120)
     assert export.returncode == 0, errors
     assert (head + rest).count(b"\r\n") >= 6001
+
+
+def _nice_by_thread(pid: int) -> list[int]:
+    """Return the niceness of each of process `pid`'s threads (/proc/PID/task/TID/stat)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found.append(int(fields[16]))  # field 19 of stat; the list starts at field 3
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="reads /proc and per-thread niceness (Linux)")
+def test_a_cli_export_streams_niced_and_ctrl_c_still_audits_it(
+        services: Any, world: dict[str, int], tmp_path: Path) -> None:
+    """bot/core/priority.py: the rows are written by a nice-10 thread; Ctrl-C ends it audited."""
+    _many_messages(services, world["sam"], 6000)
+    with _cli_export(services, tmp_path) as export:
+        assert export.stdout is not None and export.stderr is not None
+        try:
+            assert export.stdout.readline().startswith(b"message_id,")
+            # Blocked on the full pipe, mid-stream: the main thread waits at the
+            # caller's priority, the thread writing rows runs niced.
+            niceness = _nice_by_thread(export.pid)
+            base = os.getpriority(os.PRIO_PROCESS, 0)
+            assert niceness.count(max(base, BATCH_NICENESS)) == 1, niceness
+            assert base in niceness, niceness
+            export.send_signal(signal.SIGINT)
+        finally:
+            export.stdout.read()
+            errors = export.stderr.read()
+            export.wait(timeout=120)
+    assert export.returncode != 0, errors
+    with services.db.reading() as db:
+        entry = db.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
+    assert entry.detail["complete"] is False and 0 < entry.detail["rows"] < 6000
 
 
 @pytest.mark.parametrize("kind", ["messages", "checkins", "escalations"])
