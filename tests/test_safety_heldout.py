@@ -73,10 +73,11 @@ HELD_OUT = (
     # learned layer"): 0.937 / 0.919, false alarms 0.010, idioms 0.000; 0.925 / 0.919
     # with the layer retrained on ordinary texts (threshold 0.95, 5+ words); 0.937 /
     # 0.919 after the fifth pass (rules 0.849 / 0.919, layer retrained at 0.94); 0.950 /
-    # 0.932 after the seventh (rules 0.855 / 0.919, layer retrained at 0.92).
-    HeldOut("heldout", (300, 300, 80), (0.4, 0.8), 350, {"en": 0.94, "es": 0.93},
+    # 0.932 after the seventh (rules 0.855 / 0.919, layer retrained at 0.92); 0.950 /
+    # 0.946 after the eighth (rules 0.855 / 0.932).
+    HeldOut("heldout", (300, 300, 80), (0.4, 0.8), 350, {"en": 0.94, "es": 0.94},
             MAX_CRISIS_FALSE_ALARMS, MAX_IDIOMS_FLAGGED, cites_every_item=False,
-            rules_floor={"en": 0.85, "es": 0.91}),
+            rules_floor={"en": 0.85, "es": 0.93}),
     # Test split: 0.703 / 0.706 at its first run (heldout2/README.md), 0.784 / 0.843
     # after the third pass, 0.784 / 0.863 after the fourth; false alarms 0.017, idioms
     # 0.019; 0.824 / 0.922 with the learned layer, false alarms and idioms unchanged;
@@ -89,16 +90,18 @@ HELD_OUT = (
     # after the fourth pass (docs/safety.md); false alarms 0.053, idioms 0.077; 0.841 /
     # 0.721 with the learned layer, false alarms and idioms unchanged; 0.810 / 0.628 with
     # the layer retrained on ordinary texts; 0.841 / 0.721 after the fifth pass (rules
-    # 0.794 / 0.605); 0.841 / 0.767 after the seventh (rules 0.810 / 0.628).
-    HeldOut("heldout3", (150, 150, 60), (0.5, 0.7), 190, {"en": 0.84, "es": 0.76},
-            0.073, 0.097, cites_every_item=True, rules_floor={"en": 0.80, "es": 0.62}),
+    # 0.794 / 0.605); 0.841 / 0.767 after the seventh (rules 0.810 / 0.628); 0.857 /
+    # 0.767 after the eighth (rules 0.825 / 0.628).
+    HeldOut("heldout3", (150, 150, 60), (0.5, 0.7), 190, {"en": 0.85, "es": 0.76},
+            0.073, 0.097, cites_every_item=True, rules_floor={"en": 0.82, "es": 0.62}),
     # Test split at its first and only run (heldout4/README.md): 0.742 / 0.765 (rules alone
     # 0.581 / 0.725); crisis-tier false alarms 0.027 (issue 10's 0.05 is looser than
     # 0.027 + 0.02), idioms flagged 0.028. After the seventh pass (its dev split read):
-    # 0.742 / 0.824 (rules 0.581 / 0.765), false alarms and idioms unchanged.
+    # 0.742 / 0.824 (rules 0.581 / 0.765), false alarms and idioms unchanged. After the
+    # eighth (families the team wrote, no set read): 0.742 / 0.824 (rules 0.597 / 0.765).
     HeldOut("heldout4", (150, 150, 60), (0.5, 0.7), 220, {"en": 0.74, "es": 0.82},
             MAX_CRISIS_FALSE_ALARMS, 0.048, cites_every_item=True,
-            rules_floor={"en": 0.58, "es": 0.76}),
+            rules_floor={"en": 0.59, "es": 0.76}),
 )
 NAMES = [h.name for h in HELD_OUT]
 

@@ -8,7 +8,9 @@ pills, or names a rope, and the current one answers with a weapon, a
 stockpile, or nobody home till a day. Each half alone is not crisis. The
 pass also found "losing" read as "noose" and "kissing" as "kms" by the
 one-typo rule; both are everyday words and must stay none. Patterns are
-compiled without IGNORECASE unless they hold an upper-case letter (speed only).
+compiled without IGNORECASE unless they hold an upper-case letter, and with a
+leading boundary moved behind their first plain word(s) (speed only: the same
+matches).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from bot.flows.safety import SafetyMatcher, Tier, load_safety
-from bot.flows.safety_matcher import pattern_flags
+from bot.flows.safety_matcher import literal_first, pattern_flags
+from bot.flows.safety_text import words
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,3 +84,28 @@ def test_only_a_pattern_with_an_upper_case_letter_keeps_ignorecase():
     assert pattern_flags(r"\b(?:took|swallowed) \w+ pills\b") == 0
     assert pattern_flags(r"\W*kill\S*") == 0  # upper-case escapes are not letters
     assert pattern_flags(r"\bKill myself\b") == re.IGNORECASE
+
+
+def test_a_leading_boundary_moves_behind_plain_first_words_only():
+    assert literal_first(r"\bmy (?:final|last)\b") == r"my (?<=\bmy )(?:final|last)\b"
+    assert literal_first(r"\b(?:a drain|dead weight) to") == (
+        r"(?:a drain(?<=\ba drain)|dead weight(?<=\bdead weight)) to")
+    for kept in (r"\b(?:i )?love you", r"\b(?:ab|c\w+) y", r"\bx(?:y|z)", r"(?:took|ate) it",
+                 r"\b(?:ab|cd)? y"):
+        assert literal_first(kept) == kept
+
+
+def test_every_shipped_pattern_finds_the_same_matches_word_first(rules: SafetyMatcher):
+    examples = (REPO / "tests" / "safety" / "mechanisms.tsv").read_text(encoding="utf-8")
+    texts = [" ".join(words(line.split("\t")[2])) for line in examples.splitlines()
+             if line.strip() and not line.startswith("#")]
+    texts.append(" ".join(texts[:300]))
+    patterns = [p for family in rules.all_families() for p in family.patterns]
+    moved = [p for p in patterns if literal_first(p) != p]
+    assert len(moved) > len(patterns) // 2
+    for pattern in moved:
+        plain = re.compile(pattern, pattern_flags(pattern))
+        fast = re.compile(literal_first(pattern), pattern_flags(pattern))
+        for text in texts:
+            assert [m.span() for m in fast.finditer(text)] == [
+                m.span() for m in plain.finditer(text)]
