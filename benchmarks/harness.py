@@ -191,17 +191,18 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
 @contextlib.contextmanager
 def gunicorn(app_spec: str, *, workers: int = 2, flags: tuple[str, ...] = (),
              env: dict[str, str] | None = None, cwd: str | None = None,
-             probe: str = "/healthz", log_path: Path | None = None,
+             probe: str = "/healthz", log_path: Path | None = None, nice: int = 0,
              ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run gunicorn serving `app_spec` on a free port; yield (base URL, process).
 
-    Its output goes to `log_path` when given, else to a temporary file.
+    Its output goes to `log_path` when given, else to a temporary file; `nice`
+    starts it at that niceness (`nice -n`), workers included.
     """
     port = free_port()
     log = (open(log_path, "wb") if log_path is not None else  # noqa: SIM115 - closed below
            tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False))
-    cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           *flags, app_spec]
+    cmd = [*(["nice", "-n", str(nice)] if nice else []), str(VENV_BIN / "gunicorn"),
+           "-w", str(workers), "-b", f"127.0.0.1:{port}", *flags, app_spec]
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd or str(ROOT),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -2,11 +2,13 @@
 
 Run: .venv/bin/python benchmarks/webhook.py [--backend sqlite|postgres|both] [--quick]
      [--floor] [--saturation] [--paced] [--load] [--size 3000] [--seconds 15]
-     [--server issue|deploy]
+     [--server issue|gthread|split]
 
 Every server runs under the same gunicorn flags (by default the issue's: -w 2,
-sync workers; --server deploy: docs/deploy.md's -w 4, gthread, 4 threads; the
-same backlog), signatures off (wrk's LuaJIT has no HMAC-SHA1), on the same
+sync workers; --server gthread: -w 4, gthread, 4 threads; --server split: the
+issue's for the webhook, and in --load the staff pages on a second gunicorn of
+their own, gthread, at niceness 10, as docs/deploy.md runs them; the same
+backlog), signatures off (wrk's LuaJIT has no HMAC-SHA1), on the same
 two cores as the load generator and the database. Each section prints its
 figure beside the baseline measured in the same run:
 1. --floor: bare Flask answering a fixed TwiML (reference) and the durable
@@ -47,11 +49,13 @@ for 1 in 30) so the staff home and the export take seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,10 +80,15 @@ BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "mix.lua"
 COMMON = ("--backlog", "2048", "--error-logfile", "-", "--log-level", "warning",
           "--pythonpath", str(BENCH))
-# --server: the issue's flags (2 sync workers), or docs/deploy.md's systemd unit
-# (4 gthread workers of 4 threads: a slow staff page holds one thread, not a worker).
+# --server: the issue's flags (2 sync workers); one pool of 4 gthread workers of 4
+# threads (a slow staff page holds one thread, not a worker); or split, as
+# docs/deploy.md runs it: the webhook on the issue's sync workers, the dashboard
+# on a gunicorn of its own (gthread, for long downloads) at niceness DASHBOARD_NICE.
 SERVERS = {"issue": (2, ("--worker-class", "sync")),
-           "deploy": (4, ("--worker-class", "gthread", "--threads", "4", "--timeout", "30"))}
+           "gthread": (4, ("--worker-class", "gthread", "--threads", "4", "--timeout", "30")),
+           "split": (2, ("--worker-class", "sync"))}
+DASHBOARD = (1, ("--worker-class", "gthread", "--threads", "4", "--timeout", "30"))
+DASHBOARD_NICE = 10
 CONNECTIONS = 32
 SATURATION_CAP = 600  # req/s the mix file is sized for; beyond it lines wrap (see mix.lua)
 TARGET_RATIO = {"sqlite": 0.5, "postgres": 0.4}
@@ -102,6 +111,18 @@ class Plan:
         """Return gunicorn()'s workers and flags for this plan's server."""
         workers, flags = SERVERS[self.server]
         return {"workers": workers, "flags": flags + COMMON}
+
+
+@contextlib.contextmanager
+def dashboard_server(plan: Plan, config: Path, folder: str, webhook: str) -> Iterator[str]:
+    """Yield the base URL staff use: the webhook's server, or with --server split its own."""
+    if plan.server != "split":
+        yield webhook
+        return
+    workers, flags = DASHBOARD
+    with gunicorn("bot:create_app()", env={"PEERLINE_CONFIG": str(config)}, cwd=folder,
+                  workers=workers, flags=flags + COMMON, nice=DASHBOARD_NICE) as (base, _):
+        yield base
 
 
 def wrk_mix(base: str, lines_file: Path, prefix: str, first: int, seconds: int) -> dict[str, float]:
@@ -213,7 +234,8 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
     log = Path(folder) / "peerline.log"
     stored_before = inbound_rows(url)
     with gunicorn("bot:create_app()", env={"PEERLINE_CONFIG": str(config)}, cwd=folder,
-                  log_path=log, **plan.gunicorn_args()) as (base, _):
+                  log_path=log, **plan.gunicorn_args()) as (base, _), \
+            dashboard_server(plan, config, folder, base) as staff_base:
         # Each worker loads the flows and the safety screen on its first texts: not measured.
         used = int(wrk_mix(base, lines_file, backend[:2] + "v", 0, plan.warm)["lines_used"])
         if "saturation" in sections:
@@ -231,7 +253,7 @@ def bench_backend(backend: str, plan: Plan, sections: set[str], folder: str) -> 
         if "load" in sections:
             before = spooled(log)
             loaded, staff_alone, export_alone, staff, export = under_load(
-                base, config, lines, used, plan, backend)
+                base, staff_base, config, lines, used, plan, backend)
             loaded["spooled"] = spooled(log) - before
             used = int(loaded["lines_used"])
     stored = inbound_rows(url) - stored_before
@@ -286,16 +308,16 @@ def inbound_rows(url: str) -> int:
     return int(count or 0)
 
 
-def under_load(base: str, config: Path, lines: list[str], first: int, plan: Plan,
-               backend: str):  # type: ignore[no-untyped-def]
+def under_load(base: str, staff_base: str, config: Path, lines: list[str], first: int,
+               plan: Plan, backend: str):  # type: ignore[no-untyped-def]
     """Time the staff home and the export alone, then the paced mix while both run."""
-    alone = StaffReloads(base)
+    alone = StaffReloads(staff_base)
     alone.login()
     for _ in range(plan.staff_loads):
         alone.load()
     exporter = ExportLoop(config)
     exporter.once()
-    staff, export = StaffReloads(base), ExportLoop(config)
+    staff, export = StaffReloads(staff_base), ExportLoop(config)
     staff.login()
     staff.start()
     export.start()
@@ -346,8 +368,10 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=int, help="paced seconds (default 20)")
     parser.add_argument("--rate", type=float, help="paced requests/s offered (default 200)")
     parser.add_argument("--server", choices=sorted(SERVERS), default="issue",
-                        help="gunicorn as issue 15 ran it (-w 2, sync) or as docs/deploy.md "
-                             "runs it (-w 4, gthread, 4 threads); default issue")
+                        help="issue: one gunicorn, -w 2 sync (issue 15's); gthread: one "
+                             "gunicorn, -w 4 gthread x 4 threads; split: the webhook on -w 2 "
+                             "sync, staff pages on their own niced gthread gunicorn "
+                             "(docs/deploy.md); default issue")
     args = parser.parse_args()
     quick = args.quick
     plan = Plan(seconds=args.seconds or (1 if quick else 15), warm=1 if quick else 2,
