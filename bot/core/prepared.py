@@ -126,7 +126,7 @@ def insert_many(session: Session, model: type[Any], rows: Sequence[Mapping[str, 
     if session.get_bind().dialect.name == "postgresql":
         ids = sorted(session.scalars(ids_of, {"n": len(rows)}))
         run(session.connection(), insert_rows,
-                     [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
+            [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
         return ids
     if len(rows) == 1:
         return [int(run(session.connection(), returning, rows[0]).scalar_one())]
