@@ -237,6 +237,20 @@ def literal_first(pattern: str) -> str:
     if not rest.startswith("(?:"):
         word = _plain_start(rest)
         return f"{word}(?<=\\b{word}){rest[len(word):]}" if word else pattern
+    group = _leading_group(rest)
+    if group is None:
+        return pattern
+    parts, after = group
+    words = [_plain_start(part) for part in parts]
+    if after[:1] in ("?", "*", "{") or not all(words):
+        return pattern
+    alternatives = "|".join(f"{word}(?<=\\b{word}){part[len(word):]}"
+                            for word, part in zip(words, parts, strict=True))
+    return f"(?:{alternatives}){after}"
+
+
+def _leading_group(rest: str) -> tuple[list[str], str] | None:
+    """Split `rest`, which opens with "(?:", into its top-level alternatives and what follows."""
     depth, parts, start, index = 0, [], 3, 3
     while index < len(rest):
         ch = rest[index]
@@ -251,16 +265,9 @@ def literal_first(pattern: str) -> str:
             parts.append(rest[start:index])
             start = index + 1
             if ch == ")":
-                break
+                return parts, rest[index + 1:]
         index += 1
-    else:
-        return pattern
-    words = [_plain_start(part) for part in parts]
-    if rest[index + 1:index + 2] in ("?", "*", "{") or not all(words):
-        return pattern
-    group = "|".join(f"{word}(?<=\\b{word}){part[len(word):]}"
-                     for word, part in zip(words, parts, strict=True))
-    return f"(?:{group}){rest[index + 1:]}"
+    return None  # never closed
 
 
 def _plain_start(text: str) -> str:
@@ -295,27 +302,14 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     if not rest.startswith("(?:"):
         literal = _literal_prefix(rest)
         return (literal,) if len(literal) >= 2 else None
-    depth, parts, start, index = 0, [], 3, 3
-    while index < len(rest):
-        ch = rest[index]
-        if ch == "\\":
-            index += 2
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-        elif ch == ")":
-            parts.append(rest[start:index])
-            if rest[index + 1:index + 2] in ("?", "*", "{"):
-                return None  # the group is optional
-            literals = tuple(_literal_prefix(part) for part in parts)
-            return literals if all(len(lit) >= 2 for lit in literals) else None
-        elif ch == "|" and not depth:
-            parts.append(rest[start:index])
-            start = index + 1
-        index += 1
-    return None
+    group = _leading_group(rest)
+    if group is None:
+        return None
+    parts, after = group
+    if after[:1] in ("?", "*", "{"):
+        return None  # the group is optional
+    literals = tuple(_literal_prefix(part) for part in parts)
+    return literals if all(len(lit) >= 2 for lit in literals) else None
 
 
 def _learned(text: str) -> Verdict:
