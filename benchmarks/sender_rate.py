@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from bisect import bisect_right
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -39,14 +38,9 @@ from harness import (
 )
 from sqlalchemy import func, insert, select, text
 
+from tests.sched_support import max_in_window, watch_grants  # harness put the repo on sys.path
+
 LATENCY = 0.2
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """Return the most events inside any half-open window of `window` seconds."""
-    times = sorted(times)
-    return max((bisect_right(times, t + window - 1e-9) - i for i, t in enumerate(times)),
-               default=0)
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -113,7 +107,6 @@ def bench(url: str, rate: float, seconds: int, in_flight: int) -> None:
     from bot.sending.sender import OutboxSender
     from bot.services import build_services
     from tests.fake_twilio import FakeTwilio
-    from tests.sched_support import watch_grants
 
     count = int(rate * seconds)
     with FakeTwilio(latency=LATENCY) as fake:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from bot import create_app
 from bot.core.clock import FrozenClock
 from bot.core.config import load_config
 from bot.core.db import Database, upgrade
+from bot.flows.safety import SafetyMatcher, load_safety
 from bot.services import Services, build_services
 from bot.sms import SendResult
 
@@ -36,6 +38,7 @@ pytest_plugins = ["tests.fake_twilio", "tests.prism", "tests.dashboard_support",
                   "tests.sched_support", "tests.sms_support"]
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "https://peerline.example.org"
 START = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
 POSTGRES_URL = os.environ.get("PEERLINE_TEST_POSTGRES_URL", "")
@@ -213,6 +216,14 @@ def pg_url() -> Iterator[str]:
 def db_url(tmp_path: Any, sqlite_template: str) -> str:
     """A migrated SQLite database URL."""
     return _sqlite_copy(sqlite_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shipped() -> SafetyMatcher:
+    """Return the safety screen of the shipped flows/safety.yaml (frozen: shared per worker)."""
+    matcher, report = load_safety(REPO_ROOT / "flows" / "safety.yaml")
+    assert matcher is not None, report.problems
+    return matcher
 
 
 @pytest.fixture

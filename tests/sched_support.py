@@ -6,6 +6,7 @@ take tests.fake_twilio.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import threading
@@ -95,6 +96,13 @@ def on_grant(sender: Any, record: Callable[[float], None]) -> None:
         return at
 
     sender.bucket.acquire = recorded
+
+
+def max_in_window(times: Iterable[float], window: float = 1.0) -> int:
+    """Return the most events inside any half-open window of `window` seconds."""
+    ordered = sorted(times)
+    return max((bisect.bisect_right(ordered, t + window - 1e-9) - i
+                for i, t in enumerate(ordered)), default=0)
 
 
 def watch_grants(sender: Any) -> list[float]:

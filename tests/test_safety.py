@@ -32,13 +32,6 @@ NOT_CRISIS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def shipped() -> SafetyMatcher:
-    matcher, report = load_safety(SHIPPED)
-    assert matcher is not None, report.problems
-    return matcher
-
-
 @pytest.mark.parametrize("pattern,literals", [
     (r"\b(?:took|swallow\w*|pills?) x", ("took", "swallow", "pill")),
     (r"\bready to (?:end this|be done)$", ("ready to ",)),

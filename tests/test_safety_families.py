@@ -8,21 +8,10 @@ screen used when that file is missing or broken.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety import SafetyMatcher, Tier
 from bot.flows.safety_text import fold, forms, squash, words
-
-SHIPPED = Path(__file__).parent.parent / "flows" / "safety.yaml"
-
-
-@pytest.fixture(scope="module")
-def shipped() -> SafetyMatcher:
-    matcher, report = load_safety(SHIPPED)
-    assert matcher is not None, report.problems
-    return matcher
 
 
 @pytest.fixture(scope="module", params=["shipped", "builtin"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety import Tier
 from bot.flows.safety_rules import sounds_like
 from bot.flows.safety_text import words
 
@@ -37,13 +37,6 @@ def examples() -> list[tuple[str, str, str]]:
             expected, mechanism, text = line.split("\t")
             rows.append((expected, mechanism, text))
     return rows
-
-
-@pytest.fixture(scope="module")
-def shipped() -> SafetyMatcher:
-    matcher, report = load_safety(REPO / "flows" / "safety.yaml")
-    assert matcher is not None, report.problems
-    return matcher
 
 
 def test_the_examples_file_is_well_formed():

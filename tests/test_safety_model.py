@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bot.flows import safety_model
-from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety import SafetyMatcher, Tier
 from bot.flows.safety_model import (
     BUCKETS,
     MIN_WORDS,
@@ -88,13 +88,6 @@ ORDINARY = (
     "mi nieto me ayudo con el telefono",
     "el dolor bajo un poco despues del masaje",
 )
-
-
-@pytest.fixture(scope="module")
-def shipped() -> SafetyMatcher:
-    matcher, report = load_safety(REPO / "flows" / "safety.yaml")
-    assert matcher is not None, report.problems
-    return matcher
 
 
 @pytest.fixture(scope="module")

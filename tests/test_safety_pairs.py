@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety import SafetyMatcher, Tier
 from bot.flows.safety_matcher import literal_first, pattern_flags
 from bot.flows.safety_text import words
 
@@ -29,10 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def rules() -> SafetyMatcher:
-    matcher, report = load_safety(REPO / "flows" / "safety.yaml")
-    assert matcher is not None, report.problems
-    return dataclasses.replace(matcher, learned_layer=False)  # the rules alone, the floor
+def rules(shipped: SafetyMatcher) -> SafetyMatcher:
+    return dataclasses.replace(shipped, learned_layer=False)  # the rules alone, the floor
 
 
 @pytest.mark.parametrize(("previous", "text"), [

@@ -13,17 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.safety import SafetyMatcher, Tier, load_safety
+from bot.flows.safety import Tier
 from bot.flows.safety_verdict import QUESTION_DENIED, SPANISH_DENIAL
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def shipped() -> SafetyMatcher:
-    matcher, report = load_safety(REPO / "flows" / "safety.yaml")
-    assert matcher is not None, report.problems
-    return matcher
 
 
 @pytest.mark.parametrize("text", [

@@ -22,6 +22,7 @@ from tests.sched_support import (
     SENDER_COACH,
     SENDER_NOON,
     ScriptedSender,
+    max_in_window,
     outbox_row,
     queue,
     services_with_sam,
@@ -42,15 +43,6 @@ def _burst(services, count, to=COACH):
                 for n in range(count)]
 
 
-def _max_in_window(times, window=1.0):
-    """Return the most sends that started within any `window` seconds."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
 
 def test_a_1000_text_burst_at_10_per_second_takes_100_virtual_seconds(services, clock):
     clock.set(NOON)
@@ -64,7 +56,7 @@ def test_a_1000_text_burst_at_10_per_second_takes_100_virtual_seconds(services, 
     assert report.sent == 1000 and len(fake.sent) == 1000
     elapsed = fake.times[-1] - fake.times[0]
     assert 99.0 <= elapsed <= 101.0
-    assert _max_in_window(fake.times) <= 10
+    assert max_in_window(fake.times) <= 10
     assert (clock.now() - NOON).total_seconds() == pytest.approx(100, abs=1.5)
 
 
@@ -80,7 +72,7 @@ def test_100_per_second_against_200_ms_latency(services, clock):
         sender.stop()
     elapsed = time.monotonic() - started
     assert 1.9 <= elapsed <= 4.0, f"200 texts at 100/s took {elapsed:.2f} s"
-    assert _max_in_window(sorted(fake.times), 0.99) <= 100  # 10 ms apart, allowing 10 ms jitter
+    assert max_in_window(fake.times, 0.99) <= 100  # 10 ms apart, allowing 10 ms jitter
     assert fake.max_in_flight >= 15  # 100/s at 200 ms needs ~20 in flight
 
 
@@ -137,7 +129,7 @@ def test_through_twilio_at_50_per_second_with_200_ms_latency(twilio_services, fa
     assert fake_twilio.max_concurrent >= 5
     arrived = sorted(r.at for r in fake_twilio.requests)
     # Calls start 20 ms apart; connection set-up on the way can bunch arrivals by a few ms.
-    assert _max_in_window(arrived, 1.0) <= 52
+    assert max_in_window(arrived, 1.0) <= 52
     assert len({r.body for r in fake_twilio.requests}) == 60
 
 
@@ -241,7 +233,7 @@ def test_through_twilio_an_outage_sends_all_once_in_due_order_within_the_rate(
         # Due order, except that the probe Twilio accepted first may be the second-due text
         # (the probes alternate so that a text Twilio always refuses cannot hold the rest).
         assert order in (list(range(count)), [1, 0, *range(2, count)])
-        assert _max_in_window(sorted(r.at for r in fake_twilio.requests)) <= 10  # probes too
+        assert max_in_window(r.at for r in fake_twilio.requests) <= 10  # probes too
     # With 4 in flight each thread takes its token after its own re-check, so calls start at
     # 10/s of virtual time in about due order, but nothing paces the threads in real time:
     # arrival order and arrival times at the fake are theirs;

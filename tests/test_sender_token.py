@@ -33,6 +33,7 @@ from tests.sched_support import (
     SENDER_COACH,
     SENDER_NOON,
     ScriptedSender,
+    max_in_window,
     on_grant,
     outbox_row,
     queue,
@@ -192,14 +193,6 @@ class LocksMidRun(ScriptedSender):
         return super().send(to, body, status_callback=status_callback)
 
 
-def _max_in_window(times: list[float], window: float = 1.0) -> int:
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
 
 def test_a_database_wait_in_the_recheck_does_not_bunch_calls_above_the_rate(any_services):
     services, rate, count = any_services, 20, 70
@@ -222,4 +215,4 @@ def test_a_database_wait_in_the_recheck_does_not_bunch_calls_above_the_rate(any_
     # Token before the re-check: the calls granted during the lock all went when it ended,
     # on top of the next second's 20 (10 in flight: 29-30 in one second). Token after it:
     # 20 a second plus the one on the window's edge; one more for a thread's start-up jitter.
-    assert _max_in_window(times) <= rate + 2, _max_in_window(times)
+    assert max_in_window(times) <= rate + 2, max_in_window(times)
